@@ -1,0 +1,19 @@
+"""trustsim: an agent-based simulator of societies under a social credit system.
+
+Public API::
+
+    trustsim.run(scenario, agents=..., days=..., seed=..., overrides=[...], out=...) -> Result
+    trustsim.load_scenario(name_or_path, overrides=[...]) -> Scenario
+    trustsim.Result.load(run_dir) -> Result
+    trustsim.Simulation(scenario)  # step a society day by day, without writing files
+
+trustsim simulates synthetic people only. It never ingests data about real persons
+and offers no operational scoring, eligibility or enforcement service.
+"""
+
+from trustsim.api import Result, run
+from trustsim.engine import Simulation
+from trustsim.errors import ScenarioError, TrustsimError
+from trustsim.scenario import Scenario, load_scenario
+
+__all__ = ["Result", "Scenario", "ScenarioError", "Simulation", "TrustsimError", "load_scenario", "run"]

@@ -1,0 +1,5 @@
+"""``python -m trustsim`` runs the command line."""
+
+from trustsim.cli import main
+
+main()

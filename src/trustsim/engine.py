@@ -1,0 +1,93 @@
+"""The engine: builds the society of a scenario and steps it one day at a time.
+
+The daily step is written once, here: phases A→E of MODEL.md in order, then the
+metrics row. Each phase is a mechanism module under :mod:`trustsim.mechanisms`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from trustsim.day import Day
+from trustsim.mechanisms.adaptation import Adaptation
+from trustsim.mechanisms.base import Mechanism
+from trustsim.mechanisms.behaviour import Behaviour
+from trustsim.mechanisms.observation import Observation
+from trustsim.mechanisms.rollout import coverage_table
+from trustsim.mechanisms.sanctions import Sanctions
+from trustsim.mechanisms.scoring import Scoring
+from trustsim.metrics import Metrics
+from trustsim.network import build_network
+from trustsim.population import initialise
+from trustsim.scenario import Scenario
+from trustsim.world import RegionIndex, World
+
+
+class Simulation:
+    """One run of a scenario: the world, the phases that move it, and the metrics they leave."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        started = time.perf_counter()
+        self.scenario = scenario
+        population = initialise(scenario)
+        network = build_network(scenario.network, population.region, scenario.n_regions, scenario.run.seed)
+        self.world = World(
+            scenario=scenario,
+            population=population,
+            network=network,
+            edge_active=np.ones(network.n_edges, dtype=np.bool_),
+            coverage=coverage_table(scenario, scenario.run.days),
+            regions=RegionIndex.build(population.region, ~population.emigrated, scenario.n_regions),
+            active_edges=network.n_edges,
+        )
+        self.phases: tuple[Mechanism, ...] = (
+            Behaviour(scenario),  # A, MODEL.md §3
+            Observation(scenario),  # B, §4
+            Scoring(scenario),  # C, §5
+            Sanctions(scenario),  # D, §6
+            Adaptation(scenario),  # E, §7
+        )
+        self.today = Day.allocate(
+            population.n_agents, len(scenario.behaviours), scenario.n_regions, len(scenario.sanctions)
+        )
+        self.metrics = Metrics(scenario, scenario.run.days)
+        self.build_seconds = time.perf_counter() - started
+
+    @property
+    def days_done(self) -> int:
+        """Days simulated so far."""
+        return self.world.day
+
+    @property
+    def finished(self) -> bool:
+        """Whether every day of the scenario has been simulated."""
+        return self.world.day >= self.scenario.run.days
+
+    def step(self) -> None:
+        """Simulate one day: phases A→E in order, then record the metrics row."""
+        day = self._begin_day()
+        for phase in self.phases:
+            phase.step(self.world, day)
+        self.metrics.record(self.world, day)
+        self.world.day += 1
+
+    def run(self, on_day: Callable[[int], None] | None = None) -> pd.DataFrame:
+        """Simulate the remaining days; call ``on_day(t)`` after each. Returns the metrics."""
+        while not self.finished:
+            self.step()
+            if on_day is not None:
+                on_day(self.world.day - 1)
+        return self.metrics.frame()
+
+    def _begin_day(self) -> Day:
+        day = self.today
+        pop = self.world.population
+        day.t = self.world.day
+        np.logical_not(pop.emigrated, out=day.alive_start)
+        np.copyto(day.score_start, pop.score)
+        day.alive_start_count = int(self.world.regions.members.shape[0])
+        return day

@@ -1,0 +1,149 @@
+"""Phase D — court, blacklist, tiers and sanctions (MODEL.md §6).
+
+Per alive agent, in this order on the scores after phase C:
+
+1. court: each correctly attributed instance of a behaviour with ``escalation``
+   goes to court when ``U(court:<b>, t, i) < escalation``; each judgment takes
+   ``court_points`` (clamped) and lists the agent by court;
+2. score listing below ``blacklist_score`` (``listed_wrongly`` when the
+   counterfactual score ``score + wrongful`` would not have been listed);
+3. the exit counter; 4. exits of agents listed on an earlier day (court-listed:
+   ``U(exit, t, i) < court_exit_rate``; score-listed: enough days above exit);
+5. tiers are a function of the score (see :func:`tier_of`);
+6. sanctions: active by score and/or by listing; a denial when
+   ``U(att:<s>, t, i) < attempt_rate``;
+7. a sanction is wrongful when every condition that makes it active is wrongful.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from trustsim.day import ATTRIBUTED, CHUNK, Day
+from trustsim.rng import stream_id, uniform
+from trustsim.scenario import Scenario
+from trustsim.world import World
+
+ENTRIES_SCORE, ENTRIES_COURT, EXITS = 0, 1, 2
+
+
+class Sanctions:
+    """Lists, delists and sanctions agents."""
+
+    phase = "D"
+
+    def __init__(self, scenario: Scenario) -> None:
+        behaviours = scenario.behaviours
+        self.escalation = np.array([b.escalation or 0.0 for b in behaviours.values()])
+        self.court_streams = np.array([stream_id(f"court:{name}") for name in behaviours], dtype=np.int64)
+        self.exit_stream = stream_id("exit")
+        self.applies_below, self.applies_to_blacklisted = sanction_conditions(scenario)
+        self.attempt_rate = np.array([s.attempt_rate for s in scenario.sanctions.values()], dtype=np.float64)
+        self.attempt_streams = np.array([stream_id(f"att:{name}") for name in scenario.sanctions], dtype=np.int64)
+        bl = scenario.blacklist
+        self.listing = np.array([bl.blacklist_score, bl.blacklist_exit_score, bl.court_points, bl.court_exit_rate])
+        self.exit_days = bl.blacklist_exit_days
+        self.bounds = np.array([scenario.score.score_min, scenario.score.score_max])
+
+    def step(self, world: World, day: Day) -> None:
+        """Run items 1–7 of MODEL.md §6 for every alive agent."""
+        pop = world.population
+        _court_list_sanction(
+            world.seed, day.t, self.escalation, self.court_streams, self.exit_stream,
+            self.listing, self.exit_days, self.bounds,
+            self.applies_below, self.applies_to_blacklisted, self.attempt_rate, self.attempt_streams,
+            day.alive_start, day.outcome, pop.score, pop.wrongful,
+            pop.blacklisted, pop.court_listed, pop.listed_wrongly, pop.listed_day, pop.days_above_exit,
+            pop.ever_sanctioned, pop.ever_wrongly_sanctioned,
+            day.entered, day.sanctioned, day.wrongly_sanctioned, day.listing_count, day.denials_count,
+        )  # fmt: skip
+
+
+@nb.njit(parallel=True, cache=True)
+def _court_list_sanction(
+    seed, t, escalation, court_streams, exit_stream, listing, exit_days, bounds,
+    applies_below, applies_to_blacklisted, attempt_rate, attempt_streams,
+    alive, outcome, score, wrongful,
+    blacklisted, court_listed, listed_wrongly, listed_day, days_above_exit,
+    ever_sanctioned, ever_wrongly_sanctioned,
+    entered, sanctioned, wrongly_sanctioned, listing_count, denials_count,
+):  # fmt: skip
+    blacklist_score, exit_score, court_points, court_exit_rate = listing[0], listing[1], listing[2], listing[3]
+    n, n_behaviours = outcome.shape
+    for c in nb.prange(listing_count.shape[0]):
+        listing_count[c, :] = 0
+        denials_count[c, :] = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            entered[i] = False
+            sanctioned[i] = False
+            wrongly_sanctioned[i] = False
+            if not alive[i]:
+                continue
+            # 1. court
+            for b in range(n_behaviours):
+                if escalation[b] > 0.0 and outcome[i, b] == ATTRIBUTED:
+                    if uniform(seed, court_streams[b], t, i, 0) < escalation[b]:
+                        score[i] = min(max(score[i] - court_points, bounds[0]), bounds[1])
+                        if not blacklisted[i]:
+                            listing_count[c, ENTRIES_COURT] += 1
+                            listed_day[i] = t
+                            entered[i] = True
+                        blacklisted[i] = True
+                        court_listed[i] = True
+                        listed_wrongly[i] = False
+            # 2. score listing
+            if not blacklisted[i] and score[i] < blacklist_score:
+                blacklisted[i] = True
+                listed_wrongly[i] = score[i] + wrongful[i] >= blacklist_score
+                listed_day[i] = t
+                entered[i] = True
+                listing_count[c, ENTRIES_SCORE] += 1
+            # 3. exit counter
+            days_above_exit[i] = days_above_exit[i] + 1 if score[i] >= exit_score else 0
+            # 4. exit
+            if blacklisted[i] and listed_day[i] < t:
+                if court_listed[i]:
+                    leaves = uniform(seed, exit_stream, t, i, 0) < court_exit_rate
+                else:
+                    leaves = days_above_exit[i] >= exit_days
+                if leaves:
+                    blacklisted[i] = False
+                    court_listed[i] = False
+                    listed_wrongly[i] = False
+                    listed_day[i] = -1
+                    listing_count[c, EXITS] += 1
+            # 6–7. sanctions
+            for s in range(attempt_rate.shape[0]):
+                by_score = score[i] < applies_below[s]
+                by_list = applies_to_blacklisted[s] and blacklisted[i]
+                if not (by_score or by_list):
+                    continue
+                sanctioned[i] = True
+                rate = attempt_rate[s]
+                if rate >= 1.0 or (rate > 0.0 and uniform(seed, attempt_streams[s], t, i, 0) < rate):
+                    denials_count[c, s] += 1
+                wrong_score = (not by_score) or applies_below[s] <= score[i] + wrongful[i]
+                wrong_list = (not by_list) or listed_wrongly[i]
+                if wrong_score and wrong_list:
+                    wrongly_sanctioned[i] = True
+            if sanctioned[i]:
+                ever_sanctioned[i] = True
+            if wrongly_sanctioned[i]:
+                ever_wrongly_sanctioned[i] = True
+
+
+def sanction_conditions(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """Per sanction: the score it applies below (-inf: none) and whether listing activates it."""
+    sanctions = list(scenario.sanctions.values())
+    below = np.array([-np.inf if s.applies_below is None else s.applies_below for s in sanctions], dtype=np.float64)
+    listed = np.array([s.applies_to_blacklisted for s in sanctions], dtype=np.bool_)
+    return below, listed
+
+
+def tier_of(score: np.ndarray, min_scores: np.ndarray) -> np.ndarray:
+    """Index of each score's tier: the first (highest) tier whose ``min_score ≤ score``.
+
+    ``min_scores`` holds the bounds of every tier but the last, in decreasing order.
+    """
+    return np.searchsorted(-min_scores, -score, side="left").astype(np.int8)

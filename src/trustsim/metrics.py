@@ -1,0 +1,175 @@
+"""The daily metrics row of MODEL.md §10, declared up front and preallocated.
+
+Row ``day = t`` is taken at the end of step ``t`` (after phase E). State counts are
+over agents alive at the end of the day; event counts (committed, denials, entries,
+exits) include agents who emigrated that day.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+import pandas as pd
+
+from trustsim.day import CHUNK, Day
+from trustsim.mechanisms.sanctions import ENTRIES_COURT, ENTRIES_SCORE, EXITS, sanction_conditions
+from trustsim.scenario import Scenario
+from trustsim.world import World
+
+# Layout of the per-chunk state counts of _state_counts.
+_ALIVE, _LISTED, _WRONGLY, _EVER, _EVER_WRONGLY, _OFF_GRID, _ADVISED, _ISOLATED = range(8)
+_DEGREE_LISTED, _DEGREE_OTHERS, _FIXED = 8, 9, 10
+
+
+def columns(scenario: Scenario) -> dict[str, type]:
+    """Every metric column in order, with its dtype (``int`` counts, ``float`` otherwise)."""
+    cols: dict[str, type] = {"day": int, "alive": int}
+    cols |= {name: float for name in ("score_mean", "score_p10", "score_p50", "score_p90")}
+    cols |= {f"tier_{tier.name}": float for tier in scenario.tiers}
+    cols |= {
+        name: int for name in ("blacklisted", "blacklist_entries_score", "blacklist_entries_court", "blacklist_exits")
+    }
+    for kind in ("committed", "observed", "misattributed", "caught", "penalised"):
+        cols |= {f"{kind}_{b}": int for b in scenario.behaviours}
+    for s in scenario.sanctions:
+        cols |= {f"active_{s}": int, f"denials_{s}": int}
+    cols |= {name: int for name in ("wrongly_sanctioned", "ever_wrongly_sanctioned", "ever_sanctioned")}
+    cols |= {"dissent_committed": int, "dissent_unchilled": float, "import_share": float}
+    cols |= {"active_edges": int, "isolated": int, "mean_degree_blacklisted": float, "mean_degree_others": float}
+    cols |= {"off_grid": int, "advised": int, "emigrated": int, "review_backlog": float}
+    cols |= {"stored_record_bytes": float, "stored_bytes": float}
+    return cols
+
+
+class Metrics:
+    """Collects one row per day into preallocated columns."""
+
+    def __init__(self, scenario: Scenario, days: int) -> None:
+        self.dtypes = columns(scenario)
+        self.values = {name: np.zeros(days, dtype=np.int64 if kind is int else np.float64)
+                       for name, kind in self.dtypes.items()}  # fmt: skip
+        self.behaviours = list(scenario.behaviours)
+        self.sanctions = list(scenario.sanctions)
+        self.tiers = [tier.name for tier in scenario.tiers]
+        self.tier_bounds = np.array([tier.min_score for tier in scenario.tiers[:-1]], dtype=np.float64)
+        self.applies_below, self.applies_to_blacklisted = sanction_conditions(scenario)
+        self.accounting = scenario.accounting
+        self.cameras = scenario.accounting.cameras_per_capita * scenario.run.agents
+        self.observed_total = 0
+        self.days_recorded = 0
+
+    def record(self, world: World, day: Day) -> None:
+        """Write row ``day.t``."""
+        row = self._events(day) | self._state(world, day)
+        self.observed_total += sum(row[f"observed_{b}"] for b in self.behaviours)
+        row["stored_record_bytes"] = float(self.observed_total * self.accounting.bytes_per_record)
+        footage_days = min(day.t + 1, self.accounting.footage_retention_days)
+        row["stored_bytes"] = (
+            row["stored_record_bytes"] + self.cameras * self.accounting.camera_bytes_per_day * footage_days
+        )
+        row["day"] = day.t
+        row["active_edges"] = world.active_edges
+        for name, value in row.items():
+            self.values[name][day.t] = value
+        self.days_recorded = day.t + 1
+
+    def _events(self, day: Day) -> dict[str, float]:
+        row: dict[str, float] = {}
+        counts = {
+            "committed": day.committed_count.sum(axis=0),
+            "observed": day.observed_count.sum(axis=0),
+            "misattributed": day.misattributed_count.sum(axis=0),
+            "caught": day.caught_count.sum(axis=0),
+            "penalised": day.penalised_count.sum(axis=0),
+        }
+        for kind, per_behaviour in counts.items():
+            row |= {f"{kind}_{b}": int(per_behaviour[k]) for k, b in enumerate(self.behaviours)}
+        denials = day.denials_count.sum(axis=0)
+        row |= {f"denials_{s}": int(denials[k]) for k, s in enumerate(self.sanctions)}
+        listing = day.listing_count.sum(axis=0)
+        row["blacklist_entries_score"] = int(listing[ENTRIES_SCORE])
+        row["blacklist_entries_court"] = int(listing[ENTRIES_COURT])
+        row["blacklist_exits"] = int(listing[EXITS])
+        row["dissent_committed"] = row.get("committed_dissent", 0)
+        row["dissent_unchilled"] = float(day.unchilled.sum())
+        purchases = day.alive_start_count * self.accounting.purchases_per_day
+        row["import_share"] = row.get("committed_imported_purchase", np.nan) / purchases
+        row["review_backlog"] = day.review_backlog
+        return row
+
+    def _state(self, world: World, day: Day) -> dict[str, float]:
+        pop = world.population
+        net = world.network
+        counts, score_sum = _state_counts(
+            pop.emigrated, pop.score, pop.blacklisted, day.wrongly_sanctioned, pop.ever_sanctioned,
+            pop.ever_wrongly_sanctioned, pop.off_grid, pop.advised, net.offsets, net.edge_of_slot,
+            world.edge_active, self.tier_bounds, self.applies_below, self.applies_to_blacklisted,
+        )  # fmt: skip
+        total = counts.sum(axis=0)
+        alive = int(total[_ALIVE])
+        listed = int(total[_LISTED])
+        scores = pop.score[~pop.emigrated] if alive < pop.n_agents else pop.score
+        p10, p50, p90 = np.percentile(scores, [10, 50, 90]) if alive else (np.nan,) * 3
+        row: dict[str, float] = {
+            "alive": alive,
+            "score_mean": float(score_sum.sum()) / alive if alive else np.nan,
+            "score_p10": float(p10), "score_p50": float(p50), "score_p90": float(p90),
+            "blacklisted": listed,
+            "wrongly_sanctioned": int(total[_WRONGLY]),
+            "ever_sanctioned": int(total[_EVER]),
+            "ever_wrongly_sanctioned": int(total[_EVER_WRONGLY]),
+            "off_grid": int(total[_OFF_GRID]),
+            "advised": int(total[_ADVISED]),
+            "isolated": int(total[_ISOLATED]),
+            "emigrated": pop.n_agents - alive,
+            "mean_degree_blacklisted": total[_DEGREE_LISTED] / listed if listed else np.nan,
+            "mean_degree_others": total[_DEGREE_OTHERS] / (alive - listed) if alive > listed else np.nan,
+        }  # fmt: skip
+        n_tiers = len(self.tiers)
+        for k, tier in enumerate(self.tiers):
+            row[f"tier_{tier}"] = total[_FIXED + k] / alive if alive else np.nan
+        for k, s in enumerate(self.sanctions):
+            row[f"active_{s}"] = int(total[_FIXED + n_tiers + k])
+        return row
+
+    def frame(self) -> pd.DataFrame:
+        """The rows recorded so far as a DataFrame, one row per day."""
+        return pd.DataFrame({name: values[: self.days_recorded] for name, values in self.values.items()})
+
+
+@nb.njit(parallel=True, cache=True)
+def _state_counts(
+    emigrated, score, blacklisted, wrongly_sanctioned, ever_sanctioned, ever_wrongly_sanctioned,
+    off_grid, advised, offsets, edge_of_slot, edge_active, tier_bounds, applies_below, applies_to_blacklisted,
+):  # fmt: skip
+    n = score.shape[0]
+    n_tiers = tier_bounds.shape[0] + 1
+    chunks = (n + CHUNK - 1) // CHUNK
+    counts = np.zeros((chunks, _FIXED + n_tiers + applies_below.shape[0]), dtype=np.int64)
+    score_sum = np.zeros(chunks, dtype=np.float64)
+    for c in nb.prange(chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if emigrated[i]:
+                continue
+            s = score[i]
+            score_sum[c] += s
+            counts[c, _ALIVE] += 1
+            counts[c, _LISTED] += blacklisted[i]
+            counts[c, _WRONGLY] += wrongly_sanctioned[i]
+            counts[c, _EVER] += ever_sanctioned[i]
+            counts[c, _EVER_WRONGLY] += ever_wrongly_sanctioned[i]
+            counts[c, _OFF_GRID] += off_grid[i]
+            counts[c, _ADVISED] += advised[i]
+            degree = 0
+            for slot in range(offsets[i], offsets[i + 1]):
+                degree += edge_active[edge_of_slot[slot]]
+            counts[c, _ISOLATED] += degree == 0
+            counts[c, _DEGREE_LISTED if blacklisted[i] else _DEGREE_OTHERS] += degree
+            tier = 0
+            while tier < n_tiers - 1 and s < tier_bounds[tier]:
+                tier += 1
+            counts[c, _FIXED + tier] += 1
+            for k in range(applies_below.shape[0]):
+                if s < applies_below[k] or (applies_to_blacklisted[k] and blacklisted[i]):
+                    counts[c, _FIXED + n_tiers + k] += 1
+    return counts, score_sum

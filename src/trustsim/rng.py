@@ -1,0 +1,131 @@
+"""The counter-based random generator ``U(seed, stream, t, k)`` of MODEL.md §9.
+
+Every random number in trustsim is a pure function of ``(seed, stream, t, k, slot)``:
+
+* the generator is **Philox4x32-10** (Salmon et al., SC'11, the Random123 family);
+* the **key** is ``(seed, stream id)``: ``seed`` is an unsigned 32-bit integer and
+  the stream id is ``zlib.crc32`` of the stream's name (``"beh:jaywalk"``,
+  ``"unf"``, ...), so a stream's draws depend on its *name*, never on where the
+  behaviour or sanction sits in a scenario file;
+* the **counter** is ``(k mod 2**32, k div 2**32, t, slot)``: ``k`` is an agent id or
+  an edge index, ``t`` the day (or, for build-time streams, a round number) and
+  ``slot`` separates several draws of one stream for the same ``(t, k)``
+  (rejection sampling); ordinary daily draws use slot 0;
+* the **uniform** is made from the first two output words exactly as numpy does
+  for doubles: ``((w0 >> 5) * 2**26 + (w1 >> 6)) / 2**53``, a multiple of 2**-53
+  in [0, 1).
+
+Because no state is carried between draws, results do not depend on the order in
+which agents are visited, on the number of threads, or on the backend, and two
+scenarios that differ only in policy see the same draws (common random numbers).
+The functions here are plain numba functions so that CPU kernels inline them.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numba as nb
+import numpy as np
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_M0 = np.uint64(0xD2511F53)
+_M1 = np.uint64(0xCD9E8D57)
+_W0 = np.uint64(0x9E3779B9)
+_W1 = np.uint64(0xBB67AE85)
+_SHIFT32 = np.uint64(32)
+_TWO_POW_26 = 67108864.0
+_TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
+
+
+def stream_id(name: str) -> int:
+    """Return the 32-bit stream id of a stream name (its CRC-32)."""
+    return zlib.crc32(name.encode("utf-8")) & 0xFFFFFFFF
+
+
+@nb.njit(inline="always", cache=True)
+def philox4x32(
+    c0: np.uint64, c1: np.uint64, c2: np.uint64, c3: np.uint64, k0: np.uint64, k1: np.uint64
+) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64]:
+    """Philox4x32-10 block: four 32-bit counter words and two key words (held in uint64)."""
+    for _ in range(10):
+        p0 = _M0 * c0
+        p1 = _M1 * c2
+        hi0 = p0 >> _SHIFT32
+        lo0 = p0 & _MASK32
+        hi1 = p1 >> _SHIFT32
+        lo1 = p1 & _MASK32
+        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+        k0 = (k0 + _W0) & _MASK32
+        k1 = (k1 + _W1) & _MASK32
+    return c0, c1, c2, c3
+
+
+@nb.njit(inline="always", cache=True)
+def uniform(seed: int, stream: int, t: int, k: int, slot: int) -> float:
+    """``U(seed, stream, t, k)`` in [0, 1): one Philox block, 53 bits of mantissa."""
+    kk = np.uint64(k)
+    w0, w1, _, _ = philox4x32(
+        kk & _MASK32,
+        kk >> _SHIFT32,
+        np.uint64(t) & _MASK32,
+        np.uint64(slot) & _MASK32,
+        np.uint64(seed) & _MASK32,
+        np.uint64(stream) & _MASK32,
+    )
+    return ((w0 >> np.uint64(5)) * _TWO_POW_26 + (w1 >> np.uint64(6))) * _TWO_POW_MINUS_53
+
+
+@nb.njit(inline="always", cache=True)
+def standard_normal(seed: int, stream: int, t: int, k: int, slot: int) -> float:
+    """A standard normal draw by Box–Muller from two uniforms of slots ``2·slot`` and ``2·slot+1``."""
+    u1 = uniform(seed, stream, t, k, 2 * slot)
+    u2 = uniform(seed, stream, t, k, 2 * slot + 1)
+    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+
+
+@nb.njit(cache=True)
+def gamma_unit_mean(shape: float, seed: int, stream: int, k: int) -> float:
+    """Gamma(shape, scale 1/shape) draw (mean 1) by Marsaglia–Tsang, round ``t = 0``.
+
+    Attempt ``a`` uses the normal of slots ``(4a, 4a+1)`` and the acceptance uniform of
+    slot ``4a+2``; for ``shape < 1`` the boost ``Gamma(a) = Gamma(a+1)·U^(1/a)`` takes
+    its uniform from round ``t = 1``, slot 0.
+    """
+    a = shape if shape >= 1.0 else shape + 1.0
+    d = a - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    attempt = 0
+    while True:
+        x = standard_normal(seed, stream, 0, k, 2 * attempt)
+        v = 1.0 + c * x
+        if v > 0.0:
+            v = v * v * v
+            u = uniform(seed, stream, 0, k, 4 * attempt + 2)
+            if math.log(1.0 - u) < 0.5 * x * x + d - d * v + d * math.log(v):
+                break
+        attempt += 1
+    g = d * v
+    if shape < 1.0:
+        g *= (1.0 - uniform(seed, stream, 1, k, 0)) ** (1.0 / shape)
+    return g / shape
+
+
+@nb.njit(parallel=True, cache=True)
+def _uniform_array(seed: int, stream: int, t: int, ks: np.ndarray, slot: int) -> np.ndarray:
+    out = np.empty(ks.shape[0], dtype=np.float64)
+    for n in nb.prange(ks.shape[0]):
+        out[n] = uniform(seed, stream, t, ks[n], slot)
+    return out
+
+
+def uniform_array(seed: int, stream: str, t: int, ks: np.ndarray, slot: int = 0) -> np.ndarray:
+    """Vector of ``U(seed, stream, t, k)`` for every ``k`` in ``ks`` (for set-up code and tests)."""
+    return _uniform_array(seed, stream_id(stream), t, np.asarray(ks, dtype=np.int64), slot)
+
+
+def philox_block(counter: tuple[int, int, int, int], key: tuple[int, int]) -> tuple[int, ...]:
+    """One raw Philox4x32-10 block, for known-answer tests against Random123."""
+    words = philox4x32(*(np.uint64(c) for c in counter), *(np.uint64(k) for k in key))
+    return tuple(int(w) for w in words)

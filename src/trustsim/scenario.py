@@ -1,0 +1,495 @@
+"""Scenario files: the closed parameter set of MODEL.md, its validation and loading.
+
+A scenario is a TOML file. Its sections follow MODEL.md and use its parameter names
+(``[score] recovery_half_life_days``, ``[blacklist] blacklist_score`` ...). Unknown
+keys and impossible values are rejected, one line per problem, naming the dotted path.
+A file may start from another with ``extends = "china_scs"`` (a shipped name or a
+path relative to the file) and override only what differs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from trustsim.errors import ScenarioError
+
+_PACKAGED = Path(__file__).resolve().parent / "scenarios"  # inside a built wheel
+_CHECKOUT = Path(__file__).resolve().parents[2] / "scenarios"  # in a source checkout
+SCENARIO_DIR = _PACKAGED if _PACKAGED.is_dir() else _CHECKOUT
+CHANNELS = ("camera", "payment", "online", "finance", "civic")
+ChannelName = Literal["camera", "payment", "online", "finance", "civic"]
+MAX_SEED = 2**32 - 1
+
+
+def _probability(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
+def _non_negative(value: float) -> float:
+    if not value >= 0.0:
+        raise ValueError("must be at least 0")
+    return value
+
+
+def _positive(value: float) -> float:
+    if not value > 0.0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _identifier(value: str) -> str:
+    if not value or not (value[0].isalpha() and value.replace("_", "a").isalnum() and value.isascii()):
+        raise ValueError("must be a name of letters, digits and '_', starting with a letter")
+    return value
+
+
+Probability = Annotated[float, AfterValidator(_probability)]
+NonNegative = Annotated[float, AfterValidator(_non_negative)]
+Positive = Annotated[float, AfterValidator(_positive)]
+Name = Annotated[str, AfterValidator(_identifier)]
+
+
+class Section(BaseModel):
+    """A closed, immutable group of parameters: unknown keys raise, floats are finite."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class RunSettings(Section):
+    """Size and seed of a run; the CLI's --agents/--days/--seed override them."""
+
+    agents: int = Field(ge=2, description="number of agents N")
+    days: int = Field(ge=1, description="number of simulated days T")
+    seed: int = Field(ge=0, le=MAX_SEED, description="seed of every random stream (MODEL.md §9)")
+
+
+class Region(Section):
+    """One region (MODEL.md §1): its population share and its share of cashless payers."""
+
+    name: Name
+    share: Positive = Field(description="share of the agents living here (shares sum to 1)")
+    cashless_share: Probability = Field(description="probability an agent here pays by phone")
+
+
+class Population(Section):
+    """Attributes drawn once per agent (MODEL.md §1)."""
+
+    outspoken_share: Probability
+    privacy_share: Probability
+    heterogeneity: Positive = Field(description="shape of the Gamma(h, 1/h) frailty, mean 1")
+
+
+class SmallWorld(Section):
+    """Watts–Strogatz small world (networkx semantics)."""
+
+    generator: Literal["small_world"]
+    k: int = Field(ge=2, description="each node joins k/2 neighbours on each side; even")
+    p: Probability = Field(description="rewiring probability of each lattice edge")
+
+    @model_validator(mode="after")
+    def _k_even(self) -> SmallWorld:
+        if self.k % 2:
+            raise ValueError(f"k must be even (got {self.k})")
+        return self
+
+
+class ScaleFree(Section):
+    """Barabási–Albert preferential attachment (networkx semantics)."""
+
+    generator: Literal["scale_free"]
+    m: int = Field(ge=1, description="edges each new node brings")
+
+
+class RegionalSBM(Section):
+    """Stochastic block model whose blocks are the regions."""
+
+    generator: Literal["regional_sbm"]
+    mean_degree: Positive
+    within_share: Probability = Field(description="share of each node's ties inside its region")
+
+
+class EdgeFile(Section):
+    """An edge list from a Parquet or CSV file of two integer columns."""
+
+    generator: Literal["file"]
+    path: str = Field(min_length=1, description="path, relative to the scenario file")
+
+
+NetworkSpec = Annotated[SmallWorld | ScaleFree | RegionalSBM | EdgeFile, Field(discriminator="generator")]
+
+
+class SchedulePoint(Section):
+    """A rollout point (MODEL.md §8): from ``day`` on, coverage heads linearly to the next point."""
+
+    day: int = Field(ge=0)
+    coverage: Probability
+
+
+class Channel(Section):
+    """Coverage schedule of one observation channel (MODEL.md §4, §8)."""
+
+    schedule: list[SchedulePoint] = Field(description="rollout in every region; empty means coverage 0 throughout")
+    region_schedules: dict[str, list[SchedulePoint]] = Field(
+        default_factory=dict, description="per-region replacements of `schedule`, by region name"
+    )
+
+    @model_validator(mode="after")
+    def _days_increase(self) -> Channel:
+        for points in [self.schedule, *self.region_schedules.values()]:
+            days = [point.day for point in points]
+            if any(b <= a for a, b in itertools.pairwise(days)):
+                raise ValueError(f"schedule days must strictly increase (got {days})")
+        return self
+
+
+class Channels(Section):
+    """The five channels of MODEL.md §4."""
+
+    camera: Channel
+    payment: Channel
+    online: Channel
+    finance: Channel
+    civic: Channel
+
+
+class Observation(Section):
+    """Face recognition and human review of camera instances (MODEL.md §4)."""
+
+    false_match: Probability
+    false_non_match: Probability
+    review_per_capita: NonNegative = Field(description="reviews a day per alive agent of a region")
+    review_catch: Probability
+
+    @model_validator(mode="after")
+    def _error_rates_sum(self) -> Observation:
+        if self.false_match + self.false_non_match > 1.0:
+            raise ValueError("false_match + false_non_match must be at most 1")
+        return self
+
+
+class Behaviour(Section):
+    """One behaviour of MODEL.md §3."""
+
+    channel: ChannelName
+    points: float = Field(description="signed points per observed, attributed instance")
+    base_rate: Probability = Field(description="daily probability before frailty and modifiers")
+    escalation: Probability | None = Field(
+        default=None, description="probability a correctly attributed instance goes to court"
+    )
+    outspoken_multiplier: NonNegative | None = None
+
+
+class Score(Section):
+    """The score and its dynamics (MODEL.md §5). Omit recovery_half_life_days for no recovery."""
+
+    base_score: float
+    score_min: float
+    score_max: float
+    off_grid_score: float
+    recovery_half_life_days: Positive | None = None
+    contagion: Probability = Field(description="κ: pull towards the friends' mean score; 0 is off")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Score:
+        if not self.score_min <= self.base_score <= self.score_max:
+            raise ValueError("need score_min <= base_score <= score_max")
+        if not self.score_min <= self.off_grid_score <= self.score_max:
+            raise ValueError("need score_min <= off_grid_score <= score_max")
+        return self
+
+
+class Blacklist(Section):
+    """Court judgments and the public list (MODEL.md §6, items 1–4)."""
+
+    blacklist_score: float
+    blacklist_exit_score: float
+    blacklist_exit_days: int = Field(ge=0)
+    court_points: NonNegative
+    court_exit_rate: Probability
+
+
+class Tier(Section):
+    """A tier: agents with ``score ≥ min_score``; the last tier has no ``min_score``."""
+
+    name: Name
+    min_score: float | None = None
+
+
+class Sanction(Section):
+    """A sanction (MODEL.md §6 item 6): active below a score and/or when blacklisted."""
+
+    applies_below: float | None = None
+    applies_to_blacklisted: bool = False
+    attempt_rate: Probability
+
+    @model_validator(mode="after")
+    def _has_condition(self) -> Sanction:
+        if self.applies_below is None and not self.applies_to_blacklisted:
+            raise ValueError("set applies_below and/or applies_to_blacklisted = true")
+        return self
+
+
+class Adaptation(Section):
+    """How people adapt (MODEL.md §7)."""
+
+    deterrence_step: Probability
+    deterrence_floor: Annotated[Probability, AfterValidator(_positive)]
+    deterrence_relax: Probability
+    chill_step: Probability
+    chill_relax: Probability
+    unfriend_rate: Probability
+    opt_out_coverage: Probability
+    opt_out_rate: Probability
+    adviser_below: float
+    adviser_min_decile: int = Field(ge=0, le=10, description="10 means nobody hires an adviser")
+    adviser_rate: Probability
+    adviser_effect: NonNegative
+    emigrate_min_decile: int = Field(ge=0, le=10, description="10 means nobody emigrates")
+    emigrate_rate: Probability
+
+
+class Accounting(Section):
+    """Quantities used only by the metrics (MODEL.md §10)."""
+
+    purchases_per_day: Positive
+    bytes_per_record: NonNegative
+    cameras_per_capita: NonNegative
+    camera_bytes_per_day: NonNegative
+    footage_retention_days: int = Field(ge=1)
+
+
+class Scenario(Section):
+    """A complete, validated scenario: every parameter of MODEL.md, nothing else."""
+
+    name: Name
+    description: str
+    run: RunSettings
+    regions: list[Region] = Field(min_length=1)
+    population: Population
+    network: NetworkSpec
+    channels: Channels
+    observation: Observation
+    behaviours: dict[Name, Behaviour] = Field(min_length=1)
+    score: Score
+    blacklist: Blacklist
+    tiers: list[Tier] = Field(min_length=1)
+    sanctions: dict[Name, Sanction]
+    adaptation: Adaptation
+    accounting: Accounting
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        shares = sum(region.share for region in self.regions)
+        if not math.isclose(shares, 1.0, rel_tol=0.0, abs_tol=1e-9):
+            raise ValueError(f"regions: shares must sum to 1 (got {shares:g})")
+        names = [region.name for region in self.regions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"regions: names must be unique (got {names})")
+        for channel in CHANNELS:
+            unknown = set(getattr(self.channels, channel).region_schedules) - set(names)
+            if unknown:
+                raise ValueError(f"channels.{channel}.region_schedules: unknown region {sorted(unknown)[0]!r}")
+        _check_tiers(self.tiers)
+        if self.network.generator == "small_world" and self.network.k >= self.run.agents:
+            raise ValueError(f"network.k must be below run.agents (got k={self.network.k})")
+        if self.network.generator == "scale_free" and self.network.m >= self.run.agents:
+            raise ValueError(f"network.m must be below run.agents (got m={self.network.m})")
+        return self
+
+    @property
+    def n_regions(self) -> int:
+        """Number of regions R."""
+        return len(self.regions)
+
+    def resolved(self) -> dict[str, Any]:
+        """The full scenario as plain JSON-compatible data (for manifests)."""
+        return self.model_dump(mode="json")
+
+
+def _check_tiers(tiers: list[Tier]) -> None:
+    bounds = [tier.min_score for tier in tiers]
+    if bounds[-1] is not None:
+        raise ValueError("tiers: the last tier must have no min_score")
+    if any(bound is None for bound in bounds[:-1]):
+        raise ValueError("tiers: every tier but the last needs a min_score")
+    if any(b >= a for a, b in itertools.pairwise(bounds)):
+        raise ValueError(f"tiers: min_score must strictly decrease (got {bounds[:-1]})")
+    names = [tier.name for tier in tiers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"tiers: names must be unique (got {names})")
+
+
+# ---------------------------------------------------------------------------
+# Loading, overrides and error messages
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    """Names and paths of the scenarios shipped with trustsim."""
+    return {path.stem: path for path in sorted(SCENARIO_DIR.glob("*.toml"))}
+
+
+def resolve_source(source: str | Path) -> Path:
+    """Path of a scenario given by shipped name or by file path."""
+    shipped = shipped_scenarios()
+    if isinstance(source, str) and source in shipped:
+        return shipped[source]
+    path = Path(source)
+    if path.is_file():
+        return path
+    if path.suffix == "" and not path.exists():
+        raise ScenarioError(
+            [f"{source}: no such shipped scenario; choose one of {', '.join(shipped)} or give a .toml file path"]
+        )
+    raise ScenarioError([f"{source}: file not found; give a scenario .toml path or a shipped name"])
+
+
+def read_raw(source: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The scenario's raw table, with ``extends`` chains merged (later files win)."""
+    path = resolve_source(source).resolve()
+    if path in _seen:
+        raise ScenarioError([f"{path}: extends itself through {' -> '.join(p.name for p in _seen)}"])
+    try:
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ScenarioError([f"{path}: not UTF-8 text; save the scenario as UTF-8"]) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError([f"{path}: not valid TOML ({err})"]) from None
+    except OSError as err:
+        raise ScenarioError([f"{path}: cannot be read ({err.strerror})"]) from None
+    parent = raw.pop("extends", None)
+    if parent is None:
+        _anchor_network_path(raw, path.parent)
+        return raw
+    if not isinstance(parent, str):
+        raise ScenarioError([f"{path}: extends must be a scenario name or path (got {parent!r})"])
+    base_source: str | Path = parent if parent in shipped_scenarios() else path.parent / parent
+    base = read_raw(base_source, (*_seen, path))
+    _anchor_network_path(raw, path.parent)
+    return deep_merge(base, raw)
+
+
+def _anchor_network_path(raw: dict[str, Any], folder: Path) -> None:
+    """Make an edge-file path absolute, relative to the scenario file that names it."""
+    network = raw.get("network")
+    if isinstance(network, dict) and isinstance(network.get("path"), str):
+        network["path"] = str((folder / network["path"]).resolve())
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; any other value in ``override`` replaces the base's."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Split ``key.path=value``; the value is read as TOML (``0.5``, ``true``, ``[[0, 0.4]]``) or else as text."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError([f"--set {text!r}: expected KEY=VALUE, e.g. score.contagion=0"])
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return key, parsed
+
+
+def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``raw[a][b]...= value`` for ``dotted = "a.b..."``; numeric parts index lists."""
+    parts = dotted.split(".")
+    node: Any = raw
+    for depth, part in enumerate(parts[:-1]):
+        node = _child(node, part, ".".join(parts[: depth + 1]))
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_list_index(node, last, dotted)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ScenarioError([f"--set {dotted}: {'.'.join(parts[:-1])} is a value, not a table"])
+
+
+def _child(node: Any, part: str, where: str) -> Any:
+    if isinstance(node, list):
+        return node[_list_index(node, part, where)]
+    if not isinstance(node, dict):
+        raise ScenarioError([f"--set {where}: the parent is a value, not a table"])
+    return node.setdefault(part, {})
+
+
+def _list_index(node: list[Any], part: str, where: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ScenarioError([f"--set {where}: index must be 0 to {len(node) - 1}"])
+    return int(part)
+
+
+def validate(raw: dict[str, Any]) -> Scenario:
+    """Validate a raw table; raise ScenarioError with one line per problem."""
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as err:
+        raise ScenarioError([_describe(error) for error in err.errors()]) from None
+
+
+def _describe(error: Any) -> str:
+    path = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        message = "unknown key; check the spelling against `trustsim schema`"
+    elif kind == "missing":
+        message = "missing; every parameter must be set (or inherited with `extends`)"
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+        message = message[0].lower() + message[1:] if message else message
+    shown = error.get("input")
+    if kind not in {"missing", "extra_forbidden"} and not isinstance(shown, dict | list):
+        message += f" (got {shown!r})"
+    return f"{path}: {message}" if path else message
+
+
+def _is_union_tag(part: Any) -> bool:
+    return part in {"small_world", "scale_free", "regional_sbm", "file"}
+
+
+def load_scenario(
+    source: str | Path,
+    *,
+    overrides: list[str] | tuple[str, ...] = (),
+    agents: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+) -> Scenario:
+    """Load a shipped scenario or a TOML file, apply ``--set`` overrides and run settings, validate."""
+    raw = read_raw(source)
+    for assignment in overrides:
+        set_path(raw, *parse_assignment(assignment))
+    for key, value in (("agents", agents), ("days", days), ("seed", seed)):
+        if value is not None:
+            set_path(raw, f"run.{key}", value)
+    return validate(raw)
+
+
+def json_schema() -> str:
+    """The JSON Schema of a scenario file, as committed in ``docs/scenario.schema.json``."""
+    return json.dumps(Scenario.model_json_schema(), indent=2, sort_keys=True) + "\n"
