@@ -273,7 +273,7 @@ def _sw_rewire(
                 w = _pick(uniform(seed, s_target, j, u, a), n)
             state[idx] = 2
             deg[(u + j) % n] -= 1
-
+            deg[w] += 1
             _hs_insert(added, shift, min(u, w) * n + max(u, w))
             new_u[n_new] = u
             new_w[n_new] = w
@@ -574,7 +574,8 @@ def _edge_columns(path: Path, table: Any) -> tuple[np.ndarray, np.ndarray]:
     names = list(table.column_names)
     if len(names) != 2:
         raise InputFileError(
-            f"{path}: has {len(names)} column(s) {names}; an edge list needs exactly two integer columns, one edge a row"
+            f"{path}: has {len(names)} column(s) {names}; "
+            "an edge list needs exactly two integer columns, one edge a row"
         )
     cols = []
     for name in names:

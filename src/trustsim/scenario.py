@@ -328,7 +328,7 @@ def _check_tiers(tiers: list[Tier]) -> None:
         raise ValueError("tiers: the last tier must have no min_score")
     if any(bound is None for bound in bounds[:-1]):
         raise ValueError("tiers: every tier but the last needs a min_score")
-    if any(b >= a for a, b in itertools.pairwise(bounds)):
+    if any(b >= a for a, b in itertools.pairwise(bounds[:-1])):
         raise ValueError(f"tiers: min_score must strictly decrease (got {bounds[:-1]})")
     names = [tier.name for tier in tiers]
     if len(set(names)) != len(names):
