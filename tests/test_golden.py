@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent / "golden"))
-from refresh import GOLDEN, golden_metrics  # noqa: E402
+from refresh import GOLDEN, golden_metrics
 
 
 def test_metrics_match_the_golden_baseline() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import networkx as nx
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -409,6 +410,26 @@ def test_edge_file_parquet_float_column(tmp_path: Path) -> None:
     pq.write_table(pa.table({"a": [0, 1], "b": [1.0, 2.0]}), tmp_path / "f.parquet")
     with pytest.raises(InputFileError, match="'b' has type double"):
         edge_file(tmp_path / "f.parquet", 10)
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def test_same_graph_on_one_thread_and_all() -> None:
+    region = np.arange(30_000) % 7
+    build = {
+        "sw": lambda: small_world(30_000, 6, 0.2, 3),
+        "ba": lambda: scale_free(30_000, 2, 3),
+        "sbm": lambda: regional_sbm(region, 7, 6.0, 0.8, 3),
+    }
+    many = {name: f() for name, f in build.items()}
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        for name, f in build.items():
+            assert_same(f(), many[name])
+    finally:
+        numba.set_num_threads(threads)
 
 
 # --------------------------------------------------------------------------- dispatch

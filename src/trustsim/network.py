@@ -123,70 +123,134 @@ def _pick(u: float, n: int) -> int:
 # --------------------------------------------------------------------------- sorting and CSR
 
 
-@nb.njit(cache=True)
-def _counting_scatter(n: int, by: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Stable counting sort of the pairs ``(a, b)`` by ``by`` (values in 0 … n-1)."""
-    start = np.zeros(n + 1, dtype=np.int64)
-    for e in range(by.shape[0]):
-        start[by[e] + 1] += 1
-    for i in range(n):
-        start[i + 1] += start[i]
-    out_a = np.empty_like(a)
-    out_b = np.empty_like(b)
-    for e in range(by.shape[0]):
-        pos = start[by[e]]
-        out_a[pos] = a[e]
-        out_b[pos] = b[e]
-        start[by[e]] = pos + 1
-    return out_a, out_b
+_SORT_CHUNKS = 64  # fixed, so the work split never depends on the thread count
+_BUCKET_SIZE = 1024  # mean keys per bucket of the bucket sort
 
 
-@nb.njit(cache=True)
-def _sort_pairs(n: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lexicographic order of the pairs ``(lo, hi)``: LSD radix sort, two counting passes."""
-    lo1, hi1 = _counting_scatter(n, hi, lo, hi)
-    return _counting_scatter(n, lo1, lo1, hi1)
+@nb.njit(parallel=True, cache=True)
+def _bucket_sort(keys: np.ndarray, shift: int, n_buckets: int) -> np.ndarray:
+    """Sorted copy of non-negative int64 ``keys``: parallel scatter by ``key >> shift``, then sort each bucket.
+
+    The result is the sorted array whatever the thread count (sorting is canonical).
+    """
+    n_keys = keys.shape[0]
+    size = (n_keys + _SORT_CHUNKS - 1) // _SORT_CHUNKS
+    counts = np.zeros((_SORT_CHUNKS, n_buckets), dtype=np.int64)
+    for c in nb.prange(_SORT_CHUNKS):
+        for i in range(c * size, min(n_keys, (c + 1) * size)):
+            counts[c, keys[i] >> shift] += 1
+    bounds = np.empty(n_buckets + 1, dtype=np.int64)
+    total = 0
+    for b in range(n_buckets):
+        bounds[b] = total
+        for c in range(_SORT_CHUNKS):
+            cnt = counts[c, b]
+            counts[c, b] = total
+            total += cnt
+    bounds[n_buckets] = total
+    out = np.empty(n_keys, dtype=np.int64)
+    for c in nb.prange(_SORT_CHUNKS):
+        pos = counts[c]
+        for i in range(c * size, min(n_keys, (c + 1) * size)):
+            b = keys[i] >> shift
+            out[pos[b]] = keys[i]
+            pos[b] += 1
+    for b in nb.prange(n_buckets):
+        out[bounds[b] : bounds[b + 1]].sort()
+    return out
 
 
-@nb.njit(cache=True)
-def _build_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR adjacency of sorted edges; one pass in edge order keeps every row sorted.
+def _sort_keys(keys: np.ndarray, key_bound: int) -> np.ndarray:
+    """Sorted copy of int64 ``keys``, all in ``0 … key_bound``."""
+    n_buckets_wanted = max(1, keys.shape[0] // _BUCKET_SIZE)
+    shift = max(0, int(key_bound).bit_length() - n_buckets_wanted.bit_length())
+    return _bucket_sort(keys, shift, (int(key_bound) >> shift) + 1)
 
-    Row ``i`` first receives its lower neighbours (from edges ``(s, i)``, ``s < i``,
-    in increasing ``s``) and then its higher ones (edges ``(i, d)`` in increasing
-    ``d``), because all edges with ``src < i`` precede those with ``src = i``.
+
+@nb.njit(parallel=True, cache=True)
+def _split_keys(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Edge ends ``(key // n, key % n)`` as int32 arrays."""
+    src = np.empty(keys.shape[0], dtype=np.int32)
+    dst = np.empty(keys.shape[0], dtype=np.int32)
+    for e in nb.prange(keys.shape[0]):
+        src[e] = keys[e] // n
+        dst[e] = keys[e] - src[e] * np.int64(n)
+    return src, dst
+
+
+@nb.njit(parallel=True, cache=True)
+def _row_starts(keys: np.ndarray, div: int, n: int) -> np.ndarray:
+    """``starts[i]``: first position whose row ``keys[p] // div`` is ≥ ``i`` (keys sorted), for i = 0 … n."""
+    n_keys = keys.shape[0]
+    starts = np.empty(n + 1, dtype=np.int64)
+    for p in nb.prange(n_keys + 1):
+        prev = keys[p - 1] // div if p > 0 else -1
+        cur = keys[p] // div if p < n_keys else n
+        for i in range(prev + 1, cur + 1):
+            starts[i] = p
+    return starts
+
+
+@nb.njit(parallel=True, cache=True)
+def _lower_keys(dst: np.ndarray) -> np.ndarray:
+    """Keys ``dst[e]·E + e``: sorted, they list each agent's lower neighbours' edges in increasing order."""
+    n_edges = dst.shape[0]
+    keys = np.empty(n_edges, dtype=np.int64)
+    for e in nb.prange(n_edges):
+        keys[e] = dst[e] * np.int64(n_edges) + e
+    return keys
+
+
+@nb.njit(parallel=True, cache=True)
+def _fill_csr(
+    src: np.ndarray, dst: np.ndarray, estart: np.ndarray, lower: np.ndarray, lstart: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR rows: agent ``i``'s lower neighbours (edges ``(s, i)``, increasing ``s``), then its higher ones.
+
+    ``estart`` are the row starts of the sorted edges by ``src``; ``lower`` the sorted
+    keys ``dst·E + e`` with row starts ``lstart``. Row ``i`` starts at ``estart[i] + lstart[i]``.
     """
     n_edges = src.shape[0]
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    for e in range(n_edges):
-        offsets[src[e] + 1] += 1
-        offsets[dst[e] + 1] += 1
-    for i in range(n):
-        offsets[i + 1] += offsets[i]
-    fill = offsets[:-1].copy()
+    n = estart.shape[0] - 1
+    offsets = estart + lstart
     neighbours = np.empty(2 * n_edges, dtype=np.int32)
     edge_of_slot = np.empty(2 * n_edges, dtype=np.int64)
-    for e in range(n_edges):
-        s, d = src[e], dst[e]
-        neighbours[fill[d]] = s
-        edge_of_slot[fill[d]] = e
-        fill[d] += 1
-        neighbours[fill[s]] = d
-        edge_of_slot[fill[s]] = e
-        fill[s] += 1
+    for i in nb.prange(n):
+        o = offsets[i]
+        for p in range(lstart[i], lstart[i + 1]):
+            e = lower[p] - i * np.int64(n_edges)
+            neighbours[o] = src[e]
+            edge_of_slot[o] = e
+            o += 1
+        for e in range(estart[i], estart[i + 1]):
+            neighbours[o] = dst[e]
+            edge_of_slot[o] = e
+            o += 1
     return offsets, neighbours, edge_of_slot
 
 
-def _from_sorted(n_agents: int, src: np.ndarray, dst: np.ndarray) -> Network:
-    """A :class:`Network` from edges already normalised and in lexicographic order."""
-    offsets, neighbours, edge_of_slot = _build_csr(n_agents, src, dst)
+def _from_sorted_keys(n_agents: int, keys: np.ndarray) -> Network:
+    """A :class:`Network` from the sorted, distinct edge keys ``src·N + dst`` (``src < dst``)."""
+    src, dst = _split_keys(keys, n_agents)
+    estart = _row_starts(keys, n_agents, n_agents)
+    if keys.shape[0] == 0:
+        lower, lstart = keys, estart
+    else:
+        lower = _sort_keys(_lower_keys(dst), n_agents * keys.shape[0])
+        lstart = _row_starts(lower, keys.shape[0], n_agents)
+    offsets, neighbours, edge_of_slot = _fill_csr(src, dst, estart, lower, lstart)
     return Network(n_agents, src, dst, offsets, neighbours, edge_of_slot)
+
+
+def _from_keys(n_agents: int, keys: np.ndarray) -> Network:
+    """A :class:`Network` from distinct edge keys ``min·N + max`` in any order."""
+    return _from_sorted_keys(n_agents, _sort_keys(keys, n_agents * n_agents))
 
 
 def from_edge_arrays(n_agents: int, u: np.ndarray, v: np.ndarray) -> Network:
     """Build a :class:`Network` from the edge list ``(u[i], v[i])`` in any order and orientation.
 
-    The pairs are normalised to ``(min, max)`` and sorted (radix sort, O(N + E)).
+    The pairs are normalised to ``(min, max)`` and sorted (parallel bucket sort).
     The input must hold no self-loops and no duplicates (the generators guarantee
     it; :func:`edge_file` checks it); ids must lie in ``0 … n_agents-1``.
     """
@@ -196,10 +260,9 @@ def from_edge_arrays(n_agents: int, u: np.ndarray, v: np.ndarray) -> Network:
         raise ValueError(f"edge arrays must be 1-D and of equal length (got {u.shape} and {v.shape})")
     if u.size and (min(u.min(), v.min()) < 0 or max(u.max(), v.max()) >= n_agents):
         raise ValueError(f"edge endpoints must lie in 0 … {n_agents - 1}")
-    lo = np.minimum(u, v).astype(np.int32)
-    hi = np.maximum(u, v).astype(np.int32)
-    src, dst = _sort_pairs(n_agents, lo, hi)
-    return _from_sorted(n_agents, src, dst)
+    u = u.astype(np.int64, copy=False)
+    v = v.astype(np.int64, copy=False)
+    return _from_keys(n_agents, np.minimum(u, v) * np.int64(n_agents) + np.maximum(u, v))
 
 
 def _check_seed(seed: int) -> int:
@@ -242,10 +305,8 @@ def _sw_has_edge(n: int, half: int, state: np.ndarray, added: np.ndarray, shift:
 
 
 @nb.njit(cache=True)
-def _sw_rewire(
-    n: int, half: int, state: np.ndarray, n_planned: int, seed: int, s_target: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """networkx's sequential rewiring loop; marks removed lattice edges 2, returns the new edges.
+def _sw_rewire(n: int, half: int, state: np.ndarray, n_planned: int, seed: int, s_target: int) -> np.ndarray:
+    """networkx's sequential rewiring loop; marks removed lattice edges 2, returns the new edges' keys.
 
     For ``j = 1 … k/2`` and ``u = 0 … n-1`` in order, a planned rewiring of
     ``(u, v = u+j mod n)`` draws ``w = floor(U(net:sw_target, j, u, a)·n)`` for
@@ -258,8 +319,7 @@ def _sw_rewire(
     added = np.full(1 << bits, -1, dtype=np.int64)
     shift = 64 - bits
     deg = np.full(n, 2 * half, dtype=np.int32)
-    new_u = np.empty(n_planned, dtype=np.int32)
-    new_w = np.empty(n_planned, dtype=np.int32)
+    new_keys = np.empty(n_planned, dtype=np.int64)
     n_new = 0
     for j in range(1, half + 1):
         for u in range(n):
@@ -274,33 +334,26 @@ def _sw_rewire(
             state[idx] = 2
             deg[(u + j) % n] -= 1
             deg[w] += 1
-            _hs_insert(added, shift, min(u, w) * n + max(u, w))
-            new_u[n_new] = u
-            new_w[n_new] = w
+            new_keys[n_new] = min(u, w) * n + max(u, w)
+            _hs_insert(added, shift, new_keys[n_new])
             n_new += 1
-    return new_u[:n_new], new_w[:n_new]
+    return new_keys[:n_new]
 
 
 @nb.njit(cache=True)
-def _sw_edges(
-    n: int, half: int, state: np.ndarray, new_u: np.ndarray, new_w: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """All edges as ``(min, max)`` pairs: surviving lattice edges, then the rewired ones."""
-    n_edges = n * half
-    lo = np.empty(n_edges, dtype=np.int32)
-    hi = np.empty(n_edges, dtype=np.int32)
+def _sw_edges(n: int, half: int, state: np.ndarray, new_keys: np.ndarray) -> np.ndarray:
+    """Keys ``min·n + max`` of all edges: surviving lattice edges, then the rewired ones."""
+    keys = np.empty(n * half, dtype=np.int64)
     e = 0
     for idx in range(n * half):
         if state[idx] != 2:
             j = idx // n + 1
             u = idx - (j - 1) * n
             v = (u + j) % n
-            lo[e], hi[e] = min(u, v), max(u, v)
+            keys[e] = min(u, v) * n + max(u, v)
             e += 1
-    for r in range(new_u.shape[0]):
-        lo[e], hi[e] = min(new_u[r], new_w[r]), max(new_u[r], new_w[r])
-        e += 1
-    return lo, hi
+    keys[e:] = new_keys
+    return keys
 
 
 def small_world(n: int, k: int, p: float, seed: int) -> Network:
@@ -321,19 +374,18 @@ def small_world(n: int, k: int, p: float, seed: int) -> Network:
         raise ValueError(f"small_world needs a rewiring probability p in [0, 1] (got p={p})")
     half = k // 2
     state, n_planned = _sw_plan(n, half, float(p), seed, stream_id("net:sw_rewire"))
-    new_u, new_w = _sw_rewire(n, half, state, n_planned, seed, stream_id("net:sw_target"))
-    lo, hi = _sw_edges(n, half, state, new_u, new_w)
-    del state, new_u, new_w
-    src, dst = _sort_pairs(n, lo, hi)
-    return _from_sorted(n, src, dst)
+    new_keys = _sw_rewire(n, half, state, n_planned, seed, stream_id("net:sw_target"))
+    keys = _sw_edges(n, half, state, new_keys)
+    del state, new_keys
+    return _from_keys(n, keys)
 
 
 # --------------------------------------------------------------------------- scale free
 
 
 @nb.njit(cache=True)
-def _ba_edges(n: int, m: int, seed: int, stream: int) -> tuple[np.ndarray, np.ndarray]:
-    """Barabási–Albert edges as ``(target, source)`` pairs, grown as networkx does.
+def _ba_edges(n: int, m: int, seed: int, stream: int) -> np.ndarray:
+    """Keys ``target·n + source`` of the Barabási–Albert edges, grown as networkx does.
 
     The list ``repeated`` holds every endpoint of every edge so far (the star's
     centre ``m`` times, then ``1 … m``); node ``source`` draws targets
@@ -341,11 +393,10 @@ def _ba_edges(n: int, m: int, seed: int, stream: int) -> tuple[np.ndarray, np.nd
     distinct ones, then appends its targets (in draw order) and ``m`` copies of itself.
     """
     n_edges = m + m * (n - m - 1)
-    lo = np.empty(n_edges, dtype=np.int32)
-    hi = np.empty(n_edges, dtype=np.int32)
+    keys = np.empty(n_edges, dtype=np.int64)
     repeated = np.empty(2 * n_edges, dtype=np.int32)
     for i in range(m):
-        lo[i], hi[i] = 0, i + 1
+        keys[i] = i + 1
         repeated[i] = 0
         repeated[m + i] = i + 1
     length = 2 * m
@@ -364,12 +415,12 @@ def _ba_edges(n: int, m: int, seed: int, stream: int) -> tuple[np.ndarray, np.nd
                 targets[found] = x
                 found += 1
         for i in range(m):
-            lo[e], hi[e] = targets[i], source
+            keys[e] = targets[i] * np.int64(n) + source
             e += 1
             repeated[length + i] = targets[i]
             repeated[length + m + i] = source
         length += 2 * m
-    return lo, hi
+    return keys
 
 
 def scale_free(n: int, m: int, seed: int) -> Network:
@@ -384,19 +435,15 @@ def scale_free(n: int, m: int, seed: int) -> Network:
     seed = _check_seed(seed)
     if not 1 <= m < n:
         raise ValueError(f"scale_free needs 1 <= m < n (got m={m}, n={n}); pick a smaller m")
-    lo, hi = _ba_edges(n, m, seed, stream_id("net:ba"))
-    src, dst = _sort_pairs(n, lo, hi)
-    return _from_sorted(n, src, dst)
+    return _from_keys(n, _ba_edges(n, m, seed, stream_id("net:ba")))
 
 
 # --------------------------------------------------------------------------- regional SBM
 
 
 @nb.njit(cache=True)
-def _sbm_region(
-    members: np.ndarray, count: int, n: int, seed: int, stream: int, r: int, lo: np.ndarray, hi: np.ndarray
-) -> None:
-    """Region ``r``'s ``count`` within edges between ``members`` (its agents), written to ``lo, hi``."""
+def _sbm_region(members: np.ndarray, count: int, n: int, seed: int, stream: int, r: int, keys: np.ndarray) -> None:
+    """Region ``r``'s ``count`` within edges between ``members`` (its agents), their keys written to ``keys``."""
     size = members.shape[0]
     bits = 4
     while (1 << bits) < 2 * count:
@@ -408,9 +455,10 @@ def _sbm_region(
             i = members[_pick(uniform(seed, stream, r, c, 2 * a), size)]
             j = members[_pick(uniform(seed, stream, r, c, 2 * a + 1), size)]
             a += 1
-            if i != j and _hs_insert(table, 64 - bits, min(i, j) * n + max(i, j)):
+            key = min(i, j) * np.int64(n) + max(i, j)
+            if i != j and _hs_insert(table, 64 - bits, key):
                 break
-        lo[c], hi[c] = min(i, j), max(i, j)
+        keys[c] = key
 
 
 @nb.njit(parallel=True, cache=True)
@@ -421,8 +469,7 @@ def _sbm_within(
     eoff: np.ndarray,
     seed: int,
     stream: int,
-    lo: np.ndarray,
-    hi: np.ndarray,
+    keys: np.ndarray,
 ) -> None:
     """Within-region edges; regions are independent (own counters, own duplicate set), so run in parallel."""
     n = members.shape[0]
@@ -434,8 +481,7 @@ def _sbm_within(
             seed,
             stream,
             r,
-            lo[eoff[r] : eoff[r + 1]],
-            hi[eoff[r] : eoff[r + 1]],
+            keys[eoff[r] : eoff[r + 1]],
         )
 
 
@@ -449,8 +495,7 @@ def _sbm_between(
     stream: int,
     table: np.ndarray,
     shift: int,
-    lo: np.ndarray,
-    hi: np.ndarray,
+    keys: np.ndarray,
     e0: int,
 ) -> None:
     """Between-region edges: one end uniform, the other uniform outside its region."""
@@ -464,9 +509,10 @@ def _sbm_between(
             pos = _pick(uniform(seed, stream, 0, c, 2 * a + 1), n - size)
             j = members[pos if pos < roff[r] else pos + size]
             a += 1
-            if _hs_insert(table, shift, min(i, j) * n + max(i, j)):
+            key = min(i, j) * np.int64(n) + max(i, j)
+            if _hs_insert(table, shift, key):
                 break
-        lo[e0 + c], hi[e0 + c] = min(i, j), max(i, j)
+        keys[e0 + c] = key
 
 
 def _sbm_counts(sizes: np.ndarray, mean_degree: float, within_share: float) -> tuple[np.ndarray, int]:
@@ -529,16 +575,12 @@ def regional_sbm(region: np.ndarray, n_regions: int, mean_degree: float, within_
     members = np.argsort(region, kind="stable").astype(np.int32)
     roff = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
     eoff = np.concatenate(([0], np.cumsum(within))).astype(np.int64)
-    lo = np.empty(int(eoff[-1]) + between, dtype=np.int32)
-    hi = np.empty(int(eoff[-1]) + between, dtype=np.int32)
-    _sbm_within(members, roff, within, eoff, seed, stream_id("net:sbm_within"), lo, hi)
+    keys = np.empty(int(eoff[-1]) + between, dtype=np.int64)
+    _sbm_within(members, roff, within, eoff, seed, stream_id("net:sbm_within"), keys)
     table, shift = _hash_table(between)
-    _sbm_between(
-        region, members, roff, between, seed, stream_id("net:sbm_between"), table, shift, lo, hi, int(eoff[-1])
-    )
+    _sbm_between(region, members, roff, between, seed, stream_id("net:sbm_between"), table, shift, keys, int(eoff[-1]))
     del table
-    src, dst = _sort_pairs(n, lo, hi)
-    return _from_sorted(n, src, dst)
+    return _from_keys(n, keys)
 
 
 # --------------------------------------------------------------------------- edge file
@@ -642,9 +684,7 @@ def edge_file(path: str | Path, n_agents: int) -> Network:
     v = v.astype(np.int64, copy=False)
     keys = _sorted_unique_keys(path, u, v, n_agents)
     del u, v
-    src = (keys // n_agents).astype(np.int32)
-    dst = (keys % n_agents).astype(np.int32)
-    return _from_sorted(n_agents, src, dst)
+    return _from_sorted_keys(n_agents, keys)
 
 
 # --------------------------------------------------------------------------- dispatch

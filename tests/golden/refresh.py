@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from trustsim.engine import Simulation
 from trustsim.scenario import load_scenario
 
@@ -16,7 +18,7 @@ GOLDEN = Path(__file__).with_name("china_scs_3000x60_seed7.parquet")
 SETTINGS = {"agents": 3000, "days": 60, "seed": 7}
 
 
-def golden_metrics():  # noqa: ANN201 - a pandas DataFrame
+def golden_metrics() -> pd.DataFrame:
     """The metrics the golden file holds, computed by the current code."""
     return Simulation(load_scenario("china_scs", **SETTINGS)).run()
 
