@@ -124,7 +124,7 @@ def test_contagion_alone_conserves_the_degree_weighted_mean_score() -> None:
     sim = _contagion_only()
     pop = sim.world.population
     pop.score[:] = np.random.default_rng(5).uniform(100, 1200, pop.n_agents)
-    degree = sim.world.active_degree()
+    degree = sim.world.degree.copy()
     before = float(degree @ pop.score)
     spread = pop.score.std()
     sim.run()

@@ -64,7 +64,17 @@ class Result:
 
 
 def peak_memory_bytes() -> int:
-    """Peak resident memory of this process so far."""
+    """Peak resident memory of this process so far.
+
+    On Linux this is ``VmHWM`` of ``/proc/self/status``: unlike ``ru_maxrss`` it is not
+    inherited from the parent across ``exec``, so a benchmark's child reports its own peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
@@ -105,7 +115,7 @@ def _simulate_and_write(scenario: Scenario, writer: RunWriter, on_day: Callable[
     built = time.perf_counter()
     metrics = simulation.run(on_day)
     simulated = time.perf_counter()
-    agents = agent_table(simulation.world.population, scenario, simulation.world.active_degree())
+    agents = agent_table(simulation.world.population, scenario, simulation.world.degree)
     manifest = {
         "trustsim_version": trustsim_version(),
         "complete": True,

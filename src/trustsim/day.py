@@ -44,6 +44,7 @@ class Day:
     sanctioned: np.ndarray  # bool (N,): at least one active sanction today
     wrongly_sanctioned: np.ndarray  # bool (N,): at least one wrongful active sanction today
     leaving: np.ndarray  # bool (N,): emigrates today
+    touched_friends: np.ndarray  # int32 (N,): active friends who got dissent points or were listed today
     # Event counters, one row per chunk of agents (summed over rows by the metrics).
     committed_count: np.ndarray  # int64 (chunks, B)
     observed_count: np.ndarray  # int64 (chunks, B)
@@ -77,6 +78,7 @@ class Day:
             sanctioned=np.zeros(n_agents, dtype=np.bool_),
             wrongly_sanctioned=np.zeros(n_agents, dtype=np.bool_),
             leaving=np.zeros(n_agents, dtype=np.bool_),
+            touched_friends=np.zeros(n_agents, dtype=np.int32),
             committed_count=np.zeros((chunks, n_behaviours), dtype=np.int64),
             observed_count=np.zeros((chunks, n_behaviours), dtype=np.int64),
             misattributed_count=np.zeros((chunks, n_behaviours), dtype=np.int64),

@@ -24,7 +24,7 @@ from trustsim.metrics import Metrics
 from trustsim.network import build_network
 from trustsim.population import initialise
 from trustsim.scenario import Scenario
-from trustsim.world import RegionIndex, World
+from trustsim.world import World
 
 
 class Simulation:
@@ -35,15 +35,7 @@ class Simulation:
         self.scenario = scenario
         population = initialise(scenario)
         network = build_network(scenario.network, population.region, scenario.n_regions, scenario.run.seed)
-        self.world = World(
-            scenario=scenario,
-            population=population,
-            network=network,
-            edge_active=np.ones(network.n_edges, dtype=np.bool_),
-            coverage=coverage_table(scenario, scenario.run.days),
-            regions=RegionIndex.build(population.region, ~population.emigrated, scenario.n_regions),
-            active_edges=network.n_edges,
-        )
+        self.world = World.create(scenario, population, network, coverage_table(scenario, scenario.run.days))
         self.phases: tuple[Mechanism, ...] = (
             Behaviour(scenario),  # A, MODEL.md §3
             Observation(scenario),  # B, §4

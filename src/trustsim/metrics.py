@@ -13,6 +13,7 @@ import pandas as pd
 
 from trustsim.day import CHUNK, Day
 from trustsim.mechanisms.sanctions import ENTRIES_COURT, ENTRIES_SCORE, EXITS, sanction_conditions
+from trustsim.quantiles import percentiles
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
@@ -99,17 +100,15 @@ class Metrics:
 
     def _state(self, world: World, day: Day) -> dict[str, float]:
         pop = world.population
-        net = world.network
         counts, score_sum = _state_counts(
             pop.emigrated, pop.score, pop.blacklisted, day.wrongly_sanctioned, pop.ever_sanctioned,
-            pop.ever_wrongly_sanctioned, pop.off_grid, pop.advised, net.offsets, net.edge_of_slot,
-            world.edge_active, self.tier_bounds, self.applies_below, self.applies_to_blacklisted,
+            pop.ever_wrongly_sanctioned, pop.off_grid, pop.advised, world.degree,
+            self.tier_bounds, self.applies_below, self.applies_to_blacklisted,
         )  # fmt: skip
         total = counts.sum(axis=0)
         alive = int(total[_ALIVE])
         listed = int(total[_LISTED])
-        scores = pop.score[~pop.emigrated] if alive < pop.n_agents else pop.score
-        p10, p50, p90 = np.percentile(scores, [10, 50, 90]) if alive else (np.nan,) * 3
+        p10, p50, p90 = percentiles(pop.score, ~pop.emigrated, (10, 50, 90))
         row: dict[str, float] = {
             "alive": alive,
             "score_mean": float(score_sum.sum()) / alive if alive else np.nan,
@@ -140,7 +139,7 @@ class Metrics:
 @nb.njit(parallel=True, cache=True)
 def _state_counts(
     emigrated, score, blacklisted, wrongly_sanctioned, ever_sanctioned, ever_wrongly_sanctioned,
-    off_grid, advised, offsets, edge_of_slot, edge_active, tier_bounds, applies_below, applies_to_blacklisted,
+    off_grid, advised, active_degree, tier_bounds, applies_below, applies_to_blacklisted,
 ):  # fmt: skip
     n = score.shape[0]
     n_tiers = tier_bounds.shape[0] + 1
@@ -160,9 +159,7 @@ def _state_counts(
             counts[c, _EVER_WRONGLY] += ever_wrongly_sanctioned[i]
             counts[c, _OFF_GRID] += off_grid[i]
             counts[c, _ADVISED] += advised[i]
-            degree = 0
-            for slot in range(offsets[i], offsets[i + 1]):
-                degree += edge_active[edge_of_slot[slot]]
+            degree = active_degree[i]
             counts[c, _ISOLATED] += degree == 0
             counts[c, _DEGREE_LISTED if blacklisted[i] else _DEGREE_OTHERS] += degree
             tier = 0

@@ -68,6 +68,27 @@ class Network:
         """Degree of every agent (int64 [N])."""
         return np.diff(self.offsets)
 
+    def upper_slots(self) -> np.ndarray:
+        """CSR slot of each edge's ``src → dst`` direction, in edge order (int64 [E])."""
+        rows = np.repeat(np.arange(self.n_agents, dtype=np.int64), np.diff(self.offsets))
+        return np.flatnonzero(self.neighbours > rows)
+
+
+@nb.njit(cache=True)
+def cut_edge(u: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, slot_active: np.ndarray,
+             degree: np.ndarray) -> None:  # fmt: skip
+    """Cut the active edge in ``u``'s CSR ``slot``: both directions go inactive, both degrees drop.
+
+    A cut edge never comes back (MODEL.md §2). The twin slot in the neighbour's row is
+    found by binary search (rows are sorted).
+    """
+    v = neighbours[slot]
+    twin = offsets[v] + np.searchsorted(neighbours[offsets[v] : offsets[v + 1]], u)
+    slot_active[slot] = False
+    slot_active[twin] = False
+    degree[u] -= 1
+    degree[v] -= 1
+
 
 # --------------------------------------------------------------------------- hash set
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from trustsim.network import Network
@@ -28,20 +29,33 @@ class RegionIndex:
 
     @classmethod
     def build(cls, region: np.ndarray, alive: np.ndarray, n_regions: int) -> RegionIndex:
-        """Index the agents alive now."""
-        alive_ids = np.flatnonzero(alive).astype(np.int32)
-        order = np.argsort(region[alive_ids], kind="stable")
-        members = alive_ids[order]
-        counts = np.bincount(region[members], minlength=n_regions)
-        start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-        rank = np.full(region.shape[0], -1, dtype=np.int32)
-        positions = np.arange(members.shape[0], dtype=np.int64)
-        rank[members] = (positions - start[region[members]]).astype(np.int32)
+        """Index the agents alive now (a counting sort: O(N), ids ascending within each region)."""
+        members, start, rank = _index_regions(region, alive, n_regions)
         return cls(members=members, start=start, rank=rank)
 
     def alive_per_region(self) -> np.ndarray:
         """Alive agents of each region."""
         return np.diff(self.start)
+
+
+@nb.njit(cache=True)
+def _index_regions(region: np.ndarray, alive: np.ndarray, n_regions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    start = np.zeros(n_regions + 1, dtype=np.int64)
+    for i in range(region.shape[0]):
+        if alive[i]:
+            start[region[i] + 1] += 1
+    for r in range(n_regions):
+        start[r + 1] += start[r]
+    members = np.empty(start[n_regions], dtype=np.int32)
+    rank = np.full(region.shape[0], -1, dtype=np.int32)
+    filled = start[:-1].copy()
+    for i in range(region.shape[0]):
+        if alive[i]:
+            r = region[i]
+            members[filled[r]] = i
+            rank[i] = filled[r] - start[r]
+            filled[r] += 1
+    return members, start, rank
 
 
 @dataclass
@@ -51,11 +65,31 @@ class World:
     scenario: Scenario
     population: Population
     network: Network
-    edge_active: np.ndarray  # bool (E,): MODEL.md §2, a cut edge never comes back
+    slot_active: np.ndarray  # bool (2E,): per CSR slot; an edge's two slots are cut together (§2)
+    degree: np.ndarray  # int32 (N,): number of active edges of each agent
     coverage: np.ndarray  # float64 (T, channels, R): MODEL.md §8
     regions: RegionIndex
     active_edges: int
     day: int = 0  # the next day to simulate
+
+    @classmethod
+    def create(cls, scenario: Scenario, population: Population, network: Network, coverage: np.ndarray) -> World:
+        """A world on day 0: every edge active."""
+        return cls(
+            scenario=scenario,
+            population=population,
+            network=network,
+            slot_active=np.ones(network.neighbours.shape[0], dtype=np.bool_),
+            degree=network.degree().astype(np.int32),
+            coverage=coverage,
+            regions=RegionIndex.build(population.region, ~population.emigrated, scenario.n_regions),
+            active_edges=network.n_edges,
+        )
+
+    @property
+    def edge_active(self) -> np.ndarray:
+        """Whether each edge ``e`` (MODEL.md §2 order) is still active."""
+        return self.slot_active[self.network.upper_slots()]
 
     @property
     def seed(self) -> int:
@@ -66,10 +100,3 @@ class World:
     def alive(self) -> np.ndarray:
         """Agents who have not emigrated."""
         return ~self.population.emigrated
-
-    def active_degree(self) -> np.ndarray:
-        """Each agent's number of active edges."""
-        n = self.population.n_agents
-        src = self.network.src[self.edge_active]
-        dst = self.network.dst[self.edge_active]
-        return np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)

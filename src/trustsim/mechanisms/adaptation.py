@@ -6,9 +6,10 @@
 4. opting out (``U(opt, t, i)``); 5. hiring an adviser (``U(adv, t, i)``);
 6. emigration (``U(emi, t, i)``): the emigrant's edges are cut.
 
-Items 1, 2, 4, 5 and the emigration *decision* touch only the agent's own state
-(item 2 reads friends' flags of today, not their state), so one parallel pass does
-them; it reads the active edges before item 3 cuts any, as the order requires.
+Items 1, 2, 4, 5 and the emigration *decision* touch only the agent's own state, so
+one parallel pass does them. For item 2 the few agents who got dissent points or
+entered the list today first tell their active friends (a scatter), before item 3
+cuts any edge, as the order requires. Item 3 visits only listed agents' edges.
 Deterrence and chill of emigrants are frozen: they take no further part.
 """
 
@@ -17,7 +18,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from trustsim.day import CHUNK, Day
+from trustsim.day import Day
+from trustsim.network import cut_edge
 from trustsim.rng import stream_id, uniform
 from trustsim.scenario import CHANNELS, Scenario
 from trustsim.world import RegionIndex, World
@@ -48,37 +50,48 @@ class Adaptation:
         """Run items 1–6; rebuild the region index when somebody emigrated."""
         pop = world.population
         net = world.network
+        touched = day.entered.copy()
+        if self.dissent >= 0:
+            touched |= day.received[:, self.dissent]
+        _count_touched_friends(np.flatnonzero(touched), net.offsets, net.neighbours, world.slot_active,
+                               day.touched_friends)  # fmt: skip
         _adapt(
-            world.seed, day.t, self.negative, self.dissent, self.rates, self.deciles, self.streams,
-            world.coverage[day.t, CAMERA], day.alive_start, day.received, day.entered, day.sanctioned,
-            net.offsets, net.neighbours, net.edge_of_slot, world.edge_active,
+            world.seed, day.t, self.negative, self.rates, self.deciles, self.streams,
+            world.coverage[day.t, CAMERA], day.alive_start, day.received, day.sanctioned,
+            day.touched_friends, world.degree,
             pop.region, pop.income_decile, pop.privacy_minded, pop.score,
             pop.deterrence, pop.chill, pop.off_grid, pop.advised, day.leaving,
         )  # fmt: skip
-        cut = _unfriend(world.seed, day.t, self.unfriend_stream, self.unfriend_rate,
-                        net.src, net.dst, pop.blacklisted, world.edge_active)  # fmt: skip
+        listed = np.flatnonzero(pop.blacklisted & ~pop.emigrated)
+        cut = _unfriend(world.seed, day.t, self.unfriend_stream, self.unfriend_rate, listed, pop.blacklisted,
+                        net.offsets, net.neighbours, net.edge_of_slot, world.slot_active, world.degree)  # fmt: skip
         leaving = np.flatnonzero(day.leaving)
-        cut += _emigrate(leaving, net.offsets, net.edge_of_slot, world.edge_active, pop.emigrated)
+        cut += _emigrate(leaving, net.offsets, net.neighbours, world.slot_active, world.degree, pop.emigrated)
         world.active_edges -= cut
         day.edges_cut = cut
         if leaving.size:
             world.regions = RegionIndex.build(pop.region, world.alive, world.scenario.n_regions)
 
 
+@nb.njit(cache=True)
+def _count_touched_friends(touched, offsets, neighbours, slot_active, touched_friends):
+    """For item 2: how many active friends of each agent got dissent points or entered the list today."""
+    touched_friends[:] = 0
+    for j in touched:
+        for slot in range(offsets[j], offsets[j + 1]):
+            if slot_active[slot]:
+                touched_friends[neighbours[slot]] += 1
+
+
 @nb.njit(parallel=True, cache=True)
 def _adapt(
-    seed, t, negative, dissent, rates, deciles, streams, camera_coverage, alive, received, entered,
-    sanctioned, offsets, neighbours, edge_of_slot, edge_active,
-    region, income_decile, privacy_minded, score, deterrence, chill, off_grid, advised, leaving,
+    seed, t, negative, rates, deciles, streams, camera_coverage, alive, received, sanctioned,
+    touched_friends, degree, region, income_decile, privacy_minded, score, deterrence, chill, off_grid,
+    advised, leaving,
 ):  # fmt: skip
     step, floor, relax, chill_step, chill_relax = rates[0], rates[1], rates[2], rates[3], rates[4]
-    opt_coverage, opt_rate, adviser_below, adviser_rate, emigrate_rate = (
-        rates[5],
-        rates[6],
-        rates[7],
-        rates[8],
-        rates[9],
-    )
+    opt_coverage, opt_rate, adviser_below, adviser_rate = rates[5], rates[6], rates[7], rates[8]
+    emigrate_rate = rates[9]
     for i in nb.prange(alive.shape[0]):
         leaving[i] = False
         if not alive[i]:
@@ -89,15 +102,7 @@ def _adapt(
                 if received[i, b]:
                     d = max(d * (1.0 - step), floor)
                 deterrence[i, b] = d + relax * (1.0 - d)
-        touched = 0  # 2. chilling
-        friends = 0
-        for slot in range(offsets[i], offsets[i + 1]):
-            if edge_active[edge_of_slot[slot]]:
-                j = neighbours[slot]
-                friends += 1
-                if entered[j] or (dissent >= 0 and received[j, dissent]):
-                    touched += 1
-        share = touched / friends if friends > 0 else 0.0
+        share = touched_friends[i] / degree[i] if degree[i] > 0 else 0.0  # 2. chilling
         c = chill[i] * (1.0 - chill_step * share)
         chill[i] = c + chill_relax * (1.0 - c)
         # 4. opting out
@@ -113,29 +118,29 @@ def _adapt(
             leaving[i] = uniform(seed, streams[2], t, i, 0) < emigrate_rate
 
 
-@nb.njit(parallel=True, cache=True)
-def _unfriend(seed, t, stream, rate, src, dst, blacklisted, edge_active):
-    n_edges = src.shape[0]
-    cut = np.zeros((n_edges + CHUNK - 1) // CHUNK, dtype=np.int64)
+@nb.njit(cache=True)
+def _unfriend(seed, t, stream, rate, listed, blacklisted, offsets, neighbours, edge_of_slot, slot_active, degree):
+    """Item 3, visiting each edge with exactly one listed end once, from its listed end."""
+    cut = 0
     if rate <= 0.0:
-        return 0
-    for c in nb.prange(cut.shape[0]):
-        for e in range(c * CHUNK, min(n_edges, (c + 1) * CHUNK)):
-            if edge_active[e] and blacklisted[src[e]] != blacklisted[dst[e]]:
-                if uniform(seed, stream, t, e, 0) < rate:
-                    edge_active[e] = False
-                    cut[c] += 1
-    return cut.sum()
+        return cut
+    for u in listed:
+        for slot in range(offsets[u], offsets[u + 1]):
+            if slot_active[slot] and not blacklisted[neighbours[slot]]:
+                if uniform(seed, stream, t, edge_of_slot[slot], 0) < rate:
+                    cut_edge(u, slot, offsets, neighbours, slot_active, degree)
+                    cut += 1
+    return cut
 
 
 @nb.njit(cache=True)
-def _emigrate(leaving, offsets, edge_of_slot, edge_active, emigrated):
+def _emigrate(leaving, offsets, neighbours, slot_active, degree, emigrated):
+    """Item 6: emigrants leave and every edge of theirs is cut."""
     cut = 0
     for i in leaving:
         emigrated[i] = True
         for slot in range(offsets[i], offsets[i + 1]):
-            e = edge_of_slot[slot]
-            if edge_active[e]:
-                edge_active[e] = False
+            if slot_active[slot]:
+                cut_edge(i, slot, offsets, neighbours, slot_active, degree)
                 cut += 1
     return cut

@@ -56,7 +56,7 @@ class Scoring:
                               day.received, day.penalised_count[-1])  # fmt: skip
         _update(
             day.alive_start, day.score_start, day.delta, day.delta_wrongful, pop.off_grid,
-            net.offsets, net.neighbours, net.edge_of_slot, world.edge_active,
+            net.offsets, net.neighbours, world.slot_active,
             self.rho, self.kappa, self.targets[0], self.targets[1], self.bounds[0], self.bounds[1],
             pop.score, pop.wrongful,
         )  # fmt: skip
@@ -95,7 +95,7 @@ def _misattributed_points(points, outcome, target, delta, delta_wrongful, receiv
 
 @nb.njit(parallel=True, cache=True)
 def _update(
-    alive, score_start, delta, delta_wrongful, off_grid, offsets, neighbours, edge_of_slot, edge_active,
+    alive, score_start, delta, delta_wrongful, off_grid, offsets, neighbours, slot_active,
     rho, kappa, base_score, off_grid_score, score_min, score_max, score, wrongful,
 ):  # fmt: skip
     for i in nb.prange(score.shape[0]):
@@ -107,7 +107,7 @@ def _update(
             total = 0.0
             count = 0
             for slot in range(offsets[i], offsets[i + 1]):
-                if edge_active[edge_of_slot[slot]]:
+                if slot_active[slot]:
                     total += score_start[neighbours[slot]]
                     count += 1
             if count > 0:

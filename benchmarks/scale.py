@@ -1,0 +1,120 @@
+"""Scale benchmark: china_scs at growing populations, against this machine's memory bandwidth.
+
+For each size it prints build / simulate / write seconds, agent-steps per second, peak
+RSS, and the share of the memory-bandwidth limit the simulation reaches: the machine's
+bandwidth is measured in the same run (a STREAM-like triad with numba) and divided by
+the bytes one agent-step must move at least (every state array read and written once,
+one day's scratch read and written once, and per edge slot the neighbour id, the slot
+flag and the neighbour's score). Each run is a fresh subprocess, so peak RSS is its
+own; runs are compared side by side in one invocation since these machines are noisy.
+Read medians of --repeats.
+
+    python benchmarks/scale.py                         # 10k, 100k, 1M agents x 365 days
+    python benchmarks/scale.py --sizes 10000000 --repeats 1
+    python benchmarks/scale.py --sizes 100000 --threads 1 2   # thread speed-up
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numba as nb
+import numpy as np
+
+CHILD = """
+import json, sys, trustsim
+result = trustsim.run("china_scs", agents=int(sys.argv[1]), days=int(sys.argv[2]), seed=1, out=sys.argv[3])
+m = result.manifest
+print(json.dumps(dict(m["wall_seconds"], peak_rss=m["peak_memory_bytes"], threads=m["threads"])))
+"""
+
+
+@nb.njit(parallel=True)
+def _triad(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
+    for i in nb.prange(a.shape[0]):
+        a[i] = b[i] + 0.5 * c[i]
+
+
+def memory_bandwidth(n_bytes: int = 3 * 2**29, repeats: int = 5) -> float:
+    """Best of ``repeats`` STREAM triads (two reads, one write), in bytes per second."""
+    n = n_bytes // 24
+    a, b, c = np.zeros(n), np.ones(n), np.ones(n)
+    _triad(a, b, c)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _triad(a, b, c)
+        best = min(best, time.perf_counter() - start)
+    return 3 * 8 * n / best
+
+
+def bytes_per_agent_step() -> float:
+    """Least bytes one agent-day moves in the CPU engine's layout."""
+    from trustsim.engine import Simulation
+    from trustsim.scenario import load_scenario
+
+    n = 10_000
+    sim = Simulation(load_scenario("china_scs", agents=n, days=1, seed=1))
+    state = sum(a.nbytes for a in sim.world.population.arrays().values()) / n
+    scratch = sum(getattr(sim.today, name).nbytes for name in ("committed", "outcome", "received", "delta")) / n
+    slots = sim.world.network.neighbours.shape[0] / n
+    return 2 * state + 2 * scratch + slots * (4 + 1 + 8)
+
+
+def measure(agents: int, days: int, threads: int) -> dict[str, float]:
+    """One full run (build, simulate, write) in a subprocess with ``threads`` numba threads."""
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(agents), str(days), f"{tmp}/run"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Measure bandwidth, then every size and thread count; print one line each."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--threads", type=int, nargs="+", default=[nb.config.NUMBA_NUM_THREADS])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    measure(2000, 3, 1)  # fill numba's on-disk cache so that no measured run compiles
+    bandwidth = memory_bandwidth()
+    per_step = bytes_per_agent_step()
+    limit = bandwidth / per_step
+    print(f"china_scs x {args.days} days, median of {args.repeats}; load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"memory bandwidth (triad) {bandwidth / 1e9:.1f} GB/s; >= {per_step:.0f} bytes per agent-step "
+        f"-> limit {limit:,.0f} agent-steps/s"
+    )
+    print(
+        f"{'agents':>11} {'thr':>3} {'build s':>8} {'sim s':>8} {'write s':>8} {'agent-steps/s':>14} "
+        f"{'of limit':>9} {'peak RSS MiB':>12} {'vs first':>8}"
+    )
+    for agents in args.sizes:
+        first = None
+        for threads in args.threads:
+            runs = [measure(agents, args.days, threads) for _ in range(args.repeats)]
+            med = {key: statistics.median(r[key] for r in runs) for key in ("build", "simulate", "write", "peak_rss")}
+            rate = agents * args.days / med["simulate"]
+            first = first or rate
+            print(
+                f"{agents:>11,} {threads:>3} {med['build']:>8.2f} {med['simulate']:>8.2f} {med['write']:>8.2f} "
+                f"{rate:>14,.0f} {100 * rate / limit:>8.1f}% {med['peak_rss'] / 2**20:>12,.0f} {rate / first:>7.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
