@@ -127,9 +127,9 @@ def reference_day(
     dissent_unchilled = 0.0
     dissent_p_unchilled: np.ndarray | None = None
     for b, (name, beh) in enumerate(behaviours):
-        p = beh.base_rate * s["frailty"][:, b]
+        p = beh.base_rate * s["frailty"][b]
         if beh.points < 0:
-            p = p * s["deterrence"][:, b]
+            p = p * s["deterrence"][b]
             p = np.where(s["advised"], p * adapt.adviser_effect, p)
         if beh.outspoken_multiplier is not None:
             p = np.where(s["outspoken"], p * beh.outspoken_multiplier, p)
@@ -297,7 +297,7 @@ def reference_day(
     for b, (_, beh) in enumerate(behaviours):
         if beh.points >= 0:
             continue
-        d = s["deterrence"][:, b]
+        d = s["deterrence"][b]
         hit = alive & received[:, b]
         d[hit] = np.maximum(d[hit] * (1.0 - adapt.deterrence_step), adapt.deterrence_floor)
         d[alive] = d[alive] + adapt.deterrence_relax * (1.0 - d[alive])

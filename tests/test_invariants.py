@@ -52,8 +52,8 @@ def _step_and_check(sim: Simulation) -> None:
         # emigrants take no further part: frozen score, no behaviour
         for i in np.flatnonzero(pop.emigrated):
             assert frozen.setdefault(int(i), float(pop.score[i])) == pop.score[i]
-        assert not sim.today.committed[pop.emigrated & ~sim.today.alive_start].any()
-        assert not sim.today.committed[~sim.today.alive_start].any()
+        assert not sim.today.committed[:, pop.emigrated & ~sim.today.alive_start].any()
+        assert not sim.today.committed[:, ~sim.today.alive_start].any()
 
 
 @pytest.mark.parametrize("name", sorted(shipped_scenarios()))

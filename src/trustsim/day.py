@@ -34,12 +34,12 @@ class Day:
     t: int
     alive_start: np.ndarray  # bool (N,): alive at the start of the day
     score_start: np.ndarray  # float64 (N,): scores at the start of the day
-    committed: np.ndarray  # bool (N, B)
-    outcome: np.ndarray  # uint8 (N, B): NOT_OBSERVED ... CAUGHT
-    target: np.ndarray  # int32 (N, B): the agent a misattributed instance was pinned on
+    committed: np.ndarray  # bool (B, N)
+    outcome: np.ndarray  # uint8 (B, N): NOT_OBSERVED ... CAUGHT
+    target: np.ndarray  # int32 (B, N): the agent a misattributed instance was pinned on
     delta: np.ndarray  # float64 (N,): points applied today
     delta_wrongful: np.ndarray  # float64 (N,): the wrongful (negative) part of delta
-    received: np.ndarray  # bool (N, B): received points of behaviour b today
+    received: np.ndarray  # bool (B, N): received points of behaviour b today
     entered: np.ndarray  # bool (N,): entered the blacklist today
     sanctioned: np.ndarray  # bool (N,): at least one active sanction today
     wrongly_sanctioned: np.ndarray  # bool (N,): at least one wrongful active sanction today
@@ -63,7 +63,7 @@ class Day:
     def allocate(cls, n_agents: int, n_behaviours: int, n_regions: int, n_sanctions: int) -> Day:
         """Allocate the scratch arrays of a run."""
         chunks = n_chunks(n_agents)
-        shape = (n_agents, n_behaviours)
+        shape = (n_behaviours, n_agents)
         return cls(
             t=-1,
             alive_start=np.ones(n_agents, dtype=np.bool_),

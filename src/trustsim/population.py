@@ -28,7 +28,7 @@ from trustsim.scenario import Scenario
 class Population:
     """Every agent attribute and state variable of MODEL.md §1, one array each.
 
-    Arrays of shape ``(N,)`` unless noted; ``(N, B)`` arrays hold one column per
+    Arrays of shape ``(N,)`` unless noted; ``(B, N)`` arrays hold one row per
     behaviour in scenario order.
     """
 
@@ -37,7 +37,7 @@ class Population:
     outspoken: np.ndarray  # bool
     privacy_minded: np.ndarray  # bool
     cashless: np.ndarray  # bool
-    frailty: np.ndarray  # float64 (N, B)
+    frailty: np.ndarray  # float64 (B, N)
     score: np.ndarray  # float64
     wrongful: np.ndarray  # float64
     blacklisted: np.ndarray  # bool
@@ -45,7 +45,7 @@ class Population:
     listed_wrongly: np.ndarray  # bool
     listed_day: np.ndarray  # int32, day of (first) listing, -1 when not listed
     days_above_exit: np.ndarray  # int32
-    deterrence: np.ndarray  # float64 (N, B); stays 1 for non-negative behaviours
+    deterrence: np.ndarray  # float64 (B, N); stays 1 for non-negative behaviours
     chill: np.ndarray  # float64
     off_grid: np.ndarray  # bool
     advised: np.ndarray  # bool
@@ -83,10 +83,10 @@ def _deal_regions(n_agents: int, shares: list[float], seed: int) -> np.ndarray:
 
 @nb.njit(parallel=True, cache=True)
 def _frailty(shape: float, seed: int, streams: np.ndarray, n_agents: int) -> np.ndarray:
-    out = np.empty((n_agents, streams.shape[0]), dtype=np.float64)
+    out = np.empty((streams.shape[0], n_agents), dtype=np.float64)
     for i in nb.prange(n_agents):
         for b in range(streams.shape[0]):
-            out[i, b] = gamma_unit_mean(shape, seed, streams[b], i)
+            out[b, i] = gamma_unit_mean(shape, seed, streams[b], i)
     return out
 
 
@@ -114,7 +114,7 @@ def initialise(scenario: Scenario) -> Population:
         listed_wrongly=np.zeros(n, dtype=np.bool_),
         listed_day=np.full(n, -1, dtype=np.int32),
         days_above_exit=np.zeros(n, dtype=np.int32),
-        deterrence=np.ones((n, n_behaviours), dtype=np.float64),
+        deterrence=np.ones((n_behaviours, n), dtype=np.float64),
         chill=np.ones(n, dtype=np.float64),
         off_grid=np.zeros(n, dtype=np.bool_),
         advised=np.zeros(n, dtype=np.bool_),

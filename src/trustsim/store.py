@@ -96,7 +96,7 @@ def agent_table(population: Population, scenario: Scenario, degree: np.ndarray) 
     for name, values in state.items():
         if values.ndim == 2:
             for k, behaviour in enumerate(scenario.behaviours):
-                columns[f"{name}_{behaviour}"] = values[:, k]
+                columns[f"{name}_{behaviour}"] = values[k]
         else:
             columns[name] = values
     columns["counterfactual_score"] = population.score + population.wrongful

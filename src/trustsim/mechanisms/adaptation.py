@@ -52,7 +52,7 @@ class Adaptation:
         net = world.network
         touched = day.entered.copy()
         if self.dissent >= 0:
-            touched |= day.received[:, self.dissent]
+            touched |= day.received[self.dissent]
         _count_touched_friends(np.flatnonzero(touched), net.offsets, net.neighbours, world.slot_active,
                                day.touched_friends)  # fmt: skip
         _adapt(
@@ -98,10 +98,10 @@ def _adapt(
             continue
         for b in range(negative.shape[0]):  # 1. deterrence
             if negative[b]:
-                d = deterrence[i, b]
-                if received[i, b]:
+                d = deterrence[b, i]
+                if received[b, i]:
                     d = max(d * (1.0 - step), floor)
-                deterrence[i, b] = d + relax * (1.0 - d)
+                deterrence[b, i] = d + relax * (1.0 - d)
         share = touched_friends[i] / degree[i] if degree[i] > 0 else 0.0  # 2. chilling
         c = chill[i] * (1.0 - chill_step * share)
         chill[i] = c + chill_relax * (1.0 - c)

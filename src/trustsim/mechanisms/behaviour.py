@@ -44,33 +44,54 @@ class Behaviour:
         )  # fmt: skip
 
 
+@nb.njit(inline="always", cache=True)
+def _pick(flag, when_true, when_false):
+    # flag·a + (1 − flag)·b is exact for flag in {0, 1}, and unlike a select it vectorises.
+    return flag * when_true + (1 - flag) * when_false
+
+
+@nb.njit(inline="always", cache=True)
+def _unchilled_probability(rate, frailty, deterrence, adviser_factor, outspoken_factor):
+    # A factor that does not apply is exactly 1.0, so this equals MODEL.md §3's steps.
+    return rate * frailty * deterrence * adviser_factor * outspoken_factor
+
+
 @nb.njit(parallel=True, cache=True)
 def _commit(
     seed, t, streams, base_rate, negative, outspoken_multiplier, dissent, adviser_effect,
     alive, frailty, deterrence, advised, outspoken, chill,
     committed, counts, unchilled,
 ):  # fmt: skip
-    n, n_behaviours = committed.shape
+    # Behaviour-major loops with no branch on agent data, so that LLVM vectorises the
+    # Philox rounds across agents. Dead agents draw too and are masked out. Deterrence
+    # of non-negative behaviours is always 1, so reading it changes nothing.
+    n_behaviours, n = committed.shape
     for c in nb.prange(counts.shape[0]):
-        counts[c, :] = 0
-        unchilled[c] = 0.0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if not alive[i]:
-                committed[i, :] = False
-                continue
-            for b in range(n_behaviours):
-                p = base_rate[b] * frailty[i, b]
-                if negative[b]:
-                    p *= deterrence[i, b]
-                    if advised[i]:
-                        p *= adviser_effect
-                if outspoken[i]:
-                    p *= outspoken_multiplier[b]
-                if b == dissent:
-                    unchilled[c] += min(p, 1.0)
-                    p *= chill[i]
-                p = min(p, 1.0)
-                hit = p > 0.0 and uniform(seed, streams[b], t, i, 0) < p
-                committed[i, b] = hit
-                if hit:
-                    counts[c, b] += 1
+        lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+        for b in range(n_behaviours):
+            rate, stream, multiplier = base_rate[b], streams[b], outspoken_multiplier[b]
+            adviser = adviser_effect if negative[b] else 1.0
+            chilled = 1 if b == dissent else 0
+            count = 0
+            for i in range(lo, hi):
+                p = _unchilled_probability(
+                    rate, frailty[b, i], deterrence[b, i], _pick(advised[i], adviser, 1.0),
+                    _pick(outspoken[i], multiplier, 1.0),
+                )  # fmt: skip
+                p *= _pick(chilled, chill[i], 1.0)
+                hit = alive[i] & (uniform(seed, stream, t, i, 0) < min(p, 1.0))
+                committed[b, i] = hit
+                count += hit
+            counts[c, b] = count
+        total = 0.0
+        if dissent >= 0:
+            b = dissent
+            adviser = adviser_effect if negative[b] else 1.0
+            for i in range(lo, hi):
+                if alive[i]:
+                    p = _unchilled_probability(
+                        base_rate[b], frailty[b, i], deterrence[b, i], adviser if advised[i] else 1.0,
+                        outspoken_multiplier[b] if outspoken[i] else 1.0,
+                    )  # fmt: skip
+                    total += min(p, 1.0)
+        unchilled[c] = total

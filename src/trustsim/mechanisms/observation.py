@@ -69,19 +69,19 @@ def _observe(
     alive, region, cashless, off_grid, members, start, rank,
     committed, outcome, target, observed_count, misattributed_count, candidates,
 ):  # fmt: skip
-    n, n_behaviours = committed.shape
+    n_behaviours, n = committed.shape
     for c in nb.prange(observed_count.shape[0]):
         observed_count[c, :] = 0
         misattributed_count[c, :] = 0
         candidates[c, :] = 0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            outcome[i, :] = NOT_OBSERVED
+            outcome[:, i] = NOT_OBSERVED
             if not alive[i]:
                 continue
             r = region[i]
             for b in range(n_behaviours):
                 ch = channel[b]
-                if not committed[i, b]:
+                if not committed[b, i]:
                     continue
                 if ch == PAYMENT and (off_grid[i] or not cashless[i]):
                     continue
@@ -92,28 +92,28 @@ def _observe(
                     continue
                 observed_count[c, b] += 1
                 if ch != CAMERA:
-                    outcome[i, b] = ATTRIBUTED
+                    outcome[b, i] = ATTRIBUTED
                     continue
                 u = uniform(seed, streams[b, 1], t, i, 0)
                 m = start[r + 1] - start[r]
                 if u < false_non_match or (u < false_non_match + false_match and m == 1):
-                    outcome[i, b] = LOST
+                    outcome[b, i] = LOST
                 elif u < false_non_match + false_match:
                     k = np.int64(uniform(seed, streams[b, 2], t, i, 0) * (m - 1))
                     if k >= rank[i]:
                         k += 1
-                    target[i, b] = members[start[r] + k]
-                    outcome[i, b] = MISATTRIBUTED
+                    target[b, i] = members[start[r] + k]
+                    outcome[b, i] = MISATTRIBUTED
                     misattributed_count[c, b] += 1
                     candidates[c, r] += 1
                 else:
-                    outcome[i, b] = ATTRIBUTED
+                    outcome[b, i] = ATTRIBUTED
                     candidates[c, r] += 1
 
 
 @nb.njit(parallel=True, cache=True)
 def _review(seed, t, streams, channel, reviewed_share, catch, alive, region, outcome, caught_count):
-    n, n_behaviours = outcome.shape
+    n_behaviours, n = outcome.shape
     for c in nb.prange(caught_count.shape[0]):
         caught_count[c, :] = 0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
@@ -122,10 +122,10 @@ def _review(seed, t, streams, channel, reviewed_share, catch, alive, region, out
             share = reviewed_share[region[i]]
             for b in range(n_behaviours):
                 # Reviewing a correct attribution changes nothing, so only misattributions draw.
-                if channel[b] != CAMERA or outcome[i, b] != MISATTRIBUTED:
+                if channel[b] != CAMERA or outcome[b, i] != MISATTRIBUTED:
                     continue
                 if share < 1.0 and uniform(seed, streams[b, 3], t, i, 0) >= share:
                     continue
                 if uniform(seed, streams[b, 4], t, i, 0) < catch:
-                    outcome[i, b] = CAUGHT
+                    outcome[b, i] = CAUGHT
                     caught_count[c, b] += 1

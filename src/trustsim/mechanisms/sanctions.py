@@ -70,7 +70,7 @@ def _court_list_sanction(
     entered, sanctioned, wrongly_sanctioned, listing_count, denials_count,
 ):  # fmt: skip
     blacklist_score, exit_score, court_points, court_exit_rate = listing[0], listing[1], listing[2], listing[3]
-    n, n_behaviours = outcome.shape
+    n_behaviours, n = outcome.shape
     for c in nb.prange(listing_count.shape[0]):
         listing_count[c, :] = 0
         denials_count[c, :] = 0
@@ -82,7 +82,7 @@ def _court_list_sanction(
                 continue
             # 1. court
             for b in range(n_behaviours):
-                if escalation[b] > 0.0 and outcome[i, b] == ATTRIBUTED:
+                if escalation[b] > 0.0 and outcome[b, i] == ATTRIBUTED:
                     if uniform(seed, court_streams[b], t, i, 0) < escalation[b]:
                         score[i] = min(max(score[i] - court_points, bounds[0]), bounds[1])
                         if not blacklisted[i]:

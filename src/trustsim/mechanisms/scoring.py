@@ -64,15 +64,15 @@ class Scoring:
 
 @nb.njit(parallel=True, cache=True)
 def _own_points(points, alive, outcome, delta, delta_wrongful, received, penalised):
-    n, n_behaviours = outcome.shape
+    n_behaviours, n = outcome.shape
     for c in nb.prange(penalised.shape[0] - 1):
         penalised[c, :] = 0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             delta[i] = 0.0
             delta_wrongful[i] = 0.0
             for b in range(n_behaviours):
-                hit = alive[i] and outcome[i, b] == ATTRIBUTED
-                received[i, b] = hit
+                hit = alive[i] and outcome[b, i] == ATTRIBUTED
+                received[b, i] = hit
                 if hit:
                     delta[i] += points[b]
                     penalised[c, b] += 1
@@ -80,16 +80,16 @@ def _own_points(points, alive, outcome, delta, delta_wrongful, received, penalis
 
 @nb.njit(cache=True)
 def _misattributed_points(points, outcome, target, delta, delta_wrongful, received, penalised):
-    n, n_behaviours = outcome.shape
+    n_behaviours, n = outcome.shape
     penalised[:] = 0
     for i in range(n):
         for b in range(n_behaviours):
-            if outcome[i, b] == MISATTRIBUTED:
-                j = target[i, b]
+            if outcome[b, i] == MISATTRIBUTED:
+                j = target[b, i]
                 delta[j] += points[b]
                 if points[b] < 0.0:
                     delta_wrongful[j] += points[b]
-                received[j, b] = True
+                received[b, j] = True
                 penalised[b] += 1
 
 
@@ -106,10 +106,10 @@ def _update(
         if kappa != 0.0:
             total = 0.0
             count = 0
-            for slot in range(offsets[i], offsets[i + 1]):
-                if slot_active[slot]:
-                    total += score_start[neighbours[slot]]
-                    count += 1
+            for slot in range(offsets[i], offsets[i + 1]):  # branch-free, so it vectorises
+                active = slot_active[slot]
+                total += active * score_start[neighbours[slot]]
+                count += active
             if count > 0:
                 friends_mean = total / count
         target = off_grid_score if off_grid[i] else base_score
