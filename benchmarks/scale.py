@@ -4,8 +4,8 @@ For each size it prints build / simulate / write seconds, agent-steps per second
 RSS, and the share of the memory-bandwidth limit the simulation reaches: the machine's
 bandwidth is measured in the same run (a STREAM-like triad with numba) and divided by
 the bytes one agent-step must move at least (every state array read and written once,
-one day's scratch read and written once, and per edge slot the neighbour id, the slot
-flag and the neighbour's score). Each run is a fresh subprocess, so peak RSS is its
+one day's scratch read and written once, and per edge slot the neighbour id and the
+neighbour's score). Each run is a fresh subprocess, so peak RSS is its
 own; runs are compared side by side in one invocation since these machines are noisy.
 Read medians of --repeats.
 
@@ -65,7 +65,7 @@ def bytes_per_agent_step() -> float:
     state = sum(a.nbytes for a in sim.world.population.arrays().values()) / n
     scratch = sum(getattr(sim.today, name).nbytes for name in ("committed", "outcome", "received", "delta")) / n
     slots = sim.world.network.neighbours.shape[0] / n
-    return 2 * state + 2 * scratch + slots * (4 + 1 + 8)
+    return 2 * state + 2 * scratch + slots * (4 + 8)
 
 
 def measure(agents: int, days: int, threads: int) -> dict[str, float]:

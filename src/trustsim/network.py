@@ -49,7 +49,9 @@ class Network:
     ``src[e] < dst[e]`` and the pairs are in lexicographic order, which defines the
     edge index ``e``. ``neighbours[offsets[i]:offsets[i + 1]]`` are agent ``i``'s
     neighbours in increasing order and ``edge_of_slot`` gives the edge of each slot.
-    Instances compare by identity (arrays do not support value equality).
+    Instances compare by identity (arrays do not support value equality). During a run
+    the engine reorders each row in place so that active neighbours come first
+    (:func:`cut_edge`); ``src``, ``dst`` and ``offsets`` never change.
     """
 
     n_agents: int
@@ -68,26 +70,32 @@ class Network:
         """Degree of every agent (int64 [N])."""
         return np.diff(self.offsets)
 
-    def upper_slots(self) -> np.ndarray:
-        """CSR slot of each edge's ``src → dst`` direction, in edge order (int64 [E])."""
-        rows = np.repeat(np.arange(self.n_agents, dtype=np.int64), np.diff(self.offsets))
-        return np.flatnonzero(self.neighbours > rows)
+
+@nb.njit(inline="always", cache=True)
+def _drop_slot(row: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray,
+               degree: np.ndarray) -> None:  # fmt: skip
+    last = offsets[row] + degree[row] - 1
+    neighbours[slot], neighbours[last] = neighbours[last], neighbours[slot]
+    edge_of_slot[slot], edge_of_slot[last] = edge_of_slot[last], edge_of_slot[slot]
+    degree[row] -= 1
 
 
 @nb.njit(cache=True)
-def cut_edge(u: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, slot_active: np.ndarray,
+def cut_edge(u: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray,
              degree: np.ndarray) -> None:  # fmt: skip
-    """Cut the active edge in ``u``'s CSR ``slot``: both directions go inactive, both degrees drop.
+    """Cut the active edge in ``u``'s CSR ``slot``, in both directions (MODEL.md §2).
 
-    A cut edge never comes back (MODEL.md §2). The twin slot in the neighbour's row is
-    found by binary search (rows are sorted).
+    Rows keep their *active* neighbours first: ``neighbours[offsets[i] : offsets[i] +
+    degree[i]]`` are agent ``i``'s friends. A cut moves the slot behind that range (a
+    swap with the last active slot, carrying its edge index along) and lowers both
+    degrees, so a cut edge is never visited again and never comes back.
     """
     v = neighbours[slot]
-    twin = offsets[v] + np.searchsorted(neighbours[offsets[v] : offsets[v + 1]], u)
-    slot_active[slot] = False
-    slot_active[twin] = False
-    degree[u] -= 1
-    degree[v] -= 1
+    _drop_slot(u, slot, offsets, neighbours, edge_of_slot, degree)
+    for twin in range(offsets[v], offsets[v] + degree[v]):
+        if neighbours[twin] == u:
+            _drop_slot(v, twin, offsets, neighbours, edge_of_slot, degree)
+            return
 
 
 # --------------------------------------------------------------------------- hash set

@@ -60,13 +60,17 @@ def _index_regions(region: np.ndarray, alive: np.ndarray, n_regions: int) -> tup
 
 @dataclass
 class World:
-    """Everything that persists from one day to the next."""
+    """Everything that persists from one day to the next.
+
+    The network's CSR rows are reordered in place as edges are cut (see
+    :func:`trustsim.network.cut_edge`): the first ``degree[i]`` entries of row ``i`` are
+    agent ``i``'s active friends.
+    """
 
     scenario: Scenario
     population: Population
     network: Network
-    slot_active: np.ndarray  # bool (2E,): per CSR slot; an edge's two slots are cut together (§2)
-    degree: np.ndarray  # int32 (N,): number of active edges of each agent
+    degree: np.ndarray  # int32 (N,): active edges of each agent; they come first in its CSR row
     coverage: np.ndarray  # float64 (T, channels, R): MODEL.md §8
     regions: RegionIndex
     active_edges: int
@@ -79,7 +83,6 @@ class World:
             scenario=scenario,
             population=population,
             network=network,
-            slot_active=np.ones(network.neighbours.shape[0], dtype=np.bool_),
             degree=network.degree().astype(np.int32),
             coverage=coverage,
             regions=RegionIndex.build(population.region, ~population.emigrated, scenario.n_regions),
@@ -89,7 +92,12 @@ class World:
     @property
     def edge_active(self) -> np.ndarray:
         """Whether each edge ``e`` (MODEL.md §2 order) is still active."""
-        return self.slot_active[self.network.upper_slots()]
+        net = self.network
+        rows = np.repeat(np.arange(net.n_agents), np.diff(net.offsets))
+        active_slots = np.arange(net.neighbours.shape[0]) - net.offsets[rows] < self.degree[rows]
+        active = np.zeros(net.n_edges, dtype=np.bool_)
+        active[net.edge_of_slot[active_slots]] = True
+        return active
 
     @property
     def seed(self) -> int:

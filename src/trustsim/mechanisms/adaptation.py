@@ -53,8 +53,7 @@ class Adaptation:
         touched = day.entered.copy()
         if self.dissent >= 0:
             touched |= day.received[self.dissent]
-        _count_touched_friends(np.flatnonzero(touched), net.offsets, net.neighbours, world.slot_active,
-                               day.touched_friends)  # fmt: skip
+        _count_touched_friends(np.flatnonzero(touched), net.offsets, net.neighbours, world.degree, day.touched_friends)
         _adapt(
             world.seed, day.t, self.negative, self.rates, self.deciles, self.streams,
             world.coverage[day.t, CAMERA], day.alive_start, day.received, day.sanctioned,
@@ -64,9 +63,9 @@ class Adaptation:
         )  # fmt: skip
         listed = np.flatnonzero(pop.blacklisted & ~pop.emigrated)
         cut = _unfriend(world.seed, day.t, self.unfriend_stream, self.unfriend_rate, listed, pop.blacklisted,
-                        net.offsets, net.neighbours, net.edge_of_slot, world.slot_active, world.degree)  # fmt: skip
+                        net.offsets, net.neighbours, net.edge_of_slot, world.degree)  # fmt: skip
         leaving = np.flatnonzero(day.leaving)
-        cut += _emigrate(leaving, net.offsets, net.neighbours, world.slot_active, world.degree, pop.emigrated)
+        cut += _emigrate(leaving, net.offsets, net.neighbours, net.edge_of_slot, world.degree, pop.emigrated)
         world.active_edges -= cut
         day.edges_cut = cut
         if leaving.size:
@@ -74,13 +73,12 @@ class Adaptation:
 
 
 @nb.njit(cache=True)
-def _count_touched_friends(touched, offsets, neighbours, slot_active, touched_friends):
+def _count_touched_friends(touched, offsets, neighbours, degree, touched_friends):
     """For item 2: how many active friends of each agent got dissent points or entered the list today."""
     touched_friends[:] = 0
     for j in touched:
-        for slot in range(offsets[j], offsets[j + 1]):
-            if slot_active[slot]:
-                touched_friends[neighbours[slot]] += 1
+        for slot in range(offsets[j], offsets[j] + degree[j]):
+            touched_friends[neighbours[slot]] += 1
 
 
 @nb.njit(parallel=True, cache=True)
@@ -119,28 +117,29 @@ def _adapt(
 
 
 @nb.njit(cache=True)
-def _unfriend(seed, t, stream, rate, listed, blacklisted, offsets, neighbours, edge_of_slot, slot_active, degree):
-    """Item 3, visiting each edge with exactly one listed end once, from its listed end."""
+def _unfriend(seed, t, stream, rate, listed, blacklisted, offsets, neighbours, edge_of_slot, degree):
+    """Item 3, visiting each edge with exactly one listed end once, from its listed end.
+
+    The row is walked backwards because a cut swaps the slot with the row's last active one.
+    """
     cut = 0
     if rate <= 0.0:
         return cut
     for u in listed:
-        for slot in range(offsets[u], offsets[u + 1]):
-            if slot_active[slot] and not blacklisted[neighbours[slot]]:
-                if uniform(seed, stream, t, edge_of_slot[slot], 0) < rate:
-                    cut_edge(u, slot, offsets, neighbours, slot_active, degree)
-                    cut += 1
+        for slot in range(offsets[u] + degree[u] - 1, offsets[u] - 1, -1):
+            if not blacklisted[neighbours[slot]] and uniform(seed, stream, t, edge_of_slot[slot], 0) < rate:
+                cut_edge(u, slot, offsets, neighbours, edge_of_slot, degree)
+                cut += 1
     return cut
 
 
 @nb.njit(cache=True)
-def _emigrate(leaving, offsets, neighbours, slot_active, degree, emigrated):
+def _emigrate(leaving, offsets, neighbours, edge_of_slot, degree, emigrated):
     """Item 6: emigrants leave and every edge of theirs is cut."""
     cut = 0
     for i in leaving:
         emigrated[i] = True
-        for slot in range(offsets[i], offsets[i + 1]):
-            if slot_active[slot]:
-                cut_edge(i, slot, offsets, neighbours, slot_active, degree)
-                cut += 1
+        while degree[i] > 0:
+            cut_edge(i, offsets[i] + degree[i] - 1, offsets, neighbours, edge_of_slot, degree)
+            cut += 1
     return cut

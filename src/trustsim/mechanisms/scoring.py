@@ -12,8 +12,9 @@ Then every alive agent updates synchronously from the start-of-day scores::
     score'    = clamp(score + Δ + ρ·(target − score) + κ·(m − score), score_min, score_max)
     wrongful' = max(0, (1 − ρ)·wrongful − Δw)
 
-``m`` is the mean start-of-day score of the agent's active friends. Edges of
-emigrants are cut when they leave, so active edges only join alive agents.
+``m`` is the mean start-of-day score of the agent's active friends (the first
+``degree[i]`` slots of its row). Edges of emigrants are cut when they leave, so
+active edges only join alive agents.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Scoring:
                               day.received, day.penalised_count[-1])  # fmt: skip
         _update(
             day.alive_start, day.score_start, day.delta, day.delta_wrongful, pop.off_grid,
-            net.offsets, net.neighbours, world.slot_active,
+            net.offsets, net.neighbours, world.degree,
             self.rho, self.kappa, self.targets[0], self.targets[1], self.bounds[0], self.bounds[1],
             pop.score, pop.wrongful,
         )  # fmt: skip
@@ -95,7 +96,7 @@ def _misattributed_points(points, outcome, target, delta, delta_wrongful, receiv
 
 @nb.njit(parallel=True, cache=True)
 def _update(
-    alive, score_start, delta, delta_wrongful, off_grid, offsets, neighbours, slot_active,
+    alive, score_start, delta, delta_wrongful, off_grid, offsets, neighbours, degree,
     rho, kappa, base_score, off_grid_score, score_min, score_max, score, wrongful,
 ):  # fmt: skip
     for i in nb.prange(score.shape[0]):
@@ -105,13 +106,10 @@ def _update(
         friends_mean = s
         if kappa != 0.0:
             total = 0.0
-            count = 0
-            for slot in range(offsets[i], offsets[i + 1]):  # branch-free, so it vectorises
-                active = slot_active[slot]
-                total += active * score_start[neighbours[slot]]
-                count += active
-            if count > 0:
-                friends_mean = total / count
+            for slot in range(offsets[i], offsets[i] + degree[i]):  # active friends come first
+                total += score_start[neighbours[slot]]
+            if degree[i] > 0:
+                friends_mean = total / degree[i]
         target = off_grid_score if off_grid[i] else base_score
         new = s + delta[i] + rho * (target - s) + kappa * (friends_mean - s)
         score[i] = min(max(new, score_min), score_max)
