@@ -28,7 +28,6 @@ E.   deterrence and chill (``take_stock``), unfriending (``unfriend_the_listed``
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
 import time
 from collections import Counter
@@ -39,7 +38,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from trustsim.scenario import CHANNELS, Scenario, SchedulePoint, load_scenario
+from trustsim.mechanisms.rollout import schedule_value
+from trustsim.scenario import CHANNELS, Scenario, load_scenario
 
 
 @dataclass(frozen=True)
@@ -72,16 +72,6 @@ class SanctionRule:
     applies_below: float | None
     applies_to_blacklisted: bool
     attempt_rate: float
-
-
-def coverage_on(points: list[SchedulePoint], day: int) -> float:
-    """A rollout schedule's coverage on ``day`` (MODEL.md §8): 0 before, linear between, flat after."""
-    if not points or day < points[0].day:
-        return 0.0
-    for before, after in itertools.pairwise(points):
-        if before.day <= day < after.day:
-            return before.coverage + (after.coverage - before.coverage) * (day - before.day) / (after.day - before.day)
-    return points[-1].coverage
 
 
 def region_quotas(n_agents: int, shares: list[float]) -> list[int]:
@@ -415,7 +405,7 @@ class SocialCreditModel(mesa.Model):
 
         net = scenario.network
         if net.generator != "small_world":
-            raise NotImplementedError(f"this peer model builds only small_world networks, not {net.generator}")
+            raise ValueError(f"this peer model builds only small_world networks, not {net.generator}")
         self.graph = nx.watts_strogatz_graph(n, net.k, net.p, seed=int(rng.integers(2**31)))
 
         reporters: dict[str, object] = {
@@ -506,7 +496,7 @@ class SocialCreditModel(mesa.Model):
         """Coverage of a channel in each region today (MODEL.md §8)."""
         channel = getattr(self.scenario.channels, channel_name)
         return [
-            coverage_on(channel.region_schedules.get(region.name, channel.schedule), self.day)
+            schedule_value(channel.region_schedules.get(region.name, channel.schedule), self.day)
             for region in self.scenario.regions
         ]
 
