@@ -94,6 +94,23 @@ def _misattributed_points(points, outcome, target, delta, delta_wrongful, receiv
                 penalised[b] += 1
 
 
+@nb.njit(inline="always", cache=True)
+def _friends_total(score_start, neighbours, start, end):
+    # Two interleaved partial sums (even and odd slots, added at the end) keep two
+    # independent chains of random loads in flight; the order is fixed, so results
+    # stay independent of threads and machines.
+    even = 0.0
+    odd = 0.0
+    slot = start
+    while slot + 1 < end:
+        even += score_start[neighbours[slot]]
+        odd += score_start[neighbours[slot + 1]]
+        slot += 2
+    if slot < end:
+        even += score_start[neighbours[slot]]
+    return even + odd
+
+
 @nb.njit(parallel=True, cache=True)
 def _update(
     alive, score_start, delta, delta_wrongful, off_grid, offsets, neighbours, degree,
@@ -105,11 +122,8 @@ def _update(
         s = score_start[i]
         friends_mean = s
         if kappa != 0.0:
-            total = 0.0
-            for slot in range(offsets[i], offsets[i] + degree[i]):  # active friends come first
-                total += score_start[neighbours[slot]]
             if degree[i] > 0:
-                friends_mean = total / degree[i]
+                friends_mean = _friends_total(score_start, neighbours, offsets[i], offsets[i] + degree[i]) / degree[i]
         target = off_grid_score if off_grid[i] else base_score
         new = s + delta[i] + rho * (target - s) + kappa * (friends_mean - s)
         score[i] = min(max(new, score_min), score_max)
