@@ -57,7 +57,6 @@ class Day:
     candidates: np.ndarray  # int64 (chunks, R): camera review candidates per region
     alive_start_count: int = 0
     review_backlog: float = 0.0
-    edges_cut: int = 0
 
     @classmethod
     def allocate(cls, n_agents: int, n_behaviours: int, n_regions: int, n_sanctions: int) -> Day:

@@ -6,7 +6,6 @@ metrics row. Each phase is a mechanism module under :mod:`trustsim.mechanisms`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -31,7 +30,6 @@ class Simulation:
     """One run of a scenario: the world, the phases that move it, and the metrics they leave."""
 
     def __init__(self, scenario: Scenario) -> None:
-        started = time.perf_counter()
         self.scenario = scenario
         population = initialise(scenario)
         network = build_network(scenario.network, population.region, scenario.n_regions, scenario.run.seed)
@@ -47,7 +45,6 @@ class Simulation:
             population.n_agents, len(scenario.behaviours), scenario.n_regions, len(scenario.sanctions)
         )
         self.metrics = Metrics(scenario, scenario.run.days)
-        self.build_seconds = time.perf_counter() - started
 
     @property
     def days_done(self) -> int:

@@ -67,7 +67,6 @@ class Adaptation:
         leaving = np.flatnonzero(day.leaving)
         cut += _emigrate(leaving, net.offsets, net.neighbours, net.edge_of_slot, world.degree, pop.emigrated)
         world.active_edges -= cut
-        day.edges_cut = cut
         if leaving.size:
             world.regions = RegionIndex.build(pop.region, world.alive, world.scenario.n_regions)
 
