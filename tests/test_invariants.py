@@ -88,3 +88,17 @@ def test_baseline_has_no_score_movement_no_listing_no_sanctions() -> None:
     assert m["committed_jaywalk"].sum() > 0 and m["dissent_committed"].sum() > 0
     assert m["emigrated"].iloc[-1] == 0
     assert m["stored_record_bytes"].iloc[-1] == 0
+
+
+def test_a_society_that_empties_by_emigration_keeps_running() -> None:
+    s = scenario(
+        "china_scs", "adaptation.emigrate_min_decile=0", "adaptation.emigrate_rate=1.0",
+        "sanctions.dating_demotion.applies_below=2000", agents=500, days=4,
+    )  # fmt: skip
+    sim = Simulation(s)
+    m = sim.run()
+    assert m["alive"].iloc[0] == 0 and m["emigrated"].iloc[-1] == 500
+    assert m["import_share"].iloc[1:].isna().all() and m["score_mean"].isna().all()
+    assert (m["committed_jaywalk"].iloc[1:] == 0).all()
+    with pytest.raises(RuntimeError, match="simulated already"):
+        sim.step()

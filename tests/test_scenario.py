@@ -150,3 +150,34 @@ def test_extends_a_shipped_scenario_from_a_user_file(tmp_path: Path) -> None:
     path.write_text('extends = "china_scs"\nname = "variant"\ndescription = "d"\n[score]\ncontagion = 0.0\n')
     s = load_scenario(path)
     assert s.name == "variant" and s.score.contagion == 0 and s.score.base_score == 1000
+
+
+def test_extending_with_another_network_generator_replaces_the_table(tmp_path: Path) -> None:
+    edges = tmp_path / "edges.csv"
+    edges.write_text("a,b\n0,1\n1,2\n")
+    path = tmp_path / "variant.toml"
+    path.write_text(
+        'extends = "china_scs"\nname = "v"\ndescription = "d"\n[network]\ngenerator = "file"\npath = "edges.csv"\n'
+    )
+    s = load_scenario(path)
+    assert s.network.generator == "file" and s.network.path == str(edges.resolve())
+
+
+def test_network_parameters_that_cannot_fit_the_population_are_a_scenario_error() -> None:
+    from trustsim.engine import Simulation
+
+    s = load_scenario(
+        "china_scs",
+        overrides=["network={generator='regional_sbm', mean_degree=10.0, within_share=0.5}",
+                   "regions=[{name='only', share=1.0, cashless_share=0.8}]"],
+        agents=100,
+    )  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"^network: "):
+        Simulation(s)
+
+
+def test_reserved_and_oversized_values_are_rejected() -> None:
+    with pytest.raises(ScenarioError, match="'edges' is reserved"):
+        load_scenario("china_scs", overrides=["sanctions.edges={applies_below=900.0, attempt_rate=0.1}"])
+    with pytest.raises(ScenarioError, match=r"run\.agents"):
+        load_scenario("china_scs", agents=10**20)

@@ -64,7 +64,8 @@ def run(
     except TrustsimError as err:
         _fail(str(err))
     except KeyboardInterrupt:
-        _fail("interrupted; no run directory was written")
+        errors.print("error: interrupted; no run directory was written", markup=False)
+        raise typer.Exit(code=130) from None
     except MemoryError:
         _fail("out of memory; try fewer --agents")
     if not quiet:

@@ -58,6 +58,8 @@ class Simulation:
 
     def step(self) -> None:
         """Simulate one day: phases A→E in order, then record the metrics row."""
+        if self.finished:
+            raise RuntimeError(f"all {self.scenario.run.days} days of the scenario are simulated already")
         day = self._begin_day()
         for phase in self.phases:
             phase.step(self.world, day)

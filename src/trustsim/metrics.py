@@ -94,7 +94,8 @@ class Metrics:
         row["dissent_committed"] = row.get("committed_dissent", 0)
         row["dissent_unchilled"] = float(day.unchilled.sum())
         purchases = day.alive_start_count * self.accounting.purchases_per_day
-        row["import_share"] = row.get("committed_imported_purchase", np.nan) / purchases
+        imports = row.get("committed_imported_purchase", np.nan)
+        row["import_share"] = imports / purchases if purchases > 0 else np.nan
         row["review_backlog"] = day.review_backlog
         return row
 

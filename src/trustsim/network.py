@@ -35,7 +35,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-from trustsim.errors import InputFileError
+from trustsim.errors import InputFileError, ScenarioError
 from trustsim.rng import stream_id, uniform
 
 _EMPTY = np.int64(-1)
@@ -728,12 +728,15 @@ def build_network(spec: Any, region: np.ndarray, n_regions: int, seed: int) -> N
     """
     n = len(region)
     generator = spec.generator
-    if generator == "small_world":
-        return small_world(n, int(spec.k), float(spec.p), seed)
-    if generator == "scale_free":
-        return scale_free(n, int(spec.m), seed)
-    if generator == "regional_sbm":
-        return regional_sbm(region, n_regions, float(spec.mean_degree), float(spec.within_share), seed)
-    if generator == "file":
-        return edge_file(spec.path, n)
+    try:
+        if generator == "small_world":
+            return small_world(n, int(spec.k), float(spec.p), seed)
+        if generator == "scale_free":
+            return scale_free(n, int(spec.m), seed)
+        if generator == "regional_sbm":
+            return regional_sbm(region, n_regions, float(spec.mean_degree), float(spec.within_share), seed)
+        if generator == "file":
+            return edge_file(spec.path, n)
+    except ValueError as err:  # parameters that validate alone but not with this population
+        raise ScenarioError([f"network: {err}"]) from None
     raise ValueError(f"unknown network generator {generator!r}; use small_world, scale_free, regional_sbm or file")

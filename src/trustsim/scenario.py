@@ -74,7 +74,7 @@ class Section(BaseModel):
 class RunSettings(Section):
     """Size and seed of a run; the CLI's --agents/--days/--seed override them."""
 
-    agents: int = Field(ge=2, description="number of agents N")
+    agents: int = Field(ge=2, le=2**31 - 1, description="number of agents N (agent ids are 32-bit)")
     days: int = Field(ge=1, description="number of simulated days T")
     seed: int = Field(ge=0, le=MAX_SEED, description="seed of every random stream (MODEL.md §9)")
 
@@ -306,6 +306,8 @@ class Scenario(Section):
             if unknown:
                 raise ValueError(f"channels.{channel}.region_schedules: unknown region {sorted(unknown)[0]!r}")
         _check_tiers(self.tiers)
+        if "edges" in self.sanctions:
+            raise ValueError("sanctions: 'edges' is reserved (its active_edges column is the network's); rename it")
         if self.network.generator == "small_world" and self.network.k >= self.run.agents:
             raise ValueError(f"network.k must be below run.agents (got k={self.network.k})")
         if self.network.generator == "scale_free" and self.network.m >= self.run.agents:
@@ -392,14 +394,23 @@ def _anchor_network_path(raw: dict[str, Any], folder: Path) -> None:
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Tables merge key by key; any other value in ``override`` replaces the base's."""
+    """Tables merge key by key; any other value in ``override`` replaces the base's.
+
+    A table that names a ``generator`` (the network) replaces the base's table whole
+    when the generator differs, since each generator has its own parameters.
+    """
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
+        old = merged.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and not _new_generator(old, value):
+            merged[key] = deep_merge(old, value)
         else:
             merged[key] = value
     return merged
+
+
+def _new_generator(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return "generator" in new and new["generator"] != old.get("generator")
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

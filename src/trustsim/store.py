@@ -1,15 +1,18 @@
 """Run directories on disk (MODEL.md §13): manifest, metrics and agent table, written atomically.
 
-A run is written into a hidden sibling ``.<name>.partial`` and renamed to its final
-name only once every file is complete, so a directory with the run's name always
-holds a finished run; an interrupted run leaves only the ``.partial`` folder.
+A run is written into a hidden, uniquely named sibling ``.<name>.<random>.partial`` and
+renamed to its final name only once every file is complete, so a directory with the
+run's name always holds a finished run; an interrupted run leaves only the hidden
+``.partial`` folder.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,18 +40,18 @@ def default_run_dir(scenario: Scenario, root: Path = Path("runs")) -> Path:
 
 
 class RunWriter:
-    """Claims a run directory up front and fills it atomically at the end."""
+    """Checks the run directory up front, writes beside it and renames it into place at the end."""
 
     def __init__(self, final: Path) -> None:
         self.final = Path(final)
-        self.partial = self.final.parent / f".{self.final.name}.partial"
         if self.final.exists():
             raise RunDirectoryError(f"{self.final}: already exists; choose another --out or remove it")
         try:
             self.final.parent.mkdir(parents=True, exist_ok=True)
-            if self.partial.exists():
-                shutil.rmtree(self.partial)
-            self.partial.mkdir()
+            # A unique hidden folder, so that two runs aimed at one name never share it.
+            self.partial = Path(
+                tempfile.mkdtemp(prefix=f".{self.final.name}.", suffix=".partial", dir=self.final.parent)
+            )
         except OSError as err:
             raise RunDirectoryError(
                 f"{self.final}: cannot write the run there ({err.strerror}); choose another --out"
@@ -66,7 +69,9 @@ class RunWriter:
             pq.write_table(agents, self.partial / AGENTS)
             manifest.setdefault("wall_seconds", {})["write"] = time.perf_counter() - started
             _write_json(self.partial / MANIFEST, manifest)
-            os.replace(self.partial, self.final)
+            if self.final.exists():
+                raise FileExistsError(errno.EEXIST, "another run took this name meanwhile")
+            os.rename(self.partial, self.final)
         except OSError as err:
             self.abandon()
             raise RunDirectoryError(
