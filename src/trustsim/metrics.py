@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 
 from trustsim.day import CHUNK, Day
-from trustsim.mechanisms.sanctions import ENTRIES_COURT, ENTRIES_SCORE, EXITS, sanction_conditions
+from trustsim.mechanisms.sanctions import (
+    ENTRIES_COURT,
+    ENTRIES_SCORE,
+    EXITS,
+    sanction_active,
+    sanction_conditions,
+    tier_bounds,
+    tier_index,
+)
 from trustsim.quantiles import percentiles
 from trustsim.scenario import Scenario
 from trustsim.world import World
@@ -52,7 +60,7 @@ class Metrics:
         self.behaviours = list(scenario.behaviours)
         self.sanctions = list(scenario.sanctions)
         self.tiers = [tier.name for tier in scenario.tiers]
-        self.tier_bounds = np.array([tier.min_score for tier in scenario.tiers[:-1]], dtype=np.float64)
+        self.tier_bounds = tier_bounds(scenario)
         self.applies_below, self.applies_to_blacklisted = sanction_conditions(scenario)
         self.accounting = scenario.accounting
         self.cameras = scenario.accounting.cameras_per_capita * scenario.run.agents
@@ -140,10 +148,10 @@ class Metrics:
 @nb.njit(parallel=True, cache=True)
 def _state_counts(
     emigrated, score, blacklisted, wrongly_sanctioned, ever_sanctioned, ever_wrongly_sanctioned,
-    off_grid, advised, active_degree, tier_bounds, applies_below, applies_to_blacklisted,
+    off_grid, advised, active_degree, bounds, applies_below, applies_to_blacklisted,
 ):  # fmt: skip
     n = score.shape[0]
-    n_tiers = tier_bounds.shape[0] + 1
+    n_tiers = bounds.shape[0] + 1
     chunks = (n + CHUNK - 1) // CHUNK
     counts = np.zeros((chunks, _FIXED + n_tiers + applies_below.shape[0]), dtype=np.int64)
     score_sum = np.zeros(chunks, dtype=np.float64)
@@ -163,11 +171,8 @@ def _state_counts(
             degree = active_degree[i]
             counts[c, _ISOLATED] += degree == 0
             counts[c, _DEGREE_LISTED if blacklisted[i] else _DEGREE_OTHERS] += degree
-            tier = 0
-            while tier < n_tiers - 1 and s < tier_bounds[tier]:
-                tier += 1
-            counts[c, _FIXED + tier] += 1
+            counts[c, _FIXED + tier_index(s, bounds)] += 1
             for k in range(applies_below.shape[0]):
-                if s < applies_below[k] or (applies_to_blacklisted[k] and blacklisted[i]):
+                if sanction_active(s, blacklisted[i], applies_below[k], applies_to_blacklisted[k]):
                     counts[c, _FIXED + n_tiers + k] += 1
     return counts, score_sum

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trustsim.errors import RunDirectoryError
-from trustsim.mechanisms.sanctions import tier_of
+from trustsim.mechanisms.sanctions import tier_bounds, tier_of
 from trustsim.population import Population
 from trustsim.scenario import Scenario
 
@@ -105,9 +105,8 @@ def agent_table(population: Population, scenario: Scenario, degree: np.ndarray) 
         else:
             columns[name] = values
     columns["counterfactual_score"] = population.score + population.wrongful
-    bounds = np.array([tier.min_score for tier in scenario.tiers[:-1]], dtype=np.float64)
     names = np.array([tier.name for tier in scenario.tiers])
-    columns["tier"] = names[tier_of(population.score, bounds)]
+    columns["tier"] = names[tier_of(population.score, tier_bounds(scenario))]
     columns["active_degree"] = degree
     return pa.table(columns)
 

@@ -9,7 +9,7 @@ Per alive agent, in this order on the scores after phase C:
    counterfactual score ``score + wrongful`` would not have been listed);
 3. the exit counter; 4. exits of agents listed on an earlier day (court-listed:
    ``U(exit, t, i) < court_exit_rate``; score-listed: enough days above exit);
-5. tiers are a function of the score (see :func:`tier_of`);
+5. tiers are a function of the score (see :func:`tier_index`);
 6. sanctions: active by score and/or by listing; a denial when
    ``U(att:<s>, t, i) < attempt_rate``;
 7. a sanction is wrongful when every condition that makes it active is wrongful.
@@ -115,10 +115,10 @@ def _court_list_sanction(
                     listing_count[c, EXITS] += 1
             # 6–7. sanctions
             for s in range(attempt_rate.shape[0]):
+                if not sanction_active(score[i], blacklisted[i], applies_below[s], applies_to_blacklisted[s]):
+                    continue
                 by_score = score[i] < applies_below[s]
                 by_list = applies_to_blacklisted[s] and blacklisted[i]
-                if not (by_score or by_list):
-                    continue
                 sanctioned[i] = True
                 rate = attempt_rate[s]
                 if rate >= 1.0 or (rate > 0.0 and uniform(seed, attempt_streams[s], t, i, 0) < rate):
@@ -141,9 +141,30 @@ def sanction_conditions(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     return below, listed
 
 
-def tier_of(score: np.ndarray, min_scores: np.ndarray) -> np.ndarray:
-    """Index of each score's tier: the first (highest) tier whose ``min_score ≤ score``.
+def tier_bounds(scenario: Scenario) -> np.ndarray:
+    """``min_score`` of every tier but the last, highest first (MODEL.md §6 item 5)."""
+    return np.array([tier.min_score for tier in scenario.tiers[:-1]], dtype=np.float64)
 
-    ``min_scores`` holds the bounds of every tier but the last, in decreasing order.
-    """
-    return np.searchsorted(-min_scores, -score, side="left").astype(np.int8)
+
+@nb.njit(inline="always", cache=True)
+def tier_index(score: float, bounds: np.ndarray) -> int:
+    """The agent's tier: the first (highest) whose ``min_score ≤ score``; the last has no bound."""
+    tier = 0
+    while tier < bounds.shape[0] and score < bounds[tier]:
+        tier += 1
+    return tier
+
+
+@nb.njit(inline="always", cache=True)
+def sanction_active(score: float, blacklisted: bool, applies_below: float, applies_to_blacklisted: bool) -> bool:
+    """Whether a sanction is active (MODEL.md §6 item 6)."""
+    return score < applies_below or (applies_to_blacklisted and blacklisted)
+
+
+@nb.njit(cache=True)
+def tier_of(score: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """:func:`tier_index` of every score."""
+    out = np.empty(score.shape[0], dtype=np.int8)
+    for i in range(score.shape[0]):
+        out[i] = tier_index(score[i], bounds)
+    return out
