@@ -73,7 +73,6 @@ class World:
     degree: np.ndarray  # int32 (N,): active edges of each agent; they come first in its CSR row
     coverage: np.ndarray  # float64 (T, channels, R): MODEL.md §8
     regions: RegionIndex
-    active_edges: int
     day: int = 0  # the next day to simulate
 
     @classmethod
@@ -86,7 +85,6 @@ class World:
             degree=network.degree().astype(np.int32),
             coverage=coverage,
             regions=RegionIndex.build(population.region, ~population.emigrated, scenario.n_regions),
-            active_edges=network.n_edges,
         )
 
     @property
@@ -98,6 +96,11 @@ class World:
         active = np.zeros(net.n_edges, dtype=np.bool_)
         active[net.edge_of_slot[active_slots]] = True
         return active
+
+    @property
+    def active_edges(self) -> int:
+        """Number of edges not cut."""
+        return int(self.degree.sum()) // 2
 
     @property
     def seed(self) -> int:

@@ -62,11 +62,10 @@ class Adaptation:
             pop.deterrence, pop.chill, pop.off_grid, pop.advised, day.leaving,
         )  # fmt: skip
         listed = np.flatnonzero(pop.blacklisted & ~pop.emigrated)
-        cut = _unfriend(world.seed, day.t, self.unfriend_stream, self.unfriend_rate, listed, pop.blacklisted,
-                        net.offsets, net.neighbours, net.edge_of_slot, world.degree)  # fmt: skip
+        _unfriend(world.seed, day.t, self.unfriend_stream, self.unfriend_rate, listed, pop.blacklisted,
+                  net.offsets, net.neighbours, net.edge_of_slot, world.degree)  # fmt: skip
         leaving = np.flatnonzero(day.leaving)
-        cut += _emigrate(leaving, net.offsets, net.neighbours, net.edge_of_slot, world.degree, pop.emigrated)
-        world.active_edges -= cut
+        _emigrate(leaving, net.offsets, net.neighbours, net.edge_of_slot, world.degree, pop.emigrated)
         if leaving.size:
             world.regions = RegionIndex.build(pop.region, world.alive, world.scenario.n_regions)
 
@@ -121,24 +120,18 @@ def _unfriend(seed, t, stream, rate, listed, blacklisted, offsets, neighbours, e
 
     The row is walked backwards because a cut swaps the slot with the row's last active one.
     """
-    cut = 0
     if rate <= 0.0:
-        return cut
+        return
     for u in listed:
         for slot in range(offsets[u] + degree[u] - 1, offsets[u] - 1, -1):
             if not blacklisted[neighbours[slot]] and uniform(seed, stream, t, edge_of_slot[slot], 0) < rate:
                 cut_edge(u, slot, offsets, neighbours, edge_of_slot, degree)
-                cut += 1
-    return cut
 
 
 @nb.njit(cache=True)
 def _emigrate(leaving, offsets, neighbours, edge_of_slot, degree, emigrated):
     """Item 6: emigrants leave and every edge of theirs is cut."""
-    cut = 0
     for i in leaving:
         emigrated[i] = True
         while degree[i] > 0:
             cut_edge(i, offsets[i] + degree[i] - 1, offsets, neighbours, edge_of_slot, degree)
-            cut += 1
-    return cut
