@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 
 from trustsim.day import Day
-from trustsim.mechanisms.adaptation import Adaptation
+from trustsim.mechanisms.adaptation import AdaptationPhase
 from trustsim.mechanisms.base import Mechanism
-from trustsim.mechanisms.behaviour import Behaviour
-from trustsim.mechanisms.observation import Observation
+from trustsim.mechanisms.behaviour import BehaviourPhase
+from trustsim.mechanisms.observation import ObservationPhase
 from trustsim.mechanisms.rollout import coverage_table
-from trustsim.mechanisms.sanctions import Sanctions
-from trustsim.mechanisms.scoring import Scoring
+from trustsim.mechanisms.sanctions import SanctionsPhase
+from trustsim.mechanisms.scoring import ScoringPhase
 from trustsim.metrics import Metrics
 from trustsim.network import build_network
 from trustsim.population import initialise
@@ -35,11 +35,11 @@ class Simulation:
         network = build_network(scenario.network, population.region, scenario.n_regions, scenario.run.seed)
         self.world = World.create(scenario, population, network, coverage_table(scenario, scenario.run.days))
         self.phases: tuple[Mechanism, ...] = (
-            Behaviour(scenario),  # A, MODEL.md §3
-            Observation(scenario),  # B, §4
-            Scoring(scenario),  # C, §5
-            Sanctions(scenario),  # D, §6
-            Adaptation(scenario),  # E, §7
+            BehaviourPhase(scenario),  # A, MODEL.md §3
+            ObservationPhase(scenario),  # B, §4
+            ScoringPhase(scenario),  # C, §5
+            SanctionsPhase(scenario),  # D, §6
+            AdaptationPhase(scenario),  # E, §7
         )
         self.today = Day.allocate(
             population.n_agents, len(scenario.behaviours), scenario.n_regions, len(scenario.sanctions)

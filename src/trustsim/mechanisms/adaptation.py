@@ -27,7 +27,7 @@ from trustsim.world import RegionIndex, World
 CAMERA = CHANNELS.index("camera")
 
 
-class Adaptation:
+class AdaptationPhase:
     """People adapt: deterrence, chill, unfriending, opting out, advisers, emigration."""
 
     phase = "E"

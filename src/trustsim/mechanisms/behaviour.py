@@ -16,7 +16,7 @@ from trustsim.scenario import Scenario
 from trustsim.world import World
 
 
-class Behaviour:
+class BehaviourPhase:
     """Draws today's behaviour of every alive agent."""
 
     phase = "A"

@@ -22,7 +22,7 @@ PAYMENT = CHANNELS.index("payment")
 ONLINE = CHANNELS.index("online")
 
 
-class Observation:
+class ObservationPhase:
     """Decides which of today's instances the system sees, and whom it pins them on."""
 
     phase = "B"

@@ -28,7 +28,7 @@ from trustsim.world import World
 ENTRIES_SCORE, ENTRIES_COURT, EXITS = 0, 1, 2
 
 
-class Sanctions:
+class SanctionsPhase:
     """Lists, delists and sanctions agents."""
 
     phase = "D"

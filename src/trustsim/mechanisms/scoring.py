@@ -34,7 +34,7 @@ def recovery_rate(half_life_days: float | None) -> float:
     return 0.0 if half_life_days is None else 1.0 - math.pow(2.0, -1.0 / half_life_days)
 
 
-class Scoring:
+class ScoringPhase:
     """Applies today's points and moves every score."""
 
     phase = "C"
