@@ -32,6 +32,7 @@ _CHECKOUT = Path(__file__).resolve().parents[2] / "scenarios"  # in a source che
 SCENARIO_DIR = _PACKAGED if _PACKAGED.is_dir() else _CHECKOUT
 CHANNELS = ("camera", "payment", "online", "finance", "civic")
 ChannelName = Literal["camera", "payment", "online", "finance", "civic"]
+CAMERA, PAYMENT, ONLINE = (CHANNELS.index(name) for name in ("camera", "payment", "online"))
 MAX_SEED = 2**32 - 1
 
 
@@ -318,6 +319,17 @@ class Scenario(Section):
     def n_regions(self) -> int:
         """Number of regions R."""
         return len(self.regions)
+
+    @property
+    def negative(self) -> list[bool]:
+        """Per behaviour, in order: whether its points are below 0 (MODEL.md §3)."""
+        return [behaviour.points < 0 for behaviour in self.behaviours.values()]
+
+    @property
+    def dissent_index(self) -> int:
+        """Position of the behaviour named ``dissent`` (subject to chill), or -1."""
+        names = list(self.behaviours)
+        return names.index("dissent") if "dissent" in names else -1
 
     def resolved(self) -> dict[str, Any]:
         """The full scenario as plain JSON-compatible data (for manifests)."""

@@ -21,10 +21,8 @@ import numpy as np
 from trustsim.day import Day
 from trustsim.network import cut_edge
 from trustsim.rng import stream_id, uniform
-from trustsim.scenario import CHANNELS, Scenario
+from trustsim.scenario import CAMERA, Scenario
 from trustsim.world import RegionIndex, World
-
-CAMERA = CHANNELS.index("camera")
 
 
 class AdaptationPhase:
@@ -34,9 +32,8 @@ class AdaptationPhase:
 
     def __init__(self, scenario: Scenario) -> None:
         a = scenario.adaptation
-        names = list(scenario.behaviours)
-        self.negative = np.array([b.points < 0 for b in scenario.behaviours.values()], dtype=np.bool_)
-        self.dissent = names.index("dissent") if "dissent" in names else -1
+        self.negative = np.array(scenario.negative, dtype=np.bool_)
+        self.dissent = scenario.dissent_index
         self.rates = np.array([
             a.deterrence_step, a.deterrence_floor, a.deterrence_relax, a.chill_step, a.chill_relax,
             a.opt_out_coverage, a.opt_out_rate, a.adviser_below, a.adviser_rate, a.emigrate_rate,

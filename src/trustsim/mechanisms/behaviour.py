@@ -26,11 +26,11 @@ class BehaviourPhase:
         names = list(scenario.behaviours)
         self.streams = np.array([stream_id(f"beh:{name}") for name in names], dtype=np.int64)
         self.base_rate = np.array([b.base_rate for b in behaviours])
-        self.negative = np.array([b.points < 0 for b in behaviours])
+        self.negative = np.array(scenario.negative)
         self.outspoken_multiplier = np.array(
             [1.0 if b.outspoken_multiplier is None else b.outspoken_multiplier for b in behaviours]
         )
-        self.dissent = names.index("dissent") if "dissent" in names else -1
+        self.dissent = scenario.dissent_index
         self.adviser_effect = scenario.adaptation.adviser_effect
 
     def step(self, world: World, day: Day) -> None:

@@ -14,12 +14,8 @@ import numpy as np
 
 from trustsim.day import ATTRIBUTED, CAUGHT, CHUNK, LOST, MISATTRIBUTED, NOT_OBSERVED, Day
 from trustsim.rng import stream_id, uniform
-from trustsim.scenario import CHANNELS, Scenario
+from trustsim.scenario import CAMERA, CHANNELS, ONLINE, PAYMENT, Scenario
 from trustsim.world import World
-
-CAMERA = CHANNELS.index("camera")
-PAYMENT = CHANNELS.index("payment")
-ONLINE = CHANNELS.index("online")
 
 
 class ObservationPhase:
