@@ -9,8 +9,8 @@ neighbour's score). Each run is a fresh subprocess, so peak RSS is its
 own; runs are compared side by side in one invocation since these machines are noisy.
 Read medians of --repeats.
 
-    python benchmarks/scale.py                         # 10k, 100k, 1M agents x 365 days
-    python benchmarks/scale.py --sizes 10000000 --repeats 1
+    python benchmarks/scale.py                         # 10k, 100k, 1M x 365 days; 10M x 10 days
+    python benchmarks/scale.py --sizes 10000000 --big-days 365 --repeats 1
     python benchmarks/scale.py --sizes 100000 --threads 1 2   # thread speed-up
 """
 
@@ -55,17 +55,33 @@ def memory_bandwidth(n_bytes: int = 3 * 2**29, repeats: int = 5) -> float:
     return 3 * 8 * n / best
 
 
+STATIC = ("region", "income_decile", "outspoken", "privacy_minded", "cashless", "frailty")
+"""Attributes fixed at initialisation: read every day, never written."""
+SPARSE_SCRATCH = ("landed_points", "landed_wrongful", "touched_friends")
+"""Day arrays touched only for the few agents a misattribution or a chilling friend reaches."""
+
+
 def bytes_per_agent_step() -> float:
-    """Least bytes one agent-day moves in the CPU engine's layout."""
+    """Least bytes one agent-day moves in the CPU engine's layout.
+
+    Static attributes read once; every other state array read and written once; the
+    day's per-agent scratch written and read once; per network slot the neighbour id
+    and the neighbour's score.
+    """
     from trustsim.engine import Simulation
     from trustsim.scenario import load_scenario
 
     n = 10_000
     sim = Simulation(load_scenario("china_scs", agents=n, days=1, seed=1))
-    state = sum(a.nbytes for a in sim.world.population.arrays().values()) / n
-    scratch = sum(getattr(sim.today, name).nbytes for name in ("committed", "outcome", "received", "delta")) / n
+    arrays = sim.world.population.arrays()
+    static = sum(arrays[name].nbytes for name in STATIC) / n
+    state = sum(a.nbytes for name, a in arrays.items() if name not in STATIC) / n
+    scratch = sum(
+        value.nbytes for name, value in vars(sim.today).items()
+        if isinstance(value, np.ndarray) and value.shape[:1] == (n,) and name not in SPARSE_SCRATCH
+    ) / n  # fmt: skip
     slots = sim.world.network.neighbours.shape[0] / n
-    return 2 * state + 2 * scratch + slots * (4 + 8)
+    return static + 2 * state + 2 * scratch + slots * (4 + 8)
 
 
 def measure(agents: int, days: int, threads: int) -> dict[str, float]:
@@ -85,8 +101,11 @@ def measure(agents: int, days: int, threads: int) -> dict[str, float]:
 def main() -> None:
     """Measure bandwidth, then every size and thread count; print one line each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000, 10_000_000])
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument(
+        "--big-days", type=int, default=10, help="days simulated for sizes of 10M agents and more (projected to --days)"
+    )
     parser.add_argument("--threads", type=int, nargs="+", default=[nb.config.NUMBA_NUM_THREADS])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -100,19 +119,21 @@ def main() -> None:
         f"-> limit {limit:,.0f} agent-steps/s"
     )
     print(
-        f"{'agents':>11} {'thr':>3} {'build s':>8} {'sim s':>8} {'write s':>8} {'agent-steps/s':>14} "
-        f"{'of limit':>9} {'peak RSS MiB':>12} {'vs first':>8}"
+        f"{'agents':>11} {'days':>4} {'thr':>3} {'build s':>8} {'sim s':>8} {'write s':>8} "
+        f"{f'sim s/{args.days}d':>11} {'agent-steps/s':>14} {'of limit':>9} {'peak RSS MiB':>12} {'vs first':>8}"
     )
     for agents in args.sizes:
+        days = args.big_days if agents >= 10_000_000 else args.days
         first = None
         for threads in args.threads:
-            runs = [measure(agents, args.days, threads) for _ in range(args.repeats)]
+            runs = [measure(agents, days, threads) for _ in range(args.repeats)]
             med = {key: statistics.median(r[key] for r in runs) for key in ("build", "simulate", "write", "peak_rss")}
-            rate = agents * args.days / med["simulate"]
+            rate = agents * days / med["simulate"]
             first = first or rate
             print(
-                f"{agents:>11,} {threads:>3} {med['build']:>8.2f} {med['simulate']:>8.2f} {med['write']:>8.2f} "
-                f"{rate:>14,.0f} {100 * rate / limit:>8.1f}% {med['peak_rss'] / 2**20:>12,.0f} {rate / first:>7.2f}x"
+                f"{agents:>11,} {days:>4} {threads:>3} {med['build']:>8.2f} {med['simulate']:>8.2f} "
+                f"{med['write']:>8.2f} {agents * args.days / rate:>11.1f} {rate:>14,.0f} {100 * rate / limit:>8.1f}% "
+                f"{med['peak_rss'] / 2**20:>12,.0f} {rate / first:>7.2f}x"
             )
 
 

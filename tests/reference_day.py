@@ -11,9 +11,11 @@ Every stream is drawn for every agent (or edge), even where the outcome is certa
 draws are stateless, so this changes nothing (model-choices.md, "Randomness").
 
 Float sums that feed the state are added in a fixed order: an agent's own correctly
-attributed points in behaviour order, then the points of misattributions that stand
-in order of (actor id, behaviour); a friends' mean adds the friends' scores in
-increasing id order, then divides by their number.
+attributed points in behaviour order, plus the sum of the points of misattributions
+that stand on it, added up in order of (actor id, behaviour); a friends' mean adds
+the friends' scores in increasing id order, then divides by their number.
+``frailty`` and ``deterrence`` are stored in single precision and computed with in
+double precision (docs/model-choices.md).
 """
 
 from __future__ import annotations
@@ -127,9 +129,9 @@ def reference_day(
     dissent_unchilled = 0.0
     dissent_p_unchilled: np.ndarray | None = None
     for b, (name, beh) in enumerate(behaviours):
-        p = beh.base_rate * s["frailty"][b]
+        p = beh.base_rate * s["frailty"][b].astype(np.float64)  # stored in single, used in double precision
         if beh.points < 0:
-            p = p * s["deterrence"][b]
+            p = p * s["deterrence"][b].astype(np.float64)
             p = np.where(s["advised"], p * adapt.adviser_effect, p)
         if beh.outspoken_multiplier is not None:
             p = np.where(s["outspoken"], p * beh.outspoken_multiplier, p)
@@ -199,14 +201,16 @@ def reference_day(
     for b, (_, beh) in enumerate(behaviours):
         delta[correct[:, b]] += beh.points
         received[:, b] |= correct[:, b]
+    landed = np.zeros(n, dtype=np.float64)
     for i in range(n):  # misattributions that stand, by (actor id, behaviour)
         for b, (_, beh) in enumerate(behaviours):
             if stands[i, b]:
                 j = target[i, b]
-                delta[j] += beh.points
+                landed[j] += beh.points
                 if beh.points < 0:
                     delta_w[j] += beh.points
                 received[j, b] = True
+    delta += landed
     rho = 0.0 if sc.recovery_half_life_days is None else 1.0 - 2.0 ** (-1.0 / sc.recovery_half_life_days)
     kappa = sc.contagion
     friends = friends_lists(n, src, dst, active, alive)
@@ -297,10 +301,11 @@ def reference_day(
     for b, (_, beh) in enumerate(behaviours):
         if beh.points >= 0:
             continue
-        d = s["deterrence"][b]
+        d = s["deterrence"][b].astype(np.float64)  # computed in double, stored in single precision once
         hit = alive & received[:, b]
         d[hit] = np.maximum(d[hit] * (1.0 - adapt.deterrence_step), adapt.deterrence_floor)
         d[alive] = d[alive] + adapt.deterrence_relax * (1.0 - d[alive])
+        s["deterrence"][b] = d
     # 2. chilling
     dissent_b = [b for b, (name, _) in enumerate(behaviours) if name == "dissent"]
     signal = entered.copy()

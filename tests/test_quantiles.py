@@ -1,9 +1,11 @@
-"""The O(N) percentiles equal numpy's, ties and all."""
+"""The histogram-and-select percentiles equal numpy's, ties, clusters and bounds included."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trustsim.quantiles import percentiles
 
@@ -11,14 +13,33 @@ from trustsim.quantiles import percentiles
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 1001, 200_000])
 def test_percentiles_equal_numpy(n: int) -> None:
     rng = np.random.default_rng(n)
-    values = np.round(rng.normal(1000, 40, n), 1)  # many ties
+    values = np.clip(np.round(rng.normal(1000, 40, n), 1), 0, 1300)  # many ties
     values[: n // 3] = 1000.0  # a heavy atom, as on early days
-    include = rng.random(n) < 0.9
-    include[0] = True
-    expected = np.percentile(values[include], [10, 50, 90])
-    assert percentiles(values, include, (10, 50, 90)) == list(expected)
+    values[n // 3 : n // 2] = 1000.0 + rng.normal(0, 1e-6, n // 2 - n // 3)  # a tight cluster in one bin
+    excluded = rng.random(n) >= 0.9
+    excluded[0] = False
+    expected = np.percentile(values[~excluded], [10, 50, 90])
+    assert percentiles(values, excluded, (10, 50, 90), 0.0, 1300.0) == list(expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(-50.0, 50.0, allow_nan=False), min_size=1, max_size=300),
+    st.lists(st.floats(0.0, 100.0), min_size=1, max_size=5),
+)
+def test_any_values_and_percentiles(values: list[float], q: list[float]) -> None:
+    array = np.array(values)
+    excluded = np.zeros(array.shape[0], dtype=np.bool_)
+    assert percentiles(array, excluded, tuple(q), -50.0, 50.0) == list(np.percentile(array, q))
+
+
+def test_values_at_the_bounds_and_a_degenerate_range() -> None:
+    values = np.array([0.0, 1300.0, 1300.0, 0.0, 650.0])
+    none = np.zeros(5, dtype=np.bool_)
+    assert percentiles(values, none, (0, 25, 50, 100), 0.0, 1300.0) == list(np.percentile(values, [0, 25, 50, 100]))
+    assert percentiles(np.full(4, 7.0), np.zeros(4, bool), (10, 90), 7.0, 7.0) == [7.0, 7.0]
 
 
 def test_constant_and_empty() -> None:
-    assert percentiles(np.full(5, 7.0), np.ones(5, bool), (10, 90)) == [7.0, 7.0]
-    assert all(np.isnan(percentiles(np.ones(3), np.zeros(3, bool), (50,))))
+    assert percentiles(np.full(5, 7.0), np.zeros(5, bool), (10, 90), 0.0, 10.0) == [7.0, 7.0]
+    assert all(np.isnan(percentiles(np.ones(3), np.ones(3, bool), (50,), 0.0, 10.0)))

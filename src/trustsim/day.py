@@ -1,25 +1,34 @@
-"""What one day of the engine keeps between its phases: per-instance outcomes and event counts.
+"""What one day of the engine keeps between its phases: per-agent outcomes and event counts.
 
-All arrays are allocated once per run and overwritten every day. Event counts are kept
-per *chunk* of agents (rows) so that parallel kernels never share a counter: summing
-the rows afterwards gives the same result whatever the number of threads.
+All arrays are allocated once per run and overwritten every day. Per-agent outcomes
+are *behaviour masks*: bit ``b`` of an agent's entry stands for behaviour ``b`` (an
+unsigned integer type wide enough for the scenario's behaviours), so that one byte
+per agent carries what a ``(B, N)`` array of booleans would.
+
+Event counts are kept per *chunk* of agents (rows) so that parallel kernels never
+share a counter: summing the rows afterwards gives the same result whatever the
+number of threads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 CHUNK = 8192
 """Agents per chunk of the parallel kernels; fixed so that reductions are thread-count independent."""
 
-# Outcome of one (agent, behaviour) instance, MODEL.md §4.
-NOT_OBSERVED = 0
-LOST = 1
-ATTRIBUTED = 2
-MISATTRIBUTED = 3
-CAUGHT = 4
+MAX_BEHAVIOURS = 64
+"""Behaviours per scenario: one bit each in a 64-bit behaviour mask."""
+
+# Bits of Day.status: what happened to an agent today in phases D and E.
+ENTERED = np.uint8(1)  # entered the blacklist today
+SANCTIONED = np.uint8(2)  # at least one active sanction today
+WRONGLY_SANCTIONED = np.uint8(4)  # at least one wrongful active sanction today
+TOUCHED = np.uint8(8)  # got dissent points or entered the list today (chills friends, MODEL.md §7.2)
+LEAVING = np.uint8(16)  # emigrates today (MODEL.md §7.6)
 
 
 def n_chunks(n_items: int) -> int:
@@ -27,32 +36,37 @@ def n_chunks(n_items: int) -> int:
     return (n_items + CHUNK - 1) // CHUNK
 
 
+def mask_dtype(n_behaviours: int) -> type[np.unsignedinteger]:
+    """The narrowest unsigned integer type with a bit for each behaviour."""
+    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64):
+        if n_behaviours <= np.iinfo(dtype).bits:
+            return dtype
+    raise ValueError(f"at most {MAX_BEHAVIOURS} behaviours (got {n_behaviours})")
+
+
 @dataclass
 class Day:
     """Scratch state of the current day, shared by the phases A→E and the metrics."""
 
     t: int
-    alive_start: np.ndarray  # bool (N,): alive at the start of the day
-    score_start: np.ndarray  # float64 (N,): scores at the start of the day
-    committed: np.ndarray  # bool (B, N)
-    outcome: np.ndarray  # uint8 (B, N): NOT_OBSERVED ... CAUGHT
-    target: np.ndarray  # int32 (B, N): the agent a misattributed instance was pinned on
-    delta: np.ndarray  # float64 (N,): points applied today
-    delta_wrongful: np.ndarray  # float64 (N,): the wrongful (negative) part of delta
-    received: np.ndarray  # bool (B, N): received points of behaviour b today
-    entered: np.ndarray  # bool (N,): entered the blacklist today
-    sanctioned: np.ndarray  # bool (N,): at least one active sanction today
-    wrongly_sanctioned: np.ndarray  # bool (N,): at least one wrongful active sanction today
-    leaving: np.ndarray  # bool (N,): emigrates today
-    touched_friends: np.ndarray  # int32 (N,): active friends who got dissent points or were listed today
+    committed: np.ndarray  # mask (N,): behaviours the agent committed today (A)
+    attributed: np.ndarray  # mask (N,): own instances observed and attributed to the agent (B)
+    misattributed: np.ndarray  # mask (N,): own camera instances pinned on somebody else (B)
+    wrongly_received: np.ndarray  # mask (N,): behaviours whose misattributed points landed on the agent (B)
+    landed_points: np.ndarray  # float64 (N,): points of misattributions that stand; zero outside phases B–C
+    landed_wrongful: np.ndarray  # float64 (N,): their negative part (Δw); zero outside phases B–C
+    score_next: np.ndarray  # float64 (N,): the other half of the score's double buffer (C)
+    status: np.ndarray  # uint8 (N,): ENTERED | SANCTIONED | WRONGLY_SANCTIONED | TOUCHED | LEAVING
+    touched_friends: np.ndarray  # int32 (N,): friends who chill the agent today; zero outside phase E
     # Event counters, one row per chunk of agents (summed over rows by the metrics).
     committed_count: np.ndarray  # int64 (chunks, B)
     observed_count: np.ndarray  # int64 (chunks, B)
     misattributed_count: np.ndarray  # int64 (chunks, B)
-    caught_count: np.ndarray  # int64 (chunks, B)
+    caught_count: np.ndarray  # int64 (1, B): counted serially in review
     penalised_count: np.ndarray  # int64 (chunks + 1, B): last row counts misattributions that stand
     denials_count: np.ndarray  # int64 (chunks, S)
     listing_count: np.ndarray  # int64 (chunks, 3): entries by score, entries by court, exits
+    flagged_count: np.ndarray  # int64 (chunks,): agents flagged by a phase (see :func:`flagged`)
     unchilled: np.ndarray  # float64 (chunks,): sum of the unchilled dissent probability
     candidates: np.ndarray  # int64 (chunks, R): camera review candidates per region
     alive_start_count: int = 0
@@ -62,29 +76,55 @@ class Day:
     def allocate(cls, n_agents: int, n_behaviours: int, n_regions: int, n_sanctions: int) -> Day:
         """Allocate the scratch arrays of a run."""
         chunks = n_chunks(n_agents)
-        shape = (n_behaviours, n_agents)
+        mask = mask_dtype(n_behaviours)
         return cls(
             t=-1,
-            alive_start=np.ones(n_agents, dtype=np.bool_),
-            score_start=np.zeros(n_agents, dtype=np.float64),
-            committed=np.zeros(shape, dtype=np.bool_),
-            outcome=np.zeros(shape, dtype=np.uint8),
-            target=np.full(shape, -1, dtype=np.int32),
-            delta=np.zeros(n_agents, dtype=np.float64),
-            delta_wrongful=np.zeros(n_agents, dtype=np.float64),
-            received=np.zeros(shape, dtype=np.bool_),
-            entered=np.zeros(n_agents, dtype=np.bool_),
-            sanctioned=np.zeros(n_agents, dtype=np.bool_),
-            wrongly_sanctioned=np.zeros(n_agents, dtype=np.bool_),
-            leaving=np.zeros(n_agents, dtype=np.bool_),
+            committed=np.zeros(n_agents, dtype=mask),
+            attributed=np.zeros(n_agents, dtype=mask),
+            misattributed=np.zeros(n_agents, dtype=mask),
+            wrongly_received=np.zeros(n_agents, dtype=mask),
+            landed_points=np.zeros(n_agents, dtype=np.float64),
+            landed_wrongful=np.zeros(n_agents, dtype=np.float64),
+            score_next=np.zeros(n_agents, dtype=np.float64),
+            status=np.zeros(n_agents, dtype=np.uint8),
             touched_friends=np.zeros(n_agents, dtype=np.int32),
             committed_count=np.zeros((chunks, n_behaviours), dtype=np.int64),
             observed_count=np.zeros((chunks, n_behaviours), dtype=np.int64),
             misattributed_count=np.zeros((chunks, n_behaviours), dtype=np.int64),
-            caught_count=np.zeros((chunks, n_behaviours), dtype=np.int64),
+            caught_count=np.zeros((1, n_behaviours), dtype=np.int64),
             penalised_count=np.zeros((chunks + 1, n_behaviours), dtype=np.int64),
             denials_count=np.zeros((chunks, n_sanctions), dtype=np.int64),
             listing_count=np.zeros((chunks, 3), dtype=np.int64),
+            flagged_count=np.zeros(chunks, dtype=np.int64),
             unchilled=np.zeros(chunks, dtype=np.float64),
             candidates=np.zeros((chunks, n_regions), dtype=np.int64),
         )
+
+
+@nb.njit(inline="always", cache=True)
+def has(mask, b):  # type: ignore[no-untyped-def]
+    """Whether bit ``b`` of a behaviour mask is set."""
+    return (mask >> b) & 1 != 0
+
+
+@nb.njit(parallel=True, cache=True)
+def flagged(values: np.ndarray, bits: int, per_chunk: np.ndarray) -> np.ndarray:
+    """Ids of the agents whose ``values & bits`` is non-zero, ascending (a parallel compaction)."""
+    n = values.shape[0]
+    chunks = per_chunk.shape[0]
+    for c in nb.prange(chunks):
+        count = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            count += (values[i] & bits) != 0
+        per_chunk[c] = count
+    start = np.zeros(chunks + 1, dtype=np.int64)
+    for c in range(chunks):
+        start[c + 1] = start[c] + per_chunk[c]
+    out = np.empty(start[chunks], dtype=np.int64)
+    for c in nb.prange(chunks):
+        k = start[c]
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if (values[i] & bits) != 0:
+                out[k] = i
+                k += 1
+    return out

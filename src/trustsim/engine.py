@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
 
 from trustsim.day import Day
@@ -76,9 +75,6 @@ class Simulation:
 
     def _begin_day(self) -> Day:
         day = self.today
-        pop = self.world.population
         day.t = self.world.day
-        np.logical_not(pop.emigrated, out=day.alive_start)
-        np.copyto(day.score_start, pop.score)
-        day.alive_start_count = int(self.world.regions.members.shape[0])
+        day.alive_start_count = int(self.world.regions.alive.sum())
         return day

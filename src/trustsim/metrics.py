@@ -11,7 +11,7 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from trustsim.day import CHUNK, Day
+from trustsim.day import CHUNK, WRONGLY_SANCTIONED, Day
 from trustsim.mechanisms.sanctions import (
     ENTRIES_COURT,
     ENTRIES_SCORE,
@@ -63,6 +63,7 @@ class Metrics:
         self.tier_bounds = tier_bounds(scenario)
         self.applies_below, self.applies_to_blacklisted = sanction_conditions(scenario)
         self.accounting = scenario.accounting
+        self.score_bounds = (scenario.score.score_min, scenario.score.score_max)
         self.cameras = scenario.accounting.cameras_per_capita * scenario.run.agents
         self.observed_total = 0
         self.days_recorded = 0
@@ -110,14 +111,14 @@ class Metrics:
     def _state(self, world: World, day: Day) -> dict[str, float]:
         pop = world.population
         counts, score_sum = _state_counts(
-            pop.emigrated, pop.score, pop.blacklisted, day.wrongly_sanctioned, pop.ever_sanctioned,
+            pop.emigrated, pop.score, pop.blacklisted, day.status, pop.ever_sanctioned,
             pop.ever_wrongly_sanctioned, pop.off_grid, pop.advised, world.degree,
             self.tier_bounds, self.applies_below, self.applies_to_blacklisted,
         )  # fmt: skip
         total = counts.sum(axis=0)
         alive = int(total[_ALIVE])
         listed = int(total[_LISTED])
-        p10, p50, p90 = percentiles(pop.score, ~pop.emigrated, (10, 50, 90))
+        p10, p50, p90 = percentiles(pop.score, pop.emigrated, (10, 50, 90), *self.score_bounds)
         row: dict[str, float] = {
             "alive": alive,
             "score_mean": float(score_sum.sum()) / alive if alive else np.nan,
@@ -147,32 +148,50 @@ class Metrics:
 
 @nb.njit(parallel=True, cache=True)
 def _state_counts(
-    emigrated, score, blacklisted, wrongly_sanctioned, ever_sanctioned, ever_wrongly_sanctioned,
+    emigrated, score, blacklisted, status, ever_sanctioned, ever_wrongly_sanctioned,
     off_grid, advised, active_degree, bounds, applies_below, applies_to_blacklisted,
 ):  # fmt: skip
     n = score.shape[0]
     n_tiers = bounds.shape[0] + 1
+    n_sanctions = applies_below.shape[0]
+    highest_bound = applies_below.max() if n_sanctions else -np.inf
     chunks = (n + CHUNK - 1) // CHUNK
-    counts = np.zeros((chunks, _FIXED + n_tiers + applies_below.shape[0]), dtype=np.int64)
+    counts = np.zeros((chunks, _FIXED + n_tiers + n_sanctions), dtype=np.int64)
     score_sum = np.zeros(chunks, dtype=np.float64)
     for c in nb.prange(chunks):
+        # Counters live in a local array and scalars (not the shared result) while the
+        # chunk is scanned, so the compiler may keep them in registers.
+        by_kind = np.zeros(n_tiers + n_sanctions, dtype=np.int64)
+        alive = listed = wrongly = ever = ever_wrongly = grid = adv = isolated = 0
+        degree_listed = degree_others = 0
+        total = 0.0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if emigrated[i]:
                 continue
             s = score[i]
-            score_sum[c] += s
-            counts[c, _ALIVE] += 1
-            counts[c, _LISTED] += blacklisted[i]
-            counts[c, _WRONGLY] += wrongly_sanctioned[i]
-            counts[c, _EVER] += ever_sanctioned[i]
-            counts[c, _EVER_WRONGLY] += ever_wrongly_sanctioned[i]
-            counts[c, _OFF_GRID] += off_grid[i]
-            counts[c, _ADVISED] += advised[i]
+            total += s
+            alive += 1
+            listed += blacklisted[i]
+            wrongly += (status[i] & WRONGLY_SANCTIONED) != 0
+            ever += ever_sanctioned[i]
+            ever_wrongly += ever_wrongly_sanctioned[i]
+            grid += off_grid[i]
+            adv += advised[i]
             degree = active_degree[i]
-            counts[c, _ISOLATED] += degree == 0
-            counts[c, _DEGREE_LISTED if blacklisted[i] else _DEGREE_OTHERS] += degree
-            counts[c, _FIXED + tier_index(s, bounds)] += 1
-            for k in range(applies_below.shape[0]):
-                if sanction_active(s, blacklisted[i], applies_below[k], applies_to_blacklisted[k]):
-                    counts[c, _FIXED + n_tiers + k] += 1
+            isolated += degree == 0
+            if blacklisted[i]:
+                degree_listed += degree
+            else:
+                degree_others += degree
+            by_kind[tier_index(s, bounds)] += 1
+            if s < highest_bound or blacklisted[i]:  # otherwise no sanction can be active
+                for k in range(n_sanctions):
+                    if sanction_active(s, blacklisted[i], applies_below[k], applies_to_blacklisted[k]):
+                        by_kind[n_tiers + k] += 1
+        counts[c, _ALIVE], counts[c, _LISTED], counts[c, _WRONGLY] = alive, listed, wrongly
+        counts[c, _EVER], counts[c, _EVER_WRONGLY], counts[c, _OFF_GRID] = ever, ever_wrongly, grid
+        counts[c, _ADVISED], counts[c, _ISOLATED] = adv, isolated
+        counts[c, _DEGREE_LISTED], counts[c, _DEGREE_OTHERS] = degree_listed, degree_others
+        counts[c, _FIXED:] = by_kind
+        score_sum[c] = total
     return counts, score_sum

@@ -232,18 +232,17 @@ def _lower_keys(dst: np.ndarray) -> np.ndarray:
 
 @nb.njit(parallel=True, cache=True)
 def _fill_csr(
-    src: np.ndarray, dst: np.ndarray, estart: np.ndarray, lower: np.ndarray, lstart: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    src: np.ndarray, dst: np.ndarray, estart: np.ndarray, lower: np.ndarray, lstart: np.ndarray,
+    offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray,
+) -> None:  # fmt: skip
     """CSR rows: agent ``i``'s lower neighbours (edges ``(s, i)``, increasing ``s``), then its higher ones.
 
     ``estart`` are the row starts of the sorted edges by ``src``; ``lower`` the sorted
-    keys ``dst·E + e`` with row starts ``lstart``. Row ``i`` starts at ``estart[i] + lstart[i]``.
+    keys ``dst·E + e`` with row starts ``lstart``. Row ``i`` starts at ``offsets[i] =
+    estart[i] + lstart[i]``.
     """
     n_edges = src.shape[0]
     n = estart.shape[0] - 1
-    offsets = estart + lstart
-    neighbours = np.empty(2 * n_edges, dtype=np.int32)
-    edge_of_slot = np.empty(2 * n_edges, dtype=np.int64)
     for i in nb.prange(n):
         o = offsets[i]
         for p in range(lstart[i], lstart[i + 1]):
@@ -255,7 +254,6 @@ def _fill_csr(
             neighbours[o] = dst[e]
             edge_of_slot[o] = e
             o += 1
-    return offsets, neighbours, edge_of_slot
 
 
 def _from_sorted_keys(n_agents: int, keys: np.ndarray) -> Network:
@@ -267,7 +265,12 @@ def _from_sorted_keys(n_agents: int, keys: np.ndarray) -> Network:
     else:
         lower = _sort_keys(_lower_keys(dst), n_agents * keys.shape[0])
         lstart = _row_starts(lower, keys.shape[0], n_agents)
-    offsets, neighbours, edge_of_slot = _fill_csr(src, dst, estart, lower, lstart)
+    # The CSR arrays are read every day: numpy allocates them, since numpy asks the
+    # kernel for transparent huge pages on large arrays and numba's allocator does not.
+    offsets = estart + lstart
+    neighbours = np.empty(2 * keys.shape[0], dtype=np.int32)
+    edge_of_slot = np.empty(2 * keys.shape[0], dtype=np.int64)
+    _fill_csr(src, dst, estart, lower, lstart, offsets, neighbours, edge_of_slot)
     return Network(n_agents, src, dst, offsets, neighbours, edge_of_slot)
 
 

@@ -29,7 +29,10 @@ class Population:
     """Every agent attribute and state variable of MODEL.md §1, one array each.
 
     Arrays of shape ``(N,)`` unless noted; ``(B, N)`` arrays hold one row per
-    behaviour in scenario order.
+    behaviour in scenario order. ``frailty`` and ``deterrence`` are stored in single
+    precision (they are read for every behaviour of every agent every day, so their
+    size sets the speed); arithmetic on them is in double precision, rounded once
+    when stored.
     """
 
     region: np.ndarray  # int32
@@ -37,7 +40,7 @@ class Population:
     outspoken: np.ndarray  # bool
     privacy_minded: np.ndarray  # bool
     cashless: np.ndarray  # bool
-    frailty: np.ndarray  # float64 (B, N)
+    frailty: np.ndarray  # float32 (B, N)
     score: np.ndarray  # float64
     wrongful: np.ndarray  # float64
     blacklisted: np.ndarray  # bool
@@ -45,7 +48,7 @@ class Population:
     listed_wrongly: np.ndarray  # bool
     listed_day: np.ndarray  # int32, day of (first) listing, -1 when not listed
     days_above_exit: np.ndarray  # int32
-    deterrence: np.ndarray  # float64 (B, N); stays 1 for non-negative behaviours
+    deterrence: np.ndarray  # float32 (B, N); stays 1 for non-negative behaviours
     chill: np.ndarray  # float64
     off_grid: np.ndarray  # bool
     advised: np.ndarray  # bool
@@ -82,11 +85,17 @@ def _deal_regions(n_agents: int, shares: list[float], seed: int) -> np.ndarray:
 
 
 @nb.njit(parallel=True, cache=True)
-def _frailty(shape: float, seed: int, streams: np.ndarray, n_agents: int) -> np.ndarray:
-    out = np.empty((streams.shape[0], n_agents), dtype=np.float64)
-    for i in nb.prange(n_agents):
+def _frailty(shape: float, seed: int, streams: np.ndarray, out: np.ndarray) -> None:
+    for i in nb.prange(out.shape[1]):
         for b in range(streams.shape[0]):
             out[b, i] = gamma_unit_mean(shape, seed, streams[b], i)
+
+
+def _frailties(shape: float, seed: int, streams: np.ndarray, n_agents: int) -> np.ndarray:
+    # numpy allocates the array that phase A reads every day: numpy asks the kernel for
+    # transparent huge pages on large arrays, numba's allocator does not.
+    out = np.empty((streams.shape[0], n_agents), dtype=np.float32)
+    _frailty(shape, seed, streams, out)
     return out
 
 
@@ -106,7 +115,7 @@ def initialise(scenario: Scenario) -> Population:
         outspoken=uniform_array(seed, "init:outspoken", 0, ids) < pop.outspoken_share,
         privacy_minded=uniform_array(seed, "init:privacy", 0, ids) < pop.privacy_share,
         cashless=uniform_array(seed, "init:cashless", 0, ids) < cashless_share[region],
-        frailty=_frailty(pop.heterogeneity, seed, streams, n),
+        frailty=_frailties(pop.heterogeneity, seed, streams, n),
         score=np.full(n, scenario.score.base_score, dtype=np.float64),
         wrongful=np.zeros(n, dtype=np.float64),
         blacklisted=np.zeros(n, dtype=np.bool_),
@@ -114,7 +123,7 @@ def initialise(scenario: Scenario) -> Population:
         listed_wrongly=np.zeros(n, dtype=np.bool_),
         listed_day=np.full(n, -1, dtype=np.int32),
         days_above_exit=np.zeros(n, dtype=np.int32),
-        deterrence=np.ones((n_behaviours, n), dtype=np.float64),
+        deterrence=np.ones((n_behaviours, n), dtype=np.float32),
         chill=np.ones(n, dtype=np.float64),
         off_grid=np.zeros(n, dtype=np.bool_),
         advised=np.zeros(n, dtype=np.bool_),

@@ -286,7 +286,7 @@ class Scenario(Section):
     network: NetworkSpec
     channels: Channels
     observation: Observation
-    behaviours: dict[Name, Behaviour] = Field(min_length=1)
+    behaviours: dict[Name, Behaviour] = Field(min_length=1, max_length=64)
     score: Score
     blacklist: Blacklist
     tiers: list[Tier] = Field(min_length=1)

@@ -17,45 +17,104 @@ from trustsim.scenario import Scenario
 
 @dataclass
 class RegionIndex:
-    """Alive agents of each region sorted by id, for misattribution (MODEL.md §4).
+    """Alive agents of each region in id order, for misattribution (MODEL.md §4).
 
-    ``members[start[r]:start[r+1]]`` are region ``r``'s alive agents in id order and
-    ``rank[i]`` is agent ``i``'s position among them (-1 for the emigrated).
+    ``members[start[r]:start[r+1]]`` are region ``r``'s agents in id order, alive or
+    not, and ``position[i]`` is agent ``i``'s place among them. A Fenwick tree per
+    region over those places (``tree``, 1-based, region ``r``'s from ``start[r] + r``)
+    holds 1 for each alive agent, so an alive agent's rank and the agent of a given
+    rank each take O(log N), and an emigrant is removed in O(log N) instead of
+    re-indexing everybody.
     """
 
-    members: np.ndarray  # int32
+    members: np.ndarray  # int32 (N,)
     start: np.ndarray  # int64 (R + 1,)
-    rank: np.ndarray  # int32 (N,)
+    position: np.ndarray  # int32 (N,)
+    tree: np.ndarray  # int32 (N + R,)
+    alive: np.ndarray  # int64 (R,): alive agents of each region
 
     @classmethod
     def build(cls, region: np.ndarray, alive: np.ndarray, n_regions: int) -> RegionIndex:
-        """Index the agents alive now (a counting sort: O(N), ids ascending within each region)."""
-        members, start, rank = _index_regions(region, alive, n_regions)
-        return cls(members=members, start=start, rank=rank)
+        """Index the agents (a counting sort: O(N), ids ascending within each region)."""
+        members, start, position, tree, alive_count = _index_regions(region, alive, n_regions)
+        return cls(members=members, start=start, position=position, tree=tree, alive=alive_count)
 
     def alive_per_region(self) -> np.ndarray:
         """Alive agents of each region."""
-        return np.diff(self.start)
+        return self.alive
+
+    def remove(self, agents: np.ndarray, region: np.ndarray) -> None:
+        """Take emigrants out of the index."""
+        _remove(agents, region, self.start, self.position, self.tree, self.alive)
 
 
 @nb.njit(cache=True)
-def _index_regions(region: np.ndarray, alive: np.ndarray, n_regions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _index_regions(region, alive, n_regions):  # type: ignore[no-untyped-def]
     start = np.zeros(n_regions + 1, dtype=np.int64)
     for i in range(region.shape[0]):
-        if alive[i]:
-            start[region[i] + 1] += 1
+        start[region[i] + 1] += 1
     for r in range(n_regions):
         start[r + 1] += start[r]
-    members = np.empty(start[n_regions], dtype=np.int32)
-    rank = np.full(region.shape[0], -1, dtype=np.int32)
+    members = np.empty(region.shape[0], dtype=np.int32)
+    position = np.empty(region.shape[0], dtype=np.int32)
+    tree = np.zeros(region.shape[0] + n_regions, dtype=np.int32)
+    alive_count = np.zeros(n_regions, dtype=np.int64)
     filled = start[:-1].copy()
     for i in range(region.shape[0]):
-        if alive[i]:
-            r = region[i]
-            members[filled[r]] = i
-            rank[i] = filled[r] - start[r]
-            filled[r] += 1
-    return members, start, rank
+        r = region[i]
+        members[filled[r]] = i
+        position[i] = filled[r] - start[r]
+        tree[start[r] + r + position[i] + 1] = alive[i]
+        alive_count[r] += alive[i]
+        filled[r] += 1
+    for r in range(n_regions):  # linear-time Fenwick construction
+        base, size = start[r] + r, start[r + 1] - start[r]
+        for j in range(1, size + 1):
+            parent = j + (j & -j)
+            if parent <= size:
+                tree[base + parent] += tree[base + j]
+    return members, start, position, tree, alive_count
+
+
+@nb.njit(cache=True)
+def _remove(agents, region, start, position, tree, alive):  # type: ignore[no-untyped-def]
+    for i in agents:
+        r = region[i]
+        base, size = start[r] + r, start[r + 1] - start[r]
+        j = position[i] + 1
+        while j <= size:
+            tree[base + j] -= 1
+            j += j & -j
+        alive[r] -= 1
+
+
+@nb.njit(inline="always", cache=True)
+def alive_rank(i, r, start, position, tree):  # type: ignore[no-untyped-def]
+    """Alive agents of region ``r`` with a smaller id than agent ``i`` (of region ``r``)."""
+    base = start[r] + r
+    j = position[i]
+    total = 0
+    while j > 0:
+        total += tree[base + j]
+        j -= j & -j
+    return total
+
+
+@nb.njit(inline="always", cache=True)
+def alive_at_rank(k, r, members, start, tree):  # type: ignore[no-untyped-def]
+    """The alive agent of region ``r`` with ``k`` alive agents of smaller id before it."""
+    base, size = start[r] + r, start[r + 1] - start[r]
+    place = 0
+    remaining = k + 1
+    step = 1
+    while step * 2 <= size:
+        step *= 2
+    while step > 0:
+        if place + step <= size and tree[base + place + step] < remaining:
+            place += step
+            remaining -= tree[base + place]
+        step //= 2
+    return members[start[r] + place]
 
 
 @dataclass

@@ -8,9 +8,10 @@
 
 Items 1, 2, 4, 5 and the emigration *decision* touch only the agent's own state, so
 one parallel pass does them. For item 2 the few agents who got dissent points or
-entered the list today first tell their active friends (a scatter), before item 3
-cuts any edge, as the order requires. Item 3 visits only listed agents' edges.
-Deterrence and chill of emigrants are frozen: they take no further part.
+entered the list today (flagged ``TOUCHED`` by phase D) first tell their active
+friends (a scatter), before item 3 cuts any edge, as the order requires. Item 3
+visits only listed agents' edges. Deterrence and chill of emigrants are frozen: they
+take no further part.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from trustsim.day import Day
+from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, flagged, has
 from trustsim.network import cut_edge
 from trustsim.rng import stream_id, uniform
 from trustsim.scenario import CAMERA, Scenario
-from trustsim.world import RegionIndex, World
+from trustsim.world import World
 
 
 class AdaptationPhase:
@@ -44,33 +45,32 @@ class AdaptationPhase:
         self.unfriend_stream = stream_id("unf")
 
     def step(self, world: World, day: Day) -> None:
-        """Run items 1–6; rebuild the region index when somebody emigrated."""
+        """Run items 1–6; take emigrants out of the region index."""
         pop = world.population
         net = world.network
-        touched = day.entered.copy()
-        if self.dissent >= 0:
-            touched |= day.received[self.dissent]
-        _count_touched_friends(np.flatnonzero(touched), net.offsets, net.neighbours, world.degree, day.touched_friends)
+        touched = flagged(day.status, TOUCHED, day.flagged_count)
+        _count_touched_friends(touched, net.offsets, net.neighbours, world.degree, day.touched_friends)
         _adapt(
             world.seed, day.t, self.negative, self.rates, self.deciles, self.streams,
-            world.coverage[day.t, CAMERA], day.alive_start, day.received, day.sanctioned,
+            world.coverage[day.t, CAMERA], pop.emigrated, day.attributed, day.wrongly_received, day.status,
             day.touched_friends, world.degree,
             pop.region, pop.income_decile, pop.privacy_minded, pop.score,
-            pop.deterrence, pop.chill, pop.off_grid, pop.advised, day.leaving,
+            pop.deterrence, pop.chill, pop.off_grid, pop.advised,
         )  # fmt: skip
-        listed = np.flatnonzero(pop.blacklisted & ~pop.emigrated)
+        listed = flagged(pop.blacklisted.view(np.uint8), 1, day.flagged_count)
         _unfriend(world.seed, day.t, self.unfriend_stream, self.unfriend_rate, listed, pop.blacklisted,
                   net.offsets, net.neighbours, net.edge_of_slot, world.degree)  # fmt: skip
-        leaving = np.flatnonzero(day.leaving)
+        leaving = flagged(day.status, LEAVING, day.flagged_count)
         _emigrate(leaving, net.offsets, net.neighbours, net.edge_of_slot, world.degree, pop.emigrated)
-        if leaving.size:
-            world.regions = RegionIndex.build(pop.region, world.alive, world.scenario.n_regions)
+        world.regions.remove(leaving, pop.region)
 
 
 @nb.njit(cache=True)
 def _count_touched_friends(touched, offsets, neighbours, degree, touched_friends):
-    """For item 2: how many active friends of each agent got dissent points or entered the list today."""
-    touched_friends[:] = 0
+    """For item 2: how many active friends of each agent got dissent points or entered the list today.
+
+    ``touched_friends`` is all zero on entry; :func:`_adapt` zeroes what it reads.
+    """
     for j in touched:
         for slot in range(offsets[j], offsets[j] + degree[j]):
             touched_friends[neighbours[slot]] += 1
@@ -78,26 +78,29 @@ def _count_touched_friends(touched, offsets, neighbours, degree, touched_friends
 
 @nb.njit(parallel=True, cache=True)
 def _adapt(
-    seed, t, negative, rates, deciles, streams, camera_coverage, alive, received, sanctioned,
-    touched_friends, degree, region, income_decile, privacy_minded, score, deterrence, chill, off_grid,
-    advised, leaving,
+    seed, t, negative, rates, deciles, streams, camera_coverage, emigrated, attributed, wrongly_received,
+    status, touched_friends, degree, region, income_decile, privacy_minded, score, deterrence, chill,
+    off_grid, advised,
 ):  # fmt: skip
     step, floor, relax, chill_step, chill_relax = rates[0], rates[1], rates[2], rates[3], rates[4]
     opt_coverage, opt_rate, adviser_below, adviser_rate = rates[5], rates[6], rates[7], rates[8]
     emigrate_rate = rates[9]
-    for i in nb.prange(alive.shape[0]):
-        leaving[i] = False
-        if not alive[i]:
+    for i in nb.prange(emigrated.shape[0]):
+        if emigrated[i]:
             continue
-        for b in range(negative.shape[0]):  # 1. deterrence
+        received = attributed[i] | wrongly_received[i]
+        for b in range(negative.shape[0]):  # 1. deterrence, in double precision, stored once
             if negative[b]:
-                d = deterrence[b, i]
-                if received[b, i]:
+                d = np.float64(deterrence[b, i])
+                if has(received, b):
                     d = max(d * (1.0 - step), floor)
                 deterrence[b, i] = d + relax * (1.0 - d)
-        share = touched_friends[i] / degree[i] if degree[i] > 0 else 0.0  # 2. chilling
-        c = chill[i] * (1.0 - chill_step * share)
-        chill[i] = c + chill_relax * (1.0 - c)
+        share = 0.0  # 2. chilling
+        if touched_friends[i] != 0:
+            share = touched_friends[i] / degree[i]
+            touched_friends[i] = 0
+        chill_today = chill[i] * (1.0 - chill_step * share)
+        chill[i] = chill_today + chill_relax * (1.0 - chill_today)
         # 4. opting out
         if privacy_minded[i] and not off_grid[i] and camera_coverage[region[i]] >= opt_coverage:
             if uniform(seed, streams[0], t, i, 0) < opt_rate:
@@ -107,8 +110,9 @@ def _adapt(
             if uniform(seed, streams[1], t, i, 0) < adviser_rate:
                 advised[i] = True
         # 6. emigration decision (applied after unfriending)
-        if sanctioned[i] and income_decile[i] >= deciles[1]:
-            leaving[i] = uniform(seed, streams[2], t, i, 0) < emigrate_rate
+        if (status[i] & SANCTIONED) and income_decile[i] >= deciles[1]:
+            if uniform(seed, streams[2], t, i, 0) < emigrate_rate:
+                status[i] |= LEAVING
 
 
 @nb.njit(cache=True)

@@ -5,6 +5,12 @@ recognition outcome), ``frj:<b>`` (who a misattribution lands on), ``rev:<b>``
 (reviewed) and ``cat:<b>`` (a reviewed misattribution caught). Draws whose
 outcome is certain (coverage 0, review capacity above demand) are not taken;
 since draws are stateless this changes nothing else.
+
+One parallel pass visits the agents who committed anything today and sorts their
+instances into attributed (to the actor), misattributed, lost or unseen; it counts
+the review candidates of each region. The review then runs serially over the few
+misattributions, in order of actor id and behaviour: those that stand leave their
+points on the agent they landed on (``day.landed_points``, summed in that order).
 """
 
 from __future__ import annotations
@@ -12,10 +18,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from trustsim.day import ATTRIBUTED, CAUGHT, CHUNK, LOST, MISATTRIBUTED, NOT_OBSERVED, Day
+from trustsim.day import CHUNK, Day, flagged, has
 from trustsim.rng import stream_id, uniform
 from trustsim.scenario import CAMERA, CHANNELS, ONLINE, PAYMENT, Scenario
-from trustsim.world import World
+from trustsim.world import World, alive_at_rank, alive_rank
 
 
 class ObservationPhase:
@@ -26,6 +32,7 @@ class ObservationPhase:
     def __init__(self, scenario: Scenario) -> None:
         names = list(scenario.behaviours)
         self.channel = np.array([CHANNELS.index(b.channel) for b in scenario.behaviours.values()], dtype=np.int64)
+        self.points = np.array([b.points for b in scenario.behaviours.values()], dtype=np.float64)
         self.streams = np.array(
             [[stream_id(f"{kind}:{name}") for kind in ("obs", "fr", "frj", "rev", "cat")] for name in names],
             dtype=np.int64,
@@ -37,47 +44,65 @@ class ObservationPhase:
         self.review_catch = obs.review_catch
 
     def step(self, world: World, day: Day) -> None:
-        """Fill ``day.outcome``/``day.target``, run the review, count instances."""
+        """Sort today's instances, run the review, and leave the points of misattributions that stand."""
         pop = world.population
         index = world.regions
         _observe(
             world.seed, day.t, self.streams, self.channel, world.coverage[day.t],
             self.false_non_match, self.false_match,
-            day.alive_start, pop.region, pop.cashless, pop.off_grid,
-            index.members, index.start, index.rank,
-            day.committed, day.outcome, day.target,
-            day.observed_count, day.misattributed_count, day.candidates,
+            pop.region, pop.cashless, pop.off_grid, index.members, index.start, index.position, index.tree,
+            index.alive, day.committed, day.attributed, day.misattributed, day.wrongly_received,
+            day.observed_count, day.misattributed_count, day.penalised_count, day.candidates,
         )  # fmt: skip
         candidates = day.candidates.sum(axis=0)
         capacity = self.review_per_capita * index.alive_per_region()
         day.review_backlog = float(np.maximum(0.0, candidates - capacity).sum())
         with np.errstate(divide="ignore", invalid="ignore"):
             reviewed_share = np.where(candidates > 0, np.minimum(1.0, capacity / candidates), 1.0)
+        actors = flagged(day.misattributed, np.iinfo(day.misattributed.dtype).max, day.flagged_count)
         _review(
-            world.seed, day.t, self.streams, self.channel, reviewed_share, self.review_catch,
-            day.alive_start, pop.region, day.outcome, day.caught_count,
+            world.seed, day.t, self.streams, self.points, reviewed_share, self.review_catch,
+            pop.region, index.members, index.start, index.position, index.tree, index.alive,
+            actors, day.misattributed, day.wrongly_received, day.landed_points, day.landed_wrongful,
+            day.caught_count[0], day.penalised_count[-1],
         )  # fmt: skip
+
+
+@nb.njit(inline="always", cache=True)
+def _pinned_on(seed, stream, t, i, r, members, start, position, tree, alive):
+    """The agent a misattribution of ``i`` lands on: rank ``k`` among the region's others (MODEL.md §4)."""
+    k = np.int64(uniform(seed, stream, t, i, 0) * (alive[r] - 1))
+    if k >= alive_rank(i, r, start, position, tree):
+        k += 1
+    return alive_at_rank(k, r, members, start, tree)
 
 
 @nb.njit(parallel=True, cache=True)
 def _observe(
     seed, t, streams, channel, coverage, false_non_match, false_match,
-    alive, region, cashless, off_grid, members, start, rank,
-    committed, outcome, target, observed_count, misattributed_count, candidates,
+    region, cashless, off_grid, members, start, position, tree, alive,
+    committed, attributed, misattributed, wrongly_received,
+    observed_count, misattributed_count, penalised_count, candidates,
 ):  # fmt: skip
-    n_behaviours, n = committed.shape
+    n_behaviours = channel.shape[0]
+    n = committed.shape[0]
     for c in nb.prange(observed_count.shape[0]):
         observed_count[c, :] = 0
         misattributed_count[c, :] = 0
+        penalised_count[c, :] = 0
         candidates[c, :] = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            outcome[:, i] = NOT_OBSERVED
-            if not alive[i]:
+        lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+        attributed[lo:hi] = 0
+        misattributed[lo:hi] = 0
+        wrongly_received[lo:hi] = 0
+        for i in range(lo, hi):
+            instances = committed[i]  # emigrants commit nothing
+            if instances == 0:
                 continue
             r = region[i]
             for b in range(n_behaviours):
                 ch = channel[b]
-                if not committed[b, i]:
+                if not has(instances, b):
                     continue
                 if ch == PAYMENT and (off_grid[i] or not cashless[i]):
                     continue
@@ -87,41 +112,43 @@ def _observe(
                 if cover <= 0.0 or uniform(seed, streams[b, 0], t, i, 0) >= cover:
                     continue
                 observed_count[c, b] += 1
+                bit = np.uint64(1) << np.uint64(b)
                 if ch != CAMERA:
-                    outcome[b, i] = ATTRIBUTED
+                    attributed[i] |= bit
+                    penalised_count[c, b] += 1
                     continue
                 u = uniform(seed, streams[b, 1], t, i, 0)
-                m = start[r + 1] - start[r]
-                if u < false_non_match or (u < false_non_match + false_match and m == 1):
-                    outcome[b, i] = LOST
-                elif u < false_non_match + false_match:
-                    k = np.int64(uniform(seed, streams[b, 2], t, i, 0) * (m - 1))
-                    if k >= rank[i]:
-                        k += 1
-                    target[b, i] = members[start[r] + k]
-                    outcome[b, i] = MISATTRIBUTED
+                if u < false_non_match or (u < false_non_match + false_match and alive[r] == 1):
+                    continue  # lost
+                candidates[c, r] += 1
+                if u < false_non_match + false_match:
+                    misattributed[i] |= bit
                     misattributed_count[c, b] += 1
-                    candidates[c, r] += 1
                 else:
-                    outcome[b, i] = ATTRIBUTED
-                    candidates[c, r] += 1
+                    attributed[i] |= bit
+                    penalised_count[c, b] += 1
 
 
-@nb.njit(parallel=True, cache=True)
-def _review(seed, t, streams, channel, reviewed_share, catch, alive, region, outcome, caught_count):
-    n_behaviours, n = outcome.shape
-    for c in nb.prange(caught_count.shape[0]):
-        caught_count[c, :] = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if not alive[i]:
+@nb.njit(cache=True)
+def _review(
+    seed, t, streams, points, reviewed_share, catch, region, members, start, position, tree, alive,
+    actors, misattributed, wrongly_received, landed_points, landed_wrongful, caught, penalised,
+):  # fmt: skip
+    caught[:] = 0
+    penalised[:] = 0
+    for i in actors:
+        r = region[i]
+        share = reviewed_share[r]
+        for b in range(points.shape[0]):
+            if not has(misattributed[i], b):
                 continue
-            share = reviewed_share[region[i]]
-            for b in range(n_behaviours):
-                # Reviewing a correct attribution changes nothing, so only misattributions draw.
-                if channel[b] != CAMERA or outcome[b, i] != MISATTRIBUTED:
-                    continue
-                if share < 1.0 and uniform(seed, streams[b, 3], t, i, 0) >= share:
-                    continue
-                if uniform(seed, streams[b, 4], t, i, 0) < catch:
-                    outcome[b, i] = CAUGHT
-                    caught_count[c, b] += 1
+            reviewed = share >= 1.0 or uniform(seed, streams[b, 3], t, i, 0) < share
+            if reviewed and uniform(seed, streams[b, 4], t, i, 0) < catch:
+                caught[b] += 1
+                continue
+            j = _pinned_on(seed, streams[b, 2], t, i, r, members, start, position, tree, alive)
+            landed_points[j] += points[b]
+            if points[b] < 0.0:
+                landed_wrongful[j] += points[b]
+            wrongly_received[j] |= np.uint64(1) << np.uint64(b)
+            penalised[b] += 1

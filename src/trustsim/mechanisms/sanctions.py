@@ -20,7 +20,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from trustsim.day import ATTRIBUTED, CHUNK, Day
+from trustsim.day import CHUNK, ENTERED, SANCTIONED, TOUCHED, WRONGLY_SANCTIONED, Day, has
 from trustsim.rng import stream_id, uniform
 from trustsim.scenario import Scenario
 from trustsim.world import World
@@ -45,6 +45,8 @@ class SanctionsPhase:
         self.listing = np.array([bl.blacklist_score, bl.blacklist_exit_score, bl.court_points, bl.court_exit_rate])
         self.exit_days = bl.blacklist_exit_days
         self.bounds = np.array([scenario.score.score_min, scenario.score.score_max])
+        dissent = scenario.dissent_index
+        self.dissent_bit = np.uint64(0) if dissent < 0 else np.uint64(1) << np.uint64(dissent)
 
     def step(self, world: World, day: Day) -> None:
         """Run items 1–7 of MODEL.md §6 for every alive agent."""
@@ -53,10 +55,9 @@ class SanctionsPhase:
             world.seed, day.t, self.escalation, self.court_streams, self.exit_stream,
             self.listing, self.exit_days, self.bounds,
             self.applies_below, self.applies_to_blacklisted, self.attempt_rate, self.attempt_streams,
-            day.alive_start, day.outcome, pop.score, pop.wrongful,
+            self.dissent_bit, pop.emigrated, day.attributed, day.wrongly_received, pop.score, pop.wrongful,
             pop.blacklisted, pop.court_listed, pop.listed_wrongly, pop.listed_day, pop.days_above_exit,
-            pop.ever_sanctioned, pop.ever_wrongly_sanctioned,
-            day.entered, day.sanctioned, day.wrongly_sanctioned, day.listing_count, day.denials_count,
+            pop.ever_sanctioned, pop.ever_wrongly_sanctioned, day.status, day.listing_count, day.denials_count,
         )  # fmt: skip
 
 
@@ -64,73 +65,97 @@ class SanctionsPhase:
 def _court_list_sanction(
     seed, t, escalation, court_streams, exit_stream, listing, exit_days, bounds,
     applies_below, applies_to_blacklisted, attempt_rate, attempt_streams,
-    alive, outcome, score, wrongful,
+    dissent_bit, emigrated, attributed, wrongly_received, score, wrongful,
     blacklisted, court_listed, listed_wrongly, listed_day, days_above_exit,
-    ever_sanctioned, ever_wrongly_sanctioned,
-    entered, sanctioned, wrongly_sanctioned, listing_count, denials_count,
+    ever_sanctioned, ever_wrongly_sanctioned, status, listing_count, denials_count,
 ):  # fmt: skip
     blacklist_score, exit_score, court_points, court_exit_rate = listing[0], listing[1], listing[2], listing[3]
-    n_behaviours, n = outcome.shape
+    n_behaviours = escalation.shape[0]
+    n_sanctions = attempt_rate.shape[0]
+    highest_bound = applies_below.max() if n_sanctions else -np.inf
+    n = score.shape[0]
     for c in nb.prange(listing_count.shape[0]):
-        listing_count[c, :] = 0
-        denials_count[c, :] = 0
+        # Counters are local while the chunk is scanned (stores into shared arrays would
+        # make the compiler reload every input after each one).
+        entries = np.zeros(3, dtype=np.int64)
+        denials = np.zeros(n_sanctions, dtype=np.int64)
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            entered[i] = False
-            sanctioned[i] = False
-            wrongly_sanctioned[i] = False
-            if not alive[i]:
+            if emigrated[i]:
+                status[i] = 0
                 continue
+            flags = np.uint8(0)
+            s = score[i]
+            listed = blacklisted[i]
             # 1. court
-            for b in range(n_behaviours):
-                if escalation[b] > 0.0 and outcome[b, i] == ATTRIBUTED:
-                    if uniform(seed, court_streams[b], t, i, 0) < escalation[b]:
-                        score[i] = min(max(score[i] - court_points, bounds[0]), bounds[1])
-                        if not blacklisted[i]:
-                            listing_count[c, ENTRIES_COURT] += 1
-                            listed_day[i] = t
-                            entered[i] = True
-                        blacklisted[i] = True
-                        court_listed[i] = True
-                        listed_wrongly[i] = False
+            if attributed[i] != 0:
+                for b in range(n_behaviours):
+                    if escalation[b] > 0.0 and has(attributed[i], b):
+                        if uniform(seed, court_streams[b], t, i, 0) < escalation[b]:
+                            s = min(max(s - court_points, bounds[0]), bounds[1])
+                            if not listed:
+                                entries[ENTRIES_COURT] += 1
+                                listed_day[i] = t
+                                flags |= ENTERED
+                            listed = True
+                            court_listed[i] = True
+                            listed_wrongly[i] = False
+                score[i] = s
             # 2. score listing
-            if not blacklisted[i] and score[i] < blacklist_score:
-                blacklisted[i] = True
-                listed_wrongly[i] = score[i] + wrongful[i] >= blacklist_score
+            if not listed and s < blacklist_score:
+                listed = True
+                listed_wrongly[i] = s + wrongful[i] >= blacklist_score
                 listed_day[i] = t
-                entered[i] = True
-                listing_count[c, ENTRIES_SCORE] += 1
+                flags |= ENTERED
+                entries[ENTRIES_SCORE] += 1
             # 3. exit counter
-            days_above_exit[i] = days_above_exit[i] + 1 if score[i] >= exit_score else 0
+            days_above_exit[i] = days_above_exit[i] + 1 if s >= exit_score else 0
             # 4. exit
-            if blacklisted[i] and listed_day[i] < t:
+            if listed and listed_day[i] < t:
                 if court_listed[i]:
                     leaves = uniform(seed, exit_stream, t, i, 0) < court_exit_rate
                 else:
                     leaves = days_above_exit[i] >= exit_days
                 if leaves:
-                    blacklisted[i] = False
+                    listed = False
                     court_listed[i] = False
                     listed_wrongly[i] = False
                     listed_day[i] = -1
-                    listing_count[c, EXITS] += 1
-            # 6–7. sanctions
-            for s in range(attempt_rate.shape[0]):
-                if not sanction_active(score[i], blacklisted[i], applies_below[s], applies_to_blacklisted[s]):
-                    continue
-                by_score = score[i] < applies_below[s]
-                by_list = applies_to_blacklisted[s] and blacklisted[i]
-                sanctioned[i] = True
-                rate = attempt_rate[s]
-                if rate >= 1.0 or (rate > 0.0 and uniform(seed, attempt_streams[s], t, i, 0) < rate):
-                    denials_count[c, s] += 1
-                wrong_score = (not by_score) or applies_below[s] <= score[i] + wrongful[i]
-                wrong_list = (not by_list) or listed_wrongly[i]
-                if wrong_score and wrong_list:
-                    wrongly_sanctioned[i] = True
-            if sanctioned[i]:
-                ever_sanctioned[i] = True
-            if wrongly_sanctioned[i]:
-                ever_wrongly_sanctioned[i] = True
+                    entries[EXITS] += 1
+            blacklisted[i] = listed
+            # 6–7. sanctions (none can be active above every score bound and off the list)
+            if s < highest_bound or listed:
+                for k in range(n_sanctions):
+                    if not sanction_active(s, listed, applies_below[k], applies_to_blacklisted[k]):
+                        continue
+                    flags |= SANCTIONED
+                    rate = attempt_rate[k]
+                    if rate >= 1.0 or (rate > 0.0 and uniform(seed, attempt_streams[k], t, i, 0) < rate):
+                        denials[k] += 1
+                    wrong = _wrongful(
+                        s, wrongful[i], listed_wrongly[i], listed, applies_below[k], applies_to_blacklisted[k]
+                    )
+                    if wrong:
+                        flags |= WRONGLY_SANCTIONED
+                if flags & SANCTIONED:
+                    ever_sanctioned[i] = True
+                if flags & WRONGLY_SANCTIONED:
+                    ever_wrongly_sanctioned[i] = True
+            # Friends are chilled by a new listing or by dissent points (MODEL.md §7.2).
+            if (flags & ENTERED) or ((attributed[i] | wrongly_received[i]) & dissent_bit) != 0:
+                flags |= TOUCHED
+            status[i] = flags
+        listing_count[c, :] = entries
+        denials_count[c, :] = denials
+
+
+@nb.njit(inline="always", cache=True)
+def _wrongful(score, wrongful, listed_wrongly, blacklisted, applies_below, applies_to_blacklisted):
+    """Item 7: every condition that makes the (active) sanction active is wrongful."""
+    by_score = score < applies_below
+    by_list = applies_to_blacklisted and blacklisted
+    wrong_score = (not by_score) or applies_below <= score + wrongful
+    wrong_list = (not by_list) or listed_wrongly
+    return wrong_score and wrong_list
 
 
 def sanction_conditions(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:

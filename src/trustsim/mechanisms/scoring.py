@@ -1,9 +1,9 @@
 """Phase C — points and the score update (MODEL.md §5).
 
-Points of instances that stand are summed into ``Δ(i)``: correctly attributed ones
-for the actor (in parallel), misattributions that survived review for the agent
-they landed on (serially, in order of actor id then behaviour, so float sums do
-not depend on the thread count). ``Δw`` is the sum of the *negative* wrongful
+Points of instances that stand are summed into ``Δ(i)``: the agent's own correctly
+attributed instances in behaviour order, plus the points of misattributions that
+landed on it (summed by phase B in order of actor id then behaviour, so float sums
+do not depend on the thread count). ``Δw`` is the sum of the *negative* wrongful
 points only: the text defines it as ``≤ 0``, and a misattributed good deed
 (possible only for a positive camera behaviour) does not reduce the deficit.
 
@@ -14,7 +14,8 @@ Then every alive agent updates synchronously from the start-of-day scores::
 
 ``m`` is the mean start-of-day score of the agent's active friends (the first
 ``degree[i]`` slots of its row). Edges of emigrants are cut when they leave, so
-active edges only join alive agents.
+active edges only join alive agents. The new scores go to the other half of a double
+buffer, which then becomes ``population.score``: no copy of the start-of-day scores.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import math
 import numba as nb
 import numpy as np
 
-from trustsim.day import ATTRIBUTED, CHUNK, MISATTRIBUTED, Day
+from trustsim.day import Day, has
+from trustsim.prefetch import prefetch
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
@@ -48,83 +50,88 @@ class ScoringPhase:
         self.targets = (score.base_score, score.off_grid_score)
 
     def step(self, world: World, day: Day) -> None:
-        """Sum today's points into ``day.delta`` and update ``score`` and ``wrongful``."""
+        """Update ``score`` and ``wrongful`` from today's points and the start-of-day scores."""
         pop = world.population
         net = world.network
-        _own_points(self.points, day.alive_start, day.outcome, day.delta, day.delta_wrongful,
-                    day.received, day.penalised_count)  # fmt: skip
-        _misattributed_points(self.points, day.outcome, day.target, day.delta, day.delta_wrongful,
-                              day.received, day.penalised_count[-1])  # fmt: skip
         _update(
-            day.alive_start, day.score_start, day.delta, day.delta_wrongful, pop.off_grid,
-            net.offsets, net.neighbours, world.degree,
+            self.points, pop.emigrated, day.attributed, day.wrongly_received, day.landed_points,
+            day.landed_wrongful, pop.off_grid, net.offsets, net.neighbours, world.degree,
             self.rho, self.kappa, self.targets[0], self.targets[1], self.bounds[0], self.bounds[1],
-            pop.score, pop.wrongful,
+            pop.score, day.score_next, pop.wrongful,
         )  # fmt: skip
+        pop.score, day.score_next = day.score_next, pop.score
 
 
-@nb.njit(parallel=True, cache=True)
-def _own_points(points, alive, outcome, delta, delta_wrongful, received, penalised):
-    n_behaviours, n = outcome.shape
-    for c in nb.prange(penalised.shape[0] - 1):
-        penalised[c, :] = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            delta[i] = 0.0
-            delta_wrongful[i] = 0.0
-            for b in range(n_behaviours):
-                hit = alive[i] and outcome[b, i] == ATTRIBUTED
-                received[b, i] = hit
-                if hit:
-                    delta[i] += points[b]
-                    penalised[c, b] += 1
-
-
-@nb.njit(cache=True)
-def _misattributed_points(points, outcome, target, delta, delta_wrongful, received, penalised):
-    n_behaviours, n = outcome.shape
-    penalised[:] = 0
-    for i in range(n):
-        for b in range(n_behaviours):
-            if outcome[b, i] == MISATTRIBUTED:
-                j = target[b, i]
-                delta[j] += points[b]
-                if points[b] < 0.0:
-                    delta_wrongful[j] += points[b]
-                received[b, j] = True
-                penalised[b] += 1
+_BLOCK = 1024
+"""Agents whose friends' scores are gathered together (a buffer that stays in cache)."""
+_AHEAD = 128
+"""How many slots ahead the gather prefetches a friend's score."""
 
 
 @nb.njit(inline="always", cache=True)
-def _friends_total(score_start, neighbours, start, end):
-    # Two interleaved partial sums (even and odd slots, added at the end) keep two
-    # independent chains of random loads in flight; the order is fixed, so results
-    # stay independent of threads and machines.
+def _friends_total(friend_scores, start, end):
+    # Two interleaved partial sums (even and odd slots, added at the end) halve the
+    # chain of dependent additions; the order is fixed, so results stay independent
+    # of threads and machines.
     even = 0.0
     odd = 0.0
     slot = start
     while slot + 1 < end:
-        even += score_start[neighbours[slot]]
-        odd += score_start[neighbours[slot + 1]]
+        even += friend_scores[slot]
+        odd += friend_scores[slot + 1]
         slot += 2
     if slot < end:
-        even += score_start[neighbours[slot]]
+        even += friend_scores[slot]
     return even + odd
+
+
+@nb.njit(inline="always", cache=True)
+def _own_points(points, attributed):
+    total = 0.0
+    if attributed != 0:
+        for b in range(points.shape[0]):
+            if has(attributed, b):
+                total += points[b]
+    return total
 
 
 @nb.njit(parallel=True, cache=True)
 def _update(
-    alive, score_start, delta, delta_wrongful, off_grid, offsets, neighbours, degree,
-    rho, kappa, base_score, off_grid_score, score_min, score_max, score, wrongful,
+    points, emigrated, attributed, wrongly_received, landed_points, landed_wrongful, off_grid,
+    offsets, neighbours, degree, rho, kappa, base_score, off_grid_score, score_min, score_max,
+    score_start, score, wrongful,
 ):  # fmt: skip
-    for i in nb.prange(score.shape[0]):
-        if not alive[i]:
-            continue
-        s = score_start[i]
-        friends_mean = s
-        if kappa != 0.0:
-            if degree[i] > 0:
-                friends_mean = _friends_total(score_start, neighbours, offsets[i], offsets[i] + degree[i]) / degree[i]
-        target = off_grid_score if off_grid[i] else base_score
-        new = s + delta[i] + rho * (target - s) + kappa * (friends_mean - s)
-        score[i] = min(max(new, score_min), score_max)
-        wrongful[i] = max(0.0, (1.0 - rho) * wrongful[i] - delta_wrongful[i])
+    n = score.shape[0]
+    for block in nb.prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = block * _BLOCK, min(n, (block + 1) * _BLOCK)
+        # First every slot of the block's rows is gathered in one flat loop: its loads are
+        # independent, so the CPU keeps many cache misses in flight, which a loop over
+        # rows of varying length (one mispredicted exit per row) would not.
+        first = offsets[lo]
+        friend_scores = np.empty(offsets[hi] - first if kappa != 0.0 else 0, dtype=np.float64)
+        ahead = min(_AHEAD, friend_scores.shape[0])
+        for k in range(friend_scores.shape[0] - ahead):
+            prefetch(score_start, neighbours[first + k + ahead])
+            friend_scores[k] = score_start[neighbours[first + k]]
+        for k in range(friend_scores.shape[0] - ahead, friend_scores.shape[0]):
+            friend_scores[k] = score_start[neighbours[first + k]]
+        for i in range(lo, hi):
+            s = score_start[i]
+            if emigrated[i]:
+                score[i] = s
+                continue
+            delta = _own_points(points, attributed[i])
+            delta_wrongful = 0.0
+            if wrongly_received[i] != 0:
+                delta += landed_points[i]
+                delta_wrongful = landed_wrongful[i]
+                landed_points[i] = 0.0
+                landed_wrongful[i] = 0.0
+            friends_mean = s
+            if kappa != 0.0 and degree[i] > 0:
+                row = offsets[i] - first
+                friends_mean = _friends_total(friend_scores, row, row + degree[i]) / degree[i]
+            target = off_grid_score if off_grid[i] else base_score
+            new = s + delta + rho * (target - s) + kappa * (friends_mean - s)
+            score[i] = min(max(new, score_min), score_max)
+            wrongful[i] = max(0.0, (1.0 - rho) * wrongful[i] - delta_wrongful)
