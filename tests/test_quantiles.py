@@ -43,3 +43,22 @@ def test_values_at_the_bounds_and_a_degenerate_range() -> None:
 def test_constant_and_empty() -> None:
     assert percentiles(np.full(5, 7.0), np.zeros(5, bool), (10, 90), 0.0, 10.0) == [7.0, 7.0]
     assert all(np.isnan(percentiles(np.ones(3), np.ones(3, bool), (50,), 0.0, 10.0)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from([-3.0, -0.0, 0.0, 1e-300, 2.5, 2.5000000000000004, 7.0, 1000.0]), min_size=1, max_size=60),
+    st.lists(st.floats(-3.0, 1000.0, allow_nan=False), min_size=0, max_size=60),
+    st.floats(0.0, 100.0),
+)
+def test_radix_select_inside_a_crowded_bin(atoms: list[float], spread: list[float], q: float) -> None:
+    import trustsim.quantiles as quantiles
+
+    values = np.array(atoms + spread)
+    excluded = np.zeros(values.shape[0], dtype=np.bool_)
+    crowded, quantiles._COLLECT = quantiles._COLLECT, 2  # every bin of more than two values is narrowed by radix
+    try:
+        got = percentiles(values, excluded, (q,), -3.0, 1000.0)
+    finally:
+        quantiles._COLLECT = crowded
+    assert got == list(np.percentile(values, [q]))

@@ -8,6 +8,11 @@ cumulative counts, and a second pass collects only the scores of those bins, whi
 are then partitioned. The bin of a score is a monotone function of it, so order
 statistics are preserved; counts are integers, so the result is the same for any
 number of threads.
+
+A bin can hold most agents (on the first days nearly everybody has exactly the base
+score). Such a bin is not collected: a radix select on the bits of its values (as
+order-preserving unsigned keys, 12 bits per pass, starting below the bits its
+smallest and largest values share) narrows it down to few values or to one.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ import numpy as np
 
 BINS = 16384
 _GROUPS = 16  # independent histograms, one per group of agents, summed afterwards
+_COLLECT = 1 << 16  # a bin with more values than this is narrowed by radix select
+_DIGIT = 12  # bits per radix pass
+_SIGN = np.uint64(1 << 63)
+_ALL = np.uint64((1 << 64) - 1)
 
 
 def percentiles(values: np.ndarray, excluded: np.ndarray, q: tuple[float, ...], low: float, high: float) -> list[float]:
@@ -35,15 +44,22 @@ def percentiles(values: np.ndarray, excluded: np.ndarray, q: tuple[float, ...], 
     ranks = sorted({r for v in virtual for r in (math.floor(v), min(math.floor(v) + 1, n - 1))})
     cumulative = np.cumsum(counts)
     bins = np.searchsorted(cumulative, np.array(ranks), side="right")
-    wanted = np.zeros(BINS, dtype=np.bool_)
-    wanted[bins] = True
-    collected = _collect(values, excluded, low, scale, wanted)
     # Position of a rank among the collected values: ranks below its bin are not collected.
     before = np.concatenate(([0], cumulative))  # values in bins below each bin
-    kept_before = np.cumsum(np.where(wanted, counts, 0)) - np.where(wanted, counts, 0)
-    positions = [int(r - before[b] + kept_before[b]) for r, b in zip(ranks, bins, strict=True)]
-    collected.partition(positions)
-    stats = {r: float(collected[p]) for r, p in zip(ranks, positions, strict=True)}
+    stats: dict[int, float] = {}
+    small = [(r, b) for r, b in zip(ranks, bins, strict=True) if counts[b] <= _COLLECT]
+    if small:
+        wanted = np.zeros(BINS, dtype=np.bool_)
+        wanted[[b for _, b in small]] = True
+        collected = _collect(values, excluded, low, scale, wanted)
+        kept_before = np.cumsum(np.where(wanted, counts, 0)) - np.where(wanted, counts, 0)
+        positions = [int(r - before[b] + kept_before[b]) for r, b in small]
+        collected.partition(positions)
+        stats |= {r: float(collected[p]) for (r, _), p in zip(small, positions, strict=True)}
+    for b in sorted({int(b) for b in bins if counts[b] > _COLLECT}):
+        crowded = [r for r, rb in zip(ranks, bins, strict=True) if rb == b]
+        within = [r - int(before[b]) for r in crowded]
+        stats |= dict(zip(crowded, _select_in_bin(values, excluded, low, scale, b, within), strict=True))
     result = []
     for v in virtual:
         below = math.floor(v)
@@ -85,6 +101,140 @@ def _collect(values: np.ndarray, excluded: np.ndarray, low: float, scale: float,
         k = g * step
         for i in range(g * step, min(n, (g + 1) * step)):
             if (not excluded[i]) and wanted[_bin(values[i], low, scale)]:
+                buffer[k] = values[i]
+                k += 1
+        found[g] = k - g * step
+    out = np.empty(found.sum(), dtype=values.dtype)
+    k = 0
+    for g in range(_GROUPS):
+        out[k : k + found[g]] = buffer[g * step : g * step + found[g]]
+        k += found[g]
+    return out
+
+
+def _select_in_bin(
+    values: np.ndarray, excluded: np.ndarray, low: float, scale: float, b: int, ks: list[int]
+) -> list[float]:
+    """The ``k``-th smallest included values of bin ``b`` (0-based) for each ``k``, by radix select.
+
+    Each pass histograms the next bits of the keys in one key range, with the smallest
+    and largest key of every digit, so a range whose keys are all equal (an atom such
+    as the base score) is recognised at once. Ranks that share a range share its passes.
+    """
+    bits = values.view(np.uint64)
+    found: dict[int, float] = {}
+    lowest, highest = _key_range(bits, values, excluded, low, scale, b)  # numba returns them as Python ints
+    todo = [(np.uint64(lowest), np.uint64(highest), list(enumerate(ks)))]
+    while todo:
+        lowest, highest, items = todo.pop()
+        if lowest == highest:
+            found |= {index: _value_of(lowest) for index, _ in items}
+            continue
+        shift = max(0, int(lowest ^ highest).bit_length() - _DIGIT)
+        counts, mins, maxs = _digit_histogram(bits, excluded, lowest, highest, shift)
+        cumulative = np.cumsum(counts)
+        by_digit: dict[int, list[tuple[int, int]]] = {}
+        for index, k in items:
+            digit = int(np.searchsorted(cumulative, k, side="right"))
+            by_digit.setdefault(digit, []).append((index, k - int(cumulative[digit] - counts[digit])))
+        for digit, sub in by_digit.items():
+            if counts[digit] <= _COLLECT and mins[digit] != maxs[digit]:
+                keys = _collect_keys(bits, values, excluded, mins[digit], maxs[digit])
+                keys.partition([k for _, k in sub])
+                found |= {index: float(keys[k]) for index, k in sub}
+            else:
+                todo.append((mins[digit], maxs[digit], sub))
+    return [found[index] for index in range(len(ks))]
+
+
+def _value_of(key: np.uint64) -> float:
+    """The double whose order-preserving key is ``key`` (inverse of :func:`_key`)."""
+    raw = key ^ _SIGN if key & _SIGN else key ^ _ALL
+    return float(np.array([raw], dtype=np.uint64).view(np.float64)[0])
+
+
+@nb.njit(inline="always", cache=True)
+def _key(bits: np.uint64) -> np.uint64:
+    # Order-preserving map of a double's bits to an unsigned integer: negative numbers
+    # have every bit flipped, the others only the sign bit (written without a branch).
+    return bits ^ (((bits >> np.uint64(63)) * np.uint64((1 << 63) - 1)) | np.uint64(1 << 63))
+
+
+@nb.njit(parallel=True, cache=True)
+def _key_range(bits, values, excluded, low, scale, b):  # type: ignore[no-untyped-def]
+    n = values.shape[0]
+    step = (n + _GROUPS - 1) // _GROUPS
+    top = np.uint64((1 << 64) - 1)
+    lows = np.full(_GROUPS, top)
+    highs = np.zeros(_GROUPS, dtype=np.uint64)
+    for g in nb.prange(_GROUPS):
+        lo, hi = top, np.uint64(0)
+        for i in range(g * step, min(n, (g + 1) * step)):
+            inside = (not excluded[i]) and _bin(values[i], low, scale) == b
+            key = _key(bits[i])
+            lo = min(lo, key if inside else top)
+            hi = max(hi, key if inside else np.uint64(0))
+        lows[g], highs[g] = lo, hi
+    return lows.min(), highs.max()
+
+
+@nb.njit(parallel=True, cache=True)
+def _digit_histogram(bits, excluded, lowest, highest, shift):  # type: ignore[no-untyped-def]
+    # Keys between the smallest and largest key of a bin belong to that bin (the bin is
+    # a monotone function of the value), so a key range stands for "in bin b".
+    n = bits.shape[0]
+    step = (n + _GROUPS - 1) // _GROUPS
+    size = 1 << _DIGIT
+    counts = np.zeros((_GROUPS, size), dtype=np.int64)
+    mins = np.zeros((_GROUPS, size), dtype=np.uint64)
+    maxs = np.zeros((_GROUPS, size), dtype=np.uint64)
+    mask = np.uint64(size - 1)
+    for g in nb.prange(_GROUPS):
+        count = np.zeros(size, dtype=np.int64)
+        smallest = np.full(size, np.uint64((1 << 64) - 1))
+        largest = np.zeros(size, dtype=np.uint64)
+        # Runs of one digit (an atom: many equal scores) are tallied in registers and
+        # written once, instead of one dependent update of the same counter per value.
+        current, run, run_low, run_high = -1, 0, np.uint64((1 << 64) - 1), np.uint64(0)
+        for i in range(g * step, min(n, (g + 1) * step)):
+            key = _key(bits[i])
+            if (not excluded[i]) and lowest <= key and key <= highest:
+                digit = np.int64((key >> np.uint64(shift)) & mask)
+                if digit != current:
+                    if current >= 0:
+                        count[current] += run
+                        smallest[current] = min(smallest[current], run_low)
+                        largest[current] = max(largest[current], run_high)
+                    current, run, run_low, run_high = digit, 0, key, key
+                run += 1
+                run_low = min(run_low, key)
+                run_high = max(run_high, key)
+        if current >= 0:
+            count[current] += run
+            smallest[current] = min(smallest[current], run_low)
+            largest[current] = max(largest[current], run_high)
+        counts[g], mins[g], maxs[g] = count, smallest, largest
+    total = counts.sum(axis=0)
+    low_keys = mins[0].copy()
+    high_keys = maxs[0].copy()
+    for g in range(1, _GROUPS):
+        for d in range(size):
+            low_keys[d] = min(low_keys[d], mins[g, d])
+            high_keys[d] = max(high_keys[d], maxs[g, d])
+    return total, low_keys, high_keys
+
+
+@nb.njit(parallel=True, cache=True)
+def _collect_keys(bits, values, excluded, lowest, highest):  # type: ignore[no-untyped-def]
+    n = values.shape[0]
+    step = (n + _GROUPS - 1) // _GROUPS
+    found = np.zeros(_GROUPS, dtype=np.int64)
+    buffer = np.empty(n, dtype=values.dtype)
+    for g in nb.prange(_GROUPS):
+        k = g * step
+        for i in range(g * step, min(n, (g + 1) * step)):
+            key = _key(bits[i])
+            if (not excluded[i]) and lowest <= key and key <= highest:
                 buffer[k] = values[i]
                 k += 1
         found[g] = k - g * step

@@ -65,39 +65,44 @@ def _commit(
     committed, counts, unchilled,
 ):  # fmt: skip
     # Behaviour-major loops over one chunk with no branch on agent data, so that LLVM
-    # vectorises the Philox rounds across agents; the chunk's flags stay in cache
-    # between behaviours. Emigrants draw too and are masked out.
+    # vectorises the Philox rounds across agents; the chunk's inputs stay in cache
+    # between behaviours. Emigrants draw too and are masked out. Factors that do not
+    # apply are 1.0, and multiplying by 1.0 is exact, so a behaviour without outspoken
+    # multiplier or chill skips them and still computes MODEL.md §3's p bit for bit.
     n_behaviours, n = frailty.shape
     for c in nb.prange(counts.shape[0]):
         lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
-        # The chunk's masks are built in a fresh local buffer: stores into it cannot alias
-        # the inputs, which is what lets the draw loop vectorise.
+        # Local buffers cannot alias the inputs, which is what lets the loops vectorise.
         masks = np.zeros(hi - lo, dtype=np.uint64)
+        ones = np.ones(hi - lo)
+        advised_factor = np.empty(hi - lo)
+        total = 0.0
         for b in range(n_behaviours):
-            rate, stream, multiplier, adviser = base_rate[b], streams[b], outspoken_multiplier[b], adviser_effect[b]
-            chilled = 1 if b == dissent else 0
+            rate, stream, multiplier = base_rate[b], streams[b], outspoken_multiplier[b]
             shift = np.uint64(b)
-            count = 0
             for i in range(lo, hi):
-                p = _unchilled_probability(
-                    rate, frailty[b, i], deterrence[b, i], _pick(advised[i], adviser, 1.0),
-                    _pick(outspoken[i], multiplier, 1.0),
-                )  # fmt: skip
-                p *= _pick(chilled, chill[i], 1.0)
-                hit = (not emigrated[i]) & (uniform(seed, stream, t, i, 0) < min(p, 1.0))
-                masks[i - lo] |= np.uint64(hit) << shift
-                count += hit
+                advised_factor[i - lo] = adviser_effect[b] if advised[i] else 1.0
+            factor = advised_factor if adviser_effect[b] != 1.0 else ones
+            count = 0
+            if b != dissent and multiplier == 1.0:
+                for i in range(lo, hi):
+                    p = rate * np.float64(frailty[b, i]) * np.float64(deterrence[b, i]) * factor[i - lo]
+                    hit = (not emigrated[i]) & (uniform(seed, stream, t, i, 0) < min(p, 1.0))
+                    masks[i - lo] |= np.uint64(hit) << shift
+                    count += hit
+            else:
+                chilled = 1 if b == dissent else 0
+                for i in range(lo, hi):
+                    p = _unchilled_probability(
+                        rate, frailty[b, i], deterrence[b, i], factor[i - lo], _pick(outspoken[i], multiplier, 1.0)
+                    )
+                    if chilled:
+                        total += _pick(emigrated[i], 0.0, min(p, 1.0))
+                    p *= _pick(chilled, chill[i], 1.0)
+                    hit = (not emigrated[i]) & (uniform(seed, stream, t, i, 0) < min(p, 1.0))
+                    masks[i - lo] |= np.uint64(hit) << shift
+                    count += hit
             counts[c, b] = count
+        unchilled[c] = total
         for i in range(lo, hi):
             committed[i] = masks[i - lo]
-        total = 0.0
-        if dissent >= 0:
-            b = dissent
-            for i in range(lo, hi):
-                if not emigrated[i]:
-                    p = _unchilled_probability(
-                        base_rate[b], frailty[b, i], deterrence[b, i], adviser_effect[b] if advised[i] else 1.0,
-                        outspoken_multiplier[b] if outspoken[i] else 1.0,
-                    )  # fmt: skip
-                    total += min(p, 1.0)
-        unchilled[c] = total
