@@ -20,11 +20,10 @@ def test_same_seed_gives_identical_metrics_and_other_seed_differs() -> None:
 
 def test_thread_count_does_not_change_any_number(threads: None) -> None:
     s = scenario(agents=20_000, days=30)  # several chunks per thread
-    numba.set_num_threads(1)
-    one = Simulation(s)
+    one = Simulation(s, threads=1)
     one_metrics = one.run()
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    many = Simulation(s)
+    many = Simulation(s, threads=numba.config.NUMBA_NUM_THREADS)
+    assert many.threads == numba.config.NUMBA_NUM_THREADS
     many_metrics = many.run()
     pd.testing.assert_frame_equal(one_metrics, many_metrics, check_exact=True)
     for name, values in one.world.population.arrays().items():

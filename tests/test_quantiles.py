@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import trustsim.quantiles as quantiles
 from trustsim.quantiles import percentiles
+
+
+@pytest.fixture(autouse=True)
+def _histogram_path_for_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small inputs normally go straight to np.percentile; here they take the histogram path."""
+    monkeypatch.setattr(quantiles, "_SMALL", 0)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 1001, 200_000])
@@ -52,8 +59,6 @@ def test_constant_and_empty() -> None:
     st.floats(0.0, 100.0),
 )
 def test_radix_select_inside_a_crowded_bin(atoms: list[float], spread: list[float], q: float) -> None:
-    import trustsim.quantiles as quantiles
-
     values = np.array(atoms + spread)
     excluded = np.zeros(values.shape[0], dtype=np.bool_)
     crowded, quantiles._COLLECT = quantiles._COLLECT, 2  # every bin of more than two values is narrowed by radix

@@ -124,7 +124,7 @@ def _simulate_and_write(scenario: Scenario, writer: RunWriter, on_day: Callable[
         "agents": scenario.run.agents,
         "days": scenario.run.days,
         "backend": "cpu",
-        "threads": numba.get_num_threads(),
+        "threads": simulation.threads,
         "started": started_at.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
         "wall_seconds": {"build": built - clock, "simulate": simulated - built},

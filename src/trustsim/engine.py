@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numba
 import pandas as pd
 
 from trustsim.day import Day
@@ -24,12 +25,22 @@ from trustsim.population import initialise
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
+AGENTS_PER_THREAD = 40_000
+"""Below this many agents per thread, waking another thread costs more than it saves (measured)."""
+
 
 class Simulation:
-    """One run of a scenario: the world, the phases that move it, and the metrics they leave."""
+    """One run of a scenario: the world, the phases that move it, and the metrics they leave.
 
-    def __init__(self, scenario: Scenario) -> None:
+    ``threads`` is how many threads the kernels use (at most numba's current thread count); by
+    default one per 40,000 agents, up to numba's thread count. Results do not depend on it.
+    """
+
+    def __init__(self, scenario: Scenario, threads: int | None = None) -> None:
         self.scenario = scenario
+        available = numba.get_num_threads()
+        wanted = max(1, scenario.run.agents // AGENTS_PER_THREAD) if threads is None else threads
+        self.threads = max(1, min(wanted, available))
         population = initialise(scenario)
         network = build_network(scenario.network, population.region, scenario.n_regions, scenario.run.seed)
         self.world = World.create(scenario, population, network, coverage_table(scenario, scenario.run.days))
@@ -59,10 +70,15 @@ class Simulation:
         """Simulate one day: phases A→E in order, then record the metrics row."""
         if self.finished:
             raise RuntimeError(f"all {self.scenario.run.days} days of the scenario are simulated already")
-        day = self._begin_day()
-        for phase in self.phases:
-            phase.step(self.world, day)
-        self.metrics.record(self.world, day)
+        previous = numba.get_num_threads()
+        numba.set_num_threads(self.threads)
+        try:
+            day = self._begin_day()
+            for phase in self.phases:
+                phase.step(self.world, day)
+            self.metrics.record(self.world, day)
+        finally:
+            numba.set_num_threads(previous)
         self.world.day += 1
 
     def run(self, on_day: Callable[[int], None] | None = None) -> pd.DataFrame:

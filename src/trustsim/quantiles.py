@@ -24,6 +24,7 @@ import numpy as np
 
 BINS = 16384
 _GROUPS = 16  # independent histograms, one per group of agents, summed afterwards
+_SMALL = 1 << 16  # up to this many values, np.percentile is used directly
 _COLLECT = 1 << 16  # a bin with more values than this is narrowed by radix select
 _DIGIT = 12  # bits per radix pass
 _SIGN = np.uint64(1 << 63)
@@ -35,6 +36,9 @@ def percentiles(values: np.ndarray, excluded: np.ndarray, q: tuple[float, ...], 
 
     Every included value must lie in ``[low, high]``.
     """
+    if values.shape[0] <= _SMALL:  # a few thousand values: numpy itself is quicker than two parallel passes
+        included = values[~excluded]
+        return [float(x) for x in np.percentile(included, q)] if included.shape[0] else [math.nan] * len(q)
     scale = BINS / (high - low) if high > low else 0.0
     counts = _histogram(values, excluded, low, scale).sum(axis=0, dtype=np.int64)
     n = int(counts.sum())
