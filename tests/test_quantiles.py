@@ -11,10 +11,10 @@ import trustsim.quantiles as quantiles
 from trustsim.quantiles import percentiles
 
 
-@pytest.fixture(autouse=True)
-def _histogram_path_for_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Small inputs normally go straight to np.percentile; here they take the histogram path."""
-    monkeypatch.setattr(quantiles, "_SMALL", 0)
+@pytest.fixture(autouse=True, params=["histogram", "partition"])
+def _both_paths_for_every_size(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs once through the histogram path and once by partitioning a copy."""
+    monkeypatch.setattr(quantiles, "_SMALL", 0 if request.param == "histogram" else 1 << 40)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 1001, 200_000])
