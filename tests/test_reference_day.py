@@ -40,6 +40,7 @@ HEAVY = [
     "observation.review_per_capita=0.005",
     "adaptation.deterrence_step=0.8",
     "adaptation.chill_step=0.9",
+    "sanctions.loan_denial.applies_to_blacklisted=true",  # active by score or by listing
 ]
 
 ROLLOUT = [

@@ -16,7 +16,6 @@ from trustsim.mechanisms.sanctions import (
     ENTRIES_COURT,
     ENTRIES_SCORE,
     EXITS,
-    sanction_active,
     sanction_conditions,
     tier_bounds,
     tier_index,
@@ -62,6 +61,11 @@ class Metrics:
         self.tiers = [tier.name for tier in scenario.tiers]
         self.tier_bounds = tier_bounds(scenario)
         self.applies_below, self.applies_to_blacklisted = sanction_conditions(scenario)
+        # Sanctions are counted through their distinct score bounds (highest first): an
+        # agent's position is the number of bounds above its score.
+        bounds = sorted({float(b) for b in self.applies_below if np.isfinite(b)}, reverse=True)
+        self.sanction_bounds = np.array(bounds, dtype=np.float64)
+        self.bound_of = [bounds.index(b) if np.isfinite(b) else -1 for b in self.applies_below]
         self.accounting = scenario.accounting
         self.score_bounds = (scenario.score.score_min, scenario.score.score_max)
         self.cameras = scenario.accounting.cameras_per_capita * scenario.run.agents
@@ -113,7 +117,7 @@ class Metrics:
         counts, score_sum = _state_counts(
             pop.emigrated, pop.score, pop.blacklisted, day.status, pop.ever_sanctioned,
             pop.ever_wrongly_sanctioned, pop.off_grid, pop.advised, world.degree,
-            self.tier_bounds, self.applies_below, self.applies_to_blacklisted,
+            self.tier_bounds, self.sanction_bounds,
         )  # fmt: skip
         total = counts.sum(axis=0)
         alive = int(total[_ALIVE])
@@ -137,8 +141,15 @@ class Metrics:
         n_tiers = len(self.tiers)
         for k, tier in enumerate(self.tiers):
             row[f"tier_{tier}"] = total[_FIXED + k] / alive if alive else np.nan
+        n_positions = self.sanction_bounds.shape[0] + 1
+        by_position = total[_FIXED + n_tiers : _FIXED + n_tiers + n_positions]
+        listed_by_position = total[_FIXED + n_tiers + n_positions :]
         for k, s in enumerate(self.sanctions):
-            row[f"active_{s}"] = int(total[_FIXED + n_tiers + k])
+            bound = self.bound_of[k]
+            # active: score below the bound (position above it), or listed and at or above it
+            below = int(by_position[bound + 1 :].sum()) if bound >= 0 else 0
+            listed_not_below = int(listed_by_position[: bound + 1].sum()) if bound >= 0 else listed
+            row[f"active_{s}"] = below + (listed_not_below if self.applies_to_blacklisted[k] else 0)
         return row
 
     def frame(self) -> pd.DataFrame:
@@ -149,19 +160,18 @@ class Metrics:
 @nb.njit(parallel=True, cache=True)
 def _state_counts(
     emigrated, score, blacklisted, status, ever_sanctioned, ever_wrongly_sanctioned,
-    off_grid, advised, active_degree, bounds, applies_below, applies_to_blacklisted,
+    off_grid, advised, active_degree, bounds, sanction_bounds,
 ):  # fmt: skip
     n = score.shape[0]
     n_tiers = bounds.shape[0] + 1
-    n_sanctions = applies_below.shape[0]
-    highest_bound = applies_below.max() if n_sanctions else -np.inf
+    n_positions = sanction_bounds.shape[0] + 1
     chunks = (n + CHUNK - 1) // CHUNK
-    counts = np.zeros((chunks, _FIXED + n_tiers + n_sanctions), dtype=np.int64)
+    counts = np.zeros((chunks, _FIXED + n_tiers + 2 * n_positions), dtype=np.int64)
     score_sum = np.zeros(chunks, dtype=np.float64)
     for c in nb.prange(chunks):
         # Counters live in a local array and scalars (not the shared result) while the
         # chunk is scanned, so the compiler may keep them in registers.
-        by_kind = np.zeros(n_tiers + n_sanctions, dtype=np.int64)
+        by_kind = np.zeros(n_tiers + 2 * n_positions, dtype=np.int64)
         alive = listed = wrongly = ever = ever_wrongly = grid = adv = isolated = 0
         degree_listed = degree_others = 0
         total = 0.0
@@ -184,10 +194,10 @@ def _state_counts(
             else:
                 degree_others += degree
             by_kind[tier_index(s, bounds)] += 1
-            if s < highest_bound or blacklisted[i]:  # otherwise no sanction can be active
-                for k in range(n_sanctions):
-                    if sanction_active(s, blacklisted[i], applies_below[k], applies_to_blacklisted[k]):
-                        by_kind[n_tiers + k] += 1
+            position = tier_index(s, sanction_bounds)
+            by_kind[n_tiers + position] += 1
+            if blacklisted[i]:
+                by_kind[n_tiers + n_positions + position] += 1
         counts[c, _ALIVE], counts[c, _LISTED], counts[c, _WRONGLY] = alive, listed, wrongly
         counts[c, _EVER], counts[c, _EVER_WRONGLY], counts[c, _OFF_GRID] = ever, ever_wrongly, grid
         counts[c, _ADVISED], counts[c, _ISOLATED] = adv, isolated
