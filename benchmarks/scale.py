@@ -9,7 +9,7 @@ neighbour's score). Each run is a fresh subprocess, so peak RSS is its
 own; runs are compared side by side in one invocation since these machines are noisy.
 Read medians of --repeats.
 
-    python benchmarks/scale.py                         # 10k, 100k, 1M x 365 days; 10M x 10 days
+    python benchmarks/scale.py                         # 10k, 100k, 1M x 365 days; 10M x 30 days
     python benchmarks/scale.py --sizes 10000000 --big-days 365 --repeats 1
     python benchmarks/scale.py --sizes 100000 --threads 1 2   # thread speed-up
 """
@@ -104,9 +104,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000, 10_000_000])
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument(
-        "--big-days", type=int, default=10, help="days simulated for sizes of 10M agents and more (projected to --days)"
+        "--big-days", type=int, default=30, help="days simulated for sizes of 10M agents and more (projected to --days)"
     )
-    parser.add_argument("--threads", type=int, nargs="+", default=[nb.config.NUMBA_NUM_THREADS])
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[nb.config.NUMBA_NUM_THREADS],
+        help="numba thread counts to run with (the engine uses fewer below 40,000 agents per thread; "
+        "the thr column shows what it used)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     measure(2000, 3, 1)  # fill numba's on-disk cache so that no measured run compiles
@@ -131,7 +138,7 @@ def main() -> None:
             rate = agents * days / med["simulate"]
             first = first or rate
             print(
-                f"{agents:>11,} {days:>4} {threads:>3} {med['build']:>8.2f} {med['simulate']:>8.2f} "
+                f"{agents:>11,} {days:>4} {runs[0]['threads']:>3} {med['build']:>8.2f} {med['simulate']:>8.2f} "
                 f"{med['write']:>8.2f} {agents * args.days / rate:>11.1f} {rate:>14,.0f} {100 * rate / limit:>8.1f}% "
                 f"{med['peak_rss'] / 2**20:>12,.0f} {rate / first:>7.2f}x"
             )
