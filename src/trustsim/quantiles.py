@@ -25,7 +25,7 @@ import numpy as np
 BINS = 16384
 _GROUPS = 16  # independent histograms, one per group of agents, summed afterwards
 _SMALL = 1 << 18  # up to this many values, partitioning a copy is quicker than the parallel passes
-_COLLECT = 1 << 16  # a bin with more values than this is narrowed by radix select
+_COLLECT = 1 << 20  # a bin with more values than this is narrowed by radix select
 _DIGIT = 12  # bits per radix pass
 _SIGN = np.uint64(1 << 63)
 _ALL = np.uint64((1 << 64) - 1)
