@@ -102,7 +102,7 @@ class Day:
 
 
 @nb.njit(inline="always", cache=True)
-def has(mask, b):  # type: ignore[no-untyped-def]
+def has(mask: np.unsignedinteger, b: int) -> bool:
     """Whether bit ``b`` of a behaviour mask is set."""
     return (mask >> b) & 1 != 0
 

@@ -114,6 +114,17 @@ def _histogram(values: np.ndarray, excluded: np.ndarray, low: float, scale: floa
     return counts
 
 
+@nb.njit(cache=True)
+def _pack(buffer: np.ndarray, found: np.ndarray, step: int) -> np.ndarray:
+    """The first ``found[g]`` values of each group's stretch ``buffer[g·step:]``, in group order."""
+    out = np.empty(found.sum(), dtype=buffer.dtype)
+    k = 0
+    for g in range(found.shape[0]):
+        out[k : k + found[g]] = buffer[g * step : g * step + found[g]]
+        k += found[g]
+    return out
+
+
 @nb.njit(parallel=True, cache=True)
 def _collect(values: np.ndarray, excluded: np.ndarray, low: float, scale: float, wanted: np.ndarray) -> np.ndarray:
     n = values.shape[0]
@@ -130,12 +141,7 @@ def _collect(values: np.ndarray, excluded: np.ndarray, low: float, scale: float,
                 buffer[k] = values[i]
                 k += 1
         found[g] = k - g * step
-    out = np.empty(found.sum(), dtype=values.dtype)
-    k = 0
-    for g in range(_GROUPS):
-        out[k : k + found[g]] = buffer[g * step : g * step + found[g]]
-        k += found[g]
-    return out
+    return _pack(buffer, found, step)
 
 
 def _select_in_bin(
@@ -187,7 +193,9 @@ def _key(bits: np.uint64) -> np.uint64:
 
 
 @nb.njit(parallel=True, cache=True)
-def _key_range(bits, values, excluded, low, scale, b):  # type: ignore[no-untyped-def]
+def _key_range(
+    bits: np.ndarray, values: np.ndarray, excluded: np.ndarray, low: float, scale: float, b: int
+) -> tuple[np.uint64, np.uint64]:
     n = values.shape[0]
     step = (n + _GROUPS - 1) // _GROUPS
     top = np.uint64((1 << 64) - 1)
@@ -205,7 +213,9 @@ def _key_range(bits, values, excluded, low, scale, b):  # type: ignore[no-untype
 
 
 @nb.njit(parallel=True, cache=True)
-def _digit_histogram(bits, excluded, lowest, highest, shift):  # type: ignore[no-untyped-def]
+def _digit_histogram(
+    bits: np.ndarray, excluded: np.ndarray, lowest: np.uint64, highest: np.uint64, shift: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # Keys between the smallest and largest key of a bin belong to that bin (the bin is
     # a monotone function of the value), so a key range stands for "in bin b".
     n = bits.shape[0]
@@ -251,7 +261,9 @@ def _digit_histogram(bits, excluded, lowest, highest, shift):  # type: ignore[no
 
 
 @nb.njit(parallel=True, cache=True)
-def _collect_keys(bits, values, excluded, lowest, highest):  # type: ignore[no-untyped-def]
+def _collect_keys(
+    bits: np.ndarray, values: np.ndarray, excluded: np.ndarray, lowest: np.uint64, highest: np.uint64
+) -> np.ndarray:
     n = values.shape[0]
     step = (n + _GROUPS - 1) // _GROUPS
     found = np.zeros(_GROUPS, dtype=np.int64)
@@ -264,9 +276,4 @@ def _collect_keys(bits, values, excluded, lowest, highest):  # type: ignore[no-u
                 buffer[k] = values[i]
                 k += 1
         found[g] = k - g * step
-    out = np.empty(found.sum(), dtype=values.dtype)
-    k = 0
-    for g in range(_GROUPS):
-        out[k : k + found[g]] = buffer[g * step : g * step + found[g]]
-        k += found[g]
-    return out
+    return _pack(buffer, found, step)

@@ -49,7 +49,9 @@ class RegionIndex:
 
 
 @nb.njit(cache=True)
-def _index_regions(region, alive, n_regions):  # type: ignore[no-untyped-def]
+def _index_regions(
+    region: np.ndarray, alive: np.ndarray, n_regions: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     start = np.zeros(n_regions + 1, dtype=np.int64)
     for i in range(region.shape[0]):
         start[region[i] + 1] += 1
@@ -77,7 +79,9 @@ def _index_regions(region, alive, n_regions):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True)
-def _remove(agents, region, start, position, tree, alive):  # type: ignore[no-untyped-def]
+def _remove(
+    agents: np.ndarray, region: np.ndarray, start: np.ndarray, position: np.ndarray, tree: np.ndarray, alive: np.ndarray
+) -> None:
     for i in agents:
         r = region[i]
         base, size = start[r] + r, start[r + 1] - start[r]
@@ -89,7 +93,7 @@ def _remove(agents, region, start, position, tree, alive):  # type: ignore[no-un
 
 
 @nb.njit(inline="always", cache=True)
-def alive_rank(i, r, start, position, tree):  # type: ignore[no-untyped-def]
+def alive_rank(i: int, r: int, start: np.ndarray, position: np.ndarray, tree: np.ndarray) -> int:
     """Alive agents of region ``r`` with a smaller id than agent ``i`` (of region ``r``)."""
     base = start[r] + r
     j = position[i]
@@ -101,7 +105,7 @@ def alive_rank(i, r, start, position, tree):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(inline="always", cache=True)
-def alive_at_rank(k, r, members, start, tree):  # type: ignore[no-untyped-def]
+def alive_at_rank(k: int, r: int, members: np.ndarray, start: np.ndarray, tree: np.ndarray) -> int:
     """The alive agent of region ``r`` with ``k`` alive agents of smaller id before it."""
     base, size = start[r] + r, start[r + 1] - start[r]
     place = 0
