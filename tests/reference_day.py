@@ -14,8 +14,8 @@ Float sums that feed the state are added in a fixed order: an agent's own correc
 attributed points in behaviour order, plus the sum of the points of misattributions
 that stand on it, added up in order of (actor id, behaviour); a friends' mean adds
 the friends' scores in increasing id order, then divides by their number.
-``frailty`` and ``deterrence`` are stored in single precision and computed with in
-double precision (docs/model-choices.md).
+``frailty`` is stored in single precision and computed with in double precision
+(docs/model-choices.md).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def reference_day(
     for b, (name, beh) in enumerate(behaviours):
         p = beh.base_rate * s["frailty"][b].astype(np.float64)  # stored in single, used in double precision
         if beh.points < 0:
-            p = p * s["deterrence"][b].astype(np.float64)
+            p = p * s["deterrence"][b]
             p = np.where(s["advised"], p * adapt.adviser_effect, p)
         if beh.outspoken_multiplier is not None:
             p = np.where(s["outspoken"], p * beh.outspoken_multiplier, p)
@@ -301,11 +301,10 @@ def reference_day(
     for b, (_, beh) in enumerate(behaviours):
         if beh.points >= 0:
             continue
-        d = s["deterrence"][b].astype(np.float64)  # computed in double, stored in single precision once
+        d = s["deterrence"][b]
         hit = alive & received[:, b]
         d[hit] = np.maximum(d[hit] * (1.0 - adapt.deterrence_step), adapt.deterrence_floor)
         d[alive] = d[alive] + adapt.deterrence_relax * (1.0 - d[alive])
-        s["deterrence"][b] = d
     # 2. chilling
     dissent_b = [b for b, (name, _) in enumerate(behaviours) if name == "dissent"]
     signal = entered.copy()

@@ -20,7 +20,9 @@ def test_same_seed_gives_identical_metrics_and_other_seed_differs() -> None:
 
 def test_thread_count_does_not_change_any_number(threads: None) -> None:
     s = scenario(agents=20_000, days=30)  # several chunks per thread
+    numba.set_num_threads(1)  # the population and the network are built on one thread too
     one = Simulation(s, threads=1)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     one_metrics = one.run()
     many = Simulation(s, threads=numba.config.NUMBA_NUM_THREADS)
     assert many.threads == numba.config.NUMBA_NUM_THREADS

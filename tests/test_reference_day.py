@@ -102,6 +102,23 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "check": 3,
     },
     "corners": {"source": "china_scs", "overrides": CORNERS, "agents": 1000, "seed": 13, "warm": 4, "check": 3},
+    # Ten behaviours: masks wider than a byte, an outspoken multiplier off dissent, a
+    # positive camera behaviour, court on a camera behaviour.
+    "ten_behaviours": {
+        "source": "china_scs",
+        "overrides": [
+            *HEAVY[:3],
+            'behaviours.litter={channel = "camera", points = -8.0, base_rate = 0.08, escalation = 0.05}',
+            'behaviours.petition={channel = "online", points = -20.0, base_rate = 0.01, outspoken_multiplier = 9.0}',
+            'behaviours.help_elderly={channel = "camera", points = 15.0, base_rate = 0.03}',
+            'behaviours.luxury={channel = "payment", points = -4.0, base_rate = 0.04}',
+            "observation.false_match=0.3",
+        ],
+        "agents": 1500,
+        "seed": 17,
+        "warm": 5,
+        "check": 3,
+    },
     "baseline": {"source": "baseline", "overrides": [], "agents": 1500, "seed": 3, "warm": 5, "check": 2},
 }
 
@@ -281,3 +298,13 @@ def test_schedule_reading() -> None:
     assert cov[0].tolist() == pytest.approx([0.34, 0.45, 0.34, 0.34])
     assert cov[1].tolist() == [1.0, 1.0, 1.0, 0.0]
     assert cov[2].tolist() == [0.5, 0.5, 0.0, 0.5]
+
+
+def test_ten_behaviour_variant_uses_wide_masks_and_every_new_branch() -> None:
+    """The ten-behaviour configuration is not vacuous: 16-bit masks, and its new behaviours happen."""
+    sim = Simulation(make_scenario(CONFIGS["ten_behaviours"]))
+    assert sim.today.committed.dtype == np.uint16
+    metrics = sim.run()
+    for column in ("misattributed_litter", "misattributed_help_elderly", "penalised_petition", "penalised_luxury"):
+        assert metrics[column].sum() > 0, column
+    assert metrics["blacklist_entries_court"].sum() > 0

@@ -2,8 +2,9 @@
 
 All arrays are allocated once per run and overwritten every day. Per-agent outcomes
 are *behaviour masks*: bit ``b`` of an agent's entry stands for behaviour ``b`` (an
-unsigned integer type wide enough for the scenario's behaviours), so that one byte
-per agent carries what a ``(B, N)`` array of booleans would.
+unsigned integer type wide enough for the scenario's behaviours: one byte per agent
+for up to 8 behaviours, 8 bytes for up to 64), where a ``(B, N)`` array of booleans
+would take ``B`` bytes.
 
 Event counts are kept per *chunk* of agents (rows) so that parallel kernels never
 share a counter: summing the rows afterwards gives the same result whatever the

@@ -29,10 +29,9 @@ class Population:
     """Every agent attribute and state variable of MODEL.md §1, one array each.
 
     Arrays of shape ``(N,)`` unless noted; ``(B, N)`` arrays hold one row per
-    behaviour in scenario order. ``frailty`` and ``deterrence`` are stored in single
-    precision (they are read for every behaviour of every agent every day, so their
-    size sets the speed); arithmetic on them is in double precision, rounded once
-    when stored.
+    behaviour in scenario order. ``frailty`` is stored in single precision (it is
+    read for every behaviour of every agent every day, so its size sets phase A's
+    speed); arithmetic on it is in double precision.
     """
 
     region: np.ndarray  # int32
@@ -48,7 +47,7 @@ class Population:
     listed_wrongly: np.ndarray  # bool
     listed_day: np.ndarray  # int32, day of (first) listing, -1 when not listed
     days_above_exit: np.ndarray  # int32
-    deterrence: np.ndarray  # float32 (B, N); stays 1 for non-negative behaviours
+    deterrence: np.ndarray  # float64 (B, N); stays 1 for non-negative behaviours
     chill: np.ndarray  # float64
     off_grid: np.ndarray  # bool
     advised: np.ndarray  # bool
@@ -123,7 +122,7 @@ def initialise(scenario: Scenario) -> Population:
         listed_wrongly=np.zeros(n, dtype=np.bool_),
         listed_day=np.full(n, -1, dtype=np.int32),
         days_above_exit=np.zeros(n, dtype=np.int32),
-        deterrence=np.ones((n_behaviours, n), dtype=np.float32),
+        deterrence=np.ones((n_behaviours, n), dtype=np.float64),
         chill=np.ones(n, dtype=np.float64),
         off_grid=np.zeros(n, dtype=np.bool_),
         advised=np.zeros(n, dtype=np.bool_),

@@ -101,7 +101,9 @@ def agent_table(population: Population, scenario: Scenario, degree: np.ndarray) 
     for name, values in state.items():
         if values.ndim == 2:
             for k, behaviour in enumerate(scenario.behaviours):
-                columns[f"{name}_{behaviour}"] = values[k]
+                # Written as double whatever the storage (frailty is float32 in memory),
+                # so the file's schema does not follow the engine's layout.
+                columns[f"{name}_{behaviour}"] = values[k].astype(np.float64)
         else:
             columns[name] = values
     columns["counterfactual_score"] = population.score + population.wrongful

@@ -89,9 +89,9 @@ def _adapt(
         if emigrated[i]:
             continue
         received = attributed[i] | wrongly_received[i]
-        for b in range(negative.shape[0]):  # 1. deterrence, in double precision, stored once
+        for b in range(negative.shape[0]):  # 1. deterrence
             if negative[b]:
-                d = np.float64(deterrence[b, i])
+                d = deterrence[b, i]
                 if has(received, b):
                     d = max(d * (1.0 - step), floor)
                 deterrence[b, i] = d + relax * (1.0 - d)

@@ -55,7 +55,7 @@ def _pick(flag, when_true, when_false):
 def _unchilled_probability(rate, frailty, deterrence, adviser_factor, outspoken_factor):
     # A factor that does not apply is exactly 1.0, so this equals MODEL.md §3's steps.
     # Deterrence of a non-negative behaviour is always 1.
-    return rate * np.float64(frailty) * np.float64(deterrence) * adviser_factor * outspoken_factor
+    return rate * np.float64(frailty) * deterrence * adviser_factor * outspoken_factor
 
 
 @nb.njit(parallel=True, cache=True)
@@ -64,8 +64,8 @@ def _commit(
     emigrated, frailty, deterrence, advised, outspoken, chill,
     committed, counts, unchilled,
 ):  # fmt: skip
-    # Behaviour-major loops over one chunk with no branch on agent data, so that LLVM
-    # vectorises the Philox rounds across agents; the chunk's inputs stay in cache
+    # Behaviour-major loops over one chunk whose per-agent choices are selects, not
+    # branches, so that LLVM vectorises the Philox rounds across agents; the chunk's inputs stay in cache
     # between behaviours. Emigrants draw too and are masked out. Factors that do not
     # apply are 1.0, and multiplying by 1.0 is exact, so a behaviour without outspoken
     # multiplier or chill skips them and still computes MODEL.md §3's p bit for bit.
@@ -86,7 +86,7 @@ def _commit(
             count = 0
             if b != dissent and multiplier == 1.0:
                 for i in range(lo, hi):
-                    p = rate * np.float64(frailty[b, i]) * np.float64(deterrence[b, i]) * factor[i - lo]
+                    p = rate * np.float64(frailty[b, i]) * deterrence[b, i] * factor[i - lo]
                     hit = (not emigrated[i]) & (uniform(seed, stream, t, i, 0) < min(p, 1.0))
                     masks[i - lo] |= np.uint64(hit) << shift
                     count += hit
