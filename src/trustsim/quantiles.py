@@ -54,7 +54,7 @@ def percentiles(values: np.ndarray, excluded: np.ndarray, q: tuple[float, ...], 
     if small:
         wanted = np.zeros(BINS, dtype=np.bool_)
         wanted[[b for _, b in small]] = True
-        collected = _collect(values, excluded, low, scale, wanted)
+        collected = _collect(values, excluded, low, scale, wanted, np.uint64(0), _ALL)
         kept_before = np.cumsum(np.where(wanted, counts, 0)) - np.where(wanted, counts, 0)
         positions = [int(r - before[b] + kept_before[b]) for r, b in small]
         collected.partition(positions)
@@ -114,19 +114,13 @@ def _histogram(values: np.ndarray, excluded: np.ndarray, low: float, scale: floa
     return counts
 
 
-@nb.njit(cache=True)
-def _pack(buffer: np.ndarray, found: np.ndarray, step: int) -> np.ndarray:
-    """The first ``found[g]`` values of each group's stretch ``buffer[g·step:]``, in group order."""
-    out = np.empty(found.sum(), dtype=buffer.dtype)
-    k = 0
-    for g in range(found.shape[0]):
-        out[k : k + found[g]] = buffer[g * step : g * step + found[g]]
-        k += found[g]
-    return out
-
-
 @nb.njit(parallel=True, cache=True)
-def _collect(values: np.ndarray, excluded: np.ndarray, low: float, scale: float, wanted: np.ndarray) -> np.ndarray:
+def _collect(
+    values: np.ndarray, excluded: np.ndarray, low: float, scale: float, wanted: np.ndarray,
+    lowest: np.uint64, highest: np.uint64,
+) -> np.ndarray:  # fmt: skip
+    """The included values in a wanted bin whose keys lie in ``[lowest, highest]``, in id order."""
+    bits = values.view(np.uint64)
     n = values.shape[0]
     step = (n + _GROUPS - 1) // _GROUPS
     found = np.zeros(_GROUPS, dtype=np.int64)
@@ -137,11 +131,17 @@ def _collect(values: np.ndarray, excluded: np.ndarray, low: float, scale: float,
     for g in nb.prange(_GROUPS):
         k = g * step
         for i in range(g * step, min(n, (g + 1) * step)):
-            if (not excluded[i]) and wanted[_bin(values[i], low, scale)]:
+            key = _key(bits[i])
+            if (not excluded[i]) and wanted[_bin(values[i], low, scale)] and lowest <= key and key <= highest:
                 buffer[k] = values[i]
                 k += 1
         found[g] = k - g * step
-    return _pack(buffer, found, step)
+    out = np.empty(found.sum(), dtype=values.dtype)
+    k = 0
+    for g in range(_GROUPS):
+        out[k : k + found[g]] = buffer[g * step : g * step + found[g]]
+        k += found[g]
+    return out
 
 
 def _select_in_bin(
@@ -154,6 +154,8 @@ def _select_in_bin(
     as the base score) is recognised at once. Ranks that share a range share its passes.
     """
     bits = values.view(np.uint64)
+    this_bin = np.zeros(BINS, dtype=np.bool_)
+    this_bin[b] = True
     found: dict[int, float] = {}
     lowest, highest = _key_range(bits, values, excluded, low, scale, b)  # numba returns them as Python ints
     todo = [(np.uint64(lowest), np.uint64(highest), list(enumerate(ks)))]
@@ -171,7 +173,7 @@ def _select_in_bin(
             by_digit.setdefault(digit, []).append((index, k - int(cumulative[digit] - counts[digit])))
         for digit, sub in by_digit.items():
             if counts[digit] <= _COLLECT and mins[digit] != maxs[digit]:
-                keys = _collect_keys(bits, values, excluded, mins[digit], maxs[digit])
+                keys = _collect(values, excluded, low, scale, this_bin, mins[digit], maxs[digit])
                 keys.partition([k for _, k in sub])
                 found |= {index: float(keys[k]) for index, k in sub}
             else:
@@ -258,22 +260,3 @@ def _digit_histogram(
             low_keys[d] = min(low_keys[d], mins[g, d])
             high_keys[d] = max(high_keys[d], maxs[g, d])
     return total, low_keys, high_keys
-
-
-@nb.njit(parallel=True, cache=True)
-def _collect_keys(
-    bits: np.ndarray, values: np.ndarray, excluded: np.ndarray, lowest: np.uint64, highest: np.uint64
-) -> np.ndarray:
-    n = values.shape[0]
-    step = (n + _GROUPS - 1) // _GROUPS
-    found = np.zeros(_GROUPS, dtype=np.int64)
-    buffer = np.empty(n, dtype=values.dtype)
-    for g in nb.prange(_GROUPS):
-        k = g * step
-        for i in range(g * step, min(n, (g + 1) * step)):
-            key = _key(bits[i])
-            if (not excluded[i]) and lowest <= key and key <= highest:
-                buffer[k] = values[i]
-                k += 1
-        found[g] = k - g * step
-    return _pack(buffer, found, step)

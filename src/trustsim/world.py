@@ -39,10 +39,6 @@ class RegionIndex:
         members, start, position, tree, alive_count = _index_regions(region, alive, n_regions)
         return cls(members=members, start=start, position=position, tree=tree, alive=alive_count)
 
-    def alive_per_region(self) -> np.ndarray:
-        """Alive agents of each region."""
-        return self.alive
-
     def remove(self, agents: np.ndarray, region: np.ndarray) -> None:
         """Take emigrants out of the index."""
         _remove(agents, region, self.start, self.position, self.tree, self.alive)

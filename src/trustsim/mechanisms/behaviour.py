@@ -31,15 +31,14 @@ class BehaviourPhase:
             [1.0 if b.outspoken_multiplier is None else b.outspoken_multiplier for b in behaviours]
         )
         self.dissent = scenario.dissent_index
-        # An adviser lowers negative behaviours only.
-        self.adviser_factor = np.where(self.negative, scenario.adaptation.adviser_effect, 1.0)
+        self.adviser_effect = scenario.adaptation.adviser_effect
 
     def step(self, world: World, day: Day) -> None:
         """Fill ``day.committed`` and count commitments and unchilled dissent."""
         pop = world.population
         _commit(
-            world.seed, day.t, self.streams, self.base_rate, self.outspoken_multiplier, self.dissent,
-            self.adviser_factor,
+            world.seed, day.t, self.streams, self.base_rate, self.negative, self.outspoken_multiplier,
+            self.dissent, self.adviser_effect,
             pop.emigrated, pop.frailty, pop.deterrence, pop.advised, pop.outspoken, pop.chill,
             day.committed, day.committed_count, day.unchilled,
         )  # fmt: skip
@@ -60,7 +59,7 @@ def _unchilled_probability(rate, frailty, deterrence, adviser_factor, outspoken_
 
 @nb.njit(parallel=True, cache=True)
 def _commit(
-    seed, t, streams, base_rate, outspoken_multiplier, dissent, adviser_effect,
+    seed, t, streams, base_rate, negative, outspoken_multiplier, dissent, adviser_effect,
     emigrated, frailty, deterrence, advised, outspoken, chill,
     committed, counts, unchilled,
 ):  # fmt: skip
@@ -75,14 +74,14 @@ def _commit(
         # Local buffers cannot alias the inputs, which is what lets the loops vectorise.
         masks = np.zeros(hi - lo, dtype=np.uint64)
         ones = np.ones(hi - lo)
-        advised_factor = np.empty(hi - lo)
+        advised_factor = np.empty(hi - lo)  # an adviser lowers negative behaviours only
+        for i in range(lo, hi):
+            advised_factor[i - lo] = adviser_effect if advised[i] else 1.0
         total = 0.0
         for b in range(n_behaviours):
             rate, stream, multiplier = base_rate[b], streams[b], outspoken_multiplier[b]
             shift = np.uint64(b)
-            for i in range(lo, hi):
-                advised_factor[i - lo] = adviser_effect[b] if advised[i] else 1.0
-            factor = advised_factor if adviser_effect[b] != 1.0 else ones
+            factor = advised_factor if negative[b] else ones
             count = 0
             if b != dissent and multiplier == 1.0:
                 for i in range(lo, hi):

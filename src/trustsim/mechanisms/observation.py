@@ -55,7 +55,7 @@ class ObservationPhase:
             day.observed_count, day.misattributed_count, day.penalised_count, day.candidates,
         )  # fmt: skip
         candidates = day.candidates.sum(axis=0)
-        capacity = self.review_per_capita * index.alive_per_region()
+        capacity = self.review_per_capita * index.alive
         day.review_backlog = float(np.maximum(0.0, candidates - capacity).sum())
         with np.errstate(divide="ignore", invalid="ignore"):
             reviewed_share = np.where(candidates > 0, np.minimum(1.0, capacity / candidates), 1.0)
