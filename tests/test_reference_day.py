@@ -120,6 +120,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "check": 3,
     },
     "baseline": {"source": "baseline", "overrides": [], "agents": 1500, "seed": 3, "warm": 5, "check": 2},
+    # More than one chunk of the parallel kernels (8,192 agents), the last one ending
+    # inside a 64-agent word of phase A's draws.
+    "two_chunks": {"source": "china_scs", "overrides": HEAVY, "agents": 9229, "seed": 19, "warm": 3, "check": 2},
 }
 
 

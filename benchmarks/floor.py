@@ -1,0 +1,146 @@
+"""Floor benchmark: the least time a china_scs day can take on this machine, part by part.
+
+A day of the full model cannot be faster than the sum of three costs it cannot avoid:
+
+* **draws** — MODEL.md §3 needs ``U(beh:b, t, i)`` for every behaviour of every agent,
+  one Philox4x32-10 block each (compute-bound);
+* **gather** — §5 needs every agent's friends' start-of-day scores: one read per network
+  slot, about one of them a random, far read for a rewired small-world tie
+  (latency-bound);
+* **stream** — every other state array read and written once (bandwidth-bound; the
+  bytes of ``scale.py``'s model minus the gather's).
+
+This script times each alone, in kernels that do nothing else, on the real network and
+population of a ``china_scs`` run, in one process, and prints them next to the engine's
+own per-phase times measured in the same process, so the output says how far the
+engine is from what the hardware allows and how far that floor is from a target.
+
+    python benchmarks/floor.py                      # 1,000,000 agents, 40 days
+    python benchmarks/floor.py --agents 10000000 --days 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import numba as nb
+import numpy as np
+
+from trustsim.engine import Simulation
+from trustsim.prefetch import prefetch
+from trustsim.rng import uniform
+from trustsim.scenario import load_scenario
+
+PHASES = ("A behaviour", "B observation", "C score", "D sanctions", "E adaptation", "metrics")
+
+
+@nb.njit(parallel=True, cache=True)
+def _draws(n: int, n_behaviours: int, t: int, rate: float) -> int:
+    # Behaviour-major within chunks of 8,192 agents, as phase A: the inner loop vectorises.
+    hits = 0
+    for chunk in nb.prange((n + 8191) // 8192):
+        for b in range(n_behaviours):
+            for i in range(chunk * 8192, min(n, chunk * 8192 + 8192)):
+                hits += uniform(1, b, t, i, 0) < rate
+    return hits
+
+
+@nb.njit(parallel=True, cache=True)
+def _gather(offsets: np.ndarray, neighbours: np.ndarray, score: np.ndarray, out: np.ndarray) -> None:
+    # Every slot once, prefetched 128 slots ahead (as phase C), summed per agent.
+    n_slots = neighbours.shape[0]
+    for block in nb.prange((out.shape[0] + 1023) // 1024):
+        lo, hi = block * 1024, min(out.shape[0], block * 1024 + 1024)
+        for i in range(lo, hi):
+            total = 0.0
+            for slot in range(offsets[i], offsets[i + 1]):
+                prefetch(score, neighbours[min(slot + 128, n_slots - 1)])
+                total += score[neighbours[slot]]
+            out[i] = total
+
+
+@nb.njit(parallel=True, cache=True)
+def _stream(read: np.ndarray, written: np.ndarray) -> None:
+    for i in nb.prange(read.shape[0]):
+        written[i] = read[i] * 0.5 + 1.0
+
+
+def _stream_seconds(words: int, repeats: int) -> float:
+    # Read 8 B and write 8 B per element.
+    read, written = np.ones(words), np.empty(words)
+    return _median_seconds(lambda: _stream(read, written), repeats)
+
+
+def _median_seconds(work: Callable[[], object], repeats: int) -> float:
+    work()  # compile / warm caches
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    """Time the floor's parts and the engine's phases; print both per day and per 365 days."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=40, help="engine days timed (medians are per day)")
+    parser.add_argument("--repeats", type=int, default=9)
+    args = parser.parse_args()
+
+    scenario = load_scenario("china_scs", agents=args.agents, days=args.days, seed=1)
+    simulation = Simulation(scenario)
+    nb.set_num_threads(simulation.threads)
+    world = simulation.world
+    n, n_behaviours = args.agents, len(scenario.behaviours)
+    offsets, neighbours = world.network.offsets, world.network.neighbours
+    score = world.population.score
+    gathered = np.empty(n)
+    # State other than the gather, in bytes per agent (scale.py's model: 354 B in all,
+    # of which 12 B per network slot are the gather's).
+    slots_per_agent = neighbours.shape[0] / n
+    stream_bytes = 354 - 12 * slots_per_agent
+    parts = {
+        f"draws ({n_behaviours} Philox blocks/agent)": _median_seconds(
+            lambda: _draws(n, n_behaviours, 3, 0.01), args.repeats
+        ),
+        f"gather ({slots_per_agent:.0f} slots/agent)": _median_seconds(
+            lambda: _gather(offsets, neighbours, score, gathered), args.repeats
+        ),
+        f"stream ({stream_bytes:.0f} B/agent)": _stream_seconds(int(n * stream_bytes / 16), args.repeats),
+    }
+
+    phase_times: list[list[float]] = [[] for _ in PHASES]
+    for _ in range(args.days):
+        day = simulation._begin_day()
+        for index, phase in enumerate(simulation.phases):
+            start = time.perf_counter()
+            phase.step(world, day)
+            phase_times[index].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        simulation.metrics.record(world, day)
+        phase_times[-1].append(time.perf_counter() - start)
+        world.day += 1
+
+    per_year = 365
+    print(f"china_scs, {n:,} agents, {simulation.threads} threads; load average {os.getloadavg()[0]:.2f}")
+    print(f"{'floor part':<34} {'ms/day':>8} {'s/365 d':>8}")
+    for name, seconds in parts.items():
+        print(f"{name:<34} {1e3 * seconds:8.1f} {per_year * seconds:8.1f}")
+    floor = sum(parts.values())
+    print(f"{'floor (sum)':<34} {1e3 * floor:8.1f} {per_year * floor:8.1f}")
+    print(f"{'engine phase (median of days)':<34} {'ms/day':>8} {'s/365 d':>8}")
+    for name, times in zip(PHASES, phase_times, strict=True):
+        seconds = statistics.median(times[1:] or times)
+        print(f"{name:<34} {1e3 * seconds:8.1f} {per_year * seconds:8.1f}")
+    engine = sum(statistics.median(times[1:] or times) for times in phase_times)
+    print(f"{'engine (sum)':<34} {1e3 * engine:8.1f} {per_year * engine:8.1f}   {engine / floor:.2f}x the floor")
+
+
+if __name__ == "__main__":
+    main()
