@@ -30,21 +30,30 @@ from collections.abc import Callable
 import numba as nb
 import numpy as np
 
+from scale import bytes_per_agent_step  # benchmarks/ is the script's folder, so on sys.path
+from trustsim.day import CHUNK
 from trustsim.engine import Simulation
 from trustsim.prefetch import prefetch
 from trustsim.rng import uniform
 from trustsim.scenario import load_scenario
 
-PHASES = ("A behaviour", "B observation", "C score", "D sanctions", "E adaptation", "metrics")
+PHASES = {
+    "A": "A behaviour",
+    "B": "B observation",
+    "C": "C score",
+    "D": "D sanctions",
+    "E": "E adaptation",
+    "metrics": "metrics",
+}
 
 
 @nb.njit(parallel=True, cache=True)
 def _draws(n: int, n_behaviours: int, t: int, rate: float) -> int:
-    # Behaviour-major within chunks of 8,192 agents, as phase A: the inner loop vectorises.
+    # Behaviour-major within chunks, as phase A: the inner loop vectorises.
     hits = 0
-    for chunk in nb.prange((n + 8191) // 8192):
+    for chunk in nb.prange((n + CHUNK - 1) // CHUNK):
         for b in range(n_behaviours):
-            for i in range(chunk * 8192, min(n, chunk * 8192 + 8192)):
+            for i in range(chunk * CHUNK, min(n, chunk * CHUNK + CHUNK)):
                 hits += uniform(1, b, t, i, 0) < rate
     return hits
 
@@ -101,10 +110,10 @@ def main() -> None:
     offsets, neighbours = world.network.offsets, world.network.neighbours
     score = world.population.score
     gathered = np.empty(n)
-    # State other than the gather, in bytes per agent (scale.py's model: 354 B in all,
-    # of which 12 B per network slot are the gather's).
+    # State other than the gather, in bytes per agent: scale.py's model of an agent-step
+    # less the gather's 12 B per network slot (a 4-byte id and an 8-byte score).
     slots_per_agent = neighbours.shape[0] / n
-    stream_bytes = 354 - 12 * slots_per_agent
+    stream_bytes = bytes_per_agent_step() - 12 * slots_per_agent
     parts = {
         f"draws ({n_behaviours} Philox blocks/agent)": _median_seconds(
             lambda: _draws(n, n_behaviours, 3, 0.01), args.repeats
@@ -115,17 +124,9 @@ def main() -> None:
         f"stream ({stream_bytes:.0f} B/agent)": _stream_seconds(int(n * stream_bytes / 16), args.repeats),
     }
 
-    phase_times: list[list[float]] = [[] for _ in PHASES]
-    for _ in range(args.days):
-        day = simulation._begin_day()
-        for index, phase in enumerate(simulation.phases):
-            start = time.perf_counter()
-            phase.step(world, day)
-            phase_times[index].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        simulation.metrics.record(world, day)
-        phase_times[-1].append(time.perf_counter() - start)
-        world.day += 1
+    phase_seconds: dict[str, list[float]] = {}
+    while not simulation.finished:
+        simulation.step(phase_seconds)
 
     per_year = 365
     print(f"china_scs, {n:,} agents, {simulation.threads} threads; load average {os.getloadavg()[0]:.2f}")
@@ -135,10 +136,10 @@ def main() -> None:
     floor = sum(parts.values())
     print(f"{'floor (sum)':<34} {1e3 * floor:8.1f} {per_year * floor:8.1f}")
     print(f"{'engine phase (median of days)':<34} {'ms/day':>8} {'s/365 d':>8}")
-    for name, times in zip(PHASES, phase_times, strict=True):
-        seconds = statistics.median(times[1:] or times)
-        print(f"{name:<34} {1e3 * seconds:8.1f} {per_year * seconds:8.1f}")
-    engine = sum(statistics.median(times[1:] or times) for times in phase_times)
+    medians = {key: statistics.median(times[1:] or times) for key, times in phase_seconds.items()}
+    for key, seconds in medians.items():
+        print(f"{PHASES[key]:<34} {1e3 * seconds:8.1f} {per_year * seconds:8.1f}")
+    engine = sum(medians.values())
     print(f"{'engine (sum)':<34} {1e3 * engine:8.1f} {per_year * engine:8.1f}   {engine / floor:.2f}x the floor")
 
 

@@ -51,3 +51,14 @@ def test_baseline_and_reference_share_population_network_and_first_day_behaviour
     ref_row, base_row = reference.run().iloc[0], baseline.run().iloc[0]
     for b in reference.scenario.behaviours:
         assert ref_row[f"committed_{b}"] == base_row[f"committed_{b}"]
+
+
+def test_timed_steps_record_every_phase_and_give_the_same_numbers() -> None:
+    timed = Simulation(scenario("china_scs", agents=1500, days=3, seed=2))
+    seconds: dict[str, list[float]] = {}
+    while not timed.finished:
+        timed.step(seconds)
+    assert sorted(seconds) == ["A", "B", "C", "D", "E", "metrics"]
+    assert all(len(times) == 3 and min(times) >= 0.0 for times in seconds.values())
+    plain = Simulation(scenario("china_scs", agents=1500, days=3, seed=2))
+    pd.testing.assert_frame_equal(timed.metrics.frame(), plain.run())

@@ -6,6 +6,7 @@ metrics row. Each phase is a mechanism module under :mod:`trustsim.mechanisms`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numba
@@ -66,8 +67,12 @@ class Simulation:
         """Whether every day of the scenario has been simulated."""
         return self.world.day >= self.scenario.run.days
 
-    def step(self) -> None:
-        """Simulate one day: phases A→E in order, then record the metrics row."""
+    def step(self, seconds: dict[str, list[float]] | None = None) -> None:
+        """Simulate one day: phases A→E in order, then record the metrics row.
+
+        With ``seconds``, append each phase's wall time to ``seconds[phase]`` ("A" … "E",
+        and "metrics"), for benchmarks.
+        """
         if self.finished:
             raise RuntimeError(f"all {self.scenario.run.days} days of the scenario are simulated already")
         previous = numba.get_num_threads()
@@ -75,8 +80,14 @@ class Simulation:
         try:
             day = self._begin_day()
             for phase in self.phases:
+                started = time.perf_counter()
                 phase.step(self.world, day)
+                if seconds is not None:
+                    seconds.setdefault(phase.phase, []).append(time.perf_counter() - started)
+            started = time.perf_counter()
             self.metrics.record(self.world, day)
+            if seconds is not None:
+                seconds.setdefault("metrics", []).append(time.perf_counter() - started)
         finally:
             numba.set_num_threads(previous)
         self.world.day += 1

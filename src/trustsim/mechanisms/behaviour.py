@@ -109,7 +109,7 @@ def _commit(
                 # A separate loop: a float sum inside the drawing loop would stop it vectorising.
                 for i in range(lo, hi):
                     p = _unchilled_probability(
-                        rate, frailty[b, i], deterrence[b, i], factor[i - lo], _pick(outspoken[i], multiplier, 1.0)
+                        rate, frailty_b[i], deterrence_b[i], factor[i - lo], _pick(outspoken[i], multiplier, 1.0)
                     )
                     total += _pick(emigrated[i], 0.0, min(p, 1.0))
             counts[c, b] = count
