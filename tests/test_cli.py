@@ -14,6 +14,7 @@ import trustsim
 from trustsim.errors import RunDirectoryError
 from trustsim.metrics import columns
 from trustsim.scenario import json_schema, load_scenario
+from trustsim.store import read_manifest
 
 MODEL_COLUMNS = """day alive score_mean score_p10 score_p50 score_p90 blacklisted blacklist_entries_score
 blacklist_entries_court blacklist_exits wrongly_sanctioned ever_wrongly_sanctioned ever_sanctioned
@@ -32,7 +33,13 @@ def test_run_writes_manifest_metrics_and_agents(tmp_path: Path) -> None:
     assert "ever wrongly sanctioned" in done.stdout and "run written to" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == ["agents.parquet", "manifest.json", "metrics.parquet"]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["complete"] is True and manifest["seed"] == 5 and manifest["backend"] == "cpu"
+    assert (
+        manifest["complete"] is True
+        and manifest["status"] == "complete"
+        and manifest["days_done"] == 12
+        and manifest["seed"] == 5
+        and manifest["backend"] == "cpu"
+    )
     assert manifest["scenario"]["run"] == {"agents": 3000, "days": 12, "seed": 5}
     assert {"build", "simulate", "write"} <= set(manifest["wall_seconds"]) and manifest["peak_memory_bytes"] > 0
     metrics = pd.read_parquet(out / "metrics.parquet")
@@ -84,16 +91,28 @@ def test_existing_or_unwritable_out_is_refused_and_left_alone(tmp_path: Path) ->
     assert done.returncode == 2 and "cannot write the run there" in done.stderr
 
 
-@pytest.mark.parametrize("failure", [RuntimeError("boom"), KeyboardInterrupt()])
-def test_a_run_that_fails_midway_leaves_no_directory(tmp_path: Path, failure: BaseException) -> None:
+def test_a_run_that_fails_midway_is_marked_failed_and_never_looks_complete(tmp_path: Path) -> None:
     def fail_on_day_3(t: int) -> None:
         if t == 3:
-            raise failure
+            raise RuntimeError("boom")
 
     out = tmp_path / "run"
-    with pytest.raises(type(failure)):
+    with pytest.raises(RuntimeError):
         trustsim.run("china_scs", agents=500, days=10, out=out, on_day=fail_on_day_3)
-    assert list(tmp_path.iterdir()) == []
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is False and manifest["status"] == "failed" and manifest["error"] == "boom"
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]
+    with pytest.raises(RunDirectoryError, match="not complete"):
+        read_manifest(out)
+
+
+def test_a_keyboard_interrupt_between_days_stops_the_run_cleanly(tmp_path: Path) -> None:
+    def stop_on_day_3(t: int) -> None:
+        if t == 3:
+            raise KeyboardInterrupt
+
+    result = trustsim.run("china_scs", agents=500, days=10, out=tmp_path / "run", on_day=stop_on_day_3)
+    assert not result.complete and result.manifest["status"] == "interrupted" and len(result.metrics) == 4
 
 
 def test_python_api_returns_metrics_and_run_directory(tmp_path: Path) -> None:
@@ -115,3 +134,24 @@ def test_validate_scenarios_and_schema_commands() -> None:
     assert listing.returncode == 0 and "china_scs" in listing.stdout and "baseline" in listing.stdout
     schema = cli("schema")
     assert schema.returncode == 0 and schema.stdout == json_schema()
+
+
+def test_a_full_disk_ends_in_one_line_and_leaves_no_run_that_looks_complete(tmp_path: Path) -> None:
+    import resource
+
+    def small_disk() -> None:  # files may not grow past 64 KiB: writes fail as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "trustsim", "run", "china_scs", "--agents", "5000", "--days", "5", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, preexec_fn=small_disk,
+    )  # fmt: skip
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "writing agents.parquet failed (File too large; free some space or choose another --out)" in lines[0]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is False and manifest["status"] == "failed"
+    assert not (out / "agents.parquet").exists() and not list(out.glob(".*.tmp"))
+    with pytest.raises(RunDirectoryError, match="not complete"):
+        read_manifest(out)

@@ -1,64 +1,26 @@
-"""Invariants that hold every day of every shipped scenario, checked while stepping."""
+"""Invariants that hold every day of every shipped scenario (trustsim.checks), and that the checks can fail."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from conftest import scenario
+from trustsim.checks import InvariantError
+from trustsim.day import Day
 from trustsim.engine import Simulation
 from trustsim.scenario import shipped_scenarios
-
-
-def _step_and_check(sim: Simulation) -> None:
-    s = sim.scenario
-    pop = sim.world.population
-    n = pop.n_agents
-    previous_active = sim.world.edge_active.copy()
-    previous_ever = pop.ever_sanctioned.copy()
-    frozen: dict[int, float] = {}
-    while not sim.finished:
-        emigrated_before = pop.emigrated.copy()
-        sim.step()
-        t = sim.world.day - 1
-        row = sim.metrics.frame().iloc[t]
-        alive = ~pop.emigrated
-        # scores within bounds, no NaN anywhere in the state
-        assert np.all((pop.score >= s.score.score_min) & (pop.score <= s.score.score_max))
-        for name, values in pop.arrays().items():
-            if values.dtype.kind == "f":
-                assert np.isfinite(values).all(), name
-        assert np.all(pop.wrongful >= 0)
-        assert np.all((pop.deterrence > 0) & (pop.deterrence <= 1))
-        assert np.all((pop.chill > 0) & (pop.chill <= 1))
-        # conservation of counts
-        assert row["alive"] + row["emigrated"] == n == alive.sum() + pop.emigrated.sum()
-        for b in s.behaviours:
-            assert row[f"committed_{b}"] >= row[f"observed_{b}"] >= row[f"penalised_{b}"]
-            assert row[f"misattributed_{b}"] >= row[f"caught_{b}"]
-        tiers = sum(row[f"tier_{tier.name}"] for tier in s.tiers)
-        assert tiers == pytest.approx(1.0)
-        assert row["blacklisted"] == (pop.blacklisted & alive).sum()
-        assert row["wrongly_sanctioned"] <= row["ever_wrongly_sanctioned"] <= row["ever_sanctioned"]
-        # cut edges stay cut; emigrants keep no edge
-        active = sim.world.edge_active
-        assert not np.any(active & ~previous_active)
-        assert row["active_edges"] == active.sum()
-        net = sim.world.network
-        assert not np.any(active & (pop.emigrated[net.src] | pop.emigrated[net.dst]))
-        previous_active = active.copy()
-        # "ever" flags never clear
-        assert np.all(pop.ever_sanctioned >= previous_ever)
-        previous_ever = pop.ever_sanctioned.copy()
-        # emigrants take no further part: frozen score, no behaviour
-        for i in np.flatnonzero(pop.emigrated):
-            assert frozen.setdefault(int(i), float(pop.score[i])) == pop.score[i]
-        assert not sim.today.committed[emigrated_before].any()
+from trustsim.world import World
 
 
 @pytest.mark.parametrize("name", sorted(shipped_scenarios()))
 def test_every_shipped_scenario_keeps_the_invariants(name: str) -> None:
-    _step_and_check(Simulation(scenario(name, agents=3000, days=60)))
+    sim = Simulation(scenario(name, agents=3000, days=60), check=True)
+    sim.run()  # InvariantError on the first broken invariant
+    assert sim.finished
 
 
 def test_invariants_hold_with_heavy_emigration_and_unfriending() -> None:
@@ -66,10 +28,69 @@ def test_invariants_hold_with_heavy_emigration_and_unfriending() -> None:
         "china_scs", "adaptation.emigrate_rate=0.2", "adaptation.emigrate_min_decile=0",
         "adaptation.unfriend_rate=0.5", "blacklist.blacklist_score=990", agents=3000, days=40,
     )  # fmt: skip
-    sim = Simulation(s)
-    _step_and_check(sim)
+    sim = Simulation(s, check=True)
+    sim.run()
     assert sim.world.population.emigrated.sum() > 100
     assert sim.metrics.frame()["isolated"].iloc[-1] > 0
+
+
+def _break_score(sim: Simulation) -> None:
+    sim.world.population.score[17] = np.nan
+
+
+def _score_above_max(sim: Simulation) -> None:
+    sim.world.population.score[5] = sim.scenario.score.score_max + 1
+
+
+def _reconnect(sim: Simulation) -> None:
+    i = int(np.argmin(sim.world.degree - sim.world.network.degree()))  # an agent who lost a friend
+    sim.world.degree[i] += 1
+
+
+def _unsanction(sim: Simulation) -> None:
+    sim.world.population.ever_sanctioned[np.flatnonzero(sim.world.population.ever_sanctioned)[0]] = False
+
+
+def _miscount(sim: Simulation) -> None:
+    sim.metrics.values["blacklisted"][sim.world.day - 1] += 1
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (_break_score, "score is NaN or infinite (1 case(s), first at index 17)"),
+        (_score_above_max, "score outside [0, 1300] (1 case(s), first at index 5)"),
+        (_reconnect, "metric active_edges is"),
+        (_unsanction, "metric ever_sanctioned is"),
+        (_miscount, "metric blacklisted is"),
+    ],
+)
+def test_the_checks_catch_a_corrupted_day(corrupt: Callable[[Simulation], None], message: str) -> None:
+    sim = Simulation(scenario("china_scs", "adaptation.unfriend_rate=0.3", agents=3000, days=30), check=True)
+    for _ in range(20):
+        sim.step()
+    corrupt(sim)
+    assert sim.checker is not None
+    with pytest.raises(InvariantError, match=re.escape(f"day 19: {message}")):
+        sim.checker.check(sim.world, sim.today, sim.metrics.row(19))
+
+
+def test_the_engine_checks_every_day_when_asked() -> None:
+    class Corruption:
+        phase = "E"
+
+        def step(self, world: World, day: Day) -> None:
+            if day.t == 7:
+                world.population.chill[3] = 0.0
+
+    s = scenario("china_scs", agents=2000, days=10)
+    unchecked = Simulation(s)
+    unchecked.phases = (*unchecked.phases, Corruption())
+    unchecked.run()  # nothing notices
+    checked = Simulation(s, check=True)
+    checked.phases = (*checked.phases, Corruption())
+    with pytest.raises(InvariantError, match=re.escape("day 7: chill outside (0, 1] (1 case(s), first at index 3)")):
+        checked.run()
 
 
 def test_baseline_has_no_score_movement_no_listing_no_sanctions() -> None:

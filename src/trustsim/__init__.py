@@ -11,9 +11,9 @@ trustsim simulates synthetic people only. It never ingests data about real perso
 and offers no operational scoring, eligibility or enforcement service.
 """
 
-from trustsim.api import Result, run
+from trustsim.api import Result, resume, run
 from trustsim.engine import Simulation
 from trustsim.errors import ScenarioError, TrustsimError
 from trustsim.scenario import Scenario, load_scenario
 
-__all__ = ["Result", "Scenario", "ScenarioError", "Simulation", "TrustsimError", "load_scenario", "run"]
+__all__ = ["Result", "Scenario", "ScenarioError", "Simulation", "TrustsimError", "load_scenario", "resume", "run"]

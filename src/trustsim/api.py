@@ -7,9 +7,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import resource
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +25,20 @@ import numba
 import numpy as np
 import pandas as pd
 
-from trustsim.engine import Simulation
-from trustsim.scenario import Scenario, load_scenario
-from trustsim.store import RunWriter, agent_table, default_run_dir, read_agents, read_manifest, read_metrics
+from trustsim.engine import SavedState, Simulation
+from trustsim.errors import RunDirectoryError, ScenarioError
+from trustsim.memory import require_memory
+from trustsim.scenario import Scenario, branch_problems, differences, load_scenario, validate
+from trustsim.store import (
+    RunDirectory,
+    agent_table,
+    checkpoints,
+    default_run_dir,
+    read_agents,
+    read_checkpoint,
+    read_manifest,
+    read_metrics,
+)
 from trustsim.summary import headline
 
 
@@ -38,7 +52,11 @@ def trustsim_version() -> str:
 
 @dataclass
 class Result:
-    """A finished run: its directory, manifest and daily metrics (agents loaded on demand)."""
+    """A run: its directory, manifest and daily metrics (agents loaded on demand).
+
+    ``complete`` is False for a run stopped early (Ctrl-C): its metrics then hold the
+    days simulated so far, and ``trustsim resume`` finishes it.
+    """
 
     run_dir: Path
     manifest: dict[str, Any]
@@ -47,9 +65,14 @@ class Result:
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Result:
-        """Open a run directory written earlier."""
+        """Open a run directory written earlier (complete or stopped early)."""
         run_dir = Path(run_dir)
-        return cls(run_dir=run_dir, manifest=read_manifest(run_dir), metrics=read_metrics(run_dir))
+        return cls(run_dir=run_dir, manifest=read_manifest(run_dir, finished=False), metrics=read_metrics(run_dir))
+
+    @property
+    def complete(self) -> bool:
+        """Whether every day of the scenario was simulated."""
+        return bool(self.manifest.get("complete"))
 
     @property
     def agents(self) -> pd.DataFrame:
@@ -88,49 +111,217 @@ def run(
     overrides: Sequence[str] = (),
     out: str | Path | None = None,
     on_day: Callable[[int], None] | None = None,
+    checkpoint_every: int | None = None,
+    keep_checkpoints: int = 1,
+    check: bool = False,
+    start_from: str | Path | None = None,
+    on_start: Callable[[Scenario, int], None] | None = None,
 ) -> Result:
     """Run a scenario (shipped name, TOML path or loaded :class:`Scenario`) and write its run directory.
 
     ``overrides`` are ``"dotted.key=value"`` strings as for ``trustsim run --set``.
-    ``on_day(t)`` is called after each simulated day (progress bars).
+    ``on_start(scenario, days_done)`` is called once the run is set up and ``on_day(t)``
+    after each simulated day (progress bars). Every
+    ``checkpoint_every`` days the full state is saved in ``checkpoints/`` (the
+    ``keep_checkpoints`` latest are kept), so that :func:`resume` can finish the run
+    after a crash. ``check`` runs the invariant checks of :mod:`trustsim.checks` every
+    day. ``start_from`` (a checkpoint file) continues that saved society under this
+    scenario's policy: a branch, with the same random draws as the saved run's own
+    continuation (common random numbers); ``agents`` and ``seed`` then default to the
+    checkpoint's, and ``days`` is the total length including the days already done.
+
+    Ctrl-C stops the run at the end of the day: the days done are written, the state
+    is saved as a checkpoint and the manifest says ``"complete": false``; a second
+    Ctrl-C stops it at once.
     """
+    start = None
+    branch: dict[str, Any] | None = None
     if isinstance(scenario, Scenario):
-        if overrides or agents or days or seed is not None:
+        if overrides or agents or days or seed is not None or start_from is not None:
             raise TypeError("pass overrides to load_scenario when giving a Scenario object")
         resolved = scenario
-    else:
+    elif start_from is None:
         resolved = load_scenario(scenario, overrides=overrides, agents=agents, days=days, seed=seed)
-    writer = RunWriter(Path(out) if out is not None else default_run_dir(resolved))
-    try:
-        return _simulate_and_write(resolved, writer, on_day)
-    except BaseException:
-        writer.abandon()
-        raise
+    else:
+        start = read_checkpoint(start_from)
+        resolved, branch = _branch(scenario, start, start_from, overrides, agents, days, seed)
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ScenarioError([f"--checkpoint-every: must be at least 1 day (got {checkpoint_every})"])
+    if keep_checkpoints < 1:
+        raise ScenarioError([f"--keep-checkpoints: must be at least 1 (got {keep_checkpoints})"])
+    require_memory(resolved)  # before the run directory exists
+    options = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints, "check": check}
+    manifest = _manifest(resolved, options, branch)
+    with RunDirectory.create(Path(out) if out is not None else default_run_dir(resolved)) as directory:
+        directory.write_manifest(manifest)
+        return _execute(resolved, directory, manifest, start, on_start, on_day)
 
 
-def _simulate_and_write(scenario: Scenario, writer: RunWriter, on_day: Callable[[int], None] | None) -> Result:
-    started_at = datetime.now(UTC)
-    clock = time.perf_counter()
-    simulation = Simulation(scenario)
-    built = time.perf_counter()
-    metrics = simulation.run(on_day)
-    simulated = time.perf_counter()
-    agents = agent_table(simulation.world.population, scenario, simulation.world.degree)
-    manifest = {
+def resume(
+    run_dir: str | Path,
+    *,
+    on_start: Callable[[Scenario, int], None] | None = None,
+    on_day: Callable[[int], None] | None = None,
+) -> Result:
+    """Finish a run that was stopped or killed, from its latest checkpoint (or from its start).
+
+    The run goes on with the options it was started with; its metrics and agents come
+    out identical, bit for bit, to those of the same run done without interruption.
+    """
+    with RunDirectory.open(Path(run_dir)) as directory:
+        manifest = directory.read_manifest()
+        if manifest.get("complete"):
+            raise RunDirectoryError(f"{run_dir}: the run is complete already; nothing to resume")
+        directory.remove_temporary_files()
+        scenario = validate(manifest["scenario"])
+        saved = checkpoints(directory.path)
+        start: SavedState | None = None
+        if saved:
+            start = read_checkpoint(saved[-1])
+            if differences(start.scenario, manifest["scenario"]):
+                raise RunDirectoryError(f"{saved[-1]}: belongs to another scenario than {run_dir}; remove it")
+        elif manifest.get("branch"):
+            start = read_checkpoint(manifest["branch"]["from"])
+        manifest.setdefault("resumed", []).append(
+            {"from_day": start.day if start else 0, "at": datetime.now(UTC).isoformat()}
+        )
+        manifest["status"] = "running"
+        directory.write_manifest(manifest)
+        return _execute(scenario, directory, manifest, start, on_start, on_day)
+
+
+def _branch(
+    source: str | Path,
+    start: SavedState,
+    start_from: str | Path,
+    overrides: Sequence[str],
+    agents: int | None,
+    days: int | None,
+    seed: int | None,
+) -> tuple[Scenario, dict[str, Any]]:
+    saved = start.scenario
+    agents = saved["run"]["agents"] if agents is None else agents
+    seed = saved["run"]["seed"] if seed is None else seed
+    resolved = load_scenario(source, overrides=overrides, agents=agents, days=days, seed=seed)
+    problems = branch_problems(saved, resolved, start.day)
+    if problems:
+        raise ScenarioError(problems)
+    changed = differences(saved, resolved.resolved())
+    changed.pop("run.days", None)
+    branch = {"from": str(Path(start_from).resolve()), "day": start.day, "parent": saved["name"], "changed": changed}
+    return resolved, branch
+
+
+def _manifest(scenario: Scenario, options: dict[str, Any], branch: dict[str, Any] | None) -> dict[str, Any]:
+    manifest: dict[str, Any] = {
         "trustsim_version": trustsim_version(),
-        "complete": True,
+        "complete": False,
+        "status": "running",
         "scenario_name": scenario.name,
         "seed": scenario.run.seed,
         "agents": scenario.run.agents,
         "days": scenario.run.days,
+        "days_done": 0,
         "backend": "cpu",
-        "threads": simulation.threads,
-        "started": started_at.isoformat(),
-        "finished": datetime.now(UTC).isoformat(),
-        "wall_seconds": {"build": built - clock, "simulate": simulated - built},
-        "peak_memory_bytes": peak_memory_bytes(),
+        "options": options,
+        "started": datetime.now(UTC).isoformat(),
         "platform": {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__},
         "scenario": scenario.resolved(),
     }
-    final = writer.commit(manifest, metrics, agents)
-    return Result(run_dir=final, manifest=manifest, metrics=metrics)
+    if branch is not None:
+        manifest["branch"] = branch
+    return manifest
+
+
+class _StopRequest:
+    """While a run goes on, Ctrl-C asks it to stop at the end of the day; a second Ctrl-C stops it at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+def _execute(
+    scenario: Scenario,
+    directory: RunDirectory,
+    manifest: dict[str, Any],
+    start: SavedState | None,
+    on_start: Callable[[Scenario, int], None] | None,
+    on_day: Callable[[int], None] | None,
+) -> Result:
+    options = manifest["options"]
+    clock = time.perf_counter()
+    try:
+        simulation = Simulation(scenario, check=options["check"], start=start)
+        manifest["threads"] = simulation.threads
+        built = time.perf_counter()
+        if on_start is not None:
+            on_start(scenario, simulation.days_done)
+        stopped = _advance(simulation, directory, on_day, options["checkpoint_every"], options["keep_checkpoints"])
+        simulated = time.perf_counter()
+        every = options["checkpoint_every"]
+        if stopped and (every is None or simulation.days_done % every):  # not saved by _advance already
+            directory.save_checkpoint(simulation.saved_state(), options["keep_checkpoints"])
+        metrics = simulation.metrics.frame()
+        directory.write_results(metrics, agent_table(simulation.world.population, scenario, simulation.world.degree))
+        written = time.perf_counter()
+    except BaseException as err:
+        _record_failure(directory, manifest, err)
+        raise
+    manifest.update(
+        complete=not stopped,
+        status="interrupted" if stopped else "complete",
+        days_done=simulation.days_done,
+        finished=datetime.now(UTC).isoformat(),
+        wall_seconds={"build": built - clock, "simulate": simulated - built, "write": written - simulated},
+        peak_memory_bytes=peak_memory_bytes(),
+    )
+    directory.write_manifest(manifest)
+    return Result(run_dir=directory.path, manifest=manifest, metrics=metrics)
+
+
+def _advance(
+    simulation: Simulation,
+    directory: RunDirectory,
+    on_day: Callable[[int], None] | None,
+    checkpoint_every: int | None,
+    keep: int,
+) -> bool:
+    """Step to the end, saving checkpoints; return True if stopped early by Ctrl-C."""
+    with _StopRequest() as stop:
+        while not simulation.finished:
+            simulation.step()
+            done = simulation.days_done
+            if on_day is not None:
+                try:
+                    on_day(done - 1)
+                except KeyboardInterrupt:  # from the callback, between two days: a clean stop
+                    stop.requested = True
+            if checkpoint_every is not None and done % checkpoint_every == 0:
+                directory.save_checkpoint(simulation.saved_state(), keep)
+            if stop.requested and not simulation.finished:
+                return True
+    return False
+
+
+def _record_failure(directory: RunDirectory, manifest: dict[str, Any], err: BaseException) -> None:
+    """Mark the manifest failed (or aborted), best effort: the disk may be what failed."""
+    manifest["complete"] = False
+    manifest["status"] = "aborted" if isinstance(err, KeyboardInterrupt) else "failed"
+    manifest["error"] = (str(err).splitlines() or [type(err).__name__])[0]
+    with contextlib.suppress(RunDirectoryError):
+        directory.write_manifest(manifest)

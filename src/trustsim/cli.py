@@ -7,16 +7,28 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
-from trustsim.errors import TrustsimError
-from trustsim.scenario import json_schema, load_scenario, read_raw, shipped_scenarios, validate
+from trustsim.errors import ScenarioError, TrustsimError
+from trustsim.scenario import Scenario, json_schema, load_scenario, read_raw, shipped_scenarios, validate
+
+if TYPE_CHECKING:
+    from trustsim.api import Result
 
 app = typer.Typer(
     name="trustsim",
@@ -34,10 +46,23 @@ SetOption = Annotated[
 ]
 
 
-def _fail(message: str) -> None:
-    for line in message.splitlines() or [message]:
-        errors.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+def _fail(problem: str | TrustsimError) -> None:
+    """Print each problem on one line (control characters escaped) and exit with code 2."""
+    lines = problem.problems if isinstance(problem, ScenarioError) else str(problem).split("\n")
+    for line in lines:
+        printable = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+        errors.print(f"error: {printable}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
+
+
+CheckOption = Annotated[
+    bool, typer.Option("--check", help="check the invariants (bounds, counts, no NaN) at the end of every day")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", help="no progress bar or summary")]
+INTERRUPTED = 130
+"""Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it."""
+BROKEN_INVARIANT = 3
+"""Exit code of a run whose --check found a broken invariant (a bug to report, not bad input)."""
 
 
 @app.command()
@@ -50,24 +75,93 @@ def run(
         Path | None, typer.Option(help="run directory to create (default runs/<name>-seed<S>-<time>)")
     ] = None,
     set_: SetOption = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar or summary")] = False,
+    checkpoint_every: Annotated[
+        int | None, typer.Option(help="save the full state every K days in RUN_DIR/checkpoints (for resume)")
+    ] = None,
+    keep_checkpoints: Annotated[int, typer.Option(help="how many of the latest checkpoints to keep")] = 1,
+    from_: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="continue the society saved in this checkpoint under SCENARIO's policy (with --set changes); "
+            "--days is then the total length",
+        ),
+    ] = None,
+    check: CheckOption = False,
+    quiet: QuietOption = False,
 ) -> None:
-    """Run a scenario and write manifest.json, metrics.parquet and agents.parquet."""
+    """Run a scenario and write manifest.json, metrics.parquet and agents.parquet.
+
+    Ctrl-C stops at the end of the day and writes what was collected (finish it with
+    `trustsim resume RUN_DIR`).
+    """
     from trustsim.api import run as run_scenario
 
+    def start(progress: ProgressHooks) -> Result:
+        return run_scenario(
+            scenario, agents=agents, days=days, seed=seed, overrides=set_ or (), out=out, check=check,
+            checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, start_from=from_,
+            on_start=progress.start, on_day=progress.day,
+        )  # fmt: skip
+
+    _with_progress(start, quiet)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="the directory of a run that was stopped or killed")],
+    quiet: QuietOption = False,
+) -> None:
+    """Finish a stopped or killed run from its latest checkpoint, with the options it was started with."""
+    from trustsim.api import resume as resume_run
+
+    _with_progress(lambda progress: resume_run(run_dir, on_start=progress.start, on_day=progress.day), quiet)
+
+
+class ProgressHooks:
+    """A progress bar over the days, started once the run knows its scenario."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def start(self, scenario: Scenario, days_done: int) -> None:
+        """Called by the run before its first day: show the bar, filled up to ``days_done``."""
+        description = f"{scenario.name}: {scenario.run.agents:,} agents"
+        self.task = self.progress.add_task(description, total=scenario.run.days, completed=days_done)
+
+    def day(self, t: int) -> None:
+        """Called after day ``t``."""
+        if self.task is not None:
+            self.progress.update(self.task, completed=t + 1)
+
+
+def _with_progress(start: Callable[[ProgressHooks], Result], quiet: bool) -> None:
+    """Run ``start`` under a progress bar; turn every outcome into a message and an exit code."""
+    from trustsim.checks import InvariantError
+
     try:
-        resolved = load_scenario(scenario, overrides=set_ or (), agents=agents, days=days, seed=seed)
-        n_agents, n_days = resolved.run.agents, resolved.run.days
         with _progress(quiet) as progress:
-            task = progress.add_task(f"{resolved.name}: {n_agents:,} agents", total=n_days)
-            result = run_scenario(resolved, out=out, on_day=lambda _t: progress.advance(task))
+            result = start(ProgressHooks(progress))
     except TrustsimError as err:
-        _fail(str(err))
+        _fail(err)
+    except InvariantError as err:
+        errors.print(f"error: invariant broken: {err} (a bug in trustsim; please report it)", markup=False)
+        raise typer.Exit(code=BROKEN_INVARIANT) from None
     except KeyboardInterrupt:
-        errors.print("error: interrupted; no run directory was written", markup=False)
-        raise typer.Exit(code=130) from None
+        errors.print("error: stopped at once by a second Ctrl-C; resume from the last checkpoint", markup=False)
+        raise typer.Exit(code=INTERRUPTED) from None
     except MemoryError:
         _fail("out of memory; try fewer --agents")
+    if not result.complete:
+        m = result.manifest
+        errors.print(
+            f"interrupted after day {m['days_done']} of {m['days']}: wrote those days to {result.run_dir} "
+            f"(marked incomplete); finish with `trustsim resume {result.run_dir}`",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(code=INTERRUPTED)
     if not quiet:
         _print_summary(result.summary(), result.manifest, result.run_dir)
 
@@ -121,7 +215,7 @@ def validate_command(
     try:
         scenario = load_scenario(file, overrides=set_ or ())
     except TrustsimError as err:
-        _fail(str(err))
+        _fail(err)
     console.print(
         f"{file}: valid scenario {scenario.name!r} ({scenario.run.agents:,} agents, {scenario.run.days} days)"
     )

@@ -152,6 +152,20 @@ class Metrics:
             row[f"active_{s}"] = below + (listed_not_below if self.applies_to_blacklisted[k] else 0)
         return row
 
+    def restore(self, saved: dict[str, np.ndarray], days: int, observed_total: int) -> None:
+        """Take the first ``days`` rows from a saved state (same columns) and carry on after them."""
+        if set(saved) != set(self.values):
+            differing = sorted(set(saved) ^ set(self.values))
+            raise ValueError(f"saved metrics have other columns than this scenario's: {differing[:5]}")
+        for name, values in saved.items():
+            self.values[name][:days] = values[:days]
+        self.observed_total = int(observed_total)
+        self.days_recorded = days
+
+    def row(self, t: int) -> dict[str, float]:
+        """Row ``t`` as a dict (ints for counts, floats otherwise)."""
+        return {name: values[t].item() for name, values in self.values.items()}
+
     def frame(self) -> pd.DataFrame:
         """The rows recorded so far as a DataFrame, one row per day."""
         return pd.DataFrame({name: values[: self.days_recorded] for name, values in self.values.items()})

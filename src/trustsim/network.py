@@ -651,9 +651,14 @@ def _edge_columns(path: Path, table: Any) -> tuple[np.ndarray, np.ndarray]:
             f"{path}: has {len(names)} column(s) {names}; "
             "an edge list needs exactly two integer columns, one edge a row"
         )
+    if path.suffix.lower() == ".csv" and all(name.strip().lstrip("-").isdigit() for name in names):
+        raise InputFileError(
+            f"{path}: the first row ({','.join(names)}) looks like an edge, but it is read as the header; "
+            "start the file with a header row such as `u,v`"
+        )
     cols = []
-    for name in names:
-        col = table.column(name)
+    for index, name in enumerate(names):
+        col = table.column(index)  # by position: two columns may share a name
         if table.num_rows == 0 and pa.types.is_null(col.type):
             cols.append(np.zeros(0, dtype=np.int64))
             continue

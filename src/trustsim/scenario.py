@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -60,7 +61,15 @@ def _identifier(value: str) -> str:
     return value
 
 
+SCORE_LIMIT = 1e12
+"""Largest magnitude of a score, a threshold or points: far beyond any scoring system, and far
+enough below float overflow that sums over a run's agents and days stay finite."""
+ACCOUNTING_LIMIT = 1e15
+"""Largest accounting quantity (bytes, cameras, purchases): products over 2**31 agents stay finite."""
+
 Probability = Annotated[float, AfterValidator(_probability)]
+ScoreValue = Annotated[float, Field(ge=-SCORE_LIMIT, le=SCORE_LIMIT)]
+Amount = Annotated[float, Field(ge=0.0, le=ACCOUNTING_LIMIT)]
 NonNegative = Annotated[float, AfterValidator(_non_negative)]
 Positive = Annotated[float, AfterValidator(_positive)]
 Name = Annotated[str, AfterValidator(_identifier)]
@@ -188,7 +197,7 @@ class Behaviour(Section):
     """One behaviour of MODEL.md §3."""
 
     channel: ChannelName
-    points: float = Field(description="signed points per observed, attributed instance")
+    points: ScoreValue = Field(description="signed points per observed, attributed instance")
     base_rate: Probability = Field(description="daily probability before frailty and modifiers")
     escalation: Probability | None = Field(
         default=None, description="probability a correctly attributed instance goes to court"
@@ -199,10 +208,10 @@ class Behaviour(Section):
 class Score(Section):
     """The score and its dynamics (MODEL.md §5). Omit recovery_half_life_days for no recovery."""
 
-    base_score: float
-    score_min: float
-    score_max: float
-    off_grid_score: float
+    base_score: ScoreValue
+    score_min: ScoreValue
+    score_max: ScoreValue
+    off_grid_score: ScoreValue
     recovery_half_life_days: Positive | None = None
     contagion: Probability = Field(description="κ: pull towards the friends' mean score; 0 is off")
 
@@ -218,10 +227,10 @@ class Score(Section):
 class Blacklist(Section):
     """Court judgments and the public list (MODEL.md §6, items 1–4)."""
 
-    blacklist_score: float
-    blacklist_exit_score: float
+    blacklist_score: ScoreValue
+    blacklist_exit_score: ScoreValue
     blacklist_exit_days: int = Field(ge=0)
-    court_points: NonNegative
+    court_points: Annotated[NonNegative, Field(le=SCORE_LIMIT)]
     court_exit_rate: Probability
 
 
@@ -229,13 +238,13 @@ class Tier(Section):
     """A tier: agents with ``score ≥ min_score``; the last tier has no ``min_score``."""
 
     name: Name
-    min_score: float | None = None
+    min_score: ScoreValue | None = None
 
 
 class Sanction(Section):
     """A sanction (MODEL.md §6 item 6): active below a score and/or when blacklisted."""
 
-    applies_below: float | None = None
+    applies_below: ScoreValue | None = None
     applies_to_blacklisted: bool = False
     attempt_rate: Probability
 
@@ -257,7 +266,7 @@ class Adaptation(Section):
     unfriend_rate: Probability
     opt_out_coverage: Probability
     opt_out_rate: Probability
-    adviser_below: float
+    adviser_below: ScoreValue
     adviser_min_decile: int = Field(ge=0, le=10, description="10 means nobody hires an adviser")
     adviser_rate: Probability
     adviser_effect: NonNegative
@@ -268,11 +277,11 @@ class Adaptation(Section):
 class Accounting(Section):
     """Quantities used only by the metrics (MODEL.md §10)."""
 
-    purchases_per_day: Positive
-    bytes_per_record: NonNegative
-    cameras_per_capita: NonNegative
-    camera_bytes_per_day: NonNegative
-    footage_retention_days: int = Field(ge=1)
+    purchases_per_day: Annotated[Positive, Field(le=ACCOUNTING_LIMIT)]
+    bytes_per_record: Amount
+    cameras_per_capita: Amount
+    camera_bytes_per_day: Amount
+    footage_retention_days: int = Field(ge=1, le=10**6)
 
 
 class Scenario(Section):
@@ -386,6 +395,11 @@ def read_raw(source: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]
         raise ScenarioError([f"{path}: not valid TOML ({err})"]) from None
     except OSError as err:
         raise ScenarioError([f"{path}: cannot be read ({err.strerror})"]) from None
+    if not raw:
+        raise ScenarioError(
+            [f"{path}: no parameters at all; a scenario sets every parameter of `trustsim schema`, "
+             "or starts with extends = \"china_scs\" and sets what differs"]
+        )  # fmt: skip
     parent = raw.pop("extends", None)
     if parent is None:
         _anchor_network_path(raw, path.parent)
@@ -425,12 +439,19 @@ def _new_generator(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return "generator" in new and new["generator"] != old.get("generator")
 
 
+_DOTTED = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+
+
 def parse_assignment(text: str) -> tuple[str, Any]:
     """Split ``key.path=value``; the value is read as TOML (``0.5``, ``true``, ``[[0, 0.4]]``) or else as text."""
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
         raise ScenarioError([f"--set {text!r}: expected KEY=VALUE, e.g. score.contagion=0"])
+    if not _DOTTED.fullmatch(key):
+        raise ScenarioError(
+            [f"--set {text!r}: KEY must be a dotted path of names and list positions, e.g. regions.0.share"]
+        )
     try:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -468,11 +489,18 @@ def _list_index(node: list[Any], part: str, where: str) -> int:
 
 
 def validate(raw: dict[str, Any]) -> Scenario:
-    """Validate a raw table; raise ScenarioError with one line per problem."""
+    """Validate a raw table; raise ScenarioError with one line per problem (missing keys on one line)."""
     try:
         return Scenario.model_validate(raw)
     except ValidationError as err:
-        raise ScenarioError([_describe(error) for error in err.errors()]) from None
+        missing = [_describe(e).split(":")[0] for e in err.errors() if e["type"] == "missing"]
+        problems = [_describe(e) for e in err.errors() if e["type"] != "missing" or len(missing) < 3]
+        if len(missing) >= 3:
+            problems.insert(0, f"{', '.join(missing)}: missing; {MISSING_HINT}")
+        raise ScenarioError(problems) from None
+
+
+MISSING_HINT = "every parameter must be set (or inherited with `extends`)"
 
 
 def _describe(error: Any) -> str:
@@ -481,7 +509,7 @@ def _describe(error: Any) -> str:
     if kind == "extra_forbidden":
         message = "unknown key; check the spelling against `trustsim schema`"
     elif kind == "missing":
-        message = "missing; every parameter must be set (or inherited with `extends`)"
+        message = f"missing; {MISSING_HINT}"
     else:
         message = error["msg"].removeprefix("Value error, ")
         message = message[0].lower() + message[1:] if message else message
@@ -516,3 +544,65 @@ def load_scenario(
 def json_schema() -> str:
     """The JSON Schema of a scenario file, as committed in ``docs/scenario.schema.json``."""
     return json.dumps(Scenario.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Branching: a policy change on a saved society
+
+SOCIETY = ("run.agents", "run.seed", "population", "regions", "network")
+"""What drew the saved society; a branch may not change it (it would change nothing but the record)."""
+
+
+def leaves(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Every value of nested tables and lists by dotted path (``sanctions.flight_ban.attempt_rate``)."""
+    if isinstance(data, dict):
+        items: Any = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return {prefix: data}
+    found: dict[str, Any] = {}
+    for key, value in items:
+        found |= leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    return found
+
+
+def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """``{dotted path: [before, after]}`` for every value that differs (missing is None)."""
+    old, new = leaves(before), leaves(after)
+    keys = sorted(old.keys() | new.keys())
+    return {key: [old.get(key), new.get(key)] for key in keys if old.get(key) != new.get(key)}
+
+
+def branch_problems(saved: dict[str, Any], branch: Scenario, saved_day: int) -> list[str]:
+    """Why ``branch`` cannot continue the society saved (resolved scenario ``saved``) after ``saved_day`` days."""
+    problems = []
+    changed = differences(saved, branch.resolved())
+    for key, (old, new) in changed.items():
+        if any(key == part or key.startswith(part + ".") for part in SOCIETY):
+            problems.append(
+                f"{key}: {new!r} differs from the saved society's {old!r}; a branch changes policy, not the "
+                "population or network it continues (drop this --set, or start a new run)"
+            )
+    saved_names = {
+        "behaviours": list(saved["behaviours"]),
+        "sanctions": list(saved["sanctions"]),
+        "tiers": [tier["name"] for tier in saved["tiers"]],
+    }
+    branch_names = {
+        "behaviours": list(branch.behaviours),
+        "sanctions": list(branch.sanctions),
+        "tiers": [tier.name for tier in branch.tiers],
+    }
+    for part, names in saved_names.items():
+        if names != branch_names[part]:
+            problems.append(
+                f"{part}: the branch has {branch_names[part]}, the saved society {names}; "
+                "keep the same names in the same order (change their parameters instead)"
+            )
+    if branch.run.days <= saved_day:
+        problems.append(
+            f"run.days: {branch.run.days} is not after the checkpoint's day {saved_day}; "
+            f"give the total length with --days (e.g. --days {saved_day + 365})"
+        )
+    return problems

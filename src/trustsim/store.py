@@ -1,19 +1,32 @@
-"""Run directories on disk (MODEL.md §13): manifest, metrics and agent table, written atomically.
+"""Run directories (MODEL.md §13) and checkpoints: every file written atomically.
 
-A run is written into a hidden, uniquely named sibling ``.<name>.<random>.partial`` and
-renamed to its final name only once every file is complete, so a directory with the
-run's name always holds a finished run; an interrupted run leaves only the hidden
-``.partial`` folder.
+A run directory is created when its run starts, with a manifest that says
+``"complete": false``; the manifest is rewritten with ``"complete": true`` only after
+``metrics.parquet`` and ``agents.parquet`` are in place, so a directory whose manifest
+says complete always holds a finished run. Every file is written under a temporary
+name beside its final one, flushed to disk and renamed into place: a crash, a
+``kill -9`` or a full disk leaves the previous version of a file or none, never half of
+one. Layout::
+
+    RUN_DIR/manifest.json          status: running | interrupted | failed | complete
+    RUN_DIR/metrics.parquet        the days simulated (all of them once complete)
+    RUN_DIR/agents.parquet         every agent at the end of the last day simulated
+    RUN_DIR/checkpoints/day-000030.npz   the full state after 30 days (trustsim run --checkpoint-every)
+
+A checkpoint is an uncompressed NumPy ``.npz`` archive of the arrays of
+:class:`trustsim.engine.SavedState` plus a JSON header (``meta``): format version,
+day and the resolved scenario.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
-import shutil
-import tempfile
-import time
+import re
+import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +36,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trustsim.errors import RunDirectoryError
+from trustsim.engine import SavedState
+from trustsim.errors import InputFileError, RunDirectoryError
 from trustsim.mechanisms.sanctions import tier_bounds, tier_of
 from trustsim.population import Population
 from trustsim.scenario import Scenario
@@ -31,6 +45,9 @@ from trustsim.scenario import Scenario
 MANIFEST = "manifest.json"
 METRICS = "metrics.parquet"
 AGENTS = "agents.parquet"
+CHECKPOINTS = "checkpoints"
+CHECKPOINT_FORMAT = 1
+_CHECKPOINT_NAME = re.compile(r"^day-(\d+)\.npz$")
 
 
 def default_run_dir(scenario: Scenario, root: Path = Path("runs")) -> Path:
@@ -39,49 +56,193 @@ def default_run_dir(scenario: Scenario, root: Path = Path("runs")) -> Path:
     return root / f"{scenario.name}-seed{scenario.run.seed}-{stamp}"
 
 
-class RunWriter:
-    """Checks the run directory up front, writes beside it and renames it into place at the end."""
+def _describe_os_error(err: OSError) -> str:
+    reason = os.strerror(err.errno) if err.errno else err.strerror or type(err).__name__
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"{reason}; free some space or choose another --out"
+    return reason
 
-    def __init__(self, final: Path) -> None:
-        self.final = Path(final)
-        if self.final.exists():
-            raise RunDirectoryError(f"{self.final}: already exists; choose another --out or remove it")
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write ``path`` through ``write(temporary_path)``, flush it to disk and rename it into place."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(temporary)
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+class RunDirectory:
+    """A run directory held by this process (an exclusive lock) while its run goes on."""
+
+    def __init__(self, path: Path, lock: int) -> None:
+        self.path = path
+        self._lock = lock
+
+    @classmethod
+    def create(cls, path: Path) -> RunDirectory:
+        """Make a new run directory; refuse one that exists or cannot be written."""
+        path = Path(path)
+        if path.exists():
+            raise RunDirectoryError(f"{path}: already exists; choose another --out or remove it")
         try:
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-            # A unique hidden folder, so that two runs aimed at one name never share it.
-            self.partial = Path(
-                tempfile.mkdtemp(prefix=f".{self.final.name}.", suffix=".partial", dir=self.final.parent)
-            )
+            if not path.parent.is_dir():
+                try:
+                    path.parent.mkdir(parents=True)
+                except FileExistsError:  # a file, not a folder, has the parent's name
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)) from None
+            path.mkdir()
+        except FileExistsError:  # another process took the name meanwhile
+            raise RunDirectoryError(f"{path}: already exists; choose another --out or remove it") from None
         except OSError as err:
             raise RunDirectoryError(
-                f"{self.final}: cannot write the run there ({err.strerror}); choose another --out"
+                f"{path}: cannot write the run there ({_describe_os_error(err)}); choose another --out"
             ) from None
+        return cls(path, cls._acquire(path))
 
-    def commit(self, manifest: dict[str, Any], metrics: pd.DataFrame, agents: pa.Table) -> Path:
-        """Write the three files and move the run to its final name.
+    @classmethod
+    def open(cls, path: Path) -> RunDirectory:
+        """Hold an existing run directory (to resume it)."""
+        path = Path(path)
+        if not (path / MANIFEST).is_file():
+            raise RunDirectoryError(f"{path}: not a trustsim run directory (no {MANIFEST}); give the run's --out")
+        return cls(path, cls._acquire(path))
 
-        The manifest is written last, with the seconds spent writing the tables added
-        to ``manifest["wall_seconds"]["write"]``.
-        """
+    @staticmethod
+    def _acquire(path: Path) -> int:
+        """Lock the directory itself (released by the system however this process ends)."""
         try:
-            started = time.perf_counter()
-            pq.write_table(pa.Table.from_pandas(metrics, preserve_index=False), self.partial / METRICS)
-            pq.write_table(agents, self.partial / AGENTS)
-            manifest.setdefault("wall_seconds", {})["write"] = time.perf_counter() - started
-            _write_json(self.partial / MANIFEST, manifest)
-            if self.final.exists():
-                raise FileExistsError(errno.EEXIST, "another run took this name meanwhile")
-            os.rename(self.partial, self.final)
+            descriptor = os.open(path, os.O_RDONLY)
         except OSError as err:
-            self.abandon()
+            raise RunDirectoryError(f"{path}: cannot write the run there ({_describe_os_error(err)})") from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
             raise RunDirectoryError(
-                f"{self.final}: writing the run failed ({err.strerror}); nothing was kept"
+                f"{path}: another trustsim process is running this run; wait for it to finish or stop it"
             ) from None
-        return self.final
+        return descriptor
 
-    def abandon(self) -> None:
-        """Remove the partial directory (a failed run leaves nothing that looks complete)."""
-        shutil.rmtree(self.partial, ignore_errors=True)
+    def close(self) -> None:
+        """Release the directory."""
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
+
+    def __enter__(self) -> RunDirectory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _guard(self, what: str, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except OSError as err:
+            raise RunDirectoryError(
+                f"{self.path}: writing {what} failed ({_describe_os_error(err)}); the run is not complete"
+            ) from None
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Replace the manifest."""
+        self._guard(MANIFEST, lambda: atomic_write(self.path / MANIFEST, lambda p: _write_json(p, manifest)))
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The manifest as it stands."""
+        return read_manifest(self.path, finished=False)
+
+    def write_results(self, metrics: pd.DataFrame, agents: pa.Table) -> None:
+        """Write (or replace) the metrics and agent tables."""
+        table = pa.Table.from_pandas(metrics, preserve_index=False)
+        self._guard(METRICS, lambda: atomic_write(self.path / METRICS, lambda p: pq.write_table(table, p)))
+        self._guard(AGENTS, lambda: atomic_write(self.path / AGENTS, lambda p: pq.write_table(agents, p)))
+
+    def save_checkpoint(self, state: SavedState, keep: int) -> Path:
+        """Save ``state`` as ``checkpoints/day-DDDDDD.npz``; keep only the ``keep`` latest checkpoints."""
+        folder = self.path / CHECKPOINTS
+        target = folder / f"day-{state.day:06d}.npz"
+        self._guard("a checkpoint", lambda: folder.mkdir(exist_ok=True))
+        self._guard(f"checkpoint {target.name}", lambda: atomic_write(target, lambda p: write_checkpoint(p, state)))
+        for old in checkpoints(self.path)[:-keep]:
+            old.unlink(missing_ok=True)
+        return target
+
+    def remove_temporary_files(self) -> None:
+        """Remove what a killed process left half-written (never a finished file)."""
+        for folder in (self.path, self.path / CHECKPOINTS):
+            for leftover in folder.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """The run's checkpoint files, oldest first."""
+    folder = Path(run_dir) / CHECKPOINTS
+    found = [(int(m.group(1)), p) for p in folder.glob("day-*.npz") if (m := _CHECKPOINT_NAME.match(p.name))]
+    return [path for _, path in sorted(found)]
+
+
+def write_checkpoint(path: Path, state: SavedState) -> None:
+    """Write ``state`` to ``path`` (not atomically: :meth:`RunDirectory.save_checkpoint` is)."""
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "day": state.day,
+        "observed_total": state.observed_total,
+        "scenario": state.scenario,
+    }
+    arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    arrays |= {f"population__{name}": values for name, values in state.population.items()}
+    arrays |= {f"network__{name}": values for name, values in state.network.items()}
+    arrays |= {f"metrics__{name}": values for name, values in state.metrics.items()}
+    arrays["degree"] = state.degree
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def read_checkpoint(path: str | Path) -> SavedState:
+    """Load a checkpoint written by :func:`write_checkpoint`; one-line InputFileError if it is not one."""
+    path = Path(path)
+    if path.is_dir():
+        found = ", ".join(p.name for p in checkpoints(path)) or "none"
+        raise InputFileError(f"{path}: is a directory; give a checkpoint file (checkpoints there: {found})")
+    if not path.is_file():
+        raise InputFileError(f"{path}: checkpoint not found; give a checkpoints/day-DDDDDD.npz file of a run")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+        if meta.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"checkpoint format {meta.get('format')!r}, this trustsim reads {CHECKPOINT_FORMAT}")
+        parts: dict[str, dict[str, np.ndarray]] = {"population": {}, "network": {}, "metrics": {}}
+        for name, values in arrays.items():
+            group, _, key = name.partition("__")
+            if group in parts:
+                parts[group][key] = values
+        return SavedState(
+            day=int(meta["day"]),
+            scenario=meta["scenario"],
+            population=parts["population"],
+            network=parts["network"],
+            degree=arrays["degree"],
+            metrics=parts["metrics"],
+            observed_total=int(meta["observed_total"]),
+        )
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputFileError(f"{path}: not a readable trustsim checkpoint ({detail})") from None
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -113,17 +274,29 @@ def agent_table(population: Population, scenario: Scenario, degree: np.ndarray) 
     return pa.table(columns)
 
 
-def read_manifest(run_dir: Path) -> dict[str, Any]:
-    """The manifest of a finished run directory."""
+def read_manifest(run_dir: Path, *, finished: bool = True) -> dict[str, Any]:
+    """The manifest of a run directory (with ``finished``, refuse a run that is not complete)."""
     path = Path(run_dir) / MANIFEST
     if not path.is_file():
-        raise RunDirectoryError(f"{run_dir}: not a finished trustsim run (no {MANIFEST})")
-    return json.loads(path.read_text())
+        raise RunDirectoryError(f"{run_dir}: not a trustsim run directory (no {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise RunDirectoryError(f"{path}: unreadable manifest ({err})") from None
+    if finished and not manifest.get("complete"):
+        raise RunDirectoryError(
+            f"{run_dir}: the run is not complete (status {manifest.get('status')!r}); "
+            f"finish it with `trustsim resume {run_dir}`"
+        )
+    return manifest
 
 
 def read_metrics(run_dir: Path) -> pd.DataFrame:
-    """The daily metrics of a finished run directory."""
-    return pd.read_parquet(Path(run_dir) / METRICS)
+    """The daily metrics of a run directory (the days simulated so far if it is not complete)."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        raise RunDirectoryError(f"{run_dir}: no {METRICS} yet; finish the run with `trustsim resume {run_dir}`")
+    return pd.read_parquet(path)
 
 
 def read_agents(run_dir: Path) -> pd.DataFrame:

@@ -1,0 +1,182 @@
+"""How much memory a run needs, measured against what the machine has, before anything is allocated.
+
+The estimate adds up the arrays a run holds (their dtypes are fixed by
+:mod:`trustsim.population`, :mod:`trustsim.day`, :mod:`trustsim.world` and
+:mod:`trustsim.network`) and takes the larger of its two peaks:
+
+* **building**: the population plus the network generator's temporaries (sort keys,
+  lower-triangle keys, hash tables), measured at 64 bytes per edge on the three
+  generators (``benchmarks/scale.py`` prints estimate and measured peak side by side);
+* **writing**: everything a running simulation holds plus the agent table copied out
+  for ``agents.parquet``.
+
+A run is refused when that peak, plus a 10% margin, exceeds the memory available now
+(``MemAvailable`` of ``/proc/meminfo``, or less when a cgroup limit says so).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from trustsim.errors import TrustsimError
+from trustsim.scenario import Scenario
+
+BUILD_BYTES_PER_EDGE = 64
+"""Network generator temporaries per edge at their peak (measured: 64 ± 3 B on all generators)."""
+
+MARGIN = 1.10
+"""Headroom on top of the estimate: the interpreter, numba's and pyarrow's own buffers."""
+
+
+class MemoryBudgetError(TrustsimError):
+    """A run that would not fit in the memory available."""
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes a run needs, by part."""
+
+    agents: int
+    edges: int
+    population: int
+    network: int
+    scratch: int
+    metrics: int
+    build_peak: int
+    write_peak: int
+
+    @property
+    def total(self) -> int:
+        """The peak the run reaches (the larger of building and writing) plus the margin."""
+        return int(max(self.build_peak, self.write_peak) * MARGIN)
+
+
+def expected_edges(scenario: Scenario, n_agents: int) -> int:
+    """Edges the scenario's network will have with ``n_agents`` agents (an upper bound for files)."""
+    spec = scenario.network
+    if spec.generator == "small_world":
+        return n_agents * (spec.k // 2)
+    if spec.generator == "scale_free":
+        return n_agents * spec.m
+    if spec.generator == "regional_sbm":
+        return math.ceil(n_agents * spec.mean_degree / 2)
+    return _edge_file_rows(Path(spec.path))
+
+
+def _edge_file_rows(path: Path) -> int:
+    """Rows of an edge file: exact for Parquet (from its footer), bounded by size for CSV."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        return path.stat().st_size // 4  # "1,2\n" is the shortest row
+    except Exception:  # an unreadable file is reported when the network is read
+        return 0
+
+
+def estimate(scenario: Scenario, n_agents: int | None = None, days: int | None = None) -> MemoryEstimate:
+    """Bytes a run of ``scenario`` needs (with ``n_agents`` agents and ``days`` days if given)."""
+    n = scenario.run.agents if n_agents is None else n_agents
+    t = scenario.run.days if days is None else days
+    b = len(scenario.behaviours)
+    edges = expected_edges(scenario, n)
+    mask = 1 if b <= 8 else 2 if b <= 16 else 4 if b <= 32 else 8
+    # population.py: 9 one-byte, 4 four-byte and 3 eight-byte arrays; frailty float32 and
+    # deterrence float64 per behaviour.
+    population = n * (9 + 16 + 24 + 12 * b)
+    # network.py: int32 src, dst, neighbours (two slots an edge), int64 edge_of_slot, int64 offsets.
+    network = edges * 32 + (n + 1) * 8
+    # day.py: four masks, landed points and wrongful, score_next, status, touched friends;
+    # world.py: degree and the region index (members, position, Fenwick tree).
+    scratch = n * (4 * mask + 8 * 3 + 1 + 4) + n * 16
+    n_columns = 30 + 6 + 5 * b + 2 * len(scenario.sanctions) + len(scenario.tiers)
+    metrics = 2 * t * n_columns * 8  # the preallocated columns and the frame made from them
+    # agents.parquet: numeric columns go to Arrow without a copy; the per-behaviour columns
+    # are widened to float64, and ids, tiers, counterfactual score and Parquet buffers added.
+    agent_table = n * (64 + 16 * b)
+    return MemoryEstimate(
+        agents=n,
+        edges=edges,
+        population=population,
+        network=network,
+        scratch=scratch,
+        metrics=metrics,
+        build_peak=population + edges * BUILD_BYTES_PER_EDGE + (n + 1) * 8 + metrics,
+        write_peak=population + network + scratch + metrics + agent_table,
+    )
+
+
+def available_bytes() -> int:
+    """Memory this process may still take: ``MemAvailable``, capped by a cgroup v2 or v1 limit."""
+    candidates = [_meminfo_available()]
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
+        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        if limit is not None and usage is not None and limit < 2**60:
+            candidates.append(max(0, limit - usage))
+    known = [value for value in candidates if value is not None]
+    return min(known) if known else 2**62
+
+
+def _meminfo_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def largest_fitting_agents(scenario: Scenario, budget: int) -> int:
+    """The most agents whose run fits in ``budget`` bytes (0 when even 2 agents do not)."""
+    low, high = 1, 2**31 - 1
+    if estimate(scenario, 2).total > budget:
+        return 0
+    while low < high:  # the estimate grows with the number of agents
+        middle = (low + high + 1) // 2
+        if estimate(scenario, middle).total <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def require_memory(scenario: Scenario, budget: int | None = None) -> MemoryEstimate:
+    """Raise :class:`MemoryBudgetError` if the run does not fit in ``budget`` (default: available now)."""
+    needed = estimate(scenario)
+    budget = available_bytes() if budget is None else budget
+    if needed.total <= budget:
+        return needed
+    what = f"{scenario.run.agents:,} agents × {scenario.run.days:,} days of {scenario.name}"
+    head = f"{what} need about {_gib(needed.total)} of memory, but {_gib(budget)} is available"
+    fitting = largest_fitting_agents(scenario, budget)
+    if fitting < 2:
+        raise MemoryBudgetError(f"{head}; the daily metrics alone do not fit: use fewer --days")
+    raise MemoryBudgetError(
+        f"{head}; the largest run that fits has about {_round_down(fitting):,} agents (--agents {_round_down(fitting)})"
+    )
+
+
+def _round_down(n: int) -> int:
+    """Two significant figures, rounded down, so the suggestion fits."""
+    if n < 100:
+        return n
+    scale = 10 ** (len(str(n)) - 2)
+    return n // scale * scale
+
+
+def _gib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:,.1f} GiB"

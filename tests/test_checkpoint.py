@@ -1,0 +1,231 @@
+"""Checkpoints, resume after a real kill -9 or Ctrl-C, and branching a saved society under another policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import trustsim
+from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
+from trustsim.store import checkpoints
+
+AGENTS, DAYS = 60_000, 160
+"""Big enough that a run takes a few seconds, so it can be stopped in the middle."""
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "trustsim", *args], capture_output=True, text=True, timeout=600)
+
+
+def start_run(out: Path, *extra: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "trustsim", "run", "china_scs", "--agents", str(AGENTS), "--days", str(DAYS)]
+    command += ["--seed", "7", "--out", str(out), "--quiet", *extra]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_checkpoint(out: Path, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 300
+    while not checkpoints(out):
+        assert process.poll() is None, f"the run ended before its first checkpoint: {process.communicate()}"
+        assert time.monotonic() < deadline, "no checkpoint within 5 minutes"
+        time.sleep(0.005)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> trustsim.Result:
+    out = tmp_path_factory.mktemp("reference") / "run"
+    return trustsim.run("china_scs", agents=AGENTS, days=DAYS, seed=7, out=out)
+
+
+def assert_same_run(run_dir: Path, reference: trustsim.Result) -> None:
+    pd.testing.assert_frame_equal(pd.read_parquet(run_dir / "metrics.parquet"), reference.metrics, check_exact=True)
+    got = pd.read_parquet(run_dir / "agents.parquet")
+    pd.testing.assert_frame_equal(got, reference.agents, check_exact=True)
+
+
+def test_resume_after_kill_9_gives_identical_metrics_bit_for_bit(
+    tmp_path: Path, uninterrupted: trustsim.Result
+) -> None:
+    out = tmp_path / "run"
+    process = start_run(out, "--checkpoint-every", "10")
+    wait_for_checkpoint(out, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is False and manifest["status"] == "running"
+    assert not (out / "metrics.parquet").exists()  # killed before the end: nothing looks finished
+    saved_day = int(checkpoints(out)[-1].stem.split("-")[1])
+    assert 10 <= saved_day < DAYS
+    done = cli("resume", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is True and manifest["resumed"][0]["from_day"] == saved_day
+    assert_same_run(out, uninterrupted)
+    assert not list(out.glob("**/.*.tmp"))
+
+
+def test_ctrl_c_stops_at_the_end_of_a_day_writes_what_was_collected_and_resumes(
+    tmp_path: Path, uninterrupted: trustsim.Result
+) -> None:
+    out = tmp_path / "run"
+    process = start_run(out, "--checkpoint-every", "25")  # the stop falls between two checkpoints
+    wait_for_checkpoint(out, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "trustsim resume" in stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is False and manifest["status"] == "interrupted"
+    days_done = manifest["days_done"]
+    assert 25 <= days_done < DAYS
+    partial = trustsim.Result.load(out)
+    assert not partial.complete and len(partial.metrics) == days_done
+    pd.testing.assert_frame_equal(partial.metrics, uninterrupted.metrics.iloc[:days_done], check_exact=True)
+    assert len(partial.agents) == AGENTS
+    assert checkpoints(out)[-1].name == f"day-{days_done:06d}.npz"  # saved where it stopped
+    with pytest.raises(RunDirectoryError, match="not complete"):
+        trustsim.api.read_manifest(out)
+    result = trustsim.resume(out)
+    assert result.complete and result.manifest["resumed"][0]["from_day"] == days_done
+    assert_same_run(out, uninterrupted)
+
+
+def test_resume_without_any_checkpoint_starts_over_and_matches(tmp_path: Path) -> None:
+    def stop_on_day_4(t: int) -> None:
+        if t == 4:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    stopped = trustsim.run("china_scs", agents=2000, days=12, seed=2, out=out, on_day=stop_on_day_4)
+    assert not stopped.complete and stopped.manifest["days_done"] == 5
+    for checkpoint in checkpoints(out):
+        checkpoint.unlink()  # as if the run had been killed before saving anything
+    resumed = trustsim.resume(out)
+    assert resumed.manifest["resumed"][0]["from_day"] == 0
+    reference = trustsim.run("china_scs", agents=2000, days=12, seed=2, out=tmp_path / "reference")
+    pd.testing.assert_frame_equal(resumed.metrics, reference.metrics, check_exact=True)
+
+
+def test_checkpoints_are_kept_as_asked(tmp_path: Path) -> None:
+    trustsim.run("baseline", agents=500, days=10, checkpoint_every=2, keep_checkpoints=2, out=tmp_path / "r")
+    assert [p.name for p in checkpoints(tmp_path / "r")] == ["day-000008.npz", "day-000010.npz"]
+    trustsim.run("baseline", agents=500, days=10, checkpoint_every=3, out=tmp_path / "s")
+    assert [p.name for p in checkpoints(tmp_path / "s")] == ["day-000009.npz"]
+
+
+def test_a_branch_without_changes_continues_exactly_like_the_uninterrupted_run(tmp_path: Path) -> None:
+    first = trustsim.run("china_scs", agents=5000, days=30, seed=4, checkpoint_every=30, out=tmp_path / "first")
+    saved = checkpoints(first.run_dir)[-1]
+    continued = trustsim.run("china_scs", days=70, start_from=saved, out=tmp_path / "continued")
+    straight = trustsim.run("china_scs", agents=5000, days=70, seed=4, out=tmp_path / "straight")
+    pd.testing.assert_frame_equal(continued.metrics, straight.metrics, check_exact=True)
+    pd.testing.assert_frame_equal(continued.agents, straight.agents, check_exact=True)
+    assert continued.manifest["branch"]["day"] == 30 and continued.manifest["branch"]["changed"] == {}
+
+
+def test_a_branch_changes_policy_from_its_day_with_common_random_numbers(tmp_path: Path) -> None:
+    trustsim.run("china_scs", agents=8000, days=60, seed=3, checkpoint_every=60, out=tmp_path / "parent")
+    saved = checkpoints(tmp_path / "parent")[-1]
+    same = trustsim.run("china_scs", days=120, start_from=saved, out=tmp_path / "same")
+    # "What if the blacklist were abolished on day 60?": no court sends anyone to it, no
+    # score lists anyone, and everybody on it leaves it.
+    abolished = trustsim.run(
+        "china_scs", days=120, start_from=saved, out=tmp_path / "abolished",
+        overrides=["behaviours.late_payment.escalation=0", "behaviours.dissent.escalation=0",
+                   "blacklist.blacklist_score=-1", "blacklist.court_exit_rate=1",
+                   "blacklist.blacklist_exit_score=0", "blacklist.blacklist_exit_days=0"],
+    )  # fmt: skip
+    a, b = same.metrics, abolished.metrics
+    pd.testing.assert_frame_equal(a.iloc[:60], b.iloc[:60], check_exact=True)  # the shared history
+    behaviour = [c for c in a.columns if c.startswith("committed_")]
+    # day 60's behaviour comes from the saved state and the same draws: identical
+    pd.testing.assert_series_equal(a.loc[60, behaviour], b.loc[60, behaviour], check_exact=True)
+    assert a.loc[59, "blacklisted"] > 0
+    assert (b["blacklisted"].iloc[60:] == 0).all() and (a["blacklisted"].iloc[60:] > 0).all()
+    assert b["denials_flight_ban"].iloc[61:].sum() == 0 < a["denials_flight_ban"].iloc[61:].sum()
+    assert abolished.manifest["branch"]["changed"]["blacklist.court_exit_rate"][1] == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["population.outspoken_share=0.5"], "population.outspoken_share: 0.5 differs from the saved society"),
+        (["network.k=4"], "network.k"),
+        (["regions.0.cashless_share=0.1"], "regions.0.cashless_share"),
+    ],
+)
+def test_a_branch_may_not_change_the_society(tmp_path: Path, overrides: list[str], message: str) -> None:
+    trustsim.run("china_scs", agents=1000, days=5, checkpoint_every=5, out=tmp_path / "parent")
+    saved = checkpoints(tmp_path / "parent")[-1]
+    with pytest.raises(ScenarioError, match=message):
+        trustsim.run("china_scs", days=10, start_from=saved, overrides=overrides, out=tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+
+
+def test_branch_and_resume_errors_are_one_line_exit_2(tmp_path: Path) -> None:
+    trustsim.run("china_scs", agents=1000, days=5, checkpoint_every=5, out=tmp_path / "parent")
+    saved = str(checkpoints(tmp_path / "parent")[-1])
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(Path(saved).read_bytes()[:5000])
+    cases = [
+        (["run", "china_scs", "--from", saved, "--days", "5"], "not after the checkpoint's day 5"),
+        (["run", "china_scs", "--from", saved, "--days", "9", "--agents", "999"], "run.agents: 999 differs"),
+        (["run", "china_scs", "--from", str(broken), "--days", "9"], "not a readable trustsim checkpoint"),
+        (["run", "china_scs", "--from", str(tmp_path / "parent"), "--days", "9"], "is a directory"),
+        (["run", "china_scs", "--from", str(tmp_path / "nope.npz"), "--days", "9"], "checkpoint not found"),
+        (["run", "china_scs", "--agents", "500", "--days", "3", "--checkpoint-every", "0"], "at least 1 day"),
+        (["resume", str(tmp_path / "parent")], "complete already"),
+        (["resume", str(tmp_path)], "not a trustsim run directory"),
+    ]
+    for args, message in cases:
+        done = cli(*args, "--quiet") if args[0] == "run" else cli(*args)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and message in lines[0], (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_held_by_another_process_is_not_resumed(tmp_path: Path) -> None:
+    import fcntl
+
+    out = tmp_path / "run"
+    trustsim.run("baseline", agents=500, days=6, out=out, on_day=lambda t: _interrupt_at(t, 2))
+    holder = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with pytest.raises(RunDirectoryError, match="another trustsim process"):
+            trustsim.resume(out)
+    finally:
+        os.close(holder)
+    assert trustsim.resume(out).complete
+
+
+def _interrupt_at(t: int, day: int) -> None:
+    if t == day:
+        raise KeyboardInterrupt
+
+
+def test_checkpoint_files_are_never_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trustsim import store
+
+    def full_disk(path: Path, state: object) -> None:
+        Path(path).write_bytes(b"half")
+        raise OSError(28, os.strerror(28))
+
+    monkeypatch.setattr(store, "write_checkpoint", full_disk)
+    with pytest.raises(RunDirectoryError, match="No space left on device; free some space"):
+        trustsim.run("baseline", agents=500, days=6, checkpoint_every=2, out=tmp_path / "r")
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["complete"] is False and manifest["status"] == "failed"
+    assert list((tmp_path / "r" / "checkpoints").iterdir()) == []
+    with pytest.raises(InputFileError):
+        store.read_checkpoint(tmp_path / "r" / "checkpoints" / "day-000002.npz")

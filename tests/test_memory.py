@@ -1,0 +1,62 @@
+"""The memory estimate: runs that would not fit are refused before anything is allocated."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import scenario
+from trustsim.engine import Simulation
+from trustsim.memory import MemoryBudgetError, estimate, largest_fitting_agents, require_memory
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "trustsim", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_an_absurd_number_of_agents_is_refused_with_the_largest_size_that_fits(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = cli("run", "china_scs", "--agents", "2000000000", "--out", str(out))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "2,000,000,000 agents × 365 days of china_scs need about" in lines[0]
+    assert "the largest run that fits has about" in lines[0] and "(--agents " in lines[0]
+    assert not out.exists()
+    suggested = int(lines[0].rsplit("--agents ", 1)[1].rstrip(")"))
+    assert 2 <= suggested < 2_000_000_000
+
+
+def test_absurd_days_are_refused_naming_days() -> None:
+    done = cli("run", "china_scs", "--agents", "100", "--days", "100000000000000")
+    assert done.returncode == 2 and "use fewer --days" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_largest_fitting_size_fits_and_a_tenth_more_does_not() -> None:
+    s = scenario("china_scs")
+    budget = 8 * 2**30
+    n = largest_fitting_agents(s, budget)
+    assert estimate(s, n).total <= budget < estimate(s, int(n * 1.1)).total
+    with pytest.raises(MemoryBudgetError, match=f"--agents {str(n)[:2]}"):
+        require_memory(scenario("china_scs", agents=2 * n), budget)
+    assert require_memory(scenario("china_scs", agents=n // 2), budget).total <= budget
+
+
+@pytest.mark.parametrize("name", ["china_scs", "baseline"])
+def test_the_estimate_covers_every_array_a_built_simulation_holds(name: str) -> None:
+    s = scenario(name, agents=50_000, days=100)
+    sim = Simulation(s)
+    held = sum(values.nbytes for values in sim.world.population.arrays().values())
+    net = sim.world.network
+    held += sum(getattr(net, a).nbytes for a in ("src", "dst", "offsets", "neighbours", "edge_of_slot"))
+    held += sim.world.degree.nbytes + sum(
+        getattr(sim.world.regions, a).nbytes for a in ("members", "start", "position", "tree", "alive")
+    )
+    held += sum(v.nbytes for v in vars(sim.today).values() if isinstance(v, np.ndarray))
+    held += sum(v.nbytes for v in sim.metrics.values.values())
+    e = estimate(s)
+    assert e.edges == net.n_edges
+    assert held <= e.write_peak <= 2 * held
