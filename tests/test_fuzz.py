@@ -86,14 +86,17 @@ def small(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def run_file(content: bytes, extra: dict[str, bytes] | None = None, *args: str) -> tuple[int, str, Path]:
-    folder = Path(tempfile.mkdtemp(prefix="fuzz-"))
-    (folder / "scenario.toml").write_bytes(content)
-    for name, data in (extra or {}).items():
-        (folder / name).write_bytes(data)
-    out = folder / "run"
-    code, stderr = invoke("run", str(folder / "scenario.toml"), "--out", str(out), "--quiet", "--check", *args)
-    return code, stderr, out
+def run_file(content: bytes, extra: dict[str, bytes] | None = None, names: tuple[str, ...] = ()) -> int:
+    """``trustsim run --check`` on a scenario file (and files beside it) in a scratch folder; check the outcome."""
+    with tempfile.TemporaryDirectory(prefix="trustsim-fuzz-") as scratch:
+        folder = Path(scratch)
+        (folder / "scenario.toml").write_bytes(content)
+        for name, data in (extra or {}).items():
+            (folder / name).write_bytes(data)
+        out = folder / "run"
+        code, stderr = invoke("run", str(folder / "scenario.toml"), "--out", str(out), "--quiet", "--check")
+        check_outcome(code, stderr, out, *names)
+        return code
 
 
 @st.composite
@@ -147,8 +150,7 @@ def test_mutated_scenarios(case: tuple[dict[str, Any], list[str]]) -> None:
 
 def run_and_check(raw: dict[str, Any], touched: list[str]) -> None:
     """Run a scenario table written as TOML; an error must name a touched path or an ancestor."""
-    code, stderr, out = run_file(tomli_w.dumps(raw).encode())
-    check_outcome(code, stderr, out, *names_for(touched))
+    run_file(tomli_w.dumps(raw).encode(), names=tuple(names_for(touched)))
 
 
 EXTREME_FLOATS = [0.0, 1.0, 1e-300, 0.999999, 1e300, -1e300, 5e-324]
@@ -197,8 +199,7 @@ def test_random_and_corrupted_bytes(data: st.DataObject) -> None:
         content = valid.replace(b'description = "', b'description = "caf\xe9 ', 1)
     else:
         content = valid.decode().encode("utf-16")
-    code, stderr, out = run_file(content)
-    check_outcome(code, stderr, out)
+    run_file(content)
 
 
 network_spec = st.fixed_dictionaries(
@@ -215,8 +216,7 @@ network_spec = st.fixed_dictionaries(
 def test_random_network_specifications(spec: dict[str, Any]) -> None:
     raw = small(read_raw("china_scs"))
     raw["network"] = spec
-    code, stderr, out = run_file(tomli_w.dumps(raw).encode(), {"edges.csv": b"u,v\n0,1\n1,2\n"})
-    check_outcome(code, stderr, out, "network", "edges", "missing.csv")
+    run_file(tomli_w.dumps(raw).encode(), {"edges.csv": b"u,v\n0,1\n1,2\n"}, ("network", "edges", "missing.csv"))
 
 
 ids = st.integers(-3, 63)  # 60 agents: 0 … 59 are valid
@@ -246,12 +246,11 @@ def test_edge_list_files(edges: list[tuple[int, int]], form: str) -> None:
         sink = pa.BufferOutputStream()
         pq.write_table(pa.table({"a": pa.array(u, kind), "b": pa.array(v, kind)}), sink)
         data = sink.getvalue().to_pybytes()
-    code, stderr, out = run_file(tomli_w.dumps(raw).encode(), {f"edges.{suffix}": data})
-    check_outcome(code, stderr, out, f"edges.{suffix}")
+    code = run_file(tomli_w.dumps(raw).encode(), {f"edges.{suffix}": data}, (f"edges.{suffix}",))
     valid = all(0 <= a < 60 and 0 <= b < 60 and a != b for a, b in edges)
     distinct = len({(min(a, b), max(a, b)) for a, b in edges}) == len(edges)
     if form in ("csv", "parquet") and edges:
-        assert (code == 0) == (valid and distinct), stderr
+        assert (code == 0) == (valid and distinct), edges
 
 
 @settings(FUZZ, max_examples=200)
@@ -260,15 +259,15 @@ def test_edge_list_files(edges: list[tuple[int, int]], form: str) -> None:
     st.text(max_size=10) | st.sampled_from(["nan", "inf", "-1", "1e400", "[]", "{}", "true", "99999999999999999999"]),
 )
 def test_random_set_overrides(path: str, value: str) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="fuzz-"))
-    out = folder / "run"
     if path.startswith("run."):
         path = "run.seed"  # agents and days are covered by the memory tests; a valid big run takes long
-    code, stderr = invoke(
-        "run", "china_scs", "--agents", "60", "--days", "3", "--out", str(out), "--quiet", "--check",
-        "--set", f"{path}={value}",
-    )  # fmt: skip
-    check_outcome(code, stderr, out)
+    with tempfile.TemporaryDirectory(prefix="trustsim-fuzz-") as scratch:
+        out = Path(scratch) / "run"
+        code, stderr = invoke(
+            "run", "china_scs", "--agents", "60", "--days", "3", "--out", str(out), "--quiet", "--check",
+            "--set", f"{path}={value}",
+        )  # fmt: skip
+        check_outcome(code, stderr, out)
 
 
 def test_the_fuzz_oracle_fails_on_a_traceback() -> None:

@@ -149,7 +149,11 @@ def _with_progress(start: Callable[[ProgressHooks], Result], quiet: bool) -> Non
         errors.print(f"error: invariant broken: {err} (a bug in trustsim; please report it)", markup=False)
         raise typer.Exit(code=BROKEN_INVARIANT) from None
     except KeyboardInterrupt:
-        errors.print("error: stopped at once by a second Ctrl-C; resume from the last checkpoint", markup=False)
+        errors.print(
+            "error: interrupted in the middle of a day; the run is marked incomplete "
+            "(`trustsim resume RUN_DIR` finishes it from its last checkpoint)",
+            markup=False,
+        )
         raise typer.Exit(code=INTERRUPTED) from None
     except MemoryError:
         _fail("out of memory; try fewer --agents")

@@ -8,7 +8,9 @@ The estimate adds up the arrays a run holds (their dtypes are fixed by
   lower-triangle keys, hash tables), measured at 64 bytes per edge on the three
   generators (``benchmarks/scale.py`` prints estimate and measured peak side by side);
 * **writing**: everything a running simulation holds plus the agent table copied out
-  for ``agents.parquet``.
+  for ``agents.parquet``;
+
+plus what the runtime adds (compiled kernels, Arrow buffers).
 
 A run is refused when that peak, plus a 10% margin, exceeds the memory available now
 (``MemAvailable`` of ``/proc/meminfo``, or less when a cgroup limit says so).
@@ -25,6 +27,10 @@ from trustsim.scenario import Scenario
 
 BUILD_BYTES_PER_EDGE = 64
 """Network generator temporaries per edge at their peak (measured: 64 ± 3 B on all generators)."""
+
+RUNTIME_BYTES = 192 * 2**20
+"""What a run adds beyond its arrays once trustsim is imported: compiled kernels loaded from
+numba's cache, pyarrow's and pandas' buffers (measured: 100–150 MiB)."""
 
 MARGIN = 1.10
 """Headroom on top of the estimate: the interpreter, numba's and pyarrow's own buffers."""
@@ -49,8 +55,8 @@ class MemoryEstimate:
 
     @property
     def total(self) -> int:
-        """The peak the run reaches (the larger of building and writing) plus the margin."""
-        return int(max(self.build_peak, self.write_peak) * MARGIN)
+        """The peak the run reaches (the larger of building and writing), the runtime and the margin."""
+        return int((max(self.build_peak, self.write_peak) + RUNTIME_BYTES) * MARGIN)
 
 
 def expected_edges(scenario: Scenario, n_agents: int) -> int:
