@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -179,10 +180,10 @@ def test_branch_and_resume_errors_are_one_line_exit_2(tmp_path: Path) -> None:
     cases = [
         (["run", "china_scs", "--from", saved, "--days", "5"], "not after the checkpoint's day 5"),
         (["run", "china_scs", "--from", saved, "--days", "9", "--agents", "999"], "run.agents: 999 differs"),
-        (["run", "china_scs", "--from", str(broken), "--days", "9"], "not a readable trustsim checkpoint"),
+        (["run", "china_scs", "--from", str(broken), "--days", "9"], "not a trustsim checkpoint (not an .npz archive)"),
         (["run", "china_scs", "--from", str(tmp_path / "parent"), "--days", "9"], "is a directory"),
         (["run", "china_scs", "--from", str(tmp_path / "nope.npz"), "--days", "9"], "checkpoint not found"),
-        (["run", "china_scs", "--agents", "500", "--days", "3", "--checkpoint-every", "0"], "at least 1 day"),
+        (["run", "china_scs", "--agents", "500", "--checkpoint-every", "0"], "--checkpoint-every: input should"),
         (["resume", str(tmp_path / "parent")], "complete already"),
         (["resume", str(tmp_path)], "not a trustsim run directory"),
     ]
@@ -229,3 +230,105 @@ def test_checkpoint_files_are_never_half_written(tmp_path: Path, monkeypatch: py
     assert list((tmp_path / "r" / "checkpoints").iterdir()) == []
     with pytest.raises(InputFileError):
         store.read_checkpoint(tmp_path / "r" / "checkpoints" / "day-000002.npz")
+
+
+def test_a_branch_resumes_from_its_own_start_even_when_its_parent_is_gone(tmp_path: Path) -> None:
+    import shutil
+
+    trustsim.run("china_scs", agents=3000, days=10, seed=5, checkpoint_every=10, out=tmp_path / "parent")
+    saved = checkpoints(tmp_path / "parent")[-1]
+    change = ["score.contagion=0.2"]
+    whole = trustsim.run("china_scs", days=25, start_from=saved, overrides=change, out=tmp_path / "whole")
+
+    def crash_on_day_15(t: int) -> None:
+        if t == 15:
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError):
+        trustsim.run(
+            "china_scs", days=25, start_from=saved, overrides=change, out=tmp_path / "b", on_day=crash_on_day_15
+        )
+    shutil.rmtree(tmp_path / "parent")
+    resumed = trustsim.resume(tmp_path / "b")
+    assert resumed.complete and resumed.manifest["resumed"][0]["from_day"] == 10 and "error" not in resumed.manifest
+    pd.testing.assert_frame_equal(resumed.metrics, whole.metrics, check_exact=True)
+
+
+def test_one_ctrl_c_while_the_results_are_written_lets_them_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trustsim.store import RunDirectory
+
+    write = RunDirectory.write_results
+
+    def interrupted_write(self: RunDirectory, *args: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        write(self, *args)
+
+    monkeypatch.setattr(RunDirectory, "write_results", interrupted_write)
+    result = trustsim.run("baseline", agents=500, days=5, out=tmp_path / "r")
+    assert result.complete and trustsim.Result.load(tmp_path / "r").complete
+
+
+def test_sigterm_stops_at_the_end_of_the_day_like_ctrl_c(tmp_path: Path) -> None:
+    def terminate_on_day_2(t: int) -> None:
+        if t == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    result = trustsim.run("baseline", agents=500, days=8, out=tmp_path / "r", on_day=terminate_on_day_2)
+    assert not result.complete and result.manifest["days_done"] == 3
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.pop("options"), "options: input should be a valid dictionary"),
+        (lambda m: m["options"].update(checkpoint_every=0), "options.checkpoint_every: input should be greater"),
+        (lambda m: m["options"].update(bogus=1), "options.bogus: extra inputs are not permitted"),
+        (lambda m: m.pop("scenario"), "no resolved scenario in it"),
+        (lambda m: m["scenario"]["score"].update(contagion=7), "scenario.score.contagion: must be between 0 and 1"),
+        (lambda m: [1, 2], "not a trustsim manifest"),
+        (lambda m: "{not json", "unreadable manifest"),
+    ],
+)
+def test_a_hand_edited_manifest_is_refused_in_one_line(tmp_path: Path, edit: object, message: str) -> None:
+    out = tmp_path / "run"
+    trustsim.run("baseline", agents=500, days=6, out=out, on_day=lambda t: _interrupt_at(t, 2))
+    manifest = json.loads((out / "manifest.json").read_text())
+    edited = edit(manifest)  # type: ignore[operator]
+    if isinstance(edited, str):
+        (out / "manifest.json").write_text(edited)
+    else:
+        (out / "manifest.json").write_text(json.dumps(edited if isinstance(edited, list) else manifest))
+    done = cli("resume", str(out))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda a: a.update(population__score=a["population__score"][:-1]), "agent array score is float64[999]"),
+        (
+            lambda a: a.update(population__score=a["population__score"].astype("float32")),
+            "agent array score is float32",
+        ),
+        (lambda a: a.pop("population__chill"), "agent arrays"),
+        (lambda a: a.update(network__neighbours=a["network__neighbours"][:10]), "network edge count inconsistent"),
+        (lambda a: a["network__neighbours"].__setitem__(3, 5000), "network neighbour ids inconsistent"),
+        (lambda a: a["degree"].__setitem__(0, 999), "network active degrees inconsistent"),
+        (lambda a: a.pop("metrics__blacklisted"), "metric columns differ"),
+        (lambda a: a.update(meta=np.frombuffer(b"[1]", dtype=np.uint8)), "a header of format 1 is missing"),
+    ],
+)
+def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path: Path, damage: object, message: str) -> None:
+    trustsim.run("china_scs", agents=1000, days=5, checkpoint_every=5, out=tmp_path / "parent")
+    with np.load(checkpoints(tmp_path / "parent")[-1]) as archive:
+        arrays = {name: archive[name].copy() for name in archive.files}
+    damage(arrays)  # type: ignore[operator]
+    np.savez(tmp_path / "damaged.npz", **arrays)
+    done = cli("run", "china_scs", "--from", str(tmp_path / "damaged.npz"), "--days", "9", "--quiet")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr

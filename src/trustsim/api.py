@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -24,18 +24,22 @@ from typing import Any
 import numba
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trustsim.engine import SavedState, Simulation
-from trustsim.errors import RunDirectoryError, ScenarioError
+from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
 from trustsim.memory import require_memory
 from trustsim.scenario import Scenario, branch_problems, differences, load_scenario, validate
 from trustsim.store import (
+    MANIFEST,
+    CheckpointHeader,
     RunDirectory,
     agent_table,
     checkpoints,
     default_run_dir,
     read_agents,
     read_checkpoint,
+    read_checkpoint_header,
     read_manifest,
     read_metrics,
 )
@@ -102,6 +106,31 @@ def peak_memory_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
+class RunOptions(BaseModel):
+    """How a run is carried out (not what it simulates); kept in the manifest for ``resume``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    checkpoint_every: int | None = Field(default=None, ge=1, description="days between checkpoints")
+    keep_checkpoints: int = Field(default=1, ge=1, description="latest checkpoints kept")
+    check: bool = Field(default=False, description="invariant checks every day")
+
+    @classmethod
+    def parse(cls, values: Any, where: str) -> RunOptions:
+        """Validated options; one problem per line, each prefixed with ``where`` (an option or a file)."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as err:
+            problems = []
+            for error in err.errors():
+                key = ".".join(str(part) for part in error["loc"])
+                dotted = f"options.{key}" if key else "options"
+                name = f"--{key.replace('_', '-')}" if where == "options" else f"{where}: {dotted}"
+                message = error["msg"].replace("instance of RunOptions", "table of run options")
+                problems.append(f"{name}: {message[0].lower() + message[1:]} (got {error.get('input')!r})")
+            raise ScenarioError(problems) from None
+
+
 def run(
     scenario: str | Path | Scenario,
     *,
@@ -121,21 +150,24 @@ def run(
 
     ``overrides`` are ``"dotted.key=value"`` strings as for ``trustsim run --set``.
     ``on_start(scenario, days_done)`` is called once the run is set up and ``on_day(t)``
-    after each simulated day (progress bars). Every
-    ``checkpoint_every`` days the full state is saved in ``checkpoints/`` (the
-    ``keep_checkpoints`` latest are kept), so that :func:`resume` can finish the run
-    after a crash. ``check`` runs the invariant checks of :mod:`trustsim.checks` every
-    day. ``start_from`` (a checkpoint file) continues that saved society under this
-    scenario's policy: a branch, with the same random draws as the saved run's own
-    continuation (common random numbers); ``agents`` and ``seed`` then default to the
-    checkpoint's, and ``days`` is the total length including the days already done.
+    after each simulated day (progress bars). Every ``checkpoint_every`` days the full
+    state is saved in ``checkpoints/`` (the ``keep_checkpoints`` latest are kept), so
+    that :func:`resume` can finish the run after a crash. ``check`` runs the invariant
+    checks of :mod:`trustsim.checks` every day. ``start_from`` (a checkpoint file)
+    continues that saved society under this scenario's policy: a branch, with the same
+    random draws as the saved run's own continuation (common random numbers);
+    ``agents`` and ``seed`` then default to the checkpoint's, and ``days`` is the total
+    length including the days already done.
 
-    Ctrl-C stops the run at the end of the day: the days done are written, the state
-    is saved as a checkpoint and the manifest says ``"complete": false``; a second
-    Ctrl-C stops it at once.
+    Ctrl-C (or SIGTERM) stops the run at the end of the day: the days done are written,
+    the state is saved as a checkpoint, the manifest says ``"complete": false`` and the
+    returned result's ``complete`` is False; a second Ctrl-C stops it at once.
     """
-    start = None
+    options = RunOptions.parse(
+        {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints, "check": check}, "options"
+    )
     branch: dict[str, Any] | None = None
+    start: SavedState | None = None
     if isinstance(scenario, Scenario):
         if overrides or agents or days or seed is not None or start_from is not None:
             raise TypeError("pass overrides to load_scenario when giving a Scenario object")
@@ -143,18 +175,21 @@ def run(
     elif start_from is None:
         resolved = load_scenario(scenario, overrides=overrides, agents=agents, days=days, seed=seed)
     else:
-        start = read_checkpoint(start_from)
-        resolved, branch = _branch(scenario, start, start_from, overrides, agents, days, seed)
-    if checkpoint_every is not None and checkpoint_every < 1:
-        raise ScenarioError([f"--checkpoint-every: must be at least 1 day (got {checkpoint_every})"])
-    if keep_checkpoints < 1:
-        raise ScenarioError([f"--keep-checkpoints: must be at least 1 (got {keep_checkpoints})"])
-    require_memory(resolved)  # before the run directory exists
-    options = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints, "check": check}
+        header = read_checkpoint_header(start_from)
+        resolved, branch = _branch(scenario, header, start_from, overrides, agents, days, seed)
+    # Before the run directory exists, and before a checkpoint's arrays are loaded.
+    if start_from is None:
+        require_memory(resolved)
+    else:
+        require_memory(resolved, edges=header.edges, restoring=True)
+        # The branch's own first checkpoint: it resumes without its parent run.
+        start = replace(read_checkpoint(start_from), scenario=resolved.resolved())
     manifest = _manifest(resolved, options, branch)
     with RunDirectory.create(Path(out) if out is not None else default_run_dir(resolved)) as directory:
         directory.write_manifest(manifest)
-        return _execute(resolved, directory, manifest, start, on_start, on_day)
+        if start is not None:
+            directory.save_checkpoint(start, options.keep_checkpoints)
+        return _execute(resolved, options, directory, manifest, start, (on_start, on_day))
 
 
 def resume(
@@ -163,56 +198,87 @@ def resume(
     on_start: Callable[[Scenario, int], None] | None = None,
     on_day: Callable[[int], None] | None = None,
 ) -> Result:
-    """Finish a run that was stopped or killed, from its latest checkpoint (or from its start).
+    """Finish a run that was stopped or killed, from its latest readable checkpoint (or from its start).
 
     The run goes on with the options it was started with; its metrics and agents come
     out identical, bit for bit, to those of the same run done without interruption.
     """
     with RunDirectory.open(Path(run_dir)) as directory:
         manifest = directory.read_manifest()
+        scenario, options = _recorded_run(manifest, directory.path)
         if manifest.get("complete"):
             raise RunDirectoryError(f"{run_dir}: the run is complete already; nothing to resume")
         directory.remove_temporary_files()
-        scenario = validate(manifest["scenario"])
-        saved = checkpoints(directory.path)
-        start: SavedState | None = None
-        if saved:
-            start = read_checkpoint(saved[-1])
-            if differences(start.scenario, manifest["scenario"]):
-                raise RunDirectoryError(f"{saved[-1]}: belongs to another scenario than {run_dir}; remove it")
-        elif manifest.get("branch"):
-            start = read_checkpoint(manifest["branch"]["from"])
+        header, path = _latest_readable_checkpoint(directory.path, scenario)
+        if header is None:
+            require_memory(scenario)
+            start = None
+        else:
+            require_memory(scenario, edges=header.edges, restoring=True)
+            start = read_checkpoint(path)
+        manifest.pop("error", None)
         manifest.setdefault("resumed", []).append(
             {"from_day": start.day if start else 0, "at": datetime.now(UTC).isoformat()}
         )
         manifest["status"] = "running"
         directory.write_manifest(manifest)
-        return _execute(scenario, directory, manifest, start, on_start, on_day)
+        return _execute(scenario, options, directory, manifest, start, (on_start, on_day))
+
+
+def _recorded_run(manifest: Any, run_dir: Path) -> tuple[Scenario, RunOptions]:
+    """The scenario and options a manifest records, or a one-line error saying what is wrong with it."""
+    where = run_dir / MANIFEST
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("scenario"), dict):
+        raise RunDirectoryError(f"{where}: no resolved scenario in it; it was edited or not written by trustsim")
+    try:
+        scenario = validate(manifest["scenario"])
+    except ScenarioError as err:
+        raise ScenarioError([f"{where}: scenario.{problem}" for problem in err.problems]) from None
+    return scenario, RunOptions.parse(manifest.get("options"), str(where))
+
+
+def _latest_readable_checkpoint(run_dir: Path, scenario: Scenario) -> tuple[CheckpointHeader | None, Path | None]:
+    """The newest checkpoint that reads and belongs to ``scenario``; skips damaged ones, if older ones exist."""
+    saved = checkpoints(run_dir)
+    problems = []
+    for path in reversed(saved):
+        try:
+            header = read_checkpoint_header(path)
+        except InputFileError as err:
+            problems.append(str(err))
+            continue
+        if differences(header.scenario.resolved(), scenario.resolved()):
+            problems.append(f"{path}: belongs to another scenario than this run")
+            continue
+        return header, path
+    if saved:
+        raise RunDirectoryError(f"{problems[0]}; no readable checkpoint of this run is left; remove them to start over")
+    return None, None
 
 
 def _branch(
     source: str | Path,
-    start: SavedState,
+    header: CheckpointHeader,
     start_from: str | Path,
     overrides: Sequence[str],
     agents: int | None,
     days: int | None,
     seed: int | None,
 ) -> tuple[Scenario, dict[str, Any]]:
-    saved = start.scenario
-    agents = saved["run"]["agents"] if agents is None else agents
-    seed = saved["run"]["seed"] if seed is None else seed
+    saved = header.scenario
+    agents = saved.run.agents if agents is None else agents
+    seed = saved.run.seed if seed is None else seed
     resolved = load_scenario(source, overrides=overrides, agents=agents, days=days, seed=seed)
-    problems = branch_problems(saved, resolved, start.day)
+    problems = branch_problems(saved.resolved(), resolved, header.day)
     if problems:
         raise ScenarioError(problems)
-    changed = differences(saved, resolved.resolved())
+    changed = differences(saved.resolved(), resolved.resolved())
     changed.pop("run.days", None)
-    branch = {"from": str(Path(start_from).resolve()), "day": start.day, "parent": saved["name"], "changed": changed}
+    branch = {"from": str(Path(start_from).resolve()), "day": header.day, "parent": saved.name, "changed": changed}
     return resolved, branch
 
 
-def _manifest(scenario: Scenario, options: dict[str, Any], branch: dict[str, Any] | None) -> dict[str, Any]:
+def _manifest(scenario: Scenario, options: RunOptions, branch: dict[str, Any] | None) -> dict[str, Any]:
     manifest: dict[str, Any] = {
         "trustsim_version": trustsim_version(),
         "complete": False,
@@ -223,7 +289,7 @@ def _manifest(scenario: Scenario, options: dict[str, Any], branch: dict[str, Any
         "days": scenario.run.days,
         "days_done": 0,
         "backend": "cpu",
-        "options": options,
+        "options": options.model_dump(),
         "started": datetime.now(UTC).isoformat(),
         "platform": {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__},
         "scenario": scenario.resolved(),
@@ -234,20 +300,27 @@ def _manifest(scenario: Scenario, options: dict[str, Any], branch: dict[str, Any
 
 
 class _StopRequest:
-    """While a run goes on, Ctrl-C asks it to stop at the end of the day; a second Ctrl-C stops it at once."""
+    """While a run goes on, Ctrl-C or SIGTERM asks it to stop at the end of the day; a second stops it at once.
+
+    Installed for the whole run (building, stepping, writing), so that one Ctrl-C while
+    the results are written lets them be written.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopRequest:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for number in self.SIGNALS:
+                self._previous[number] = signal.signal(number, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for number, previous in self._previous.items():
+            signal.signal(number, previous if previous is not None else signal.SIG_DFL)
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.requested:
@@ -257,65 +330,66 @@ class _StopRequest:
 
 def _execute(
     scenario: Scenario,
+    options: RunOptions,
     directory: RunDirectory,
     manifest: dict[str, Any],
     start: SavedState | None,
-    on_start: Callable[[Scenario, int], None] | None,
-    on_day: Callable[[int], None] | None,
+    hooks: tuple[Callable[[Scenario, int], None] | None, Callable[[int], None] | None],
 ) -> Result:
-    options = manifest["options"]
+    on_start, on_day = hooks
     clock = time.perf_counter()
-    try:
-        simulation = Simulation(scenario, check=options["check"], start=start)
-        manifest["threads"] = simulation.threads
-        built = time.perf_counter()
-        if on_start is not None:
-            on_start(scenario, simulation.days_done)
-        stopped = _advance(simulation, directory, on_day, options["checkpoint_every"], options["keep_checkpoints"])
-        simulated = time.perf_counter()
-        every = options["checkpoint_every"]
-        if stopped and (every is None or simulation.days_done % every):  # not saved by _advance already
-            directory.save_checkpoint(simulation.saved_state(), options["keep_checkpoints"])
-        metrics = simulation.metrics.frame()
-        directory.write_results(metrics, agent_table(simulation.world.population, scenario, simulation.world.degree))
-        written = time.perf_counter()
-    except BaseException as err:
-        _record_failure(directory, manifest, err)
-        raise
-    manifest.update(
-        complete=not stopped,
-        status="interrupted" if stopped else "complete",
-        days_done=simulation.days_done,
-        finished=datetime.now(UTC).isoformat(),
-        wall_seconds={"build": built - clock, "simulate": simulated - built, "write": written - simulated},
-        peak_memory_bytes=peak_memory_bytes(),
-    )
-    directory.write_manifest(manifest)
+    with _StopRequest() as stop:
+        try:
+            simulation = Simulation(scenario, check=options.check, start=start)
+            manifest["threads"] = simulation.threads
+            built = time.perf_counter()
+            if on_start is not None:
+                on_start(scenario, simulation.days_done)
+            _advance(simulation, directory, stop, on_day, options)
+            simulated = time.perf_counter()
+            stopped = not simulation.finished
+            every = options.checkpoint_every
+            if stopped and (every is None or simulation.days_done % every):  # not saved by _advance already
+                directory.save_checkpoint(simulation.saved_state(), options.keep_checkpoints)
+            metrics = simulation.metrics.frame()
+            population, degree = simulation.world.population, simulation.world.degree
+            directory.write_results(metrics, agent_table(population, scenario, degree))
+            written = time.perf_counter()
+            manifest.update(
+                complete=not stopped,
+                status="interrupted" if stopped else "complete",
+                days_done=simulation.days_done,
+                finished=datetime.now(UTC).isoformat(),
+                wall_seconds={"build": built - clock, "simulate": simulated - built, "write": written - simulated},
+                peak_memory_bytes=peak_memory_bytes(),
+            )
+            directory.write_manifest(manifest)
+        except BaseException as err:
+            _record_failure(directory, manifest, err)
+            raise
     return Result(run_dir=directory.path, manifest=manifest, metrics=metrics)
 
 
 def _advance(
     simulation: Simulation,
     directory: RunDirectory,
+    stop: _StopRequest,
     on_day: Callable[[int], None] | None,
-    checkpoint_every: int | None,
-    keep: int,
-) -> bool:
-    """Step to the end, saving checkpoints; return True if stopped early by Ctrl-C."""
-    with _StopRequest() as stop:
-        while not simulation.finished:
-            simulation.step()
-            done = simulation.days_done
-            if on_day is not None:
-                try:
-                    on_day(done - 1)
-                except KeyboardInterrupt:  # from the callback, between two days: a clean stop
-                    stop.requested = True
-            if checkpoint_every is not None and done % checkpoint_every == 0:
-                directory.save_checkpoint(simulation.saved_state(), keep)
-            if stop.requested and not simulation.finished:
-                return True
-    return False
+    options: RunOptions,
+) -> None:
+    """Step to the end, saving checkpoints, unless a stop is requested."""
+    while not simulation.finished:
+        simulation.step()
+        done = simulation.days_done
+        if on_day is not None:
+            try:
+                on_day(done - 1)
+            except KeyboardInterrupt:  # from the callback, between two days: a clean stop
+                stop.requested = True
+        if options.checkpoint_every is not None and done % options.checkpoint_every == 0:
+            directory.save_checkpoint(simulation.saved_state(), options.keep_checkpoints)
+        if stop.requested:
+            return
 
 
 def _record_failure(directory: RunDirectory, manifest: dict[str, Any], err: BaseException) -> None:

@@ -25,9 +25,9 @@ from trustsim.mechanisms.rollout import coverage_table
 from trustsim.mechanisms.sanctions import SanctionsPhase
 from trustsim.mechanisms.scoring import ScoringPhase
 from trustsim.memory import require_memory
-from trustsim.metrics import Metrics
+from trustsim.metrics import Metrics, columns
 from trustsim.network import Network, build_network
-from trustsim.population import Population, initialise
+from trustsim.population import PER_BEHAVIOUR, STATE_DTYPES, Population, initialise
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
@@ -63,7 +63,7 @@ class Simulation:
     With ``start``, the society continues from a saved state (a checkpoint) instead of
     being drawn afresh; ``scenario`` may then change the policy from that day on. With
     ``check``, every day ends with the invariant checks of :mod:`trustsim.checks`.
-    Before allocating anything, the run's memory is estimated and a run that would not
+    Before drawing a society, the run's memory is estimated and a run that would not
     fit is refused (:class:`trustsim.memory.MemoryBudgetError`).
     """
 
@@ -71,7 +71,8 @@ class Simulation:
         self, scenario: Scenario, threads: int | None = None, *, check: bool = False, start: SavedState | None = None
     ) -> None:
         self.scenario = scenario
-        require_memory(scenario)
+        if start is None:  # a restored state is in memory already; its caller checks before loading it
+            require_memory(scenario)
         available = numba.get_num_threads()
         wanted = max(1, scenario.run.agents // AGENTS_PER_THREAD) if threads is None else threads
         self.threads = max(1, min(wanted, available))
@@ -162,22 +163,64 @@ class Simulation:
         return day
 
 
+def state_problems(state: SavedState, scenario: Scenario) -> list[str]:
+    """Why ``state`` cannot be the state of ``scenario``'s society (empty if it can).
+
+    Checks the name, dtype and shape of every array, and that the network's CSR arrays
+    agree with each other (a bad offset or id would make the kernels read out of bounds).
+    """
+    n, b = scenario.run.agents, len(scenario.behaviours)
+    problems = []
+    if set(state.population) != set(STATE_DTYPES):
+        return [f"agent arrays {sorted(state.population)} are not {sorted(STATE_DTYPES)}"]
+    for name, dtype in STATE_DTYPES.items():
+        values, shape = state.population[name], (b, n) if name in PER_BEHAVIOUR else (n,)
+        if values.dtype != dtype or values.shape != shape:
+            problems.append(
+                f"agent array {name} is {values.dtype}{list(values.shape)}, not {np.dtype(dtype)}{list(shape)}"
+            )
+    problems += _network_problems(state, n)
+    expected = columns(scenario)
+    if set(state.metrics) != set(expected):
+        problems.append(f"metric columns differ from the scenario's: {sorted(set(state.metrics) ^ set(expected))[:4]}")
+    elif any(state.metrics[name].shape != (state.day,) for name in expected):
+        problems.append(f"metrics do not hold exactly {state.day} rows")
+    if not 0 <= state.day <= scenario.run.days:
+        problems.append(f"day {state.day} is outside 0 … {scenario.run.days}")
+    return problems
+
+
+def _network_problems(state: SavedState, n: int) -> list[str]:
+    net = state.network
+    if set(net) != set(NETWORK_ARRAYS):
+        return [f"network arrays {sorted(net)} are not {sorted(NETWORK_ARRAYS)}"]
+    dtypes = {"src": np.int32, "dst": np.int32, "offsets": np.int64, "neighbours": np.int32, "edge_of_slot": np.int64}
+    wrong = [name for name, dtype in dtypes.items() if net[name].dtype != dtype or net[name].ndim != 1]
+    if wrong or state.degree.dtype != np.int32 or state.degree.shape != (n,):
+        return [f"network arrays of the wrong type or shape: {wrong or ['degree']}"]
+    e = net["src"].shape[0]
+    offsets = net["offsets"]
+    checks = {
+        "offsets": offsets.shape == (n + 1,) and offsets[0] == 0 and bool(np.all(np.diff(offsets) >= 0)),
+        "edge count": net["dst"].shape == (e,) and net["neighbours"].shape == net["edge_of_slot"].shape == (2 * e,),
+        "row ends": offsets[-1] == 2 * e if offsets.shape == (n + 1,) else False,
+        "edge ends": bool(np.all((net["src"] >= 0) & (net["src"] < net["dst"]) & (net["dst"] < n))),
+        "neighbour ids": bool(np.all((net["neighbours"] >= 0) & (net["neighbours"] < n))),
+        "edge ids": bool(np.all((net["edge_of_slot"] >= 0) & (net["edge_of_slot"] < e))),
+    }
+    if all(checks.values()):
+        row = np.diff(offsets)
+        checks["active degrees"] = bool(np.all((state.degree >= 0) & (state.degree <= row)))
+    return [f"network {what} inconsistent" for what, fine in checks.items() if not fine]
+
+
 def _restore_world(scenario: Scenario, state: SavedState, coverage: np.ndarray) -> World:
-    """A world on day ``state.day`` from saved arrays (checked against the scenario's shapes)."""
-    n = scenario.run.agents
-    fresh = Population.__dataclass_fields__
-    missing = set(fresh) - set(state.population)
-    if missing or set(NETWORK_ARRAYS) - set(state.network):
-        raise ValueError(f"saved state lacks {sorted(missing | (set(NETWORK_ARRAYS) - set(state.network)))}")
-    population = Population(**{name: state.population[name] for name in fresh})
-    b = len(scenario.behaviours)
-    for name, values in population.arrays().items():
-        expected = (b, n) if name in ("frailty", "deterrence") else (n,)
-        if values.shape != expected:
-            raise ValueError(f"saved {name} has shape {values.shape}, the scenario needs {expected}")
-    network = Network(n, *(state.network[name] for name in NETWORK_ARRAYS))
-    if network.offsets.shape != (n + 1,) or state.degree.shape != (n,):
-        raise ValueError("saved network does not match the scenario's number of agents")
+    """A world on day ``state.day`` from saved arrays (checked against the scenario first)."""
+    problems = state_problems(state, scenario)
+    if problems:
+        raise ValueError("saved state does not fit the scenario: " + "; ".join(problems))
+    population = Population(**{name: state.population[name] for name in STATE_DTYPES})
+    network = Network(scenario.run.agents, *(state.network[name] for name in NETWORK_ARRAYS))
     world = World.create(scenario, population, network, coverage)
     world.degree = state.degree
     world.day = state.day

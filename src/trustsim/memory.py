@@ -83,12 +83,23 @@ def _edge_file_rows(path: Path) -> int:
         return 0
 
 
-def estimate(scenario: Scenario, n_agents: int | None = None, days: int | None = None) -> MemoryEstimate:
-    """Bytes a run of ``scenario`` needs (with ``n_agents`` agents and ``days`` days if given)."""
+def estimate(
+    scenario: Scenario,
+    n_agents: int | None = None,
+    days: int | None = None,
+    *,
+    edges: int | None = None,
+    restoring: bool = False,
+) -> MemoryEstimate:
+    """Bytes a run of ``scenario`` needs (with ``n_agents`` agents and ``days`` days if given).
+
+    ``edges`` replaces the expected number of edges (a checkpoint knows it); ``restoring``
+    means the state comes from a checkpoint, with no network generator to run.
+    """
     n = scenario.run.agents if n_agents is None else n_agents
     t = scenario.run.days if days is None else days
     b = len(scenario.behaviours)
-    edges = expected_edges(scenario, n)
+    edges = expected_edges(scenario, n) if edges is None else edges
     mask = 1 if b <= 8 else 2 if b <= 16 else 4 if b <= 32 else 8
     # population.py: 9 one-byte, 4 four-byte and 3 eight-byte arrays; frailty float32 and
     # deterrence float64 per behaviour.
@@ -110,7 +121,7 @@ def estimate(scenario: Scenario, n_agents: int | None = None, days: int | None =
         network=network,
         scratch=scratch,
         metrics=metrics,
-        build_peak=population + edges * BUILD_BYTES_PER_EDGE + (n + 1) * 8 + metrics,
+        build_peak=0 if restoring else population + edges * BUILD_BYTES_PER_EDGE + (n + 1) * 8 + metrics,
         write_peak=population + network + scratch + metrics + agent_table,
     )
 
@@ -160,9 +171,14 @@ def largest_fitting_agents(scenario: Scenario, budget: int) -> int:
     return low
 
 
-def require_memory(scenario: Scenario, budget: int | None = None) -> MemoryEstimate:
-    """Raise :class:`MemoryBudgetError` if the run does not fit in ``budget`` (default: available now)."""
-    needed = estimate(scenario)
+def require_memory(
+    scenario: Scenario, budget: int | None = None, *, edges: int | None = None, restoring: bool = False
+) -> MemoryEstimate:
+    """Raise :class:`MemoryBudgetError` if the run does not fit in ``budget`` (default: available now).
+
+    ``edges`` and ``restoring`` are as for :func:`estimate`.
+    """
+    needed = estimate(scenario, edges=edges, restoring=restoring)
     budget = available_bytes() if budget is None else budget
     if needed.total <= budget:
         return needed

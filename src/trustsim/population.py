@@ -65,6 +65,18 @@ class Population:
         return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
+STATE_DTYPES: dict[str, type[np.generic]] = {
+    "region": np.int32, "income_decile": np.int8, "outspoken": np.bool_, "privacy_minded": np.bool_,
+    "cashless": np.bool_, "frailty": np.float32, "score": np.float64, "wrongful": np.float64,
+    "blacklisted": np.bool_, "court_listed": np.bool_, "listed_wrongly": np.bool_, "listed_day": np.int32,
+    "days_above_exit": np.int32, "deterrence": np.float64, "chill": np.float64, "off_grid": np.bool_,
+    "advised": np.bool_, "emigrated": np.bool_, "ever_sanctioned": np.bool_, "ever_wrongly_sanctioned": np.bool_,
+}  # fmt: skip
+"""The dtype of every :class:`Population` array (checked when a saved state is loaded)."""
+PER_BEHAVIOUR = ("frailty", "deterrence")
+"""The ``(B, N)`` arrays; every other one is ``(N,)``."""
+
+
 def region_quotas(n_agents: int, shares: list[float]) -> np.ndarray:
     """Exact agent counts per region by the largest-remainder method (ties: lower index)."""
     ideal = np.asarray(shares, dtype=np.float64) * n_agents

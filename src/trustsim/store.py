@@ -27,6 +27,7 @@ import os
 import re
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trustsim.engine import SavedState
-from trustsim.errors import InputFileError, RunDirectoryError
+from trustsim.engine import SavedState, state_problems
+from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
 from trustsim.mechanisms.sanctions import tier_bounds, tier_of
 from trustsim.population import Population
-from trustsim.scenario import Scenario
+from trustsim.scenario import Scenario, validate
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.parquet"
@@ -200,6 +201,8 @@ def write_checkpoint(path: Path, state: SavedState) -> None:
     meta = {
         "format": CHECKPOINT_FORMAT,
         "day": state.day,
+        "agents": int(state.degree.shape[0]),
+        "edges": int(state.network["src"].shape[0]),
         "observed_total": state.observed_total,
         "scenario": state.scenario,
     }
@@ -212,37 +215,80 @@ def write_checkpoint(path: Path, state: SavedState) -> None:
         np.savez(handle, **arrays)
 
 
+@dataclass(frozen=True)
+class CheckpointHeader:
+    """What a checkpoint says about itself: its day, edges and the scenario it belongs to."""
+
+    day: int
+    edges: int
+    observed_total: int
+    scenario: Scenario
+
+
+def read_checkpoint_header(path: str | Path) -> CheckpointHeader:
+    """The header of a checkpoint, without loading its arrays."""
+    path = _checkpoint_file(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(archive["meta"].tobytes().decode())
+        if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"a header of format {CHECKPOINT_FORMAT} is missing")
+        for key, kind in (("day", int), ("edges", int), ("observed_total", int), ("scenario", dict)):
+            if not isinstance(meta.get(key), kind):
+                raise ValueError(f"header lacks {key!r}")
+        scenario = validate(meta["scenario"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ScenarioError) as err:
+        raise InputFileError(f"{path}: not a readable trustsim checkpoint ({_first_line(err)})") from None
+    return CheckpointHeader(meta["day"], meta["edges"], meta["observed_total"], scenario)
+
+
 def read_checkpoint(path: str | Path) -> SavedState:
-    """Load a checkpoint written by :func:`write_checkpoint`; one-line InputFileError if it is not one."""
+    """Load a checkpoint written by :func:`write_checkpoint`, checked array by array against its scenario.
+
+    Anything that is not such a checkpoint raises a one-line :class:`InputFileError`.
+    """
+    header = read_checkpoint_header(path)
+    path = _checkpoint_file(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files if name != "meta"}
+        parts: dict[str, dict[str, np.ndarray]] = {"population": {}, "network": {}, "metrics": {}}
+        for name, values in arrays.items():
+            group, _, key = name.partition("__")
+            if group in parts:
+                parts[group][key] = values
+        state = SavedState(
+            day=header.day,
+            scenario=header.scenario.resolved(),
+            population=parts["population"],
+            network=parts["network"],
+            degree=arrays["degree"],
+            metrics=parts["metrics"],
+            observed_total=header.observed_total,
+        )
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise InputFileError(f"{path}: not a readable trustsim checkpoint ({_first_line(err)})") from None
+    problems = state_problems(state, header.scenario)
+    if problems:
+        raise InputFileError(f"{path}: a damaged trustsim checkpoint ({problems[0]})")
+    return state
+
+
+def _checkpoint_file(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         found = ", ".join(p.name for p in checkpoints(path)) or "none"
         raise InputFileError(f"{path}: is a directory; give a checkpoint file (checkpoints there: {found})")
     if not path.is_file():
         raise InputFileError(f"{path}: checkpoint not found; give a checkpoints/day-DDDDDD.npz file of a run")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-        meta = json.loads(arrays.pop("meta").tobytes().decode())
-        if meta.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint format {meta.get('format')!r}, this trustsim reads {CHECKPOINT_FORMAT}")
-        parts: dict[str, dict[str, np.ndarray]] = {"population": {}, "network": {}, "metrics": {}}
-        for name, values in arrays.items():
-            group, _, key = name.partition("__")
-            if group in parts:
-                parts[group][key] = values
-        return SavedState(
-            day=int(meta["day"]),
-            scenario=meta["scenario"],
-            population=parts["population"],
-            network=parts["network"],
-            degree=arrays["degree"],
-            metrics=parts["metrics"],
-            observed_total=int(meta["observed_total"]),
-        )
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise InputFileError(f"{path}: not a readable trustsim checkpoint ({detail})") from None
+    if not zipfile.is_zipfile(path):
+        raise InputFileError(f"{path}: not a trustsim checkpoint (not an .npz archive)")
+    return path
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -282,7 +328,9 @@ def read_manifest(run_dir: Path, *, finished: bool = True) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise RunDirectoryError(f"{path}: unreadable manifest ({err})") from None
+        raise RunDirectoryError(f"{path}: unreadable manifest ({_first_line(err)})") from None
+    if not isinstance(manifest, dict):
+        raise RunDirectoryError(f"{path}: not a trustsim manifest (a JSON object); it was edited or overwritten")
     if finished and not manifest.get("complete"):
         raise RunDirectoryError(
             f"{run_dir}: the run is not complete (status {manifest.get('status')!r}); "
