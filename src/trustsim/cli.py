@@ -170,12 +170,12 @@ def _with_progress(start: Callable[[ProgressHooks], Result], quiet: bool) -> Non
         _print_summary(result.summary(), result.manifest, result.run_dir)
 
 
-def _progress(quiet: bool) -> Progress:
+def _progress(quiet: bool, unit: str = "days") -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("days"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
@@ -244,6 +244,11 @@ def scenarios() -> None:
 def schema() -> None:
     """Print the JSON Schema of a scenario file."""
     sys.stdout.write(json_schema())
+
+
+from trustsim import cli_experiments  # noqa: E402 - the experiment commands use the helpers above
+
+cli_experiments.register(app)
 
 
 def main() -> None:

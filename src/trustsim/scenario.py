@@ -9,6 +9,7 @@ path relative to the file) and override only what differs.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import math
@@ -532,7 +533,19 @@ def load_scenario(
     seed: int | None = None,
 ) -> Scenario:
     """Load a shipped scenario or a TOML file, apply ``--set`` overrides and run settings, validate."""
-    raw = read_raw(source)
+    return scenario_from_raw(read_raw(source), overrides=overrides, agents=agents, days=days, seed=seed)
+
+
+def scenario_from_raw(
+    raw: dict[str, Any],
+    *,
+    overrides: list[str] | tuple[str, ...] = (),
+    agents: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+) -> Scenario:
+    """Validate a raw table (as :func:`read_raw` returns it; not modified) with overrides and run settings."""
+    raw = copy.deepcopy(raw)
     for assignment in overrides:
         set_path(raw, *parse_assignment(assignment))
     for key, value in (("agents", agents), ("days", days), ("seed", seed)):

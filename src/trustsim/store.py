@@ -86,6 +86,22 @@ def _fsync_directory(folder: Path) -> None:
         os.close(descriptor)
 
 
+def lock_directory(path: Path, what: str) -> int:
+    """Lock a directory for this process (released by the system however the process ends); its descriptor."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError as err:
+        raise RunDirectoryError(f"{path}: cannot write the {what} there ({_describe_os_error(err)})") from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise RunDirectoryError(
+            f"{path}: another trustsim process is running this {what}; wait for it to finish or stop it"
+        ) from None
+    return descriptor
+
+
 class RunDirectory:
     """A run directory held by this process (an exclusive lock) while its run goes on."""
 
@@ -112,7 +128,7 @@ class RunDirectory:
             raise RunDirectoryError(
                 f"{path}: cannot write the run there ({_describe_os_error(err)}); choose another --out"
             ) from None
-        return cls(path, cls._acquire(path))
+        return cls(path, lock_directory(path, "run"))
 
     @classmethod
     def open(cls, path: Path) -> RunDirectory:
@@ -120,23 +136,7 @@ class RunDirectory:
         path = Path(path)
         if not (path / MANIFEST).is_file():
             raise RunDirectoryError(f"{path}: not a trustsim run directory (no {MANIFEST}); give the run's --out")
-        return cls(path, cls._acquire(path))
-
-    @staticmethod
-    def _acquire(path: Path) -> int:
-        """Lock the directory itself (released by the system however this process ends)."""
-        try:
-            descriptor = os.open(path, os.O_RDONLY)
-        except OSError as err:
-            raise RunDirectoryError(f"{path}: cannot write the run there ({_describe_os_error(err)})") from None
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(descriptor)
-            raise RunDirectoryError(
-                f"{path}: another trustsim process is running this run; wait for it to finish or stop it"
-            ) from None
-        return descriptor
+        return cls(path, lock_directory(path, "run"))
 
     def close(self) -> None:
         """Release the directory."""

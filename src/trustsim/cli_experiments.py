@@ -1,0 +1,167 @@
+"""The experiment commands of the command line: compare, sweep, sensitivity, query.
+
+They call :mod:`trustsim.experiments` and print its tidy tables; every problem the
+user can fix ends in one line and exit code 2, as for ``trustsim run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from trustsim import cli
+from trustsim.errors import TrustsimError
+
+Agents = Annotated[int | None, typer.Option(help="agents per run (overrides run.agents)")]
+Days = Annotated[int | None, typer.Option(help="days per run (overrides run.days)")]
+Seed = Annotated[int | None, typer.Option(help="first seed; replicate r uses seed + r")]
+Out = Annotated[
+    str | None, typer.Option(help="experiment directory (default experiments/<command>-<name>-<hash>; resumable)")
+]
+Jobs = Annotated[int | None, typer.Option(help="local worker processes (default: one per core)")]
+Cluster = Annotated[
+    str | None, typer.Option(help="address of a running Dask scheduler, e.g. tcp://HOST:8786 (docs/experiments.md)")
+]
+Base = Annotated[list[str] | None, typer.Option("--base", help="override of every run, KEY=VALUE (repeatable)")]
+Quiet = Annotated[bool, typer.Option("--quiet", help="no progress bar")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the experiment commands to the ``trustsim`` app."""
+    app.command()(compare)
+    app.command()(sweep)
+    app.command()(sensitivity)
+    app.command()(query)
+
+
+def _with_runs(quiet: bool, title: str, work: Callable[[Callable[[int, int], None]], Any]) -> Any:
+    try:
+        with cli._progress(quiet, unit="runs") as progress:
+            task = progress.add_task(title, total=None)
+
+            def on_progress(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return work(on_progress)
+    except TrustsimError as err:
+        cli._fail(err)
+    except KeyboardInterrupt:
+        cli.errors.print(
+            "error: interrupted; the finished runs are stored: repeat the command to run the others", markup=False
+        )
+        raise typer.Exit(code=cli.INTERRUPTED) from None
+
+
+def _print_frame(frame: Any, title: str, columns: list[str]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="left" if frame[column].dtype == object else "right")
+    for _, row in frame.iterrows():
+        table.add_row(*(str(row[c]) if frame[c].dtype == object else cli._format(row[c]) for c in columns))
+    cli.console.print(table)
+
+
+def compare(
+    a: Annotated[str, typer.Argument(help="scenario A: shipped name or .toml path")],
+    b: Annotated[str, typer.Argument(help="scenario B")],
+    reps: Annotated[int, typer.Option(help="replicate pairs (seeds)")] = 10,
+    agents: Agents = None,
+    days: Days = None,
+    seed: Seed = None,
+    base: Base = None,
+    independent_seeds: Annotated[
+        bool, typer.Option("--independent-seeds", help="give B its own seeds instead of A's (wider intervals)")
+    ] = False,
+    out: Out = None,
+    jobs: Jobs = None,
+    cluster: Cluster = None,
+    quiet: Quiet = False,
+) -> None:
+    """Run A and B on the same seeds and print B − A per headline metric with a 95% confidence interval."""
+    from trustsim.experiments import compare as run_compare
+
+    table = _with_runs(quiet, f"compare {a} vs {b}", lambda on_progress: run_compare(
+        a, b, reps, agents=agents, days=days, seed=seed, overrides=base or (), independent=independent_seeds,
+        out=out, jobs=jobs, cluster=cluster, on_progress=on_progress,
+    ))  # fmt: skip
+    pairing = "independent seeds" if independent_seeds else "common random numbers"
+    _print_frame(table, f"{b} − {a}: {reps} replicates, {pairing}", list(table.columns))
+    cli.console.print(f"experiment in {table.attrs['folder']}")
+
+
+def sweep(
+    scenario: Annotated[str, typer.Argument(help="shipped name or .toml path")],
+    set_: Annotated[
+        list[str], typer.Option("--set", help="KEY=START:STOP:STEP or KEY=V1,V2,… (repeatable; full factorial)")
+    ],
+    reps: Annotated[int, typer.Option(help="seeds per setting")] = 1,
+    agents: Agents = None,
+    days: Days = None,
+    seed: Seed = None,
+    base: Base = None,
+    out: Out = None,
+    jobs: Jobs = None,
+    cluster: Cluster = None,
+    quiet: Quiet = False,
+) -> None:
+    """Run the full factorial of the settings × replicates; print the mean headline metrics per setting."""
+    from trustsim.experiments import sweep as run_sweep
+
+    runs = _with_runs(quiet, f"sweep {scenario}", lambda on_progress: run_sweep(
+        scenario, set_, reps, agents=agents, days=days, seed=seed, overrides=base or (), out=out, jobs=jobs,
+        cluster=cluster, on_progress=on_progress,
+    ))  # fmt: skip
+    keys = [text.partition("=")[0].strip() for text in set_]
+    shown = ["ever_wrongly_sanctioned", "blacklisted", "chilling_effect", "isolated"]
+    done = runs[runs["status"] == "done"]
+    if len(done):
+        summary = done.groupby(keys, as_index=False)[[m for m in shown if m in done]].mean()
+        _print_frame(summary, f"{scenario}: mean over {reps} replicate(s)", list(summary.columns))
+    failed = len(runs) - len(done)
+    cli.console.print(f"{len(done)} runs done, {failed} failed; experiment in {runs.attrs['folder']}")
+
+
+def sensitivity(
+    scenario: Annotated[str, typer.Argument(help="shipped name or .toml path")],
+    vary: Annotated[list[str], typer.Option("--vary", help="KEY=LO:HI (repeatable)")],
+    method: Annotated[str, typer.Option(help="sobol or morris")] = "sobol",
+    samples: Annotated[int, typer.Option(help="base samples N (sobol: N·(D+2) runs; morris: N·(D+1))")] = 64,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="headline metric (repeatable)")] = None,
+    agents: Agents = None,
+    days: Days = None,
+    seed: Seed = None,
+    base: Base = None,
+    out: Out = None,
+    jobs: Jobs = None,
+    cluster: Cluster = None,
+    quiet: Quiet = False,
+) -> None:
+    """Global sensitivity of headline metrics to parameter ranges (SALib), with confidence intervals."""
+    from trustsim.experiments import sensitivity as run_sensitivity
+
+    options: dict[str, Any] = {"metrics": metric} if metric else {}
+    table = _with_runs(quiet, f"sensitivity {scenario}", lambda on_progress: run_sensitivity(
+        scenario, vary, method=method, samples=samples, agents=agents, days=days, seed=seed, overrides=base or (),
+        out=out, jobs=jobs, cluster=cluster, on_progress=on_progress, **options,
+    ))  # fmt: skip
+    _print_frame(table, f"{scenario}: {method} indices", list(table.columns))
+    cli.console.print(f"experiment in {table.attrs['folder']}")
+
+
+def query(
+    experiment: Annotated[str, typer.Argument(help="an experiment directory")],
+    sql: Annotated[
+        str, typer.Argument(help='SQL over table runs, e.g. "SELECT status, count(*) FROM runs GROUP BY 1"')
+    ],
+) -> None:
+    """Answer an SQL question over an experiment's catalog (DuckDB, table runs)."""
+    from trustsim.experiments import query as run_query
+
+    try:
+        frame = run_query(experiment, sql)
+    except TrustsimError as err:
+        cli._fail(err)
+    cli.console.print(frame.to_string(index=False))

@@ -1,0 +1,223 @@
+"""The experiment commands from Python: compare, sweep, sensitivity and query, returning tidy DataFrames.
+
+Every function writes an experiment directory (see :mod:`trustsim.experiments.catalog`)
+and runs through Dask (:mod:`trustsim.experiments.execution`). Calling a function again
+with the same arguments resumes the experiment: by default its directory is named
+after a hash of the design, so the same command finds it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trustsim.errors import TrustsimError
+from trustsim.experiments.analysis import compared_metrics, paired_differences, sample, sensitivity_indices
+from trustsim.experiments.catalog import ExperimentStore
+from trustsim.experiments.catalog import query as query_catalog
+from trustsim.experiments.design import RunSpec, factorial, paired, parse_levels, parse_range, seeds
+from trustsim.experiments.execution import dask_client, execute
+from trustsim.scenario import leaves, parse_assignment, read_raw, scenario_from_raw, set_path
+
+Progress = Callable[[int, int], None]
+
+
+class ExperimentError(TrustsimError):
+    """An experiment whose runs cannot be analysed (e.g. too many failed)."""
+
+
+def sweep(
+    scenario: str,
+    settings: Sequence[str],
+    reps: int = 1,
+    *,
+    agents: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+    out: str | Path | None = None,
+    jobs: int | None = None,
+    cluster: str | None = None,
+    on_progress: Progress | None = None,
+) -> pd.DataFrame:
+    """The full factorial of ``settings`` (``"key=start:stop:step"`` or ``"key=v1,v2,…"``) × ``reps`` seeds.
+
+    Returns the catalog: one row per run, with its parameters, status and headline metrics.
+    """
+    base, first_seed = _base(scenario, overrides, agents, days, seed)
+    levels = [parse_levels(text) for text in settings]
+    specs = factorial(scenario, levels, seeds(first_seed, reps))
+    design = _design("sweep", [scenario], overrides, agents, days, first_seed, reps, settings=list(settings))
+    parameters = {key: _column_example(values) for key, values in levels}
+    return _run(design, specs, {scenario: base}, parameters, (agents, days), out, jobs, cluster, on_progress)
+
+
+def compare(
+    a: str,
+    b: str,
+    reps: int = 10,
+    *,
+    agents: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+    independent: bool = False,
+    out: str | Path | None = None,
+    jobs: int | None = None,
+    cluster: str | None = None,
+    on_progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Run scenarios ``a`` and ``b`` on the same ``reps`` seeds and return B − A per headline metric, with 95% CIs.
+
+    With common random numbers (MODEL.md §9) the replicate pairs share every draw that
+    the policy difference does not change, so the paired interval is narrow;
+    ``independent=True`` gives B its own seeds (for teaching the difference).
+    """
+    base_a, first_seed = _base(a, overrides, agents, days, seed)
+    base_b, _ = _base(b, overrides, agents, days, seed)
+    specs = paired([a, b], seeds(first_seed, reps), independent=independent)
+    design = _design("compare", [a, b], overrides, agents, days, first_seed, reps, independent=independent)
+    runs = _run(design, specs, {a: base_a, b: base_b}, {}, (agents, days), out, jobs, cluster, on_progress)
+    done = runs[runs["status"] == "done"]
+    first, second = (done[done["run_id"].str.startswith(p)].sort_values("rep") for p in ("s0-", "s1-"))
+    if not independent:  # pair replicate r of A with replicate r of B: drop a replicate missing on one side
+        common = sorted(set(first["rep"]) & set(second["rep"]))
+        first, second = (x[x["rep"].isin(common)] for x in (first, second))
+    if len(first) < 2 or len(second) < 2:
+        raise ExperimentError(f"compare: fewer than 2 finished runs of each scenario in {runs.attrs['folder']}")
+    table = paired_differences(first, second, compared_metrics(list(runs.columns)), paired=not independent)
+    table.attrs["folder"] = runs.attrs["folder"]
+    return table
+
+
+def sensitivity(
+    scenario: str,
+    vary: Sequence[str],
+    *,
+    method: str = "sobol",
+    samples: int = 64,
+    metrics: Sequence[str] = ("ever_wrongly_sanctioned", "blacklisted", "chilling_effect", "isolated"),
+    agents: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+    out: str | Path | None = None,
+    jobs: int | None = None,
+    cluster: str | None = None,
+    on_progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Global sensitivity (SALib) of ``metrics`` to the ``vary`` ranges (``"key=lo:hi"``).
+
+    ``method`` is ``sobol`` (first- and total-order indices, N·(D+2) runs) or ``morris``
+    (μ* and σ, N·(D+1) runs), N = ``samples``. Every run uses the same seed (common random
+    numbers), so the indices measure the parameters, not the draws. Returns one row per
+    (metric, parameter).
+    """
+    if method not in ("sobol", "morris"):
+        raise ExperimentError(f"--method: {method!r} is not sobol or morris")
+    base, first_seed = _base(scenario, overrides, agents, days, seed)
+    ranges = [parse_range(text) for text in vary]
+    problem = {"num_vars": len(ranges), "names": [k for k, _, _ in ranges], "bounds": [[a, b] for _, a, b in ranges]}
+    points = sample(problem, method, samples, seed=first_seed)
+    specs, parameters = _points_as_runs(scenario, base, problem["names"], points, first_seed)
+    design = _design("sensitivity", [scenario], overrides, agents, days, first_seed, 1,
+                     vary=list(vary), method=method, samples=samples)  # fmt: skip
+    runs = _run(design, specs, {scenario: base}, parameters, (agents, days), out, jobs, cluster, on_progress)
+    failed = runs[runs["status"] != "done"]
+    if len(failed):
+        raise ExperimentError(
+            f"sensitivity: {len(failed)} of {len(runs)} runs failed (first: {failed['error'].iloc[0]}); "
+            f"see the catalog in {runs.attrs['folder']}"
+        )
+    frames = []
+    for metric in metrics:
+        if metric not in runs.columns:
+            raise ExperimentError(f"--metric {metric!r}: not a headline metric; choose from the catalog's columns")
+        outputs = runs.sort_values("run_id")[metric].to_numpy(float)
+        frame = sensitivity_indices(problem, points, np.nan_to_num(outputs), method, seed=first_seed)
+        frame.insert(0, "metric", metric)
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    table.attrs["folder"] = runs.attrs["folder"]
+    return table
+
+
+def _column_example(values: list[Any]) -> Any:
+    """A value whose type suits every level (a float if any level is one), for the catalog's column type."""
+    if all(isinstance(v, bool) for v in values) or all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return values[0]
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return 0.0
+    return ""
+
+
+def _points_as_runs(
+    scenario: str, base: dict[str, Any], names: list[str], points: np.ndarray, seed: int
+) -> tuple[list[RunSpec], dict[str, Any]]:
+    """One run per sample point; parameters whose base value is an integer are rounded."""
+    values = leaves(base)
+    whole = [isinstance(values.get(key), int) and not isinstance(values.get(key), bool) for key in names]
+    specs = []
+    for i, row in enumerate(points):
+        settings = tuple(
+            (key, round(v) if is_int else float(v)) for key, v, is_int in zip(names, row, whole, strict=True)
+        )
+        specs.append(RunSpec(f"x{i:06d}", scenario, settings, seed, 0))
+    return specs, {key: 0 if is_int else 0.0 for key, is_int in zip(names, whole, strict=True)}
+
+
+def query(folder: str | Path, sql: str) -> pd.DataFrame:
+    """Answer SQL over an experiment's catalog (table ``runs``)."""
+    return query_catalog(folder, sql)
+
+
+def _base(
+    scenario: str, overrides: Sequence[str], agents: int | None, days: int | None, seed: int | None
+) -> tuple[dict[str, Any], int]:
+    """The scenario's raw table, checked once here so that a typo fails before any run starts."""
+    raw = read_raw(scenario)
+    resolved = scenario_from_raw(raw, overrides=list(overrides), agents=agents, days=days, seed=seed)
+    for assignment in overrides:
+        set_path(raw, *parse_assignment(assignment))
+    return raw, resolved.run.seed
+
+
+def _design(
+    command: str, scenarios: list[str], overrides: Sequence[str], agents: int | None, days: int | None,
+    first_seed: int, reps: int, **extra: Any,
+) -> dict[str, Any]:  # fmt: skip
+    return {"command": command, "scenarios": scenarios, "overrides": list(overrides), "agents": agents,
+            "days": days, "seed": first_seed, "reps": reps} | extra  # fmt: skip
+
+
+def _run(
+    design: dict[str, Any],
+    specs: list[RunSpec],
+    bases: dict[str, dict[str, Any]],
+    parameters: dict[str, Any],
+    sizes: tuple[int | None, int | None],
+    out: str | Path | None,
+    jobs: int | None,
+    cluster: str | None,
+    on_progress: Progress | None,
+) -> pd.DataFrame:
+    folder = Path(out) if out is not None else default_folder(design)
+    # The cluster first: an unreachable scheduler leaves no experiment directory behind.
+    with dask_client(jobs, cluster) as client, ExperimentStore(folder, design, parameters) as store:
+        execute(specs, bases, store, sizes, client, on_progress)
+        runs = store.runs()
+    runs.attrs["folder"] = str(folder)
+    return runs
+
+
+def default_folder(design: dict[str, Any], root: Path = Path("experiments")) -> Path:
+    """``experiments/<command>-<scenario>-<hash of the design>``: the same command finds it again."""
+    digest = hashlib.sha1(json.dumps(design, sort_keys=True).encode()).hexdigest()[:10]
+    name = "-".join(Path(s).stem for s in design["scenarios"])
+    return root / f"{design['command']}-{name}-{digest}"

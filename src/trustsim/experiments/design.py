@@ -1,0 +1,121 @@
+"""Experiment designs: which runs an experiment is made of (scenario, settings, seed).
+
+A :class:`RunSpec` is everything one run needs besides the base scenario: its id, the
+values of the varied parameters (dotted paths, as for ``--set``) and its seed. Runs are
+pure functions of (resolved scenario, seed), so a design can be executed in any order,
+anywhere, and resumed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trustsim.errors import ScenarioError
+from trustsim.scenario import MAX_SEED
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of an experiment."""
+
+    run_id: str
+    scenario: str  # the scenario's name or file, as given
+    settings: tuple[tuple[str, Any], ...]  # (dotted path, value) of the varied parameters
+    seed: int
+    rep: int
+
+    def assignments(self) -> list[str]:
+        """The settings as ``--set`` strings."""
+        return [f"{key}={_toml(value)}" for key, value in self.settings]
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def seeds(first: int, reps: int) -> list[int]:
+    """The seeds of ``reps`` replicates: ``first``, ``first + 1``, … (wrapping at 2**32)."""
+    if reps < 1:
+        raise ScenarioError([f"--reps: must be at least 1 (got {reps})"])
+    return [(first + r) % (MAX_SEED + 1) for r in range(reps)]
+
+
+def parse_levels(text: str) -> tuple[str, list[Any]]:
+    """``key=start:stop:step`` (inclusive grid) or ``key=v1,v2,…`` (TOML values) → (key, values)."""
+    key, sep, spec = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not spec.strip():
+        raise ScenarioError([f"--set {text!r}: expected KEY=START:STOP:STEP or KEY=V1,V2,…"])
+    parts = spec.split(":")
+    if len(parts) == 3:
+        start, stop, step = (_number(part, text) for part in parts)
+        if step <= 0 or stop < start or (stop - start) / step > 100_000:
+            raise ScenarioError([f"--set {text!r}: need STEP > 0, STOP ≥ START and at most 100,000 levels"])
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        values = [start + k * step for k in range(count)]
+        if all(isinstance(v, int) for v in (start, stop, step)):
+            return key, [int(v) for v in values]
+        return key, [float(np.round(v, 12)) for v in values]
+    return key, [_value(part.strip(), text) for part in spec.split(",")]
+
+
+def parse_range(text: str) -> tuple[str, float, float]:
+    """``key=lo:hi`` → (key, lo, hi) for sensitivity analysis."""
+    key, sep, spec = text.partition("=")
+    parts = spec.split(":")
+    if not sep or not key.strip() or len(parts) != 2:
+        raise ScenarioError([f"--vary {text!r}: expected KEY=LO:HI, e.g. observation.false_match=0:0.05"])
+    low, high = (float(_number(part, text)) for part in parts)
+    if not low < high:
+        raise ScenarioError([f"--vary {text!r}: LO must be below HI"])
+    return key.strip(), low, high
+
+
+def _number(text: str, whole: str) -> int | float:
+    value = _value(text.strip(), whole)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ScenarioError([f"{whole!r}: {text!r} is not a finite number"])
+    return value
+
+
+def _value(text: str, whole: str) -> Any:
+    if not text:
+        raise ScenarioError([f"--set {whole!r}: an empty value"])
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def factorial(scenario: str, levels: list[tuple[str, list[Any]]], run_seeds: list[int]) -> list[RunSpec]:
+    """Every combination of the levels, times every seed."""
+    keys = [key for key, _ in levels]
+    if len(set(keys)) != len(keys):
+        raise ScenarioError([f"--set: a parameter is given twice ({keys})"])
+    specs = []
+    for point, combination in enumerate(itertools.product(*(values for _, values in levels))):
+        settings = tuple(zip(keys, combination, strict=True))
+        for rep, seed in enumerate(run_seeds):
+            specs.append(RunSpec(f"p{point:05d}-r{rep:03d}", scenario, settings, seed, rep))
+    return specs
+
+
+def paired(scenarios: list[str], run_seeds: list[int], independent: bool = False) -> list[RunSpec]:
+    """Each scenario on the same seeds (common random numbers), or on disjoint seeds if ``independent``."""
+    specs = []
+    for index, name in enumerate(scenarios):
+        offset = index * len(run_seeds) if independent else 0
+        for rep, seed in enumerate(run_seeds):
+            shifted = (seed + offset) % (MAX_SEED + 1)
+            specs.append(RunSpec(f"s{index}-r{rep:03d}", name, (), shifted, rep))
+    return specs

@@ -1,0 +1,145 @@
+"""Running an experiment's runs on Dask: an embedded local cluster, or a remote one by address.
+
+Each run is a pure function of (base scenario table, settings, seed) — :func:`run_one`
+— submitted to a Dask client. At most a few runs per worker are in flight, and each
+result is written to the experiment's store as it arrives, so memory stays bounded
+whatever the number of runs. A run that raises is recorded as failed with its error
+(the others go on); so is a run whose worker died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trustsim.engine import Simulation
+from trustsim.errors import TrustsimError
+from trustsim.experiments.analysis import run_metrics
+from trustsim.experiments.catalog import ExperimentStore
+from trustsim.experiments.design import RunSpec
+from trustsim.scenario import scenario_from_raw
+
+IN_FLIGHT_PER_WORKER = 2
+"""Runs queued per worker: enough to keep it busy, few enough to bound memory."""
+
+
+class ClusterError(TrustsimError):
+    """A Dask scheduler that cannot be reached."""
+
+
+def run_one(base: dict[str, Any], spec: RunSpec, agents: int | None, days: int | None) -> dict[str, Any]:
+    """Simulate one run (one thread; results do not depend on it) and return its outcome, never raising."""
+    started = time.perf_counter()
+    outcome: dict[str, Any] = {"status": "done", "error": None, "metrics": None, "figures": {}}
+    try:
+        scenario = scenario_from_raw(base, overrides=spec.assignments(), agents=agents, days=days, seed=spec.seed)
+        metrics = Simulation(scenario, threads=1).run()
+        outcome["metrics"] = parquet_bytes(metrics)  # encoded here, on the worker, not by the collecting process
+        outcome["figures"] = run_metrics(metrics)
+    except Exception as err:  # a failed run is recorded, and the experiment goes on
+        text = str(err).strip().splitlines()
+        outcome["status"], outcome["error"] = "failed", f"{type(err).__name__}: {text[0] if text else ''}"
+    outcome["wall_seconds"] = time.perf_counter() - started
+    return outcome
+
+
+def parquet_bytes(metrics: pd.DataFrame) -> bytes:
+    """A run's daily metrics as the bytes of a Parquet file."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(metrics, preserve_index=False), sink)
+    return bytes(sink.getvalue())
+
+
+@contextlib.contextmanager
+def dask_client(jobs: int | None, address: str | None) -> Iterator[Any]:
+    """A client of the cluster at ``address``, or of a local cluster of ``jobs`` worker processes started here."""
+    from distributed import Client, LocalCluster
+
+    if address is not None:
+        try:
+            client = Client(address, timeout="15s")
+        except (OSError, TimeoutError) as err:
+            raise ClusterError(
+                f"--cluster {address}: no Dask scheduler answers there ({err}); start one with "
+                "`dask scheduler` and workers with `dask worker ADDRESS` (docs/experiments.md)"
+            ) from None
+        with client:
+            yield client
+        return
+    workers = jobs or os.cpu_count() or 1
+    # One numba thread per worker, and idle OpenMP threads asleep: the workers share the cores.
+    quiet_threads = {"NUMBA_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            silence_logs=logging.ERROR, env=quiet_threads,
+        ) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        yield client
+
+
+def execute(
+    specs: list[RunSpec],
+    bases: dict[str, dict[str, Any]],
+    store: ExperimentStore,
+    sizes: tuple[int | None, int | None],
+    client: Any,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Run on ``client`` the specs the store does not hold yet, recording each as it finishes."""
+    from distributed import as_completed
+
+    finished = store.done()
+    todo = [spec for spec in specs if spec.run_id not in finished]
+    total, done = len(specs), len(specs) - len(todo)
+    if on_progress is not None:
+        on_progress(done, total)
+    if not todo:
+        return
+    agents, days = sizes
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    queue = iter(todo)
+    running = as_completed()
+    submitted: dict[Any, RunSpec] = {}
+
+    def submit_next() -> None:
+        spec = next(queue, None)
+        if spec is not None:
+            future = client.submit(run_one, bases[spec.scenario], spec, agents, days, pure=False)
+            submitted[future] = spec
+            running.add(future)
+
+    for _ in range(workers * IN_FLIGHT_PER_WORKER):
+        submit_next()
+    for future in running:
+        spec = submitted.pop(future)
+        try:
+            outcome = future.result()
+        except Exception as err:  # the worker died or the task could not run there
+            outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}", "metrics": None,
+                       "figures": {}, "wall_seconds": float("nan")}  # fmt: skip
+        future.release()
+        store.record(_row(spec, outcome), outcome["metrics"])
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total)
+        submit_next()
+
+
+def _row(spec: RunSpec, outcome: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "run_id": spec.run_id, "scenario": spec.scenario, "rep": spec.rep, "seed": spec.seed,
+        "status": outcome["status"], "error": outcome["error"], "wall_seconds": outcome["wall_seconds"],
+    }  # fmt: skip
+    row |= dict(spec.settings)
+    row |= outcome["figures"]
+    return row

@@ -1,0 +1,213 @@
+"""Experiments: designs, the results store, resuming after a kill, failure isolation, CRN, sensitivity, Dask."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import scenario
+from trustsim.engine import Simulation
+from trustsim.errors import ScenarioError
+from trustsim.experiments import compare, query, sensitivity, sweep
+from trustsim.experiments.analysis import run_metrics, sample, sensitivity_indices
+from trustsim.experiments.design import factorial, parse_levels, parse_range, seeds
+
+
+def cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trustsim", *args], capture_output=True, text=True, timeout=600, **kwargs
+    )
+
+
+def test_levels_ranges_and_the_full_factorial() -> None:
+    assert parse_levels("score.contagion=0:0.2:0.05") == ("score.contagion", [0.0, 0.05, 0.1, 0.15, 0.2])
+    assert parse_levels("blacklist.blacklist_exit_days=10:30:10") == ("blacklist.blacklist_exit_days", [10, 20, 30])
+    assert parse_levels("network.generator=small_world,scale_free")[1] == ["small_world", "scale_free"]
+    assert parse_levels("a.b=1,2.5,true")[1] == [1, 2.5, True]
+    assert parse_range("observation.false_match=0:0.05") == ("observation.false_match", 0.0, 0.05)
+    for bad in ("nokey", "a=1:0:1", "a=0:1:0", "a=", "a=x:1:1"):
+        with pytest.raises(ScenarioError):
+            parse_levels(bad)
+    with pytest.raises(ScenarioError):
+        parse_range("a=2:1")
+    specs = factorial("china_scs", [("x", [1, 2, 3]), ("y", ["a", "b"])], seeds(7, 2))
+    assert len(specs) == 12 and len({s.run_id for s in specs}) == 12
+    combos = [(dict(s.settings)["x"], dict(s.settings)["y"], s.seed) for s in specs]
+    assert sorted(combos) == sorted((x, y, s) for x in (1, 2, 3) for y in ("a", "b") for s in (7, 8))
+    assert specs[0].assignments() == ["x=1", 'y="a"']
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    out = tmp_path_factory.mktemp("sweep") / "exp"
+    return sweep(
+        "china_scs", ["score.contagion=0,0.1", "network.k=4,600"], reps=2, agents=500, days=10, out=out, jobs=2
+    )
+
+
+def test_a_sweep_runs_every_setting_once_and_isolates_failures(small_sweep: pd.DataFrame) -> None:
+    runs = small_sweep
+    assert len(runs) == 8 and runs["run_id"].is_unique
+    assert sorted(zip(runs["score.contagion"], runs["network.k"], runs["seed"], strict=True)) == sorted(
+        (c, k, s) for c in (0.0, 0.1) for k in (4, 600) for s in (1, 2)
+    )
+    failed = runs[runs["network.k"] == 600]  # k must be below the 500 agents: these runs fail, the others go on
+    assert (failed["status"] == "failed").all() and failed["error"].str.contains("network.k must be below").all()
+    done = runs[runs["network.k"] == 4]
+    assert (done["status"] == "done").all() and done["error"].isna().all()
+    folder = Path(runs.attrs["folder"])
+    assert sorted(p.stem for p in (folder / "runs").glob("*.parquet")) == sorted(done["run_id"])
+
+
+def test_a_run_of_a_sweep_is_the_run_of_its_scenario_and_seed(small_sweep: pd.DataFrame) -> None:
+    row = small_sweep[(small_sweep["status"] == "done")].iloc[-1]
+    s = scenario(
+        "china_scs",
+        f"score.contagion={row['score.contagion']}",
+        "network.k=4",
+        agents=500,
+        days=10,
+        seed=int(row["seed"]),
+    )
+    direct = Simulation(s).run()
+    stored = pd.read_parquet(Path(small_sweep.attrs["folder"]) / "runs" / f"{row['run_id']}.parquet")
+    pd.testing.assert_frame_equal(stored, direct, check_exact=True)
+    for name, value in run_metrics(direct).items():
+        assert row[name] == pytest.approx(value, nan_ok=True), name
+
+
+def test_query_answers_sql_and_rejects_bad_sql(small_sweep: pd.DataFrame) -> None:
+    folder = small_sweep.attrs["folder"]
+    counts = query(folder, "SELECT status, count(*) AS n FROM runs GROUP BY status ORDER BY status")
+    assert counts.to_dict("records") == [{"status": "done", "n": 4}, {"status": "failed", "n": 4}]
+    done = cli("query", folder, 'SELECT avg("score.contagion") AS c FROM runs')
+    assert done.returncode == 0 and "0.05" in done.stdout
+    for args, message in [((folder, "SELEC nonsense"), "query failed"), (("/nonexistent", "SELECT 1"), "not a")]:
+        bad = cli("query", *args)
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and message in bad.stderr
+
+
+def test_an_experiment_directory_keeps_its_design(small_sweep: pd.DataFrame) -> None:
+    done = cli("sweep", "china_scs", "--set", "score.contagion=0.3", "--out", small_sweep.attrs["folder"])
+    assert done.returncode == 2 and "holds another experiment" in done.stderr
+
+
+def test_resume_after_killing_a_sweep_runs_only_what_is_missing(tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    command = [sys.executable, "-m", "trustsim", "sweep", "china_scs", "--set", "score.contagion=0:0.15:0.01",
+               "--agents", "20000", "--days", "60", "--jobs", "2", "--out", str(out), "--quiet"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while len(list((out / "runs").glob("*.parquet"))) < 3:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)  # the command and its Dask workers
+    process.wait()
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.parquet")}
+    assert 3 <= len(before) < 16
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    runs = query(out, "SELECT run_id, status FROM runs ORDER BY run_id")
+    assert len(runs) == 16 and runs["run_id"].is_unique and (runs["status"] == "done").all()
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.parquet")}
+    assert len(after) == 16
+    kept = [name for name in before if f"{name[:-8]}" in set(runs["run_id"]) and after[name] == before[name]]
+    assert len(kept) >= len(before) - 2  # finished runs were not run again (at most those in flight at the kill)
+
+
+def test_common_random_numbers_make_the_interval_much_narrower(tmp_path: Path) -> None:
+    variant = tmp_path / "more_errors.toml"
+    variant.write_text('extends = "china_scs"\nname = "more_errors"\n[observation]\nfalse_match = 0.05\n')
+    options = {"reps": 8, "agents": 3000, "days": 60, "jobs": 2}
+    crn = compare("china_scs", str(variant), out=tmp_path / "crn", **options)
+    independent = compare("china_scs", str(variant), independent=True, out=tmp_path / "ind", **options)
+    width = {
+        name: (t["ci_high"] - t["ci_low"]).set_axis(t["metric"]) for name, t in (("crn", crn), ("ind", independent))
+    }
+    for metric in ("denials", "blacklisted", "stored_bytes"):
+        assert width["crn"][metric] < 0.5 * width["ind"][metric], (metric, width["crn"][metric], width["ind"][metric])
+    row = crn.set_index("metric").loc["ever_wrongly_sanctioned"]
+    assert row["ci_low"] > 0  # five times the false matches: more people wrongly sanctioned, and it shows
+
+
+def test_sobol_indices_of_the_ishigami_function() -> None:
+    from SALib.test_functions import Ishigami
+
+    problem = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
+    points = sample(problem, "sobol", 2048, seed=3)
+    indices = sensitivity_indices(problem, points, Ishigami.evaluate(points), "sobol", seed=3)
+    # analytic values for a = 7, b = 0.1
+    np.testing.assert_allclose(indices["S1"], [0.3139, 0.4424, 0.0], atol=0.05)
+    np.testing.assert_allclose(indices["ST"], [0.5576, 0.4424, 0.2437], atol=0.05)
+    assert (indices["S1_conf"] > 0).all() and (indices["ST_conf"] < 0.1).all()
+
+
+def test_sensitivity_of_the_simulator_from_python_and_the_command_line(tmp_path: Path) -> None:
+    table = sensitivity(
+        "china_scs", ["observation.false_match=0:0.1", "blacklist.blacklist_exit_days=1:60"], method="morris",
+        samples=4, metrics=["ever_wrongly_sanctioned", "blacklisted"], agents=1000, days=20, out=tmp_path / "m",
+        jobs=2,
+    )  # fmt: skip
+    assert list(table.columns) == ["metric", "parameter", "mu_star", "mu_star_conf", "sigma"]
+    assert len(table) == 4 and np.isfinite(table["mu_star"]).all()
+    assert len(query(tmp_path / "m", "SELECT * FROM runs")) == 4 * 3
+    ints = query(tmp_path / "m", 'SELECT DISTINCT "blacklist.blacklist_exit_days" AS d FROM runs')["d"]
+    assert all(float(d).is_integer() for d in ints)  # an integer parameter is sampled as integers
+    done = cli("sensitivity", "china_scs", "--vary", "score.contagion=0:0.1", "--method", "fast", "--quiet")
+    assert done.returncode == 2 and "not sobol or morris" in done.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_sweep_on_a_dask_cluster_started_as_separate_processes(tmp_path: Path) -> None:
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "dask"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                  "--dashboard-address", ":0", "--no-show"], **quiet)  # fmt: skip
+    workers = [
+        subprocess.Popen([*dask, "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard"], **quiet)
+        for _ in range(2)
+    ]
+    try:
+        from distributed import Client
+
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+            assert len(client.scheduler_info()["workers"]) == 2
+        out = tmp_path / "exp"
+        done = cli("sweep", "china_scs", "--set", "score.contagion=0,0.05,0.1", "--reps", "2", "--agents", "1000",
+                   "--days", "10", "--cluster", address, "--out", str(out), "--quiet")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        runs = query(out, "SELECT status FROM runs")
+        assert len(runs) == 6 and (runs["status"] == "done").all()
+        design = json.loads((out / "experiment.json").read_text())
+        assert design["command"] == "sweep" and design["reps"] == 2
+    finally:
+        for process in [*workers, scheduler]:
+            process.terminate()
+        for process in [*workers, scheduler]:
+            process.wait(timeout=60)
+
+
+def test_an_unreachable_cluster_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    done = cli("sweep", "china_scs", "--set", "score.contagion=0", "--agents", "500", "--days", "2",
+               "--cluster", f"tcp://127.0.0.1:{_free_port()}", "--quiet", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2 and "no Dask scheduler answers there" in done.stderr and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
