@@ -35,7 +35,7 @@ def test_levels_ranges_and_the_full_factorial() -> None:
     assert parse_levels("network.generator=small_world,scale_free")[1] == ["small_world", "scale_free"]
     assert parse_levels("a.b=1,2.5,true")[1] == [1, 2.5, True]
     assert parse_range("observation.false_match=0:0.05") == ("observation.false_match", 0.0, 0.05)
-    for bad in ("nokey", "a=1:0:1", "a=0:1:0", "a=", "a=x:1:1"):
+    for bad in ("nokey", "a=1:0:1", "a=0:1:0", "a=", "a=1:2", "a=1:2:3:4"):
         with pytest.raises(ScenarioError):
             parse_levels(bad)
     with pytest.raises(ScenarioError):
@@ -159,13 +159,33 @@ def test_sensitivity_of_the_simulator_from_python_and_the_command_line(tmp_path:
         samples=4, metrics=["ever_wrongly_sanctioned", "blacklisted"], agents=1000, days=20, out=tmp_path / "m",
         jobs=2,
     )  # fmt: skip
-    assert list(table.columns) == ["metric", "parameter", "mu_star", "mu_star_conf", "sigma"]
+    assert list(table.columns) == ["metric", "parameter", "mu_star", "mu_star_conf", "sigma", "undefined_runs"]
     assert len(table) == 4 and np.isfinite(table["mu_star"]).all()
     assert len(query(tmp_path / "m", "SELECT * FROM runs")) == 4 * 3
     ints = query(tmp_path / "m", 'SELECT DISTINCT "blacklist.blacklist_exit_days" AS d FROM runs')["d"]
     assert all(float(d).is_integer() for d in ints)  # an integer parameter is sampled as integers
     done = cli("sensitivity", "china_scs", "--vary", "score.contagion=0:0.1", "--method", "fast", "--quiet")
     assert done.returncode == 2 and "not sobol or morris" in done.stderr
+    done = cli(
+        "sensitivity",
+        "china_scs",
+        "--vary",
+        "observation.false_match=0:0.1",
+        "--method",
+        "morris",
+        "--samples",
+        "2",
+        "--agents",
+        "300",
+        "--days",
+        "5",
+        "--jobs",
+        "2",
+        "--quiet",
+        "--out",
+        str(tmp_path / "c"),
+    )
+    assert done.returncode == 0 and "morris indices" in done.stdout and "observation.false_match" in done.stdout
 
 
 def _free_port() -> int:
@@ -211,3 +231,77 @@ def test_an_unreachable_cluster_is_one_line_and_leaves_nothing(tmp_path: Path) -
                "--cluster", f"tcp://127.0.0.1:{_free_port()}", "--quiet", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 2 and "no Dask scheduler answers there" in done.stderr and "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_paired_and_welch_intervals_by_hand() -> None:
+    from scipy import stats
+
+    from trustsim.experiments.analysis import paired_differences
+
+    a = pd.DataFrame({"m": [1.0, np.nan, 3.0, 4.0]})
+    b = pd.DataFrame({"m": [2.0, 2.5, 5.0, 4.5]})
+    row = paired_differences(a, b, ["m"], paired=True).iloc[0]
+    diff = np.array([1.0, 2.0, 0.5])  # the three complete pairs
+    half = stats.t.ppf(0.975, 2) * diff.std(ddof=1) / np.sqrt(3)
+    assert row["mean_a"] == pytest.approx(8 / 3) and row["mean_b"] == pytest.approx(11.5 / 3)
+    assert row["difference"] == pytest.approx(diff.mean()) and row["ci_high"] == pytest.approx(diff.mean() + half)
+    row = paired_differences(a, b, ["m"], paired=False).iloc[0]
+    x, y = np.array([1.0, 3.0, 4.0]), b["m"].to_numpy()
+    low, high = stats.ttest_ind(y, x, equal_var=False).confidence_interval(0.95)
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert (row["n_a"], row["n_b"]) == (3, 4)
+
+
+def test_the_headline_names_are_the_headline_figures() -> None:
+    from trustsim.experiments.analysis import HEADLINE_NAMES
+    from trustsim.summary import headline
+
+    metrics = Simulation(scenario("china_scs", agents=300, days=3)).run()
+    assert tuple(headline(metrics)) == HEADLINE_NAMES
+
+
+def test_a_swept_seed_is_the_seed_that_runs(tmp_path: Path) -> None:
+    runs = sweep("china_scs", ["run.seed=11,12"], agents=400, days=5, out=tmp_path / "e", jobs=1)
+    assert sorted(runs["seed"]) == [11, 12]
+    direct = Simulation(scenario("china_scs", agents=400, days=5, seed=12)).run()
+    row = runs[runs["seed"] == 12].iloc[0]
+    assert row["ever_sanctioned"] == run_metrics(direct)["ever_sanctioned"]
+
+
+def test_an_edited_scenario_file_is_another_experiment(tmp_path: Path) -> None:
+    from trustsim.experiments.api import default_folder
+
+    file = tmp_path / "mine.toml"
+    file.write_text('extends = "china_scs"\nname = "mine"\n')
+    first = sweep(str(file), ["score.contagion=0"], agents=300, days=3, out=tmp_path / "e", jobs=1)
+    file.write_text('extends = "china_scs"\nname = "mine"\n[observation]\nfalse_match = 0.5\n')
+    with pytest.raises(Exception, match="holds another experiment"):
+        sweep(str(file), ["score.contagion=0"], agents=300, days=3, out=tmp_path / "e", jobs=1)
+    assert len(first) == 1
+    names = {default_folder(d) for d in ({"command": "sweep", "scenarios": ["x"], "scenario_digests": {"x": h}}
+                                         for h in ("a", "b"))}  # fmt: skip
+    assert len(names) == 2
+
+
+def test_experiment_commands_print_their_tables_and_refuse_bad_input(tmp_path: Path) -> None:
+    small = ["--agents", "300", "--days", "5", "--jobs", "2", "--quiet"]
+    done = cli("compare", "china_scs", "baseline", "--reps", "2", *small, "--out", str(tmp_path / "c"))
+    assert done.returncode == 0 and "ever_wrongly_sanctioned" in done.stdout and "common random numbers" in done.stdout
+    done = cli("sweep", "china_scs", "--set", "network.generator=small_world,scale_free", *small,
+               "--out", str(tmp_path / "s"))  # fmt: skip
+    assert done.returncode == 0 and "small_world" in done.stdout and "1 failed" in done.stdout
+    for args, message in [
+        (["sweep", "china_scs", "--set", "score.nosuch=1,2"], "no setting gives a valid scenario"),
+        (["sweep", "china_scs", "--set", "score.contagion=1:2"], "a grid is START:STOP:STEP"),
+        (["sweep", "china_scs", "--set", "score.contagion=0", "--cluster", "nonsense"], "no Dask scheduler"),
+        (["sweep", "china_scs", "--set", "score.contagion=0", "--jobs", "0"], "--jobs: must be at least 1"),
+        (["compare", "china_scs", "baseline", "--reps", "1"], "at least 2 replicates"),
+        (["compare", "china_scs", "nofile.toml"], "file not found"),
+        (["sensitivity", "china_scs", "--vary", "network.generator=0:1"], "--vary: network: input tag"),
+        (["sensitivity", "china_scs", "--vary", "score.contagion=0:1", "--metric", "nosuch"], "not a headline"),
+        (["sensitivity", "china_scs", "--vary", "score.contagion=0:1", "--samples", "0"], "--samples"),
+    ]:
+        bad = cli(*args, "--quiet", cwd=tmp_path)
+        lines = bad.stderr.strip().splitlines()
+        assert bad.returncode == 2 and len(lines) == 1 and message in lines[0], (args, bad.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "s"]  # refused before any folder was made

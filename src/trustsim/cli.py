@@ -1,4 +1,4 @@
-"""The ``trustsim`` command line: run, validate, scenarios, schema.
+"""The ``trustsim`` command line: run, resume, validate, scenarios, schema (and the experiment commands).
 
 Every problem the user can fix ends in one line on stderr and exit code 2.
 """
@@ -12,20 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from trustsim.errors import ScenarioError, TrustsimError
+from trustsim import cli_experiments
+from trustsim.errors import TrustsimError
 from trustsim.scenario import Scenario, json_schema, load_scenario, read_raw, shipped_scenarios, validate
+from trustsim.terminal import INTERRUPTED, console, errors, fail, number, progress_bar
 
 if TYPE_CHECKING:
     from trustsim.api import Result
@@ -37,30 +30,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
-
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="override a parameter by dotted path, e.g. --set score.contagion=0 (repeatable)"),
 ]
 
 
-def _fail(problem: str | TrustsimError) -> None:
-    """Print each problem on one line (control characters escaped) and exit with code 2."""
-    lines = problem.problems if isinstance(problem, ScenarioError) else str(problem).split("\n")
-    for line in lines:
-        printable = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
-        errors.print(f"error: {printable}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
 CheckOption = Annotated[
     bool, typer.Option("--check", help="check the invariants (bounds, counts, no NaN) at the end of every day")
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", help="no progress bar or summary")]
-INTERRUPTED = 130
-"""Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it."""
 BROKEN_INVARIANT = 3
 """Exit code of a run whose --check found a broken invariant (a bug to report, not bad input)."""
 
@@ -141,10 +120,10 @@ def _with_progress(start: Callable[[ProgressHooks], Result], quiet: bool) -> Non
     from trustsim.checks import InvariantError
 
     try:
-        with _progress(quiet) as progress:
+        with progress_bar(quiet) as progress:
             result = start(ProgressHooks(progress))
     except TrustsimError as err:
-        _fail(err)
+        fail(err)
     except InvariantError as err:
         errors.print(f"error: invariant broken: {err} (a bug in trustsim; please report it)", markup=False)
         raise typer.Exit(code=BROKEN_INVARIANT) from None
@@ -156,7 +135,7 @@ def _with_progress(start: Callable[[ProgressHooks], Result], quiet: bool) -> Non
         )
         raise typer.Exit(code=INTERRUPTED) from None
     except MemoryError:
-        _fail("out of memory; try fewer --agents")
+        fail("out of memory; try fewer --agents")
     if not result.complete:
         m = result.manifest
         errors.print(
@@ -170,26 +149,12 @@ def _with_progress(start: Callable[[ProgressHooks], Result], quiet: bool) -> Non
         _print_summary(result.summary(), result.manifest, result.run_dir)
 
 
-def _progress(quiet: bool, unit: str = "days") -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(unit),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet,
-        transient=False,
-    )
-
-
 def _print_summary(summary: dict[str, float], manifest: dict, run_dir: Path) -> None:
     table = Table(title=f"{manifest['scenario_name']} — {manifest['agents']:,} agents, {manifest['days']} days")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, value in summary.items():
-        table.add_row(name.replace("_", " "), _format(value))
+        table.add_row(name.replace("_", " "), number(value))
     console.print(table)
     seconds = manifest["wall_seconds"]
     rate = manifest["agents"] * manifest["days"] / max(seconds["simulate"], 1e-9)
@@ -198,16 +163,6 @@ def _print_summary(summary: dict[str, float], manifest: dict, run_dir: Path) -> 
         f"write {seconds['write']:.1f} s, peak memory {manifest['peak_memory_bytes'] / 2**20:,.0f} MiB"
     )
     console.print(f"run written to {run_dir}")
-
-
-def _format(value: float) -> str:
-    if value != value:  # NaN
-        return "–"
-    if float(value).is_integer() and abs(value) < 1e15:
-        return f"{int(value):,}"
-    if abs(value) >= 1e6:
-        return f"{value:.3e}"
-    return f"{value:.4g}"
 
 
 @app.command("validate")
@@ -219,7 +174,7 @@ def validate_command(
     try:
         scenario = load_scenario(file, overrides=set_ or ())
     except TrustsimError as err:
-        _fail(err)
+        fail(err)
     console.print(
         f"{file}: valid scenario {scenario.name!r} ({scenario.run.agents:,} agents, {scenario.run.days} days)"
     )
@@ -245,8 +200,6 @@ def schema() -> None:
     """Print the JSON Schema of a scenario file."""
     sys.stdout.write(json_schema())
 
-
-from trustsim import cli_experiments  # noqa: E402 - the experiment commands use the helpers above
 
 cli_experiments.register(app)
 

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from rich.table import Table
 
-from trustsim import cli
 from trustsim.errors import TrustsimError
+from trustsim.terminal import INTERRUPTED, console, errors, fail, number, progress_bar
 
 Agents = Annotated[int | None, typer.Option(help="agents per run (overrides run.agents)")]
 Days = Annotated[int | None, typer.Option(help="days per run (overrides run.days)")]
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
 def _with_runs(quiet: bool, title: str, work: Callable[[Callable[[int, int], None]], Any]) -> Any:
     try:
-        with cli._progress(quiet, unit="runs") as progress:
+        with progress_bar(quiet, unit="runs") as progress:
             task = progress.add_task(title, total=None)
 
             def on_progress(done: int, total: int) -> None:
@@ -47,21 +48,26 @@ def _with_runs(quiet: bool, title: str, work: Callable[[Callable[[int, int], Non
 
             return work(on_progress)
     except TrustsimError as err:
-        cli._fail(err)
+        fail(err)
     except KeyboardInterrupt:
-        cli.errors.print(
+        errors.print(
             "error: interrupted; the finished runs are stored: repeat the command to run the others", markup=False
         )
-        raise typer.Exit(code=cli.INTERRUPTED) from None
+        raise typer.Exit(code=INTERRUPTED) from None
 
 
 def _print_frame(frame: Any, title: str, columns: list[str]) -> None:
+    numeric = {c: is_numeric_dtype(frame[c]) and not is_bool_dtype(frame[c]) for c in columns}
     table = Table(title=title)
     for column in columns:
-        table.add_column(column.replace("_", " "), justify="left" if frame[column].dtype == object else "right")
+        if numeric[column]:
+            table.add_column(column.replace("_", " "), justify="right")
+        else:  # names are shown whole; the numbers give way on a narrow terminal
+            width = max([len(str(value)) for value in frame[column]] + [len(column)])
+            table.add_column(column.replace("_", " "), no_wrap=True, min_width=width)
     for _, row in frame.iterrows():
-        table.add_row(*(str(row[c]) if frame[c].dtype == object else cli._format(row[c]) for c in columns))
-    cli.console.print(table)
+        table.add_row(*(number(row[c]) if numeric[c] else str(row[c]) for c in columns))
+    console.print(table)
 
 
 def compare(
@@ -89,7 +95,7 @@ def compare(
     ))  # fmt: skip
     pairing = "independent seeds" if independent_seeds else "common random numbers"
     _print_frame(table, f"{b} − {a}: {reps} replicates, {pairing}", list(table.columns))
-    cli.console.print(f"experiment in {table.attrs['folder']}")
+    console.print(f"experiment in {table.attrs['folder']}")
 
 
 def sweep(
@@ -121,7 +127,7 @@ def sweep(
         summary = done.groupby(keys, as_index=False)[[m for m in shown if m in done]].mean()
         _print_frame(summary, f"{scenario}: mean over {reps} replicate(s)", list(summary.columns))
     failed = len(runs) - len(done)
-    cli.console.print(f"{len(done)} runs done, {failed} failed; experiment in {runs.attrs['folder']}")
+    console.print(f"{len(done)} runs done, {failed} failed; experiment in {runs.attrs['folder']}")
 
 
 def sensitivity(
@@ -148,7 +154,7 @@ def sensitivity(
         out=out, jobs=jobs, cluster=cluster, on_progress=on_progress, **options,
     ))  # fmt: skip
     _print_frame(table, f"{scenario}: {method} indices", list(table.columns))
-    cli.console.print(f"experiment in {table.attrs['folder']}")
+    console.print(f"experiment in {table.attrs['folder']}")
 
 
 def query(
@@ -163,5 +169,5 @@ def query(
     try:
         frame = run_query(experiment, sql)
     except TrustsimError as err:
-        cli._fail(err)
-    cli.console.print(frame.to_string(index=False))
+        fail(err)
+    console.print(frame.to_string(index=False))

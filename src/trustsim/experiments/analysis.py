@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,15 @@ HEADLINE = (
     "mean_degree_blacklisted", "mean_degree_others", "off_grid", "emigrated", "stored_bytes",
 )  # fmt: skip
 """The metrics ``trustsim compare`` reports, besides the denials of each sanction."""
+
+
+HEADLINE_NAMES = (
+    "days", "alive", "score_mean", "blacklisted", "blacklisted_share", "blacklist_entries", "ever_sanctioned",
+    "ever_wrongly_sanctioned", "denials", "misattributed", "misattributions_caught", "chilling_effect",
+    "import_share", "isolated", "mean_degree_blacklisted", "mean_degree_others", "off_grid", "advised",
+    "emigrated", "review_backlog_mean", "stored_bytes",
+)  # fmt: skip
+"""Every figure of :func:`trustsim.summary.headline` (a test keeps the two the same)."""
 
 
 def run_metrics(metrics: pd.DataFrame) -> dict[str, float]:
@@ -35,43 +45,60 @@ def paired_differences(a: pd.DataFrame, b: pd.DataFrame, metrics: list[str], pai
     """Mean of A and B, and B − A with a 95% confidence interval, per metric.
 
     With ``paired`` (common random numbers: row ``r`` of both ran on the same seed) the
-    interval is Student's on the differences ``b_r − a_r``; otherwise Welch's two-sample
-    interval. ``a`` and ``b`` hold one row per replicate, ordered by replicate.
+    means and the interval are over the replicates where both values are defined, the
+    interval Student's on the differences ``b_r − a_r``; otherwise each side's defined
+    values and Welch's two-sample interval. ``a`` and ``b`` hold one row per replicate,
+    ordered by replicate. Too few values give NaN.
     """
     rows = []
     for metric in metrics:
         x, y = a[metric].to_numpy(float), b[metric].to_numpy(float)
-        keep = np.isfinite(x) & np.isfinite(y) if paired else slice(None)
-        x, y = x[keep], y[keep]
         if paired:
-            diff = y - x
-            n = diff.size
-            centre = diff.mean() if n else np.nan
-            half = stats.t.ppf(0.975, n - 1) * diff.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
+            keep = np.isfinite(x) & np.isfinite(y)
+            x, y = x[keep], y[keep]
+            centre, half = _student(y - x)
         else:
             x, y = x[np.isfinite(x)], y[np.isfinite(y)]
-            centre = y.mean() - x.mean() if x.size and y.size else np.nan
-            vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-            df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1)) if vx + vy > 0 else 1.0
-            half = stats.t.ppf(0.975, df) * np.sqrt(vx + vy)
+            centre, half = _welch(x, y)
         rows.append(
-            {"metric": metric, "mean_a": _mean(a[metric]), "mean_b": _mean(b[metric]),
-             "difference": centre, "ci_low": centre - half, "ci_high": centre + half, "n": int(x.size)}
+            {"metric": metric, "mean_a": x.mean() if x.size else np.nan, "mean_b": y.mean() if y.size else np.nan,
+             "difference": centre, "ci_low": centre - half, "ci_high": centre + half, "n_a": x.size, "n_b": y.size}
         )  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def _mean(values: pd.Series) -> float:
-    finite = values.to_numpy(float)
-    finite = finite[np.isfinite(finite)]
-    return float(finite.mean()) if finite.size else np.nan
+def _student(diff: np.ndarray) -> tuple[float, float]:
+    if diff.size < 2:
+        return (float(diff.mean()) if diff.size else np.nan), np.nan
+    return float(diff.mean()), float(stats.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / np.sqrt(diff.size))
+
+
+def _welch(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    if x.size < 2 or y.size < 2:
+        return (float(y.mean() - x.mean()) if x.size and y.size else np.nan), np.nan
+    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    if vx + vy == 0:
+        return float(y.mean() - x.mean()), 0.0
+    df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+    return float(y.mean() - x.mean()), float(stats.t.ppf(0.975, df) * np.sqrt(vx + vy))
 
 
 def sensitivity_indices(
     problem: dict[str, Any], samples: np.ndarray, outputs: np.ndarray, method: str, seed: int = 1
 ) -> pd.DataFrame:
-    """Sobol (first and total order) or Morris (μ*, σ) indices with 95% confidence intervals, one row a parameter."""
+    """Sobol (first and total order) or Morris (μ*, σ) indices with 95% confidence intervals, one row a parameter.
+
+    A metric undefined (NaN) in some runs gets NaN indices and the count in ``undefined_runs``:
+    its indices would mean nothing.
+    """
     from SALib.analyze import morris, sobol
+
+    undefined = int(np.count_nonzero(~np.isfinite(outputs)))
+    if undefined:
+        names = ["S1", "S1_conf", "ST", "ST_conf"] if method == "sobol" else ["mu_star", "mu_star_conf", "sigma"]
+        frame = pd.DataFrame({"parameter": problem["names"]} | {name: np.nan for name in names})
+        frame["undefined_runs"] = undefined
+        return frame
 
     if method == "sobol":
         result = sobol.analyze(problem, outputs, calc_second_order=False, seed=seed)
@@ -82,6 +109,7 @@ def sensitivity_indices(
     frame = pd.DataFrame({"parameter": problem["names"]})
     for name, key in columns.items():
         frame[name] = np.asarray(result[key], dtype=float)
+    frame["undefined_runs"] = 0
     return frame
 
 
@@ -90,5 +118,7 @@ def sample(problem: dict[str, Any], method: str, samples: int, seed: int = 1) ->
     from SALib.sample import morris, sobol
 
     if method == "sobol":
-        return sobol.sample(problem, samples, calc_second_order=False, seed=seed)
+        with warnings.catch_warnings():  # SALib warns when N is not a power of 2; the docs say so instead
+            warnings.simplefilter("ignore", UserWarning)
+            return sobol.sample(problem, samples, calc_second_order=False, seed=seed)
     return morris.sample(problem, samples, num_levels=4, seed=seed)

@@ -17,12 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trustsim.errors import TrustsimError
-from trustsim.experiments.analysis import compared_metrics, paired_differences, sample, sensitivity_indices
+from trustsim.errors import ScenarioError, TrustsimError
+from trustsim.experiments.analysis import (
+    HEADLINE_NAMES,
+    compared_metrics,
+    paired_differences,
+    sample,
+    sensitivity_indices,
+)
 from trustsim.experiments.catalog import ExperimentStore
 from trustsim.experiments.catalog import query as query_catalog
 from trustsim.experiments.design import RunSpec, factorial, paired, parse_levels, parse_range, seeds
-from trustsim.experiments.execution import dask_client, execute
+from trustsim.experiments.execution import dask_client, execute, run_overrides
 from trustsim.scenario import leaves, parse_assignment, read_raw, scenario_from_raw, set_path
 
 Progress = Callable[[int, int], None]
@@ -53,7 +59,8 @@ def sweep(
     base, first_seed = _base(scenario, overrides, agents, days, seed)
     levels = [parse_levels(text) for text in settings]
     specs = factorial(scenario, levels, seeds(first_seed, reps))
-    design = _design("sweep", [scenario], overrides, agents, days, first_seed, reps, settings=list(settings))
+    _check_settings(base, [spec for spec in specs if spec.rep == 0], (agents, days))
+    design = _design("sweep", {scenario: base}, overrides, agents, days, first_seed, reps, settings=list(settings))
     parameters = {key: _column_example(values) for key, values in levels}
     return _run(design, specs, {scenario: base}, parameters, (agents, days), out, jobs, cluster, on_progress)
 
@@ -79,11 +86,14 @@ def compare(
     the policy difference does not change, so the paired interval is narrow;
     ``independent=True`` gives B its own seeds (for teaching the difference).
     """
+    if reps < 2:
+        raise ExperimentError(f"--reps: a confidence interval needs at least 2 replicates (got {reps})")
     base_a, first_seed = _base(a, overrides, agents, days, seed)
     base_b, _ = _base(b, overrides, agents, days, seed)
     specs = paired([a, b], seeds(first_seed, reps), independent=independent)
-    design = _design("compare", [a, b], overrides, agents, days, first_seed, reps, independent=independent)
-    runs = _run(design, specs, {a: base_a, b: base_b}, {}, (agents, days), out, jobs, cluster, on_progress)
+    bases = {a: base_a, b: base_b}
+    design = _design("compare", bases, overrides, agents, days, first_seed, reps, independent=independent)
+    runs = _run(design, specs, bases, {}, (agents, days), out, jobs, cluster, on_progress)
     done = runs[runs["status"] == "done"]
     first, second = (done[done["run_id"].str.startswith(p)].sort_values("rep") for p in ("s0-", "s1-"))
     if not independent:  # pair replicate r of A with replicate r of B: drop a replicate missing on one side
@@ -121,12 +131,21 @@ def sensitivity(
     """
     if method not in ("sobol", "morris"):
         raise ExperimentError(f"--method: {method!r} is not sobol or morris")
+    if samples < 1:
+        raise ExperimentError(f"--samples: must be at least 1 (got {samples})")
     base, first_seed = _base(scenario, overrides, agents, days, seed)
+    known = set(HEADLINE_NAMES) | {f"denials_{name}" for name in scenario_from_raw(base).sanctions}
+    unknown = [m for m in metrics if m not in known]
+    if unknown:
+        raise ExperimentError(f"--metric {unknown[0]!r}: not a headline metric; choose from {', '.join(sorted(known))}")
     ranges = [parse_range(text) for text in vary]
     problem = {"num_vars": len(ranges), "names": [k for k, _, _ in ranges], "bounds": [[a, b] for _, a, b in ranges]}
     points = sample(problem, method, samples, seed=first_seed)
     specs, parameters = _points_as_runs(scenario, base, problem["names"], points, first_seed)
-    design = _design("sensitivity", [scenario], overrides, agents, days, first_seed, 1,
+    bounds = np.array([[low for _, low, _ in ranges], [high for _, _, high in ranges]])
+    corners, _ = _points_as_runs(scenario, base, problem["names"], bounds, first_seed)
+    _check_settings(base, corners, (agents, days), every=True)
+    design = _design("sensitivity", {scenario: base}, overrides, agents, days, first_seed, 1,
                      vary=list(vary), method=method, samples=samples)  # fmt: skip
     runs = _run(design, specs, {scenario: base}, parameters, (agents, days), out, jobs, cluster, on_progress)
     failed = runs[runs["status"] != "done"]
@@ -189,11 +208,30 @@ def _base(
 
 
 def _design(
-    command: str, scenarios: list[str], overrides: Sequence[str], agents: int | None, days: int | None,
-    first_seed: int, reps: int, **extra: Any,
+    command: str, bases: dict[str, dict[str, Any]], overrides: Sequence[str], agents: int | None,
+    days: int | None, first_seed: int, reps: int, **extra: Any,
 ) -> dict[str, Any]:  # fmt: skip
-    return {"command": command, "scenarios": scenarios, "overrides": list(overrides), "agents": agents,
-            "days": days, "seed": first_seed, "reps": reps} | extra  # fmt: skip
+    """What identifies an experiment; the scenarios' contents are in it, so an edited file is a new experiment."""
+    digests = {name: hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+               for name, raw in bases.items()}  # fmt: skip
+    return {"command": command, "scenarios": list(bases), "scenario_digests": digests, "overrides": list(overrides),
+            "agents": agents, "days": days, "seed": first_seed, "reps": reps} | extra  # fmt: skip
+
+
+def _check_settings(
+    base: dict[str, Any], specs: list[RunSpec], sizes: tuple[int | None, int | None], every: bool = False
+) -> None:
+    """Refuse settings that no run (``every``: not every run) could take: a typo'd key, a value always invalid."""
+    problems = []
+    for spec in specs:
+        try:
+            scenario_from_raw(base, overrides=run_overrides(spec, *sizes))
+        except ScenarioError as err:
+            problems.append(err.problems)
+            if every:
+                raise ScenarioError([f"--vary: {err.problems[0]}"]) from None
+    if specs and len(problems) == len(specs):
+        raise ScenarioError([f"no setting gives a valid scenario; the first: {problems[0][0]}"])
 
 
 def _run(

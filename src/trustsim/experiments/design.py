@@ -9,6 +9,7 @@ anywhere, and resumed.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import tomllib
 from dataclasses import dataclass
@@ -39,7 +40,11 @@ def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return json.dumps(value)  # a TOML basic string is a JSON string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
     return repr(value)
 
 
@@ -51,22 +56,57 @@ def seeds(first: int, reps: int) -> list[int]:
 
 
 def parse_levels(text: str) -> tuple[str, list[Any]]:
-    """``key=start:stop:step`` (inclusive grid) or ``key=v1,v2,…`` (TOML values) → (key, values)."""
+    """``key=start:stop:step`` (an inclusive grid of numbers) or ``key=v1,v2,…`` (TOML values) → (key, values).
+
+    A list of values is read as a TOML array when it is one (``[1, 2],[3]``, ``"x,y",z``
+    keep their commas), else split on commas with each part read as TOML or as text.
+    """
     key, sep, spec = text.partition("=")
     key = key.strip()
     if not sep or not key or not spec.strip():
         raise ScenarioError([f"--set {text!r}: expected KEY=START:STOP:STEP or KEY=V1,V2,…"])
     parts = spec.split(":")
-    if len(parts) == 3:
-        start, stop, step = (_number(part, text) for part in parts)
-        if step <= 0 or stop < start or (stop - start) / step > 100_000:
-            raise ScenarioError([f"--set {text!r}: need STEP > 0, STOP ≥ START and at most 100,000 levels"])
-        count = math.floor((stop - start) / step + 1e-9) + 1
-        values = [start + k * step for k in range(count)]
-        if all(isinstance(v, int) for v in (start, stop, step)):
-            return key, [int(v) for v in values]
-        return key, [float(np.round(v, 12)) for v in values]
-    return key, [_value(part.strip(), text) for part in spec.split(",")]
+    numbers = [_maybe_number(part) for part in parts]
+    if len(parts) > 1 and all(n is not None for n in numbers):
+        if len(parts) != 3:
+            raise ScenarioError([f"--set {text!r}: a grid is START:STOP:STEP (three numbers)"])
+        return key, _grid(text, *numbers)  # type: ignore[arg-type]
+    try:
+        values = tomllib.loads(f"v = [{spec}]")["v"]
+    except tomllib.TOMLDecodeError:
+        values = [_value(part.strip(), text) for part in spec.split(",")]
+    return key, [_plain(value, text) for value in values]
+
+
+def _grid(text: str, start: float, stop: float, step: float) -> list[Any]:
+    if step <= 0 or stop < start or (stop - start) / step > 100_000:
+        raise ScenarioError([f"--set {text!r}: need STEP > 0, STOP ≥ START and at most 100,000 levels"])
+    count = math.floor((stop - start) / step + 1e-9) + 1
+    values = [start + k * step for k in range(count)]
+    if all(isinstance(v, int) for v in (start, stop, step)):
+        return [int(v) for v in values]
+    return [float(np.round(v, 12)) for v in values]
+
+
+def _maybe_number(text: str) -> int | float | None:
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _plain(value: Any, text: str) -> Any:
+    """A level as a scenario value: numbers, booleans, text and lists of them (dates become text)."""
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [_plain(item, text) for item in value]
+    if isinstance(value, dict):
+        return {k: _plain(v, text) for k, v in value.items()}
+    return str(value)
 
 
 def parse_range(text: str) -> tuple[str, float, float]:

@@ -40,7 +40,8 @@ def run_one(base: dict[str, Any], spec: RunSpec, agents: int | None, days: int |
     started = time.perf_counter()
     outcome: dict[str, Any] = {"status": "done", "error": None, "metrics": None, "figures": {}}
     try:
-        scenario = scenario_from_raw(base, overrides=spec.assignments(), agents=agents, days=days, seed=spec.seed)
+        scenario = scenario_from_raw(base, overrides=run_overrides(spec, agents, days))
+        outcome["seed"] = scenario.run.seed
         metrics = Simulation(scenario, threads=1).run()
         outcome["metrics"] = parquet_bytes(metrics)  # encoded here, on the worker, not by the collecting process
         outcome["figures"] = run_metrics(metrics)
@@ -49,6 +50,12 @@ def run_one(base: dict[str, Any], spec: RunSpec, agents: int | None, days: int |
         outcome["status"], outcome["error"] = "failed", f"{type(err).__name__}: {text[0] if text else ''}"
     outcome["wall_seconds"] = time.perf_counter() - started
     return outcome
+
+
+def run_overrides(spec: RunSpec, agents: int | None, days: int | None) -> list[str]:
+    """The run's size and seed, then its settings: a swept ``run.seed`` or ``run.agents`` wins."""
+    sizes = [f"run.{key}={value}" for key, value in (("agents", agents), ("days", days)) if value is not None]
+    return [*sizes, f"run.seed={spec.seed}", *spec.assignments()]
 
 
 def parquet_bytes(metrics: pd.DataFrame) -> bytes:
@@ -66,7 +73,7 @@ def dask_client(jobs: int | None, address: str | None) -> Iterator[Any]:
     if address is not None:
         try:
             client = Client(address, timeout="15s")
-        except (OSError, TimeoutError) as err:
+        except (OSError, TimeoutError, ValueError) as err:
             raise ClusterError(
                 f"--cluster {address}: no Dask scheduler answers there ({err}); start one with "
                 "`dask scheduler` and workers with `dask worker ADDRESS` (docs/experiments.md)"
@@ -74,12 +81,14 @@ def dask_client(jobs: int | None, address: str | None) -> Iterator[Any]:
         with client:
             yield client
         return
+    if jobs is not None and jobs < 1:
+        raise ClusterError(f"--jobs: must be at least 1 (got {jobs})")
     workers = jobs or os.cpu_count() or 1
     # One numba thread per worker, and idle OpenMP threads asleep: the workers share the cores.
     quiet_threads = {"NUMBA_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
             silence_logs=logging.ERROR, env=quiet_threads,
         ) as cluster,
         Client(cluster) as client,
@@ -137,7 +146,7 @@ def execute(
 
 def _row(spec: RunSpec, outcome: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "run_id": spec.run_id, "scenario": spec.scenario, "rep": spec.rep, "seed": spec.seed,
+        "run_id": spec.run_id, "scenario": spec.scenario, "rep": spec.rep, "seed": outcome.get("seed", spec.seed),
         "status": outcome["status"], "error": outcome["error"], "wall_seconds": outcome["wall_seconds"],
     }  # fmt: skip
     row |= dict(spec.settings)
