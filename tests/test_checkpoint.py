@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -293,11 +295,13 @@ def test_sigterm_stops_at_the_end_of_the_day_like_ctrl_c(tmp_path: Path) -> None
         (lambda m: "{not json", "unreadable manifest"),
     ],
 )
-def test_a_hand_edited_manifest_is_refused_in_one_line(tmp_path: Path, edit: object, message: str) -> None:
+def test_a_hand_edited_manifest_is_refused_in_one_line(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], Any], message: str
+) -> None:
     out = tmp_path / "run"
     trustsim.run("baseline", agents=500, days=6, out=out, on_day=lambda t: _interrupt_at(t, 2))
     manifest = json.loads((out / "manifest.json").read_text())
-    edited = edit(manifest)  # type: ignore[operator]
+    edited = edit(manifest)
     if isinstance(edited, str):
         (out / "manifest.json").write_text(edited)
     else:
@@ -323,11 +327,13 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(tmp_path: Path, edit: obj
         (lambda a: a.update(meta=np.frombuffer(b"[1]", dtype=np.uint8)), "a header of format 1 is missing"),
     ],
 )
-def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path: Path, damage: object, message: str) -> None:
+def test_a_damaged_checkpoint_is_refused_in_one_line(
+    tmp_path: Path, damage: Callable[[dict[str, Any]], Any], message: str
+) -> None:
     trustsim.run("china_scs", agents=1000, days=5, checkpoint_every=5, out=tmp_path / "parent")
     with np.load(checkpoints(tmp_path / "parent")[-1]) as archive:
         arrays = {name: archive[name].copy() for name in archive.files}
-    damage(arrays)  # type: ignore[operator]
+    damage(arrays)
     np.savez(tmp_path / "damaged.npz", **arrays)
     done = cli("run", "china_scs", "--from", str(tmp_path / "damaged.npz"), "--days", "9", "--quiet")
     lines = done.stderr.strip().splitlines()

@@ -70,7 +70,8 @@ def parse_levels(text: str) -> tuple[str, list[Any]]:
     if len(parts) > 1 and all(n is not None for n in numbers):
         if len(parts) != 3:
             raise ScenarioError([f"--set {text!r}: a grid is START:STOP:STEP (three numbers)"])
-        return key, _grid(text, *numbers)  # type: ignore[arg-type]
+        start, stop, step = (n for n in numbers if n is not None)
+        return key, _grid(text, start, stop, step)
     try:
         values = tomllib.loads(f"v = [{spec}]")["v"]
     except tomllib.TOMLDecodeError:
