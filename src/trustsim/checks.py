@@ -39,11 +39,12 @@ class InvariantChecker:
 
     def check(self, world: World, day: Day, row: dict[str, Any]) -> None:
         """Check the state and metrics row at the end of day ``day.t``; raise on the first violation."""
+        active = world.edge_active  # O(E): built once a day, used by two checks
         for problem in (
             self._state(world),
-            self._counts(world, row),
+            self._counts(world, row, active),
             self._metric_values(row),
-            self._irreversible(world, day),
+            self._irreversible(world, day, active),
         ):
             if problem:
                 raise InvariantError(f"day {day.t}: {problem}")
@@ -72,7 +73,7 @@ class InvariantChecker:
                 return _where(what, broken)
         return None
 
-    def _counts(self, world: World, row: dict[str, Any]) -> str | None:
+    def _counts(self, world: World, row: dict[str, Any], active: np.ndarray) -> str | None:
         pop = world.population
         alive = ~pop.emigrated
         n_alive = int(alive.sum())
@@ -84,7 +85,7 @@ class InvariantChecker:
             "ever_wrongly_sanctioned": int((pop.ever_wrongly_sanctioned & alive).sum()),
             "off_grid": int((pop.off_grid & alive).sum()),
             "advised": int((pop.advised & alive).sum()),
-            "active_edges": int(world.edge_active.sum()),
+            "active_edges": int(active.sum()),
             "isolated": int(((world.degree == 0) & alive).sum()),
         }
         for name, value in expected.items():
@@ -117,9 +118,8 @@ class InvariantChecker:
                 return f"metric {name} is negative ({value!r})"
         return None
 
-    def _irreversible(self, world: World, day: Day) -> str | None:
+    def _irreversible(self, world: World, day: Day, active: np.ndarray) -> str | None:
         pop = world.population
-        active = world.edge_active
         checks: list[tuple[str, np.ndarray]] = [
             ("a cut edge became active again", active & ~self.previous_active),
             ("an agent's active degree grew", world.degree > self.previous_degree),

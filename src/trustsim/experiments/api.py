@@ -201,10 +201,9 @@ def _base(
 ) -> tuple[dict[str, Any], int]:
     """The scenario's raw table, checked once here so that a typo fails before any run starts."""
     raw = read_raw(scenario)
-    resolved = scenario_from_raw(raw, overrides=list(overrides), agents=agents, days=days, seed=seed)
     for assignment in overrides:
         set_path(raw, *parse_assignment(assignment))
-    return raw, resolved.run.seed
+    return raw, scenario_from_raw(raw, agents=agents, days=days, seed=seed).run.seed
 
 
 def _design(
