@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import numba
@@ -45,3 +47,8 @@ def threads() -> Iterator[None]:
     before = numba.get_num_threads()
     yield
     numba.set_num_threads(before)
+
+
+def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m trustsim ARGS`` in a fresh process, capturing its output."""
+    return subprocess.run([sys.executable, "-m", "trustsim", *args], capture_output=True, text=True, timeout=timeout)

@@ -18,7 +18,7 @@ import pytest
 
 import trustsim
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
-from trustsim.store import checkpoints
+from trustsim.store import CHECKPOINT_FORMAT, checkpoints
 
 AGENTS, DAYS = 60_000, 160
 """Big enough that a run takes a few seconds, so it can be stopped in the middle."""
@@ -52,6 +52,8 @@ def assert_same_run(run_dir: Path, reference: trustsim.Result) -> None:
     pd.testing.assert_frame_equal(pd.read_parquet(run_dir / "metrics.parquet"), reference.metrics, check_exact=True)
     got = pd.read_parquet(run_dir / "agents.parquet")
     pd.testing.assert_frame_equal(got, reference.agents, check_exact=True)
+    traced = pd.read_parquet(run_dir / "trace.parquet")
+    pd.testing.assert_frame_equal(traced, pd.read_parquet(reference.run_dir / "trace.parquet"), check_exact=True)
 
 
 def test_resume_after_kill_9_gives_identical_metrics_bit_for_bit(
@@ -324,7 +326,13 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
         (lambda a: a["network__neighbours"].__setitem__(3, 5000), "network neighbour ids inconsistent"),
         (lambda a: a["degree"].__setitem__(0, 999), "network active degrees inconsistent"),
         (lambda a: a.pop("metrics__blacklisted"), "metric columns differ"),
-        (lambda a: a.update(meta=np.frombuffer(b"[1]", dtype=np.uint8)), "a header of format 1 is missing"),
+        (lambda a: a.pop("trace__score"), "trace columns differ"),
+        (lambda a: a["trace__agents"].__setitem__(0, 10**6), "a traced agent's id is outside the population"),
+        (lambda a: a.update(trace__chill=a["trace__chill"][:-1]), "trace column chill is not float64[5, "),
+        (
+            lambda a: a.update(meta=np.frombuffer(b"[1]", dtype=np.uint8)),
+            f"a header of format {CHECKPOINT_FORMAT} is missing",
+        ),
     ],
 )
 def test_a_damaged_checkpoint_is_refused_in_one_line(
@@ -338,3 +346,24 @@ def test_a_damaged_checkpoint_is_refused_in_one_line(
     done = cli("run", "china_scs", "--from", str(tmp_path / "damaged.npz"), "--days", "9", "--quiet")
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
+
+
+def test_a_simulation_saved_part_way_resumes_to_the_uninterrupted_run(tmp_path: Path) -> None:
+    scenario = trustsim.load_scenario("china_scs", agents=2000, days=12, seed=4)
+    whole = trustsim.run(scenario, out=tmp_path / "whole")
+    simulation = trustsim.Simulation(scenario)
+    for _ in range(5):
+        simulation.step()
+    saved = trustsim.save_simulation(simulation, tmp_path / "saved")
+    assert not saved.complete and saved.manifest["status"] == "interrupted" and len(saved.metrics) == 5
+    assert checkpoints(tmp_path / "saved")[-1].name == "day-000005.npz"
+    with pytest.raises(RunDirectoryError):
+        trustsim.save_simulation(simulation, tmp_path / "saved")  # never over an existing directory
+    resumed = trustsim.resume(tmp_path / "saved")
+    assert resumed.complete
+    assert_same_run(tmp_path / "saved", whole)
+    for _ in range(7):
+        simulation.step()
+    finished = trustsim.save_simulation(simulation, tmp_path / "finished")
+    assert finished.complete
+    assert_same_run(tmp_path / "finished", whole)

@@ -31,7 +31,9 @@ def test_run_writes_manifest_metrics_and_agents(tmp_path: Path) -> None:
     done = cli("run", "china_scs", "--agents", "3000", "--days", "12", "--seed", "5", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "ever wrongly sanctioned" in done.stdout and "run written to" in done.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["agents.parquet", "manifest.json", "metrics.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "agents.parquet", "manifest.json", "metrics.parquet", "report.html", "trace.parquet"
+    ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert (
         manifest["complete"] is True

@@ -11,7 +11,9 @@ import pytest
 
 from conftest import scenario
 from trustsim.engine import Simulation
-from trustsim.memory import MemoryBudgetError, estimate, largest_fitting_agents, require_memory
+from trustsim.memory import MemoryBudgetError, estimate, largest_fitting_agents, require_memory, traced_agents
+from trustsim.population import initialise
+from trustsim.trace import DEFAULT_PANEL, choose_panel
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -57,6 +59,16 @@ def test_the_estimate_covers_every_array_a_built_simulation_holds(name: str) -> 
     )
     held += sum(v.nbytes for v in vars(sim.today).values() if isinstance(v, np.ndarray))
     held += sum(v.nbytes for v in sim.metrics.values.values())
+    held += sum(v.nbytes for v in sim.trace.values.values())
     e = estimate(s)
     assert e.edges == net.n_edges
     assert held <= e.write_peak <= 2 * held
+
+
+@pytest.mark.parametrize(("agents", "share"), [(50, 0.0), (3000, 0.01), (200_000, 0.01), (20_000, 0.5), (900, 0.001)])
+def test_the_trace_bound_holds_the_panel_drawn(agents: int, share: float) -> None:
+    s = scenario("china_scs", f"population.outspoken_share={share}", agents=agents, days=2)
+    panel = choose_panel(initialise(s).outspoken, DEFAULT_PANEL)
+    bound = traced_agents(agents, share)
+    assert panel.size <= bound <= DEFAULT_PANEL
+    assert bound <= 3 * max(panel.size, 20) or bound == min(agents, DEFAULT_PANEL)  # and not far above it

@@ -6,14 +6,18 @@ Public API::
     trustsim.load_scenario(name_or_path, overrides=[...]) -> Scenario
     trustsim.Result.load(run_dir) -> Result
     trustsim.Simulation(scenario)  # step a society day by day, without writing files
+    trustsim.save_simulation(simulation, out) -> Result  # ... and save it as a run directory
 
 trustsim simulates synthetic people only. It never ingests data about real persons
 and offers no operational scoring, eligibility or enforcement service.
 """
 
-from trustsim.api import Result, resume, run
+from trustsim.api import Result, resume, run, save_simulation
 from trustsim.engine import Simulation
 from trustsim.errors import ScenarioError, TrustsimError
 from trustsim.scenario import Scenario, load_scenario
 
-__all__ = ["Result", "Scenario", "ScenarioError", "Simulation", "TrustsimError", "load_scenario", "resume", "run"]
+__all__ = [
+    "Result", "Scenario", "ScenarioError", "Simulation", "TrustsimError", "load_scenario", "resume", "run",
+    "save_simulation",
+]  # fmt: skip

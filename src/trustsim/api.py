@@ -225,6 +225,30 @@ def resume(
         return _execute(scenario, options, directory, manifest, start, (on_start, on_day))
 
 
+def save_simulation(simulation: Simulation, out: str | Path) -> Result:
+    """Save a simulation stepped by hand (a notebook, the dashboard) as a normal run directory.
+
+    ``out`` must not exist yet. It receives the manifest, ``metrics.parquet`` of the days
+    simulated, ``agents.parquet`` and ``trace.parquet``; an unfinished simulation is saved
+    as ``interrupted`` with a checkpoint, so that ``trustsim resume OUT`` finishes it.
+    """
+    options = RunOptions()
+    manifest = _manifest(simulation.scenario, options, None)
+    manifest.update(saved_from="a simulation stepped through the Python API", threads=simulation.threads)
+    manifest["traced_agents"] = int(simulation.trace.agents.size)
+    with RunDirectory.create(Path(out)) as directory:
+        directory.write_manifest(manifest)  # first, so that a save killed half-way leaves a recognisable run
+        try:
+            writing = time.perf_counter()
+            if not simulation.finished:
+                directory.save_checkpoint(simulation.saved_state(), options.keep_checkpoints)
+            metrics = _write_outcome(directory, simulation, manifest, {"build": 0.0, "simulate": 0.0}, writing)
+        except BaseException as err:
+            _record_failure(directory, manifest, err)
+            raise
+    return Result(run_dir=directory.path, manifest=manifest, metrics=metrics)
+
+
 def _recorded_run(manifest: Any, run_dir: Path) -> tuple[Scenario, RunOptions]:
     """The scenario and options a manifest records, or a one-line error saying what is wrong with it."""
     where = run_dir / MANIFEST
@@ -342,6 +366,7 @@ def _execute(
         try:
             simulation = Simulation(scenario, check=options.check, start=start)
             manifest["threads"] = simulation.threads
+            manifest["traced_agents"] = int(simulation.trace.agents.size)
             built = time.perf_counter()
             if on_start is not None:
                 on_start(scenario, simulation.days_done)
@@ -351,23 +376,34 @@ def _execute(
             every = options.checkpoint_every
             if stopped and (every is None or simulation.days_done % every):  # not saved by _advance already
                 directory.save_checkpoint(simulation.saved_state(), options.keep_checkpoints)
-            metrics = simulation.metrics.frame()
-            population, degree = simulation.world.population, simulation.world.degree
-            directory.write_results(metrics, agent_table(population, scenario, degree))
-            written = time.perf_counter()
-            manifest.update(
-                complete=not stopped,
-                status="interrupted" if stopped else "complete",
-                days_done=simulation.days_done,
-                finished=datetime.now(UTC).isoformat(),
-                wall_seconds={"build": built - clock, "simulate": simulated - built, "write": written - simulated},
-                peak_memory_bytes=peak_memory_bytes(),
-            )
-            directory.write_manifest(manifest)
+            seconds = {"build": built - clock, "simulate": simulated - built}
+            metrics = _write_outcome(directory, simulation, manifest, seconds, simulated)
         except BaseException as err:
             _record_failure(directory, manifest, err)
             raise
     return Result(run_dir=directory.path, manifest=manifest, metrics=metrics)
+
+
+def _write_outcome(
+    directory: RunDirectory, simulation: Simulation, manifest: dict[str, Any], seconds: dict[str, float], since: float
+) -> pd.DataFrame:
+    """Write the metrics, agent and trace tables, then the manifest saying how the run ended; the metrics.
+
+    ``seconds`` are the wall times so far; writing is timed from ``since``.
+    """
+    metrics = simulation.metrics.frame()
+    agents = agent_table(simulation.world.population, simulation.scenario, simulation.world.degree)
+    directory.write_results(metrics, agents, simulation.trace.frame(simulation.days_done))
+    manifest.update(
+        complete=simulation.finished,
+        status="complete" if simulation.finished else "interrupted",
+        days_done=simulation.days_done,
+        finished=datetime.now(UTC).isoformat(),
+        wall_seconds=seconds | {"write": time.perf_counter() - since},
+        peak_memory_bytes=peak_memory_bytes(),
+    )
+    directory.write_manifest(manifest)
+    return metrics
 
 
 def _advance(

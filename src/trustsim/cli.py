@@ -15,7 +15,8 @@ import typer
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from trustsim import cli_experiments
+from trustsim import cli_dashboard, cli_experiments, cli_report
+from trustsim.cli_report import ReportOption, finish_with_report, report_after
 from trustsim.errors import TrustsimError
 from trustsim.scenario import Scenario, json_schema, load_scenario, read_raw, shipped_scenarios, validate
 from trustsim.terminal import INTERRUPTED, console, errors, fail, number, progress_bar
@@ -67,9 +68,10 @@ def run(
         ),
     ] = None,
     check: CheckOption = False,
+    report: ReportOption = True,
     quiet: QuietOption = False,
 ) -> None:
-    """Run a scenario and write manifest.json, metrics.parquet and agents.parquet.
+    """Run a scenario and write manifest.json, metrics.parquet, agents.parquet, trace.parquet and report.html.
 
     Ctrl-C stops at the end of the day and writes what was collected (finish it with
     `trustsim resume RUN_DIR`).
@@ -83,18 +85,19 @@ def run(
             on_start=progress.start, on_day=progress.day,
         )  # fmt: skip
 
-    _with_progress(start, quiet)
+    _with_progress(start, quiet, report)
 
 
 @app.command()
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="the directory of a run that was stopped or killed")],
+    report: ReportOption = True,
     quiet: QuietOption = False,
 ) -> None:
     """Finish a stopped or killed run from its latest checkpoint, with the options it was started with."""
     from trustsim.api import resume as resume_run
 
-    _with_progress(lambda progress: resume_run(run_dir, on_start=progress.start, on_day=progress.day), quiet)
+    _with_progress(lambda progress: resume_run(run_dir, on_start=progress.start, on_day=progress.day), quiet, report)
 
 
 class ProgressHooks:
@@ -115,8 +118,12 @@ class ProgressHooks:
             self.progress.update(self.task, completed=t + 1)
 
 
-def _with_progress(start: Callable[[ProgressHooks], Result], quiet: bool) -> None:
-    """Run ``start`` under a progress bar; turn every outcome into a message and an exit code."""
+def _with_progress(start: Callable[[ProgressHooks], Result], quiet: bool, report: bool) -> None:
+    """Run ``start`` under a progress bar; turn every outcome into a message and an exit code.
+
+    With ``report``, the run directory gets its ``report.html`` (of the days done, for a
+    run stopped early).
+    """
     from trustsim.checks import InvariantError
 
     try:
@@ -144,9 +151,11 @@ def _with_progress(start: Callable[[ProgressHooks], Result], quiet: bool) -> Non
             markup=False,
             highlight=False,
         )
+        report_after(result.run_dir, report and m["days_done"] > 0, quiet)  # its failure leaves the exit code
         raise typer.Exit(code=INTERRUPTED)
     if not quiet:
         _print_summary(result.summary(), result.manifest, result.run_dir)
+    finish_with_report(result.run_dir, report, quiet)
 
 
 def _print_summary(summary: dict[str, float], manifest: dict, run_dir: Path) -> None:
@@ -202,6 +211,8 @@ def schema() -> None:
 
 
 cli_experiments.register(app)
+cli_report.register(app)
+cli_dashboard.register(app)
 
 
 def main() -> None:

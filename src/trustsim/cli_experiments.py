@@ -13,6 +13,7 @@ import typer
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from rich.table import Table
 
+from trustsim.cli_report import ReportOption, finish_with_report
 from trustsim.errors import TrustsimError
 from trustsim.terminal import INTERRUPTED, console, errors, fail, number, progress_bar
 
@@ -84,6 +85,7 @@ def compare(
     out: Out = None,
     jobs: Jobs = None,
     cluster: Cluster = None,
+    report: ReportOption = True,
     quiet: Quiet = False,
 ) -> None:
     """Run A and B on the same seeds and print B − A per headline metric with a 95% confidence interval."""
@@ -96,6 +98,7 @@ def compare(
     pairing = "independent seeds" if independent_seeds else "common random numbers"
     _print_frame(table, f"{b} − {a}: {reps} replicates, {pairing}", list(table.columns))
     console.print(f"experiment in {table.attrs['folder']}")
+    finish_with_report(table.attrs["folder"], report, quiet)
 
 
 def sweep(
@@ -111,6 +114,7 @@ def sweep(
     out: Out = None,
     jobs: Jobs = None,
     cluster: Cluster = None,
+    report: ReportOption = True,
     quiet: Quiet = False,
 ) -> None:
     """Run the full factorial of the settings × replicates; print the mean headline metrics per setting."""
@@ -128,6 +132,7 @@ def sweep(
         _print_frame(summary, f"{scenario}: mean over {reps} replicate(s)", list(summary.columns))
     failed = len(runs) - len(done)
     console.print(f"{len(done)} runs done, {failed} failed; experiment in {runs.attrs['folder']}")
+    finish_with_report(runs.attrs["folder"], report, quiet)
 
 
 def sensitivity(
@@ -143,6 +148,7 @@ def sensitivity(
     out: Out = None,
     jobs: Jobs = None,
     cluster: Cluster = None,
+    report: ReportOption = True,
     quiet: Quiet = False,
 ) -> None:
     """Global sensitivity of headline metrics to parameter ranges (SALib), with confidence intervals."""
@@ -155,6 +161,7 @@ def sensitivity(
     ))  # fmt: skip
     _print_frame(table, f"{scenario}: {method} indices", list(table.columns))
     console.print(f"experiment in {table.attrs['folder']}")
+    finish_with_report(table.attrs["folder"], report, quiet)
 
 
 def query(

@@ -29,6 +29,7 @@ from trustsim.metrics import Metrics, columns
 from trustsim.network import Network, build_network
 from trustsim.population import PER_BEHAVIOUR, STATE_DTYPES, Population, initialise
 from trustsim.scenario import Scenario
+from trustsim.trace import DEFAULT_PANEL, Trace, choose_panel, trace_problems
 from trustsim.world import World
 
 AGENTS_PER_THREAD = 40_000
@@ -42,8 +43,9 @@ NETWORK_ARRAYS = ("src", "dst", "offsets", "neighbours", "edge_of_slot")
 class SavedState:
     """Everything a simulation carries from one day to the next: what a checkpoint holds.
 
-    ``day`` days are done; ``metrics`` holds their rows. ``scenario`` is the resolved
-    scenario (JSON data) that produced the state.
+    ``day`` days are done; ``metrics`` holds their rows and ``trace`` the traced agents'
+    (``trace["agents"]``: their ids). ``scenario`` is the resolved scenario (JSON data)
+    that produced the state.
     """
 
     day: int
@@ -53,6 +55,7 @@ class SavedState:
     degree: np.ndarray
     metrics: dict[str, np.ndarray]
     observed_total: int
+    trace: dict[str, np.ndarray]
 
 
 class Simulation:
@@ -63,12 +66,20 @@ class Simulation:
     With ``start``, the society continues from a saved state (a checkpoint) instead of
     being drawn afresh; ``scenario`` may then change the policy from that day on. With
     ``check``, every day ends with the invariant checks of :mod:`trustsim.checks`.
+    ``traced`` agents (a panel chosen by :func:`trustsim.trace.choose_panel`; a restored
+    state keeps its own) have their day-by-day story kept in ``trace``.
     Before drawing a society, the run's memory is estimated and a run that would not
     fit is refused (:class:`trustsim.memory.MemoryBudgetError`).
     """
 
     def __init__(
-        self, scenario: Scenario, threads: int | None = None, *, check: bool = False, start: SavedState | None = None
+        self,
+        scenario: Scenario,
+        threads: int | None = None,
+        *,
+        check: bool = False,
+        start: SavedState | None = None,
+        traced: int = DEFAULT_PANEL,
     ) -> None:
         self.scenario = scenario
         if start is None:  # a restored state is in memory already; its caller checks before loading it
@@ -94,8 +105,11 @@ class Simulation:
             scenario.run.agents, len(scenario.behaviours), scenario.n_regions, len(scenario.sanctions)
         )
         self.metrics = Metrics(scenario, scenario.run.days)
+        panel = choose_panel(self.world.population.outspoken, traced) if start is None else start.trace["agents"]
+        self.trace = Trace(scenario, panel)
         if start is not None:
             self.metrics.restore(start.metrics, start.day, start.observed_total)
+            self.trace.restore(start.trace, start.day)
         self.checker = InvariantChecker(self.world) if check else None
 
     @property
@@ -127,6 +141,7 @@ class Simulation:
                     seconds.setdefault(phase.phase, []).append(time.perf_counter() - started)
             started = time.perf_counter()
             self.metrics.record(self.world, day)
+            self.trace.record(self.world, day)
             if seconds is not None:
                 seconds.setdefault("metrics", []).append(time.perf_counter() - started)
         finally:
@@ -154,6 +169,7 @@ class Simulation:
             degree=self.world.degree,
             metrics={name: values[: self.world.day] for name, values in self.metrics.values.items()},
             observed_total=self.metrics.observed_total,
+            trace=self.trace.saved(self.world.day),
         )
 
     def _begin_day(self) -> Day:
@@ -187,6 +203,8 @@ def state_problems(state: SavedState, scenario: Scenario) -> list[str]:
         problems.append(f"metrics do not hold exactly {state.day} rows")
     if not 0 <= state.day <= scenario.run.days:
         problems.append(f"day {state.day} is outside 0 … {scenario.run.days}")
+    else:
+        problems += trace_problems(state.trace, scenario, state.day)
     return problems
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from trustsim.errors import TrustsimError
 from trustsim.scenario import Scenario
+from trustsim.trace import DEFAULT_PANEL
 
 BUILD_BYTES_PER_EDGE = 64
 """Network generator temporaries per edge at their peak (measured: 64 ± 3 B on all generators)."""
@@ -83,6 +84,15 @@ def _edge_file_rows(path: Path) -> int:
         return 0
 
 
+def traced_agents(n_agents: int, outspoken_share: float) -> int:
+    """An upper bound on the trace's panel (:func:`trustsim.trace.choose_panel`): the outspoken, at most
+    :data:`~trustsim.trace.DEFAULT_PANEL`; everybody up to that when nobody may be outspoken."""
+    expected = n_agents * outspoken_share
+    if expected < 20:  # P(nobody outspoken) ≥ e^-20 is not negligible: the panel may fall back to everybody
+        return min(n_agents, DEFAULT_PANEL)
+    return min(n_agents, DEFAULT_PANEL, math.ceil(expected + 8 * math.sqrt(expected)))
+
+
 def estimate(
     scenario: Scenario,
     n_agents: int | None = None,
@@ -111,6 +121,9 @@ def estimate(
     scratch = n * (4 * mask + 8 * 3 + 1 + 4) + n * 16
     n_columns = 30 + 6 + 5 * b + 2 * len(scenario.sanctions) + len(scenario.tiers)
     metrics = 2 * t * n_columns * 8  # the preallocated columns and the frame made from them
+    # trace.py: a panel of at most DEFAULT_PANEL agents, its columns and the long frame made from them.
+    traced = traced_agents(n, scenario.population.outspoken_share)
+    metrics += 2 * t * traced * (28 + 3 * b + 2 * len(scenario.sanctions) + 16)
     # agents.parquet: numeric columns go to Arrow without a copy; the per-behaviour columns
     # are widened to float64, and ids, tiers, counterfactual score and Parquet buffers added.
     agent_table = n * (64 + 16 * b)

@@ -278,7 +278,9 @@ class Adaptation(Section):
 class Accounting(Section):
     """Quantities used only by the metrics (MODEL.md §10)."""
 
-    purchases_per_day: Annotated[Positive, Field(le=ACCOUNTING_LIMIT)]
+    # At least one purchase per agent in ~2,700 years: import_share = imports / (alive ·
+    # purchases_per_day) stays finite (a denormal rate made it infinite).
+    purchases_per_day: Annotated[Positive, Field(ge=1e-6, le=ACCOUNTING_LIMIT)]
     bytes_per_record: Amount
     cameras_per_capita: Amount
     camera_bytes_per_day: Amount

@@ -11,6 +11,8 @@ one. Layout::
     RUN_DIR/manifest.json          status: running | interrupted | failed | complete
     RUN_DIR/metrics.parquet        the days simulated (all of them once complete)
     RUN_DIR/agents.parquet         every agent at the end of the last day simulated
+    RUN_DIR/trace.parquet          day-by-day story of a panel of agents (trustsim.trace)
+    RUN_DIR/report.html            the run's report (written by the CLI; trustsim report rebuilds it)
     RUN_DIR/checkpoints/day-000030.npz   the full state after 30 days (trustsim run --checkpoint-every)
 
 A checkpoint is an uncompressed NumPy ``.npz`` archive of the arrays of
@@ -46,8 +48,10 @@ from trustsim.scenario import Scenario, validate
 MANIFEST = "manifest.json"
 METRICS = "metrics.parquet"
 AGENTS = "agents.parquet"
+TRACE = "trace.parquet"
+REPORT = "report.html"
 CHECKPOINTS = "checkpoints"
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 _CHECKPOINT_NAME = re.compile(r"^day-(\d+)\.npz$")
 
 
@@ -166,11 +170,13 @@ class RunDirectory:
         """The manifest as it stands."""
         return read_manifest(self.path, finished=False)
 
-    def write_results(self, metrics: pd.DataFrame, agents: pa.Table) -> None:
-        """Write (or replace) the metrics and agent tables."""
+    def write_results(self, metrics: pd.DataFrame, agents: pa.Table, trace: pd.DataFrame) -> None:
+        """Write (or replace) the metrics, agent and trace tables."""
         table = pa.Table.from_pandas(metrics, preserve_index=False)
+        traced = pa.Table.from_pandas(trace, preserve_index=False)
         self._guard(METRICS, lambda: atomic_write(self.path / METRICS, lambda p: pq.write_table(table, p)))
         self._guard(AGENTS, lambda: atomic_write(self.path / AGENTS, lambda p: pq.write_table(agents, p)))
+        self._guard(TRACE, lambda: atomic_write(self.path / TRACE, lambda p: pq.write_table(traced, p)))
 
     def save_checkpoint(self, state: SavedState, keep: int) -> Path:
         """Save ``state`` as ``checkpoints/day-DDDDDD.npz``; keep only the ``keep`` latest checkpoints."""
@@ -210,6 +216,7 @@ def write_checkpoint(path: Path, state: SavedState) -> None:
     arrays |= {f"population__{name}": values for name, values in state.population.items()}
     arrays |= {f"network__{name}": values for name, values in state.network.items()}
     arrays |= {f"metrics__{name}": values for name, values in state.metrics.items()}
+    arrays |= {f"trace__{name}": values for name, values in state.trace.items()}
     arrays["degree"] = state.degree
     with open(path, "wb") as handle:
         np.savez(handle, **arrays)
@@ -231,6 +238,8 @@ def read_checkpoint_header(path: str | Path) -> CheckpointHeader:
     try:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(archive["meta"].tobytes().decode())
+        if isinstance(meta, dict) and meta.get("format") == 1:
+            raise ValueError("written by an older trustsim (format 1, without the agents' trace); run it again")
         if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"a header of format {CHECKPOINT_FORMAT} is missing")
         for key, kind in (("day", int), ("edges", int), ("observed_total", int), ("scenario", dict)):
@@ -252,7 +261,7 @@ def read_checkpoint(path: str | Path) -> SavedState:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files if name != "meta"}
-        parts: dict[str, dict[str, np.ndarray]] = {"population": {}, "network": {}, "metrics": {}}
+        parts: dict[str, dict[str, np.ndarray]] = {"population": {}, "network": {}, "metrics": {}, "trace": {}}
         for name, values in arrays.items():
             group, _, key = name.partition("__")
             if group in parts:
@@ -265,6 +274,7 @@ def read_checkpoint(path: str | Path) -> SavedState:
             degree=arrays["degree"],
             metrics=parts["metrics"],
             observed_total=header.observed_total,
+            trace=parts["trace"],
         )
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise InputFileError(f"{path}: not a readable trustsim checkpoint ({_first_line(err)})") from None
@@ -350,3 +360,9 @@ def read_metrics(run_dir: Path) -> pd.DataFrame:
 def read_agents(run_dir: Path) -> pd.DataFrame:
     """The final agent table of a finished run directory."""
     return pd.read_parquet(Path(run_dir) / AGENTS)
+
+
+def read_trace(run_dir: Path) -> pd.DataFrame:
+    """The traced agents' day-by-day table (empty if the run directory has none)."""
+    path = Path(run_dir) / TRACE
+    return pd.read_parquet(path) if path.is_file() else pd.DataFrame({"day": [], "id": []})

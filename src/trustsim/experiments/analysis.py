@@ -100,11 +100,15 @@ def sensitivity_indices(
         frame["undefined_runs"] = undefined
         return frame
 
+    with warnings.catch_warnings():  # a metric that never varies: SALib divides by its zero spread
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if method == "sobol":
+            result = sobol.analyze(problem, outputs, calc_second_order=False, seed=seed)
+        else:
+            result = morris.analyze(problem, samples, outputs, seed=seed)
     if method == "sobol":
-        result = sobol.analyze(problem, outputs, calc_second_order=False, seed=seed)
         columns = {"S1": "S1", "S1_conf": "S1_conf", "ST": "ST", "ST_conf": "ST_conf"}
     else:
-        result = morris.analyze(problem, samples, outputs, seed=seed)
         columns = {"mu_star": "mu_star", "mu_star_conf": "mu_star_conf", "sigma": "sigma"}
     frame = pd.DataFrame({"parameter": problem["names"]})
     for name, key in columns.items():

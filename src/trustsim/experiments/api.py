@@ -94,15 +94,20 @@ def compare(
     bases = {a: base_a, b: base_b}
     design = _design("compare", bases, overrides, agents, days, first_seed, reps, independent=independent)
     runs = _run(design, specs, bases, {}, (agents, days), out, jobs, cluster, on_progress)
+    return comparison_table(runs, independent)
+
+
+def comparison_table(runs: pd.DataFrame, independent: bool) -> pd.DataFrame:
+    """B − A per headline metric from a comparison's catalog (runs ``s0-*`` are A's, ``s1-*`` B's)."""
     done = runs[runs["status"] == "done"]
     first, second = (done[done["run_id"].str.startswith(p)].sort_values("rep") for p in ("s0-", "s1-"))
     if not independent:  # pair replicate r of A with replicate r of B: drop a replicate missing on one side
         common = sorted(set(first["rep"]) & set(second["rep"]))
         first, second = (x[x["rep"].isin(common)] for x in (first, second))
     if len(first) < 2 or len(second) < 2:
-        raise ExperimentError(f"compare: fewer than 2 finished runs of each scenario in {runs.attrs['folder']}")
+        raise ExperimentError(f"compare: fewer than 2 finished runs of each scenario in {runs.attrs.get('folder')}")
     table = paired_differences(first, second, compared_metrics(list(runs.columns)), paired=not independent)
-    table.attrs["folder"] = runs.attrs["folder"]
+    table.attrs["folder"] = runs.attrs.get("folder")
     return table
 
 
@@ -139,31 +144,48 @@ def sensitivity(
     if unknown:
         raise ExperimentError(f"--metric {unknown[0]!r}: not a headline metric; choose from {', '.join(sorted(known))}")
     ranges = [parse_range(text) for text in vary]
-    problem = {"num_vars": len(ranges), "names": [k for k, _, _ in ranges], "bounds": [[a, b] for _, a, b in ranges]}
-    points = sample(problem, method, samples, seed=first_seed)
+    design = _design("sensitivity", {scenario: base}, overrides, agents, days, first_seed, 1,
+                     vary=list(vary), method=method, samples=samples)  # fmt: skip
+    problem, points = sensitivity_problem(design)
     specs, parameters = _points_as_runs(scenario, base, problem["names"], points, first_seed)
     bounds = np.array([[low for _, low, _ in ranges], [high for _, _, high in ranges]])
     corners, _ = _points_as_runs(scenario, base, problem["names"], bounds, first_seed)
     _check_settings(base, corners, (agents, days), every=True)
-    design = _design("sensitivity", {scenario: base}, overrides, agents, days, first_seed, 1,
-                     vary=list(vary), method=method, samples=samples)  # fmt: skip
     runs = _run(design, specs, {scenario: base}, parameters, (agents, days), out, jobs, cluster, on_progress)
+    return sensitivity_table(runs, design, metrics)
+
+
+def sensitivity_problem(design: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
+    """The SALib problem of a sensitivity design and its sample points (the same every time: seeded)."""
+    ranges = [parse_range(text) for text in design["vary"]]
+    problem = {"num_vars": len(ranges), "names": [k for k, _, _ in ranges], "bounds": [[a, b] for _, a, b in ranges]}
+    return problem, sample(problem, design["method"], design["samples"], seed=design["seed"])
+
+
+def sensitivity_table(runs: pd.DataFrame, design: dict[str, Any], metrics: Sequence[str]) -> pd.DataFrame:
+    """Sensitivity indices of ``metrics`` from a sensitivity experiment's catalog, one row per (metric, parameter)."""
     failed = runs[runs["status"] != "done"]
     if len(failed):
         raise ExperimentError(
             f"sensitivity: {len(failed)} of {len(runs)} runs failed (first: {failed['error'].iloc[0]}); "
-            f"see the catalog in {runs.attrs['folder']}"
+            f"see the catalog in {runs.attrs.get('folder')}"
+        )
+    problem, points = sensitivity_problem(design)
+    if len(runs) != len(points):
+        raise ExperimentError(
+            f"sensitivity: {len(runs)} of {len(points)} runs finished in {runs.attrs.get('folder')}; "
+            "repeat the command to run the others"
         )
     frames = []
     for metric in metrics:
         if metric not in runs.columns:
             raise ExperimentError(f"--metric {metric!r}: not a headline metric; choose from the catalog's columns")
         outputs = runs.sort_values("run_id")[metric].to_numpy(float)
-        frame = sensitivity_indices(problem, points, np.nan_to_num(outputs), method, seed=first_seed)
+        frame = sensitivity_indices(problem, points, np.nan_to_num(outputs), design["method"], seed=design["seed"])
         frame.insert(0, "metric", metric)
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
-    table.attrs["folder"] = runs.attrs["folder"]
+    table.attrs["folder"] = runs.attrs.get("folder")
     return table
 
 

@@ -42,7 +42,7 @@ def run_one(base: dict[str, Any], spec: RunSpec, agents: int | None, days: int |
     try:
         scenario = scenario_from_raw(base, overrides=run_overrides(spec, agents, days))
         outcome["seed"] = scenario.run.seed
-        metrics = Simulation(scenario, threads=1).run()
+        metrics = Simulation(scenario, threads=1, traced=0).run()  # the catalog keeps metrics only
         outcome["metrics"] = parquet_bytes(metrics)  # encoded here, on the worker, not by the collecting process
         outcome["figures"] = run_metrics(metrics)
     except Exception as err:  # a failed run is recorded, and the experiment goes on

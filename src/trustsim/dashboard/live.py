@@ -1,0 +1,425 @@
+"""A simulation driven by a background worker thread, for the dashboard (no Solara here).
+
+:class:`LiveRun` owns one :class:`trustsim.Simulation` and one worker thread. Every
+command (start, pause, step, reset, save, choose the ego agent) only queues work or
+raises a flag and returns at once, so a user interface calling it never waits for a
+day to finish; the worker alone builds, steps, reads and saves the simulation, one
+command after the other, so no day is lost or done twice however the commands
+interleave. Pause takes effect at the end of the day being simulated.
+
+After changes the worker makes an immutable :class:`Snapshot` (status, days done,
+the metrics so far, headline figures, the ego network). While a run goes on snapshots
+are *throttled*: a new one is made only once the last one has been delivered and
+``max(redraw_interval, time the last on_update took)`` seconds have passed since that
+delivery ended, plus one whenever a command ends; so however fast days go, a slow
+display (five charts of a long run) spends at most about half the time redrawing. A
+second thread hands the snapshots to ``on_update``, so the worker never waits for a
+redraw: a display slower than the snapshots gets the latest one and skips those it had
+no time for.
+
+Numba's threading layer is not safe for parallel kernels launched from several Python
+threads at once, so every building, stepping and saving in the process holds the
+module-wide :data:`STEP_LOCK`: several dashboard sessions take turns, a day each.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numba
+import pandas as pd
+
+from trustsim.api import Result
+from trustsim.dashboard.ego import RING2_CAP, EgoNetwork, default_agent, ego_network
+from trustsim.engine import AGENTS_PER_THREAD, Simulation
+from trustsim.errors import ScenarioError, TrustsimError
+from trustsim.metrics import columns
+from trustsim.scenario import Scenario
+
+logger = logging.getLogger(__name__)
+
+STEP_LOCK = threading.Lock()
+"""Held by whoever builds, steps or saves a simulation in this process (one at a time)."""
+
+REDRAW_INTERVAL = 0.3
+"""Default least time between two throttled updates while a run goes on (seconds)."""
+
+
+class Status(StrEnum):
+    """Where a live run stands."""
+
+    READY = "ready"  # nothing built yet: day 0
+    BUILDING = "building"  # drawing the society
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+def headline(metrics: pd.DataFrame) -> dict[str, float]:
+    """The dashboard's headline figures after the days in ``metrics`` (NaN before day 1)."""
+    if metrics.empty:
+        return dict.fromkeys(HEADLINE, math.nan)
+    last = metrics.iloc[-1]
+    unchilled = float(metrics["dissent_unchilled"].sum())
+    chilling = 1.0 - float(metrics["dissent_committed"].sum()) / unchilled if unchilled > 0 else math.nan
+    return {
+        "blacklisted": float(last["blacklisted"]),
+        "ever_wrongly_sanctioned": float(last["ever_wrongly_sanctioned"]),
+        "chilling_effect": chilling,
+        "isolated": float(last["isolated"]),
+        "stored_bytes": float(last["stored_bytes"]),
+    }
+
+
+HEADLINE = ("blacklisted", "ever_wrongly_sanctioned", "chilling_effect", "isolated", "stored_bytes")
+"""Names of the headline figures, in display order."""
+
+
+def empty_metrics(scenario: Scenario) -> pd.DataFrame:
+    """A metrics table with the scenario's columns and no rows (day 0)."""
+    return pd.DataFrame({name: pd.Series(dtype="int64" if kind is int else "float64")
+                         for name, kind in columns(scenario).items()})  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """What a user interface shows of a live run at one moment (never changed once made; compared by identity)."""
+
+    version: int
+    status: Status
+    scenario: Scenario
+    days_done: int
+    metrics: pd.DataFrame
+    ego: EgoNetwork | None = None
+    error: str | None = None
+    saved: str | None = None
+    figures: dict[str, float] = field(default_factory=dict)
+    built: bool = False  # a society exists (False at day 0 and after a failure: Reset or Start builds anew)
+
+    @property
+    def days(self) -> int:
+        """Days the scenario runs for."""
+        return self.scenario.run.days
+
+    @property
+    def progress(self) -> str:
+        """``"day X / T"``."""
+        return f"day {self.days_done} / {self.days}"
+
+
+def ui_threads(scenario: Scenario) -> int:
+    """Threads for a simulation beside a user interface: as a run would use, but one core is left to the display.
+
+    The server's redraws and the browser (often on the same machine) need a core, or the
+    page stops answering while the run goes on. Results do not depend on the thread count.
+    """
+    wanted = max(1, scenario.run.agents // AGENTS_PER_THREAD)
+    return max(1, min(wanted, numba.get_num_threads() - 1))
+
+
+def one_line(err: BaseException) -> str:
+    """A one-line description of an error, as the command line would print it."""
+    if isinstance(err, ScenarioError):
+        return "; ".join(err.problems)
+    text = (str(err).splitlines() or [""])[0]
+    return text if isinstance(err, TrustsimError) else f"{type(err).__name__}: {text}".rstrip(": ")
+
+
+def save_run(simulation: Simulation, out: str | Path, lock: AbstractContextManager[Any] | None = None) -> Result:
+    """Write ``simulation`` as a normal run directory ``out`` with its ``report.html``; the run's Result.
+
+    ``lock`` is held while the simulation is read (not while the report is drawn).
+    """
+    from trustsim.api import save_simulation
+    from trustsim.report import write_report
+    from trustsim.store import REPORT
+
+    with lock if lock is not None else nullcontext():
+        result = save_simulation(simulation, out)
+    if simulation.days_done > 0 and not (result.run_dir / REPORT).exists():  # day 0: nothing to report yet
+        write_report(result.run_dir)
+    return result
+
+
+@dataclass
+class _Command:
+    """A unit of work for the worker."""
+
+    kind: str  # "run", "reset", "save", "publish", "sync", "close"
+    epoch: int = 0
+    days: int | None = None  # for "run": how many days at most (None: to the end)
+    scenario: Scenario | None = None
+    path: Path | None = None
+    done: Future[Any] | None = None
+
+
+class LiveRun:
+    """One simulation stepped by a background worker; every method returns at once.
+
+    ``on_update(snapshot)`` is called from the worker thread. ``clock`` (seconds) is
+    what throttling measures; tests pass a fake one. ``ego_cap`` caps the
+    friends-of-friends in the ego network.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        on_update: Callable[[Snapshot], None] | None = None,
+        redraw_interval: float = REDRAW_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        ego_cap: int = RING2_CAP,
+    ) -> None:
+        self.on_update = on_update
+        self.redraw_interval = redraw_interval
+        self.clock = clock
+        self.ego_cap = ego_cap
+        self.updates = 0
+        self._scenario = scenario
+        self._simulation: Simulation | None = None
+        self._status = Status.READY
+        self._ego_agent: int | None = None
+        self._saved: str | None = None
+        self._epoch = 0
+        self._last_delivery_end = -math.inf  # clock() when on_update last returned
+        self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
+        self._snapshot = Snapshot(0, Status.READY, scenario, 0, empty_metrics(scenario), figures=headline(
+            empty_metrics(scenario)))  # fmt: skip
+        self._delivery = threading.Condition()
+        self._delivered = 0
+        self._redraw_seconds = 0.0  # how long the last on_update took
+        self._closed = False
+        self._closing = False  # close() was called: queued commands are dropped
+        self._worker = threading.Thread(target=self._serve, name="trustsim-live", daemon=True)
+        self._notifier = threading.Thread(target=self._notify, name="trustsim-live-updates", daemon=True)
+        self._worker.start()
+        self._notifier.start()
+
+    # ------------------------------------------------------------------ commands
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot (the one last given to ``on_update``)."""
+        return self._snapshot
+
+    @property
+    def ego_agent(self) -> int | None:
+        """The agent whose ego network is drawn (None: a listed agent if any, else agent 0)."""
+        return self._ego_agent
+
+    def start(self, scenario: Scenario | None = None) -> None:
+        """Run to the last day, until paused or another command comes; builds the society first if needed.
+
+        ``scenario``, if given, replaces the live run's scenario when nothing is built yet.
+        """
+        self._put(_Command("run", self._interrupt(), scenario=scenario))
+
+    def pause(self) -> None:
+        """Stop at the end of the day being simulated."""
+        self._interrupt()
+
+    def step(self, scenario: Scenario | None = None) -> None:
+        """Simulate exactly one more day; a run going on pauses first (later commands never cancel a step).
+
+        ``scenario`` is as for :meth:`start`.
+        """
+        self._put(_Command("run", self._interrupt(), days=1, scenario=scenario))
+
+    def reset(self, scenario: Scenario | None = None) -> None:
+        """Discard the simulation: back to day 0, with ``scenario`` if given (built on the next start)."""
+        self._put(_Command("reset", self._interrupt(), scenario=scenario))
+
+    def save(self, out: str | Path) -> Future[Any]:
+        """Pause, then write the run directory ``out`` with its report; the future holds the Result."""
+        done: Future[Any] = Future()
+        self._put(_Command("save", self._interrupt(), path=Path(out), done=done))
+        return done
+
+    def choose_agent(self, agent: int | None) -> None:
+        """Draw ``agent``'s ego network from now on (None: a listed agent if any, else agent 0)."""
+        self._ego_agent = agent
+        self._put(_Command("publish"))
+
+    def sync(self, timeout: float | None = None) -> Snapshot:
+        """Wait until every command given so far is done and its last snapshot delivered; that snapshot.
+
+        For tests and scripts; a user interface never needs to wait.
+        """
+        done: Future[Any] = Future()
+        self._put(_Command("sync", done=done))
+        done.result(timeout)
+        snapshot = self._snapshot
+        with self._delivery:
+            if not self._delivery.wait_for(lambda: self._delivered >= snapshot.version, timeout):
+                raise TimeoutError("on_update did not return in time")
+        return snapshot
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the threads (after the day in progress, dropping queued commands) and forget the simulation."""
+        self._closing = True
+        if self._worker.is_alive():
+            self._put(_Command("close", self._interrupt()))
+        self._worker.join(timeout)
+        with self._delivery:
+            self._closed = True
+            self._delivery.notify_all()
+        self._notifier.join(timeout)
+
+    def _interrupt(self) -> int:
+        """End any run in progress at the end of its day; the epoch of commands given from now on."""
+        self._epoch += 1
+        return self._epoch
+
+    def _put(self, command: _Command) -> None:
+        if not self._worker.is_alive():
+            raise RuntimeError("this live run is closed")
+        self._commands.put(command)
+
+    # ------------------------------------------------------------------ worker
+
+    def _serve(self) -> None:
+        while True:
+            command = self._commands.get()
+            if command.kind == "close":
+                self._simulation = None
+                return
+            if self._closing:
+                if command.done is not None:
+                    command.done.cancel()
+                continue
+            try:
+                self._handle(command)
+            finally:
+                if command.done is not None and not command.done.done():
+                    command.done.set_result(None)
+
+    def _handle(self, command: _Command) -> None:
+        """Do one command; a failure is shown as one line, and never stops the worker."""
+        try:
+            getattr(self, f"_do_{command.kind}")(command)
+        except Exception as err:
+            if command.kind == "run":  # a day that failed half-way leaves a simulation that must not go on
+                self._simulation = None
+                self._status = Status.FAILED
+            try:
+                self._publish(error=one_line(err))
+            except Exception:
+                logger.exception("could not show a failure")
+
+    def _do_run(self, command: _Command) -> None:
+        if command.days is None and self._epoch != command.epoch:
+            return  # superseded before it began: building the society would be wasted
+        if self._simulation is None and command.scenario is not None:
+            self._scenario = command.scenario
+        simulation = self._build()
+        stop_at = None if command.days is None else simulation.days_done + command.days
+        self._status = Status.RUNNING
+        self._saved = None
+        self._publish()
+        while not simulation.finished and (stop_at is not None or self._epoch == command.epoch):
+            if stop_at is not None and simulation.days_done >= stop_at:
+                break
+            with STEP_LOCK:
+                simulation.step()
+            if self._display_rested():
+                self._publish()
+        self._status = Status.FINISHED if simulation.finished else Status.PAUSED
+        self._publish()
+
+    def _display_rested(self) -> bool:
+        """Whether a throttled snapshot is due: the last one delivered, and the display idle long enough since."""
+        if self._delivered < self._snapshot.version:
+            return False
+        return self.clock() - self._last_delivery_end >= max(self.redraw_interval, self._redraw_seconds)
+
+    def _build(self) -> Simulation:
+        if self._simulation is None:
+            self._status = Status.BUILDING
+            self._publish()
+            with STEP_LOCK:
+                self._simulation = Simulation(self._scenario, threads=ui_threads(self._scenario))
+        return self._simulation
+
+    def _do_reset(self, command: _Command) -> None:
+        self._simulation = None
+        if command.scenario is not None:
+            self._scenario = command.scenario
+        self._status = Status.READY
+        self._saved = None
+        self._publish()
+
+    def _do_save(self, command: _Command) -> None:
+        assert command.path is not None and command.done is not None
+        try:
+            if self._simulation is None:
+                raise TrustsimError("nothing to save yet: start or step the run first")
+            result = save_run(self._simulation, command.path, STEP_LOCK)
+        except Exception as err:
+            command.done.set_exception(err)
+            self._publish(error=one_line(err))
+            return
+        command.done.set_result(result)
+        self._saved = str(result.run_dir)
+        self._publish()
+
+    def _do_publish(self, command: _Command) -> None:
+        self._publish()
+
+    def _do_sync(self, command: _Command) -> None:
+        pass
+
+    def _publish(self, *, error: str | None = None) -> None:
+        """Make a snapshot of the simulation as it is and hand it to ``on_update``."""
+        simulation = self._simulation
+        metrics = simulation.metrics.frame() if simulation is not None else empty_metrics(self._scenario)
+        snapshot = Snapshot(
+            version=self._snapshot.version + 1, status=self._status, scenario=self._scenario,
+            days_done=simulation.days_done if simulation is not None else 0, metrics=metrics,
+            error=error, figures=headline(metrics), saved=self._saved, built=simulation is not None,
+        )  # fmt: skip
+        if simulation is not None:
+            snapshot = self._with_ego(snapshot, simulation)
+        with self._delivery:
+            self._snapshot = snapshot
+            self.updates += 1
+            self._delivery.notify_all()
+
+    def _notify(self) -> None:
+        """Hand the latest snapshot to ``on_update`` each time there is a newer one."""
+        while True:
+            with self._delivery:
+                self._delivery.wait_for(lambda: self._closed or self._snapshot.version > self._delivered)
+                if self._closed:
+                    return
+                snapshot = self._snapshot
+            started = self.clock()
+            if self.on_update is not None:
+                try:
+                    self.on_update(snapshot)
+                except Exception:  # a broken display must not stop the run
+                    logger.exception("on_update failed")
+            ended = self.clock()
+            self._redraw_seconds = ended - started
+            self._last_delivery_end = ended
+            with self._delivery:
+                self._delivered = snapshot.version
+                self._delivery.notify_all()
+
+    def _with_ego(self, snapshot: Snapshot, simulation: Simulation) -> Snapshot:
+        agent = self._ego_agent if self._ego_agent is not None else default_agent(simulation.world)
+        try:
+            return replace(snapshot, ego=ego_network(simulation.world, agent, self.ego_cap))
+        except ValueError as err:
+            return replace(snapshot, error=snapshot.error or str(err))

@@ -1,0 +1,179 @@
+"""The report of one run directory: what the scoring-and-sanctions system did to the people under it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from trustsim.errors import InputFileError, ScenarioError
+from trustsim.metrics import columns
+from trustsim.report import figures
+from trustsim.report.page import Section, render
+from trustsim.report.story import choose_agent, narrative, story_figure
+from trustsim.scenario import validate
+from trustsim.store import AGENTS, MANIFEST, METRICS, TRACE, read_manifest, read_metrics, read_trace
+from trustsim.summary import headline
+from trustsim.trace import trace_columns
+
+
+def run_report(run_dir: Path) -> str:
+    """The HTML of a run's report (a run stopped early is reported on the days it simulated)."""
+    manifest, scenario, metrics, trace = _load(Path(run_dir))
+    sections = [
+        _brief(manifest, scenario, metrics),
+        _section("Scores and tiers", metrics, scenario, ["score_distribution", "tiers"]),
+        _section("Blacklist", metrics, scenario, ["blacklist"]),
+        _sanctions(metrics, scenario),
+        _section("Wrongful sanctions", metrics, scenario, ["wrongful", "wrongful_sources"], _WRONGFUL),
+        _section("Chilling effect", metrics, scenario, ["chilling"], _CHILLING),
+        _section("Isolation", metrics, scenario, ["isolation"]),
+        _section("Imports and adaptation", metrics, scenario, ["import_share", "adaptation"]),
+        _section("Data stored and review", metrics, scenario, ["storage"], _STORAGE),
+        _story(run_dir, trace, scenario),
+    ]
+    status = "" if manifest.get("complete") else f" — {manifest.get('status', 'incomplete')}, report on the days done"
+    subtitle = (f"{scenario['run']['agents']:,} synthetic agents × {len(metrics)} of {scenario['run']['days']} "
+                f"days, seed {scenario['run']['seed']}{status}")  # fmt: skip
+    footer = f"trustsim {manifest.get('trustsim_version', '')}, run directory {Path(run_dir).name}."
+    return render(f"trustsim report: {scenario['name']}", subtitle, sections, footer)
+
+
+def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """The manifest, its resolved scenario (validated), the metrics and the trace; one-line errors if damaged."""
+    manifest = read_manifest(run_dir, finished=False)
+    where = run_dir / MANIFEST
+    if not isinstance(manifest.get("scenario"), dict):
+        raise InputFileError(f"{where}: no resolved scenario in it; it was edited or not written by trustsim")
+    try:
+        scenario = validate(manifest["scenario"])
+    except ScenarioError as err:
+        raise InputFileError(f"{where}: its scenario is not valid ({err.problems[0]})") from None
+    metrics = _table(run_dir / METRICS, lambda: read_metrics(run_dir), ["day", *columns(scenario)])
+    if metrics.empty:
+        raise InputFileError(f"{run_dir}: no day has been simulated yet; nothing to report")
+    trace = _table(run_dir / TRACE, lambda: read_trace(run_dir), ["day", "id", *trace_columns(scenario)])
+    return manifest, scenario.resolved(), metrics, trace
+
+
+def _table(path: Path, read: Callable[[], pd.DataFrame], expected: list[str]) -> pd.DataFrame:
+    try:
+        table = read()
+    except (OSError, ValueError) as err:  # pyarrow's errors derive from these
+        raise InputFileError(f"{path}: unreadable ({str(err).strip().splitlines()[0]})") from None
+    missing = [name for name in expected if name not in table.columns]
+    if len(table.columns) > 2 and missing:  # an empty trace (no file) has only day and id
+        raise InputFileError(f"{path}: not this run's table (no column {missing[0]!r}); rerun the scenario")
+    return table
+
+
+_WRONGFUL = ("A sanction is wrongful when every condition that makes it active is wrongful: the agent would "
+             "not be under it without points from misattributed instances (MODEL.md §6).")  # fmt: skip
+_STORAGE = ("Records are kept for ever (every observed instance × bytes_per_record); camera footage for the "
+            "retention period. The review backlog is the day's camera records beyond the human review capacity: "
+            "the more of them, the fewer misattributions are caught (MODEL.md §4).")  # fmt: skip
+_CHILLING = ("The chilling effect is 1 − dissent posted / dissent expected with no chill, over the same agents "
+             "(MODEL.md §10).")  # fmt: skip
+
+
+def _section(
+    title: str, metrics: pd.DataFrame, scenario: dict[str, Any], names: list[str], text: str = ""
+) -> Section:
+    return Section(
+        title,
+        paragraphs=[text] if text else [],
+        figures=[(name, figures.RUN_FIGURES[name](metrics, scenario)) for name in names],
+    )
+
+
+def _number(value: float, percent: bool = False) -> str:
+    if value != value:  # NaN
+        return "–"
+    return f"{value:.1%}" if percent else f"{value:,.0f}"
+
+
+def _brief(manifest: dict[str, Any], scenario: dict[str, Any], metrics: pd.DataFrame) -> Section:
+    figures_ = headline(metrics)
+    cards = [
+        (_number(figures_["blacklisted"]), f"on the blacklist ({_number(figures_['blacklisted_share'], True)})"),
+        (_number(figures_["ever_wrongly_sanctioned"]), "ever wrongly sanctioned"),
+        (_number(figures_["denials"]), "refusals"),
+        (_number(figures_["chilling_effect"], True), "chilling effect on dissent"),
+        (_number(figures_["isolated"]), "with no friend left"),
+        (_number(figures_["emigrated"]), "emigrated"),
+    ]
+    channels = ", ".join(f"{name} {_coverage(spec)}" for name, spec in scenario["channels"].items())
+    behaviours = ", ".join(f"{b} ({spec['points']:+g})" for b, spec in scenario["behaviours"].items())
+    bl = scenario["blacklist"]
+    rows = {
+        "scenario": f"{scenario['name']}: {scenario.get('description', '')}",
+        "society": f"{scenario['run']['agents']:,} agents in {len(scenario['regions'])} regions, "
+        f"network {scenario['network']['generator']}",
+        "channels (coverage)": channels,
+        "behaviours (points)": behaviours,
+        "score": f"base {scenario['score']['base_score']:g}, contagion {scenario['score']['contagion']:g}",
+        "blacklist": f"below {bl['blacklist_score']:g}, exit above {bl['blacklist_exit_score']:g} "
+        f"for {bl['blacklist_exit_days']} days",
+        "sanctions": ", ".join(scenario["sanctions"]),
+    }
+    table = pd.DataFrame({"": list(rows.values())}, index=list(rows))
+    return Section("The scenario in brief", cards=cards, tables=[("Resolved scenario (manifest.json)", table)])
+
+
+def _coverage(spec: dict[str, Any]) -> str:
+    """A channel's rollout in words: ``0.4``, ``0.1 from day 0, 0.4 from day 90``, ``0`` (+ per-region schedules)."""
+    steps = [(f"{step['coverage']:g}", step["day"]) for step in spec["schedule"]]
+    if not steps:
+        text = "0"
+    elif len(steps) == 1 and steps[0][1] == 0:
+        text = steps[0][0]
+    else:
+        text = ", ".join(f"{coverage} from day {day}" for coverage, day in steps)
+    regions = spec.get("region_schedules") or {}
+    return text + (f" (own schedules in {', '.join(regions)})" if regions else "")
+
+
+def _sanctions(metrics: pd.DataFrame, scenario: dict[str, Any]) -> Section:
+    return Section(
+        "Sanctions and refusals",
+        figures=[(n, figures.RUN_FIGURES[n](metrics, scenario)) for n in ("sanctions_active", "denials")],
+        tables=[("Refusals per simulated year", figures.yearly_denials(metrics, scenario))],
+    )
+
+
+def _story(run_dir: Path, trace: pd.DataFrame, scenario: dict[str, Any]) -> Section:
+    choice = choose_agent(trace, "traced outspoken" if _all_outspoken(run_dir, trace) else "traced")
+    if choice is None:
+        return Section("One agent's story", paragraphs=["This run has no trace (trace.parquet), so no story."])
+    about = _agent_row(run_dir, choice.agent)
+    if "region" in about and 0 <= int(about["region"]) < len(scenario["regions"]):
+        about["region"] = scenario["regions"][int(about["region"])]["name"]
+    return Section(
+        "One agent's story",
+        paragraphs=[choice.reason, *narrative(trace, choice.agent, scenario, about)],
+        figures=[("agent_story", story_figure(trace, choice.agent, scenario))],
+    )
+
+
+def _agents(run_dir: Path, ids: list[int]) -> pd.DataFrame:
+    """Who the traced agents are (agents.parquet; empty if it cannot be read: the story then says less)."""
+    try:
+        table = pq.read_table(Path(run_dir) / AGENTS, columns=["id", "region", "income_decile", "outspoken"],
+                              filters=[("id", "in", ids)])  # fmt: skip
+    except (OSError, ValueError, KeyError):
+        return pd.DataFrame({"id": [], "outspoken": []})
+    return table.to_pandas()
+
+
+def _all_outspoken(run_dir: Path, trace: pd.DataFrame) -> bool:
+    ids = [int(i) for i in trace["id"].unique()]
+    agents = _agents(run_dir, ids) if ids else pd.DataFrame({"outspoken": []})
+    return len(agents) == len(ids) > 0 and bool(agents["outspoken"].all())
+
+
+def _agent_row(run_dir: Path, agent: int) -> dict[str, Any]:
+    rows = _agents(run_dir, [agent]).to_dict("records")
+    return rows[0] if rows else {}

@@ -1,0 +1,656 @@
+"""The dashboard without a browser: the live run's worker, the ego network, the levers, the command."""
+
+from __future__ import annotations
+
+import io
+import math
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from conftest import scenario
+from trustsim import cli_dashboard
+from trustsim.dashboard import levers
+from trustsim.dashboard import live as live_module
+from trustsim.dashboard.ego import default_agent, ego_network, figure, layout
+from trustsim.dashboard.live import LiveRun, Snapshot, Status, headline
+from trustsim.engine import Simulation
+from trustsim.errors import ScenarioError, TrustsimError
+from trustsim.scenario import load_scenario, read_raw
+from trustsim.world import World
+
+SMALL = {"agents": 2000, "days": 30}
+
+
+def small(*overrides: str, days: int = 30) -> object:
+    return scenario("china_scs", *overrides, agents=2000, days=days, seed=3)
+
+
+@pytest.fixture
+def reference() -> pd.DataFrame:
+    """The uninterrupted run of ``small()``."""
+    return Simulation(small()).run()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+# ---------------------------------------------------------------- the live run
+
+
+def test_steps_pauses_and_starts_lose_or_repeat_no_day(reference: pd.DataFrame) -> None:
+    seen: list[Snapshot] = []
+    run = LiveRun(small(), on_update=seen.append)
+    try:
+        run.step()
+        run.step()
+        run.start()
+        wait_for(lambda: run.snapshot.days_done >= 3)
+        run.pause()
+        run.step()
+        run.start()
+        snapshot = run.sync(120)
+    finally:
+        run.close()
+    assert snapshot.status is Status.FINISHED
+    assert snapshot.progress == "day 30 / 30"
+    pd.testing.assert_frame_equal(snapshot.metrics, reference)
+    assert [s.version for s in seen] == sorted({s.version for s in seen})  # delivered in order, none twice
+    assert seen[-1] is snapshot
+
+
+def test_each_step_is_one_day_and_later_commands_never_cancel_it() -> None:
+    run = LiveRun(small())
+    try:
+        for _ in range(3):
+            run.step()
+        run.pause()
+        snapshot = run.sync(60)
+        assert (snapshot.days_done, snapshot.status) == (3, Status.PAUSED)
+        assert len(snapshot.metrics) == 3
+    finally:
+        run.close()
+
+
+def test_pause_stops_the_run_at_the_end_of_a_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    reached, release = threading.Event(), threading.Event()
+
+    class Gated(Simulation):
+        """Holds the worker at the end of day 3 until the test has pressed Pause."""
+
+        def step(self, seconds: dict[str, list[float]] | None = None) -> None:
+            super().step(seconds)
+            if self.days_done == 3:
+                reached.set()
+                assert release.wait(60)
+
+    monkeypatch.setattr(live_module, "Simulation", Gated)
+    run = LiveRun(small())
+    try:
+        run.start()
+        assert reached.wait(60)
+        run.pause()
+        release.set()
+        paused = run.sync(60)
+        assert (paused.status, paused.days_done, len(paused.metrics)) == (Status.PAUSED, 3, 3)
+        assert run.snapshot is paused
+    finally:
+        release.set()
+        run.close()
+
+
+def test_reset_gives_a_fresh_day_0_and_takes_a_new_scenario(reference: pd.DataFrame) -> None:
+    run = LiveRun(small())
+    try:
+        for _ in range(4):
+            run.step()
+        run.reset()
+        fresh = run.sync(60)
+        assert (fresh.status, fresh.days_done, len(fresh.metrics), fresh.ego) == (Status.READY, 0, 0, None)
+        assert all(math.isnan(value) for value in fresh.figures.values())
+        run.step()
+        pd.testing.assert_frame_equal(run.sync(60).metrics, reference.iloc[:1])
+        other = small("score.contagion=0")
+        run.reset(other)
+        run.step()
+        after = run.sync(60)
+        assert after.scenario is other
+        pd.testing.assert_frame_equal(after.metrics, Simulation(other).run().iloc[:1])
+    finally:
+        run.close()
+
+
+def test_redraws_are_throttled_however_fast_days_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    days_stepped = [0]
+
+    class Counted(Simulation):
+        def step(self, seconds: dict[str, list[float]] | None = None) -> None:
+            super().step(seconds)
+            days_stepped[0] += 1
+
+    monkeypatch.setattr(live_module, "Simulation", Counted)
+    delivered: list[Snapshot] = []
+    # Each day "takes" 0.1 s on this clock; at most one redraw per 0.5 s: one per 5 days.
+    run = LiveRun(small(days=100), on_update=delivered.append, redraw_interval=0.5, clock=lambda: days_stepped[0] / 10)
+    try:
+        run.start()
+        snapshot = run.sync(120)
+    finally:
+        run.close()
+    assert snapshot.days_done == 100
+    assert run.updates <= 100 // 5 + 3  # building, started, throttled ones, finished
+    assert run.updates >= 100 // 5 - 1
+    assert len(delivered) <= run.updates
+
+
+def test_a_frozen_clock_gives_only_the_start_and_end_redraws() -> None:
+    run = LiveRun(small(), clock=lambda: 0.0, redraw_interval=0.25)
+    try:
+        run.start()
+        run.sync(60)
+    finally:
+        run.close()
+    assert run.updates == 3  # building, running, finished
+
+
+def test_a_slow_display_is_busy_at_most_about_half_the_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Slow(Simulation):
+        def step(self, seconds: dict[str, list[float]] | None = None) -> None:
+            super().step(seconds)
+            time.sleep(0.01)  # at least 3 s for the run, however fast the machine
+
+    monkeypatch.setattr(live_module, "Simulation", Slow)
+    busy: list[tuple[float, float]] = []
+
+    def slow(snapshot: Snapshot) -> None:
+        began = time.monotonic()
+        time.sleep(0.15)
+        busy.append((began, time.monotonic()))
+
+    run = LiveRun(small(days=300), on_update=slow, redraw_interval=0.0)
+    try:
+        run.start()
+        run.sync(120)
+    finally:
+        run.close()
+    assert len(busy) >= 8
+    redrawing = sum(end - began for began, end in busy)
+    assert redrawing / (busy[-1][1] - busy[0][0]) < 0.65  # about half, plus the few command-end redraws
+
+
+def test_a_slow_display_gets_the_latest_snapshot_and_slows_redraws() -> None:
+    delivered: list[int] = []
+
+    def slow(snapshot: Snapshot) -> None:
+        time.sleep(0.2)
+        delivered.append(snapshot.days_done)
+
+    run = LiveRun(small(days=60), on_update=slow, redraw_interval=0.0)
+    try:
+        run.start()
+        last = run.sync(120)
+    finally:
+        run.close()
+    assert delivered[-1] == last.days_done == 60
+    assert len(delivered) < 60
+
+
+def test_failures_show_as_one_line_and_the_worker_goes_on() -> None:
+    from trustsim.dashboard.app import page_message
+
+    run = LiveRun(scenario("china_scs", agents=2_000_000_000, days=30))  # the real memory check refuses it
+    try:
+        run.start()
+        failed = run.sync(30)
+        assert (failed.status, failed.built) == (Status.FAILED, False)
+        assert "need about" in failed.error and "\n" not in failed.error and "--agents" in failed.error
+        shown = page_message(failed.error)
+        assert "--" not in shown and "Agents slider" in shown
+        run.step(small())  # nothing built: the new scenario applies at once
+        after = run.sync(60)
+        assert (after.days_done, after.status, after.scenario.run.agents) == (1, Status.PAUSED, 2000)
+    finally:
+        run.close()
+
+
+def test_a_day_that_fails_half_way_leaves_nothing_to_go_on_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Breaking(Simulation):
+        def step(self, seconds: dict[str, list[float]] | None = None) -> None:
+            if self.days_done == 2:
+                raise RuntimeError("boom")
+            super().step(seconds)
+
+    monkeypatch.setattr(live_module, "Simulation", Breaking)
+    run = LiveRun(small())
+    try:
+        for _ in range(3):
+            run.step()
+        failed = run.sync(60)
+        assert (failed.status, failed.built, failed.days_done, failed.error) == (
+            Status.FAILED, False, 0, "RuntimeError: boom")  # fmt: skip
+        run.save("never-written")
+        assert "nothing to save yet" in run.sync(30).error
+    finally:
+        run.close()
+
+
+def _counting_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make the live run's Simulation count how many societies are built."""
+    builds = [0]
+
+    class Counted(Simulation):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            builds[0] += 1
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(live_module, "Simulation", Counted)
+    return builds
+
+
+def test_a_superseded_start_builds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    builds = _counting_builds(monkeypatch)
+    run = LiveRun(small())
+    try:
+        with live_module.STEP_LOCK:  # the worker waits in the first build while the commands queue up
+            run.step()
+            wait_for(lambda: run.snapshot.status is Status.BUILDING)
+            run.reset()
+            run.start()  # start, pause, reset in quick succession
+            run.pause()
+            run.reset()
+            run.start(small(days=5))  # a double click on Start at day 0
+            run.start(small(days=5))
+        final = run.sync(60)
+    finally:
+        run.close()
+    assert builds[0] == 2  # the step's and the last start's
+    assert (final.status, final.days_done) == (Status.FINISHED, 5)
+
+
+def test_close_drops_queued_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    _counting_builds(monkeypatch)
+    run = LiveRun(small())
+    with live_module.STEP_LOCK:
+        for _ in range(50):
+            run.step()
+        wait_for(lambda: run.snapshot.status is Status.BUILDING)
+        run.close(0)
+    run.close(60)
+    assert not run._worker.is_alive()
+    assert run.snapshot.days_done <= 1
+
+
+def test_the_ego_network_follows_the_chosen_agent() -> None:
+    run = LiveRun(small())
+    try:
+        run.step()
+        assert run.sync(60).ego is not None
+        run.choose_agent(17)
+        assert run.sync(30).ego.agent == 17
+        run.choose_agent(10**6)
+        bad = run.sync(30)
+        assert bad.ego is None and "agent must be 0 to 1999" in bad.error
+    finally:
+        run.close()
+
+
+def test_save_writes_a_run_directory_with_its_report(tmp_path: Path) -> None:
+    run = LiveRun(small())
+    try:
+        early = run.save(tmp_path / "too-early")
+        assert "nothing to save yet" in run.sync(30).error
+        assert isinstance(early.exception(), TrustsimError)
+        for _ in range(5):
+            run.step()
+        saved = run.save(tmp_path / "run")
+        snapshot = run.sync(120)
+    finally:
+        run.close()
+    result = saved.result()
+    assert snapshot.saved == str(tmp_path / "run") and snapshot.error is None
+    written = {path.name for path in result.run_dir.iterdir()}
+    assert {"manifest.json", "metrics.parquet", "agents.parquet", "report.html"} <= written
+    assert result.manifest["days_done"] == 5 and not result.complete
+    pd.testing.assert_frame_equal(result.metrics, snapshot.metrics)
+
+
+def test_headline_figures() -> None:
+    frame = pd.DataFrame({"blacklisted": [1, 4], "ever_wrongly_sanctioned": [0, 2], "isolated": [0, 1],
+                          "stored_bytes": [1.0, 2.0], "dissent_committed": [3, 3],
+                          "dissent_unchilled": [4.0, 4.0]})  # fmt: skip
+    assert headline(frame) == {"blacklisted": 4, "ever_wrongly_sanctioned": 2, "chilling_effect": 0.25,
+                               "isolated": 1, "stored_bytes": 2.0}  # fmt: skip
+
+
+# ---------------------------------------------------------------- the ego network
+
+
+@pytest.fixture(scope="module")
+def world_with_cuts() -> World:
+    """A small society where many friendships were cut (a high unfriend rate, a list most people are on)."""
+    simulation = Simulation(load_scenario("china_scs", overrides=["blacklist.blacklist_score=995",
+                            "adaptation.unfriend_rate=0.3"], agents=1500, days=20, seed=5))  # fmt: skip
+    simulation.run()
+    return simulation.world
+
+
+def _row(world: World, i: int) -> tuple[set[int], set[int]]:
+    net = world.network
+    start, end, active_end = net.offsets[i], net.offsets[i + 1], net.offsets[i] + world.degree[i]
+    return set(net.neighbours[start:active_end].tolist()), set(net.neighbours[active_end:end].tolist())
+
+
+def test_rings_match_the_csr_rows(world_with_cuts: World) -> None:
+    world = world_with_cuts
+    agent = next(i for i in range(1500) if _row(world, i)[1] and _row(world, i)[0])
+    ego = ego_network(world, agent, cap=10**6)
+    active, cut = _row(world, agent)
+    ring = dict(zip(ego.nodes.tolist(), ego.ring.tolist(), strict=True))
+    assert ring[agent] == 0 and ego.nodes[0] == agent
+    assert {v for v, r in ring.items() if r == 1} == active | cut
+    second = set().union(*(set().union(*_row(world, f)) for f in active | cut)) - active - cut - {agent}
+    assert {v for v, r in ring.items() if r == 2} == second
+    assert len(ego.nodes) == len(set(ego.nodes.tolist()))
+
+
+def test_cut_edges_are_marked_and_every_edge_appears_once(world_with_cuts: World) -> None:
+    world = world_with_cuts
+    agent = next(i for i in range(1500) if len(_row(world, i)[1]) >= 2)
+    ego = ego_network(world, agent)
+    pairs = [(int(ego.nodes[a]), int(ego.nodes[b])) for a, b in ego.edges.tolist()]
+    assert len({frozenset(p) for p in pairs}) == len(pairs)
+    net = world.network
+    edge_active = {(int(u), int(v)): bool(on) for u, v, on in zip(net.src, net.dst, world.edge_active, strict=True)}
+    for (u, v), marked in zip(pairs, ego.active.tolist(), strict=True):
+        assert marked == edge_active[(min(u, v), max(u, v))]
+    active, cut = _row(world, agent)
+    to_agent = {v if u == agent else u: on for (u, v), on in zip(pairs, ego.active.tolist(), strict=True)
+                if agent in (u, v)}  # fmt: skip
+    assert to_agent == {v: True for v in active} | {v: False for v in cut}
+    assert ego.friends == len(active)
+    drawn = figure(ego, (0, 1300))
+    dashed = next(trace for trace in drawn.data if trace.line.dash == "dash")
+    assert len(dashed.x) == 3 * int((~ego.active).sum())
+
+
+def test_ring_two_is_capped_and_the_layout_is_rings(world_with_cuts: World) -> None:
+    ego = ego_network(world_with_cuts, 3, cap=7)
+    assert (ego.ring == 2).sum() == 7
+    xy = layout(ego)
+    assert np.allclose(np.hypot(xy[:, 0], xy[:, 1]), ego.ring)
+    assert np.array_equal(xy, layout(ego_network(world_with_cuts, 3, cap=7)))
+
+
+def test_ring_one_is_capped_and_the_title_says_so(world_with_cuts: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trustsim.dashboard import ego as ego_module
+
+    monkeypatch.setattr(ego_module, "RING1_CAP", 3)
+    agent = next(i for i in range(1500) if sum(map(len, _row(world_with_cuts, i))) > 3)
+    ego = ego_network(world_with_cuts, agent)
+    ever = sum(map(len, _row(world_with_cuts, agent)))
+    assert (ego.ring == 1).sum() == 3 and ego.ever_friends == ever
+    assert f"3 of {ever} friends drawn" in figure(ego, (0, 1300)).layout.title.text
+
+
+def test_the_default_agent_is_a_listed_one(world_with_cuts: World) -> None:
+    pop = world_with_cuts.population
+    chosen = default_agent(world_with_cuts)
+    assert pop.blacklisted[chosen] and not pop.emigrated[chosen]
+    with pytest.raises(ValueError, match="agent must be 0 to 1499"):
+        ego_network(world_with_cuts, 1500)
+
+
+# ---------------------------------------------------------------- levers and uploads
+
+
+def test_levers_read_the_scenario_and_leave_it_alone_when_unmoved() -> None:
+    raw = read_raw("china_scs")
+    values = levers.defaults(raw)
+    assert values == {"camera": 0.4, "false_match": 0.01, "review": 0.002, "contagion": 0.01, "blacklist": 600.0,
+                      "unfriend": 0.01, "half_life": 365.0, "escalation": 0.02}  # fmt: skip
+    assert levers.build(raw, values, **SMALL) == load_scenario("china_scs", **SMALL)
+
+
+def test_each_lever_moves_its_keys() -> None:
+    raw = read_raw("china_scs")
+    moved = {"camera": 0.8, "false_match": 0.05, "review": 0.01, "contagion": 0.0, "blacklist": 700.0,
+             "unfriend": 0.05, "half_life": 0.0, "escalation": 0.01}  # fmt: skip
+    s = levers.build(raw, moved, **SMALL)
+    assert s.channels.camera.schedule[0].coverage == 0.8
+    assert (s.observation.false_match, s.observation.review_per_capita) == (0.05, 0.01)
+    assert (s.score.contagion, s.score.recovery_half_life_days) == (0.0, None)
+    assert (s.blacklist.blacklist_score, s.adaptation.unfriend_rate) == (700.0, 0.05)
+    assert {name: b.escalation for name, b in s.behaviours.items() if b.escalation is not None} == {
+        "late_payment": 0.01, "dissent": 0.01}  # fmt: skip
+    assert levers.defaults(levers.apply(raw, moved)) == moved | {"half_life": 0.0}
+
+
+def test_camera_coverage_scales_every_schedule_keeping_its_shape() -> None:
+    raw = read_raw("china_scs")
+    raw["channels"]["camera"] = {"schedule": [{"day": 0, "coverage": 0.1}, {"day": 10, "coverage": 0.5}],
+                                 "region_schedules": {"r1": [{"day": 0, "coverage": 0.25}]}}  # fmt: skip
+    camera = levers.build(raw, {"camera": 0.25}, **SMALL).channels.camera
+    assert [p.coverage for p in camera.schedule] == [0.05, 0.25]
+    assert camera.region_schedules["r1"][0].coverage == 0.125
+    raw["channels"]["camera"] = {"schedule": []}
+    assert levers.build(raw, {"camera": 0.3}, **SMALL).channels.camera.schedule[0].coverage == 0.3
+
+
+def test_an_invalid_lever_setting_is_a_one_line_problem() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        levers.build(read_raw("china_scs"), {"false_match": 0.99}, **SMALL)
+    assert len(caught.value.problems) == 1
+    assert "false_match + false_non_match must be at most 1" in caught.value.problems[0]
+
+
+def test_uploads_are_read_and_their_problems_name_the_file() -> None:
+    raw = levers.read_upload("mine.toml", b'extends = "china_scs"\nname = "mine"\n[score]\ncontagion = 0.05\n')
+    assert levers.build(raw, {}, **SMALL).score.contagion == 0.05
+    for name, data, expected in (
+        ("mine.toml", b"[score\n", "mine.toml: not valid TOML"),
+        ("mine.toml", b'extends = "nowhere.toml"\n', "file not found"),
+        ("mine.txt", b"", "mine.txt: not a .toml file"),
+        ("big.toml", b"#" * (levers.UPLOAD_LIMIT + 1), "at most"),
+    ):
+        with pytest.raises(ScenarioError) as caught:
+            levers.read_upload(name, data)
+        assert expected in caught.value.problems[0]
+        assert "trustsim-upload-" not in " ".join(caught.value.problems)
+
+
+def test_lever_values_never_fail_on_odd_tables() -> None:
+    odd = ({"score": 5, "channels": 5, "behaviours": [1]}, {"channels": {"camera": 5}},
+           {"observation": {"false_match": "many"}}, {"score": {"contagion": float("inf")}},
+           {"blacklist": {"blacklist_score": float("nan")}}, {"observation": {"false_match": 10**400}})  # fmt: skip
+    for raw in odd:
+        assert all(value is None or math.isfinite(value) for value in levers.defaults(raw).values())
+    assert levers.defaults({"score": {"contagion": float("nan")}})["contagion"] is None
+
+
+def test_the_blacklist_threshold_keeps_its_gap_to_the_exit_score() -> None:
+    raw = read_raw("china_scs")  # listed below 600, off the list above 750
+    moved = levers.build(raw, {"blacklist": 700.0}, **SMALL).blacklist
+    assert (moved.blacklist_score, moved.blacklist_exit_score) == (700.0, 850.0)
+    top = levers.build(raw, {"blacklist": 1250.0}, **SMALL).blacklist
+    assert (top.blacklist_score, top.blacklist_exit_score) == (1250.0, 1300.0)  # the score's maximum
+    assert top.blacklist_exit_score >= top.blacklist_score
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (b'[run]\nagents="many"\n', "run.agents: input should be a valid integer"),
+    (b"[run]\nagents=inf\n", "run.agents"),
+    (b"[run]\ndays=nan\n", "run.days"),
+    (b"score=5\n", "score: input should be a valid dictionary"),
+    (b"channels=5\n", "channels: input should be a valid dictionary"),
+    (b"[channels]\ncamera=5\n", "channels.camera: input should be a valid dictionary"),
+    (b"behaviours=[1]\n", "behaviours: input should be a valid dictionary"),
+    (b'[network]\ngenerator="file"\npath="edges.csv"\n', "network.path must be an absolute path"),
+])  # fmt: skip
+def test_invalid_uploads_are_one_line_problems(data: bytes, expected: str) -> None:
+    from trustsim.dashboard.app import receive
+
+    data = b'extends = "china_scs"\n' + data
+    upload, problems = receive({"name": "mine.TOML", "size": len(data), "file_obj": io.BytesIO(data)})
+    assert upload is None and len(problems) == 1
+    assert problems[0].startswith("mine.TOML: ") and expected in problems[0]
+    assert "trustsim-upload-" not in problems[0] and "\n" not in problems[0]
+
+
+def test_uploads_without_run_settings_or_nested_deeply_are_refused() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        levers.read_upload("deep.toml", b"a = " + b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    assert caught.value.problems == ["deep.toml: nested too deeply to be a scenario file"]
+    raw = read_raw("china_scs")
+    del raw["run"]
+    with pytest.raises(ScenarioError, match="run: missing"):
+        levers.read_upload("norun.toml", _toml(raw).encode())
+
+
+def _toml(table: dict[str, object]) -> str:
+    """A scenario table as TOML (enough for the shipped ones)."""
+    import tomli_w
+
+    return tomli_w.dumps(table)
+
+
+def test_a_big_upload_is_refused_before_it_is_read() -> None:
+    from trustsim.dashboard.app import receive
+
+    class Unreadable(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            raise AssertionError("read before the size was checked")
+
+    upload, problems = receive({"name": "big.toml", "size": 5_000_000, "file_obj": Unreadable()})
+    assert upload is None and problems == ["big.toml: 5,000,000 bytes; a scenario file is at most 1,000,000 bytes"]
+
+
+@pytest.mark.parametrize(("value", "limits", "step", "shown"), [
+    (0.0012, (0.0, 0.02), 0.0005, 0.001),
+    (655.0, (0.0, 1300.0), 10.0, 660.0),
+    (2500.0, (1000.0, 1e6), 1000.0, 3000.0),
+    (500.0, (500.0, 1e6), 1000.0, 500.0),
+    (5e6, (1000.0, 5e6), 1000.0, 5e6),
+    (0.4, (0.0, 1.0), 0.01, 0.4),
+])  # fmt: skip
+def test_a_slider_snapping_an_unmoved_value_is_not_a_move(value: float, limits: tuple[float, float], step: float,
+                                                          shown: float) -> None:  # fmt: skip
+    from trustsim.dashboard.app import moved_by_user, slider_position
+
+    assert slider_position(value, limits, step) == shown
+    assert not moved_by_user(value, shown, limits, step)
+    assert moved_by_user(value, min(limits[1], shown + step), limits, step) or shown == limits[1]
+    assert moved_by_user(value, max(limits[0], shown - step), limits, step) or shown == limits[0]
+    assert moved_by_user(None, shown, limits, step)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_the_command_refuses_a_busy_port_in_one_line() -> None:
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    cli_dashboard.register(app)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["dashboard", "--port", str(port), "--no-browser"])
+    assert result.exit_code == 2
+    expected = f"error: --port {port}: already in use on 127.0.0.1; choose another port"
+    assert result.output.strip().splitlines() == [expected]
+    assert "Traceback" not in result.output
+
+
+def test_user_exported_solara_settings_win_but_the_app_is_forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("SOLARA_KERNEL_CULL_TIMEOUT", "1h")
+    monkeypatch.setenv("SOLARA_APP", "someone.else")
+    for name in set(cli_dashboard.SOLARA_SETTINGS) - {"SOLARA_KERNEL_CULL_TIMEOUT", "SOLARA_APP"}:
+        monkeypatch.delenv(name, raising=False)
+    cli_dashboard.configure_environment()
+    assert os.environ["SOLARA_KERNEL_CULL_TIMEOUT"] == "1h"
+    assert os.environ["SOLARA_APP"] == cli_dashboard.APP
+    assert os.environ["SOLARA_MODE"] == "production"
+
+
+def test_a_shared_host_gets_a_warning() -> None:
+    assert cli_dashboard.exposure_warning("127.0.0.1") is None
+    assert cli_dashboard.exposure_warning("localhost") is None
+    assert cli_dashboard.exposure_warning("::1") is None
+    warning = cli_dashboard.exposure_warning("0.0.0.0")
+    assert warning is not None and "\n" not in warning and "network.path" in warning
+
+
+def test_the_command_refuses_an_unknown_host() -> None:
+    assert "not an address of this machine" in (cli_dashboard.port_problem("no-such-host.invalid", 8765) or "")
+
+
+def test_a_live_run_leaves_a_core_to_the_display() -> None:
+    assert live_module.ui_threads(load_scenario("china_scs", agents=2000)) == 1
+    big = load_scenario("china_scs", agents=10**7)
+    assert live_module.ui_threads(big) == max(1, numba.get_num_threads() - 1)
+
+
+# ---------------------------------------------------------------- the page's pieces (no browser)
+
+
+def test_figures_are_shown_briefly() -> None:
+    from trustsim.dashboard.app import figure_text, lever_text
+
+    assert figure_text("blacklisted", float("nan")) == "–"
+    assert figure_text("blacklisted", 12345.0) == "12,345"
+    assert figure_text("chilling_effect", 0.1234) == "12.3%"
+    assert figure_text("stored_bytes", 193_500_004_288_000.0) == "194 TB"
+    assert (lever_text(0.002, 0.0005), lever_text(600.0, 10.0), lever_text(None, 1.0)) == ("0.0020", "600", "n/a")
+
+
+def test_the_sliders_scenario_or_its_problems() -> None:
+    from trustsim.dashboard.app import Settings, scenario_of
+
+    raw = read_raw("china_scs")
+    settings = Settings.of(raw)
+    assert (settings.agents, settings.days, settings.seed) == (100_000, 365, 1)
+    with pytest.raises(ScenarioError, match="run: missing"):
+        Settings.of({key: value for key, value in raw.items() if key != "run"})
+    valid, problems = scenario_of(raw, settings)
+    assert valid == load_scenario("china_scs") and problems == []
+    invalid, problems = scenario_of(raw, settings.with_value("false_match", 0.99))
+    assert invalid is None and len(problems) == 1 and "false_match + false_non_match" in problems[0]
+
+
+def test_charts_are_drawn_from_day_0_and_updated_in_place() -> None:
+    import plotly.graph_objects as go
+
+    from trustsim.dashboard.app import CHART_WIDTH, CHARTS, chart_figures, redraw
+
+    run = LiveRun(small())
+    try:
+        empty = dict(chart_figures(run.snapshot))
+        run.step()
+        run.step()
+        two_days = dict(chart_figures(run.sync(60)))
+    finally:
+        run.close()
+    assert list(empty) == list(two_days) == list(CHARTS)
+    assert all(f.layout.width == CHART_WIDTH for f in two_days.values())
+    widget = go.FigureWidget()
+    layout = redraw(widget, empty["blacklist"], None)
+    traces = list(widget.data)
+    redraw(widget, two_days["blacklist"], layout)
+    assert [id(t) for t in widget.data] == [id(t) for t in traces]  # the same traces, new values
+    assert list(widget.data[0].x) == [0, 1]

@@ -1,0 +1,136 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright): offline, live, drawn, savable.
+
+The server runs as ``trustsim dashboard`` in a child process on a free port; the test
+moves sliders the way a keyboard user would, runs 30 days of 3,000 agents and checks
+what the page shows, what it requested and what it logged.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+from browser_support import ARTIFACTS, chromium_page
+
+HEADLINE = ("blacklisted", "ever_wrongly_sanctioned", "chilling_effect", "isolated", "stored_bytes")
+CHARTS = ("score_distribution", "blacklist", "wrongful", "chilling", "isolation", "ego")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def dashboard_server(folder: Path, timeout: float = 60.0) -> Iterator[str]:
+    """``trustsim dashboard`` running in ``folder`` (its default runs/ goes there); yields its URL."""
+    port = free_port()
+    log = folder / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen([sys.executable, "-m", "trustsim", "dashboard", "--port", str(port), "--no-browser"],
+                                  cwd=folder, stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_up(url, server, log, timeout)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"the dashboard exited with {server.returncode}: {log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"the dashboard did not answer within {timeout} s: {log.read_text()}")
+
+
+def press(page: Page, slider: str, key: str, shows: str) -> None:
+    """Press ``key`` on a slider's thumb and wait until the page shows the value ``shows`` (a server round trip)."""
+    thumb = page.locator(f".lever-{slider} [role=slider]")
+    thumb.focus()
+    thumb.press(key)
+    page.wait_for_function("([name, text]) => document.querySelector('.value-' + name).innerText === text",
+                           arg=[slider, shows], timeout=10_000)  # fmt: skip
+
+
+def headline(page: Page) -> dict[str, str]:
+    """The headline figures as the page shows them."""
+    return {name: page.locator(f".headline-{name}").inner_text() for name in HEADLINE}
+
+
+def test_the_dashboard_runs_a_scenario_live_offline_and_saves_it(tmp_path: Path) -> None:
+    with dashboard_server(tmp_path) as url, chromium_page(width=1400, height=1900) as (page, activity):
+        page.goto(url)
+        page.wait_for_selector(".lever-agents [role=slider]", state="attached", timeout=30_000)
+        assert page.locator(".progress").inner_text() == "day 0 / 365"
+
+        press(page, "agents", "Home", "1,000")
+        for shows in ("2,000", "3,000"):
+            press(page, "agents", "ArrowRight", shows)
+        press(page, "days", "Home", "1")
+        for day in range(4, 29, 3):
+            press(page, "days", "Shift+ArrowRight", str(day))  # Shift: three steps
+        for day in (29, 30):
+            press(page, "days", "ArrowRight", str(day))
+        assert page.locator(".value-blacklist").inner_text() == "600"
+        press(page, "blacklist", "ArrowRight", "610")
+        assert page.locator(".progress").inner_text() == "day 0 / 30"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-start.png"))
+        before = headline(page)
+
+        page.locator(".start").click()
+        page.get_by_text("day 30 / 30").wait_for(timeout=60_000)
+        page.get_by_text("finished").wait_for()
+        for chart in CHARTS:
+            page.wait_for_selector(f".chart-{chart} .main-svg", timeout=20_000)
+        # The last redraw has arrived: every day is in the charts.
+        page.wait_for_function("""() => { const gd = document.querySelector('.chart-blacklist .js-plotly-plot');
+                                          return gd && gd.data.length > 0 && gd.data[0].x.length === 30; }""")
+        for chart in CHARTS:
+            drawn = page.evaluate("""name => { const gd = document.querySelector('.chart-' + name + ' .js-plotly-plot');
+                                               return {traces: gd.data.length,
+                                                       marks: gd.querySelectorAll('.trace, .point').length}; }""",
+                                  chart)  # fmt: skip
+            assert drawn["traces"] > 0 and drawn["marks"] > 0, (chart, drawn)
+        after = headline(page)
+        assert all(value == "–" for value in before.values()), before
+        assert all(after[name] != before[name] for name in HEADLINE), after
+        page.screenshot(path=str(ARTIFACTS / "dashboard-after.png"))
+
+        target = tmp_path / "saved-run"
+        page.locator(".save-target input").fill(str(target))
+        page.locator(".save-target input").press("Enter")
+        page.locator(".save").click()
+        page.get_by_text(f"saved to {target}").wait_for(timeout=30_000)
+
+        assert activity.errors == [], activity.errors
+        assert activity.foreign_requests(allowed=()) == []
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert (manifest["agents"], manifest["days_done"], manifest["complete"]) == (3000, 30, True)
+    assert manifest["scenario"]["blacklist"]["blacklist_score"] == 610
+    assert manifest["scenario"]["blacklist"]["blacklist_exit_score"] == 760  # moved with it: the gap stays 150
+    assert (target / "report.html").is_file()
