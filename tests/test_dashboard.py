@@ -328,10 +328,10 @@ def test_save_writes_a_run_directory_with_its_report(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(result.metrics, snapshot.metrics)
 
 
-def test_headline_figures() -> None:
-    frame = pd.DataFrame({"blacklisted": [1, 4], "ever_wrongly_sanctioned": [0, 2], "isolated": [0, 1],
-                          "stored_bytes": [1.0, 2.0], "dissent_committed": [3, 3],
-                          "dissent_unchilled": [4.0, 4.0]})  # fmt: skip
+def test_headline_figures(reference: pd.DataFrame) -> None:
+    frame = reference.iloc[:2].copy()  # a real metrics table, with the figures' inputs set by hand
+    frame[["blacklisted", "ever_wrongly_sanctioned", "isolated", "dissent_committed"]] = [[1, 0, 0, 3], [4, 2, 1, 3]]
+    frame[["stored_bytes", "dissent_unchilled"]] = [[1.0, 4.0], [2.0, 4.0]]
     assert headline(frame) == {"blacklisted": 4, "ever_wrongly_sanctioned": 2, "chilling_effect": 0.25,
                                "isolated": 1, "stored_bytes": 2.0}  # fmt: skip
 

@@ -44,8 +44,9 @@ from trustsim.api import Result
 from trustsim.dashboard.ego import RING2_CAP, EgoNetwork, default_agent, ego_network
 from trustsim.engine import AGENTS_PER_THREAD, Simulation
 from trustsim.errors import ScenarioError, TrustsimError
-from trustsim.metrics import columns
+from trustsim.metrics import Metrics
 from trustsim.scenario import Scenario
+from trustsim.summary import headline as summary_headline
 
 logger = logging.getLogger(__name__)
 
@@ -68,19 +69,11 @@ class Status(StrEnum):
 
 
 def headline(metrics: pd.DataFrame) -> dict[str, float]:
-    """The dashboard's headline figures after the days in ``metrics`` (NaN before day 1)."""
+    """The dashboard's headline figures (:func:`trustsim.summary.headline`'s) after ``metrics`` (NaN before day 1)."""
     if metrics.empty:
         return dict.fromkeys(HEADLINE, math.nan)
-    last = metrics.iloc[-1]
-    unchilled = float(metrics["dissent_unchilled"].sum())
-    chilling = 1.0 - float(metrics["dissent_committed"].sum()) / unchilled if unchilled > 0 else math.nan
-    return {
-        "blacklisted": float(last["blacklisted"]),
-        "ever_wrongly_sanctioned": float(last["ever_wrongly_sanctioned"]),
-        "chilling_effect": chilling,
-        "isolated": float(last["isolated"]),
-        "stored_bytes": float(last["stored_bytes"]),
-    }
+    figures = summary_headline(metrics)
+    return {name: figures[name] for name in HEADLINE}
 
 
 HEADLINE = ("blacklisted", "ever_wrongly_sanctioned", "chilling_effect", "isolated", "stored_bytes")
@@ -89,8 +82,7 @@ HEADLINE = ("blacklisted", "ever_wrongly_sanctioned", "chilling_effect", "isolat
 
 def empty_metrics(scenario: Scenario) -> pd.DataFrame:
     """A metrics table with the scenario's columns and no rows (day 0)."""
-    return pd.DataFrame({name: pd.Series(dtype="int64" if kind is int else "float64")
-                         for name, kind in columns(scenario).items()})  # fmt: skip
+    return Metrics(scenario, 0).frame()
 
 
 @dataclass(frozen=True, eq=False)

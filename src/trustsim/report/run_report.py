@@ -145,10 +145,13 @@ def _sanctions(metrics: pd.DataFrame, scenario: dict[str, Any]) -> Section:
 
 
 def _story(run_dir: Path, trace: pd.DataFrame, scenario: dict[str, Any]) -> Section:
-    choice = choose_agent(trace, "traced outspoken" if _all_outspoken(run_dir, trace) else "traced")
+    panel = _agents(run_dir, [int(i) for i in trace["id"].unique()])
+    outspoken = len(panel) == trace["id"].nunique() > 0 and bool(panel["outspoken"].all())
+    choice = choose_agent(trace, "traced outspoken" if outspoken else "traced")
     if choice is None:
         return Section("One agent's story", paragraphs=["This run has no trace (trace.parquet), so no story."])
-    about = _agent_row(run_dir, choice.agent)
+    rows = panel[panel["id"] == choice.agent].to_dict("records")
+    about = rows[0] if rows else {}
     if "region" in about and 0 <= int(about["region"]) < len(scenario["regions"]):
         about["region"] = scenario["regions"][int(about["region"])]["name"]
     return Section(
@@ -159,21 +162,13 @@ def _story(run_dir: Path, trace: pd.DataFrame, scenario: dict[str, Any]) -> Sect
 
 
 def _agents(run_dir: Path, ids: list[int]) -> pd.DataFrame:
-    """Who the traced agents are (agents.parquet; empty if it cannot be read: the story then says less)."""
+    """Who the traced agents are, read once (agents.parquet; empty if unreadable: the story then says less)."""
+    empty = pd.DataFrame({"id": [], "outspoken": []})
+    if not ids:
+        return empty
     try:
         table = pq.read_table(Path(run_dir) / AGENTS, columns=["id", "region", "income_decile", "outspoken"],
                               filters=[("id", "in", ids)])  # fmt: skip
     except (OSError, ValueError, KeyError):
-        return pd.DataFrame({"id": [], "outspoken": []})
+        return empty
     return table.to_pandas()
-
-
-def _all_outspoken(run_dir: Path, trace: pd.DataFrame) -> bool:
-    ids = [int(i) for i in trace["id"].unique()]
-    agents = _agents(run_dir, ids) if ids else pd.DataFrame({"outspoken": []})
-    return len(agents) == len(ids) > 0 and bool(agents["outspoken"].all())
-
-
-def _agent_row(run_dir: Path, agent: int) -> dict[str, Any]:
-    rows = _agents(run_dir, [agent]).to_dict("records")
-    return rows[0] if rows else {}
