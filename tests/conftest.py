@@ -1,6 +1,15 @@
-"""Shared helpers: small scenarios built from the shipped ones with overrides."""
+"""Shared helpers: small scenarios built from the shipped ones with overrides.
+
+The GPU kernels run under numba's CUDA simulator unless the environment says
+otherwise: ``NUMBA_ENABLE_CUDASIM=0 pytest tests/test_gpu.py`` runs them on a real GPU.
+The variable must be set before numba is imported, hence here, first.
+"""
 
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 import subprocess
 import sys

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+import re
 import resource
 import signal
 import sys
@@ -19,16 +20,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numba
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trustsim.engine import SavedState, Simulation
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
-from trustsim.memory import require_memory
+from trustsim.memory import expected_edges, require_memory
 from trustsim.scenario import Scenario, branch_problems, differences, load_scenario, validate
 from trustsim.store import (
     MANIFEST,
@@ -80,7 +81,7 @@ class Result:
 
     @property
     def agents(self) -> pd.DataFrame:
-        """The final state of every agent (read from ``agents.parquet`` on first use)."""
+        """The final state of every agent, or of a sample (``--agents-out``); read from ``agents.parquet`` once."""
         if self._agents is None:
             self._agents = read_agents(self.run_dir)
         return self._agents
@@ -114,6 +115,32 @@ class RunOptions(BaseModel):
     checkpoint_every: int | None = Field(default=None, ge=1, description="days between checkpoints")
     keep_checkpoints: int = Field(default=1, ge=1, description="latest checkpoints kept")
     check: bool = Field(default=False, description="invariant checks every day")
+    backend: Literal["cpu", "gpu"] = Field(default="cpu", description="where the kernels run")
+    agents_out: str = Field(
+        default="all", description="agents.parquet: 'all' agents, or 'sample=N' (N agents evenly spaced by id)"
+    )
+
+    @model_validator(mode="after")
+    def _check_runs_on_the_cpu(self) -> RunOptions:
+        if self.check and self.backend == "gpu":
+            raise ValueError("--check runs on the CPU backend only: drop --check or use --backend cpu")
+        return self
+
+    @field_validator("agents_out")
+    @classmethod
+    def _agents_out_form(cls, value: str) -> str:
+        if not re.fullmatch(r"all|sample=[1-9][0-9]*", value):
+            raise ValueError("use 'all' or 'sample=N' with N a whole number of at least 1")
+        return value
+
+    def agent_ids(self, n_agents: int) -> np.ndarray | None:
+        """The agents written to ``agents.parquet``: ``None`` for all of them."""
+        if self.agents_out == "all":
+            return None
+        wanted = int(self.agents_out.removeprefix("sample="))
+        if wanted >= n_agents:
+            return None
+        return np.unique(np.linspace(0, n_agents - 1, wanted).round().astype(np.int64))
 
     @classmethod
     def parse(cls, values: Any, where: str) -> RunOptions:
@@ -124,9 +151,13 @@ class RunOptions(BaseModel):
             problems = []
             for error in err.errors():
                 key = ".".join(str(part) for part in error["loc"])
+                message = error["msg"].replace("instance of RunOptions", "table of run options")
+                message = message.removeprefix("Value error, ")
+                if not key and isinstance(values, dict):  # a rule between options: its message says it all
+                    problems.append(message if where == "options" else f"{where}: {message}")
+                    continue
                 dotted = f"options.{key}" if key else "options"
                 name = f"--{key.replace('_', '-')}" if where == "options" else f"{where}: {dotted}"
-                message = error["msg"].replace("instance of RunOptions", "table of run options")
                 problems.append(f"{name}: {message[0].lower() + message[1:]} (got {error.get('input')!r})")
             raise ScenarioError(problems) from None
 
@@ -145,6 +176,9 @@ def run(
     check: bool = False,
     start_from: str | Path | None = None,
     on_start: Callable[[Scenario, int], None] | None = None,
+    backend: str = "cpu",
+    agents_out: str = "all",
+    on_plan: Callable[[list[str]], None] | None = None,
 ) -> Result:
     """Run a scenario (shipped name, TOML path or loaded :class:`Scenario`) and write its run directory.
 
@@ -159,13 +193,22 @@ def run(
     ``agents`` and ``seed`` then default to the checkpoint's, and ``days`` is the total
     length including the days already done.
 
+    ``backend`` is ``"cpu"`` or ``"gpu"`` (numba-cuda kernels on an NVIDIA GPU, the same
+    draws; ``on_plan(lines)`` then receives the GPU memory plan before the first day).
+    ``agents_out`` is ``"all"`` or ``"sample=N"``: ``agents.parquet`` then holds N
+    agents evenly spaced by id (for populations whose table would not fit in memory).
+
     Ctrl-C (or SIGTERM) stops the run at the end of the day: the days done are written,
     the state is saved as a checkpoint, the manifest says ``"complete": false`` and the
     returned result's ``complete`` is False; a second Ctrl-C stops it at once.
     """
     options = RunOptions.parse(
-        {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints, "check": check}, "options"
-    )
+        {
+            "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints, "check": check,
+            "backend": backend, "agents_out": agents_out,
+        },
+        "options",
+    )  # fmt: skip
     branch: dict[str, Any] | None = None
     start: SavedState | None = None
     if isinstance(scenario, Scenario):
@@ -182,6 +225,9 @@ def run(
         require_memory(resolved)
     else:
         require_memory(resolved, edges=header.edges, restoring=True)
+    if options.backend == "gpu":
+        require_gpu_room(resolved, header.edges if start_from is not None else None)
+    if start_from is not None:
         # The branch's own first checkpoint: it resumes without its parent run.
         start = replace(read_checkpoint(start_from), scenario=resolved.resolved())
     manifest = _manifest(resolved, options, branch)
@@ -189,7 +235,7 @@ def run(
         directory.write_manifest(manifest)
         if start is not None:
             directory.save_checkpoint(start, options.keep_checkpoints)
-        return _execute(resolved, options, directory, manifest, start, (on_start, on_day))
+        return _execute(resolved, options, directory, manifest, start, (on_start, on_day, on_plan))
 
 
 def resume(
@@ -197,32 +243,39 @@ def resume(
     *,
     on_start: Callable[[Scenario, int], None] | None = None,
     on_day: Callable[[int], None] | None = None,
+    on_plan: Callable[[list[str]], None] | None = None,
+    backend: str | None = None,
 ) -> Result:
     """Finish a run that was stopped or killed, from its latest readable checkpoint (or from its start).
 
     The run goes on with the options it was started with; its metrics and agents come
     out identical, bit for bit, to those of the same run done without interruption.
+    ``backend`` ("cpu" or "gpu") finishes it on another backend than it started on.
     """
     with RunDirectory.open(Path(run_dir)) as directory:
         manifest = directory.read_manifest()
         scenario, options = _recorded_run(manifest, directory.path)
+        if backend is not None and backend != options.backend:
+            options = RunOptions.parse(options.model_dump() | {"backend": backend}, "options")
+            manifest["options"], manifest["backend"] = options.model_dump(), options.backend
         if manifest.get("complete"):
             raise RunDirectoryError(f"{run_dir}: the run is complete already; nothing to resume")
         directory.remove_temporary_files()
         header, path = _latest_readable_checkpoint(directory.path, scenario)
         if header is None:
             require_memory(scenario)
-            start = None
         else:
             require_memory(scenario, edges=header.edges, restoring=True)
-            start = read_checkpoint(path)
+        if options.backend == "gpu":
+            require_gpu_room(scenario, header.edges if header is not None else None)
+        start = None if path is None else read_checkpoint(path)
         manifest.pop("error", None)
         manifest.setdefault("resumed", []).append(
             {"from_day": start.day if start else 0, "at": datetime.now(UTC).isoformat()}
         )
         manifest["status"] = "running"
         directory.write_manifest(manifest)
-        return _execute(scenario, options, directory, manifest, start, (on_start, on_day))
+        return _execute(scenario, options, directory, manifest, start, (on_start, on_day, on_plan))
 
 
 def save_simulation(simulation: Simulation, out: str | Path) -> Result:
@@ -232,7 +285,7 @@ def save_simulation(simulation: Simulation, out: str | Path) -> Result:
     simulated, ``agents.parquet`` and ``trace.parquet``; an unfinished simulation is saved
     as ``interrupted`` with a checkpoint, so that ``trustsim resume OUT`` finishes it.
     """
-    options = RunOptions()
+    options = RunOptions(backend=simulation.backend)  # type: ignore[arg-type]
     manifest = _manifest(simulation.scenario, options, None)
     manifest.update(saved_from="a simulation stepped through the Python API", threads=simulation.threads)
     manifest["traced_agents"] = int(simulation.trace.agents.size)
@@ -247,6 +300,18 @@ def save_simulation(simulation: Simulation, out: str | Path) -> Result:
             _record_failure(directory, manifest, err)
             raise
     return Result(run_dir=directory.path, manifest=manifest, metrics=metrics)
+
+
+def require_gpu_room(scenario: Scenario, edges: int | None) -> None:
+    """Refuse a GPU run, before anything is written, where no GPU is usable or its memory is too small."""
+    from trustsim.gpu import require_gpu  # numba.cuda is loaded for GPU runs only
+    from trustsim.gpu.metrics import require_countable
+    from trustsim.gpu.plan import memory_plan
+
+    require_countable(scenario)
+    name, free = require_gpu()
+    planned_edges = expected_edges(scenario, scenario.run.agents) if edges is None else edges
+    memory_plan(scenario, planned_edges, free, name).require()
 
 
 def _recorded_run(manifest: Any, run_dir: Path) -> tuple[Scenario, RunOptions]:
@@ -312,7 +377,7 @@ def _manifest(scenario: Scenario, options: RunOptions, branch: dict[str, Any] | 
         "agents": scenario.run.agents,
         "days": scenario.run.days,
         "days_done": 0,
-        "backend": "cpu",
+        "backend": options.backend,
         "options": options.model_dump(),
         "started": datetime.now(UTC).isoformat(),
         "platform": {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__},
@@ -358,13 +423,19 @@ def _execute(
     directory: RunDirectory,
     manifest: dict[str, Any],
     start: SavedState | None,
-    hooks: tuple[Callable[[Scenario, int], None] | None, Callable[[int], None] | None],
+    hooks: tuple[
+        Callable[[Scenario, int], None] | None, Callable[[int], None] | None, Callable[[list[str]], None] | None
+    ],
 ) -> Result:
-    on_start, on_day = hooks
+    on_start, on_day, on_plan = hooks
     clock = time.perf_counter()
     with _StopRequest() as stop:
         try:
-            simulation = Simulation(scenario, check=options.check, start=start)
+            simulation = Simulation(scenario, check=options.check, start=start, backend=options.backend)
+            if simulation.memory_plan is not None:
+                manifest["gpu"] = simulation.memory_plan.summary()
+                if on_plan is not None:
+                    on_plan(simulation.memory_plan.lines())
             manifest["threads"] = simulation.threads
             manifest["traced_agents"] = int(simulation.trace.agents.size)
             built = time.perf_counter()
@@ -392,7 +463,17 @@ def _write_outcome(
     ``seconds`` are the wall times so far; writing is timed from ``since``.
     """
     metrics = simulation.metrics.frame()
-    agents = agent_table(simulation.world.population, simulation.scenario, simulation.world.degree)
+    options = RunOptions.model_validate(manifest["options"])
+    ids = options.agent_ids(simulation.scenario.run.agents)
+    if ids is not None:  # the traced agents too: the report's story reads their rows
+        ids = np.union1d(ids, simulation.trace.agents)
+    population, degree = simulation.agent_state(ids)
+    agents = agent_table(population, simulation.scenario, degree, ids)
+    manifest["agents_table"] = (
+        "every agent"
+        if ids is None
+        else f"a sample of {ids.size:,} agents: {options.agents_out} evenly spaced by id, and the traced agents"
+    )
     directory.write_results(metrics, agents, simulation.trace.frame(simulation.days_done))
     manifest.update(
         complete=simulation.finished,

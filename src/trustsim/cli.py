@@ -68,6 +68,14 @@ def run(
         ),
     ] = None,
     check: CheckOption = False,
+    backend: Annotated[
+        str,
+        typer.Option(help="where the kernels run: cpu, or gpu (numba-cuda on an NVIDIA GPU; same draws as cpu)"),
+    ] = "cpu",
+    agents_out: Annotated[
+        str,
+        typer.Option(help="agents.parquet: 'all', or 'sample=N' for N agents evenly spaced by id (huge runs)"),
+    ] = "all",
     report: ReportOption = True,
     quiet: QuietOption = False,
 ) -> None:
@@ -82,7 +90,8 @@ def run(
         return run_scenario(
             scenario, agents=agents, days=days, seed=seed, overrides=set_ or (), out=out, check=check,
             checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, start_from=from_,
-            on_start=progress.start, on_day=progress.day,
+            on_start=progress.start, on_day=progress.day, backend=backend, agents_out=agents_out,
+            on_plan=None if quiet else progress.plan,
         )  # fmt: skip
 
     _with_progress(start, quiet, report)
@@ -91,13 +100,20 @@ def run(
 @app.command()
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="the directory of a run that was stopped or killed")],
+    backend: Annotated[
+        str | None, typer.Option(help="finish it on this backend, cpu or gpu (default: the one it started on)")
+    ] = None,
     report: ReportOption = True,
     quiet: QuietOption = False,
 ) -> None:
     """Finish a stopped or killed run from its latest checkpoint, with the options it was started with."""
     from trustsim.api import resume as resume_run
 
-    _with_progress(lambda progress: resume_run(run_dir, on_start=progress.start, on_day=progress.day), quiet, report)
+    def start(progress: ProgressHooks) -> Result:
+        plan = None if quiet else progress.plan
+        return resume_run(run_dir, on_start=progress.start, on_day=progress.day, on_plan=plan, backend=backend)
+
+    _with_progress(start, quiet, report)
 
 
 class ProgressHooks:
@@ -111,6 +127,11 @@ class ProgressHooks:
         """Called by the run before its first day: show the bar, filled up to ``days_done``."""
         description = f"{scenario.name}: {scenario.run.agents:,} agents"
         self.task = self.progress.add_task(description, total=scenario.run.days, completed=days_done)
+
+    def plan(self, lines: list[str]) -> None:
+        """Called by a GPU run before its first day: print its memory plan."""
+        for line in lines:
+            self.progress.console.print(line, highlight=False)
 
     def day(self, t: int) -> None:
         """Called after day ``t``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
@@ -17,8 +17,8 @@ import pandas as pd
 
 from trustsim.checks import InvariantChecker
 from trustsim.day import Day
+from trustsim.errors import TrustsimError
 from trustsim.mechanisms.adaptation import AdaptationPhase
-from trustsim.mechanisms.base import Mechanism
 from trustsim.mechanisms.behaviour import BehaviourPhase
 from trustsim.mechanisms.observation import ObservationPhase
 from trustsim.mechanisms.rollout import coverage_table
@@ -32,11 +32,22 @@ from trustsim.scenario import Scenario
 from trustsim.trace import DEFAULT_PANEL, Trace, choose_panel, trace_problems
 from trustsim.world import World
 
+if TYPE_CHECKING:
+    from trustsim.gpu.plan import GpuMemoryPlan
+    from trustsim.gpu.state import DeviceWorld
+
 AGENTS_PER_THREAD = 40_000
 """Below this many agents per thread, waking another thread costs more than it saves (measured)."""
 
 
 NETWORK_ARRAYS = ("src", "dst", "offsets", "neighbours", "edge_of_slot")
+
+BACKENDS = ("cpu", "gpu")
+"""Where the phases run: numba kernels on the CPU, or numba-cuda kernels on an NVIDIA GPU."""
+
+
+class BackendOptionError(TrustsimError):
+    """An option the chosen backend does not offer."""
 
 
 @dataclass
@@ -70,7 +81,15 @@ class Simulation:
     state keeps its own) have their day-by-day story kept in ``trace``.
     Before drawing a society, the run's memory is estimated and a run that would not
     fit is refused (:class:`trustsim.memory.MemoryBudgetError`).
+
+    ``backend="gpu"`` runs the same phases as numba-cuda kernels (:mod:`trustsim.gpu`):
+    the society is drawn on the host, copied to the GPU (after its memory plan, kept in
+    ``memory_plan``, says it fits) and stays there; only the metrics rows, the traced
+    agents and, at the end, the agent table come back.
     """
+
+    world: World | DeviceWorld
+    memory_plan: GpuMemoryPlan | None
 
     def __init__(
         self,
@@ -80,8 +99,14 @@ class Simulation:
         check: bool = False,
         start: SavedState | None = None,
         traced: int = DEFAULT_PANEL,
+        backend: str = "cpu",
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        if backend == "gpu" and check:
+            raise BackendOptionError("--check runs on the CPU backend only: drop --check or use --backend cpu")
         self.scenario = scenario
+        self.backend = backend
         if start is None:  # a restored state is in memory already; its caller checks before loading it
             require_memory(scenario)
         available = numba.get_num_threads()
@@ -91,22 +116,30 @@ class Simulation:
         if start is None:
             population = initialise(scenario)
             network = build_network(scenario.network, population.region, scenario.n_regions, scenario.run.seed)
-            self.world = World.create(scenario, population, network, coverage)
+            world = World.create(scenario, population, network, coverage)
         else:
-            self.world = _restore_world(scenario, start, coverage)
-        self.phases: tuple[Mechanism, ...] = (
-            BehaviourPhase(scenario),  # A, MODEL.md §3
-            ObservationPhase(scenario),  # B, §4
-            ScoringPhase(scenario),  # C, §5
-            SanctionsPhase(scenario),  # D, §6
-            AdaptationPhase(scenario),  # E, §7
-        )
-        self.today = Day.allocate(
-            scenario.run.agents, len(scenario.behaviours), scenario.n_regions, len(scenario.sanctions)
-        )
-        self.metrics = Metrics(scenario, scenario.run.days)
-        panel = choose_panel(self.world.population.outspoken, traced) if start is None else start.trace["agents"]
+            world = _restore_world(scenario, start, coverage)
+        panel = choose_panel(world.population.outspoken, traced) if start is None else start.trace["agents"]
         self.trace = Trace(scenario, panel)
+        if backend == "gpu":
+            from trustsim.gpu.backend import device_parts  # numba.cuda is loaded for GPU runs only
+
+            self.world, self.phases, self.today, self.metrics, self.memory_plan = device_parts(world)
+            del world  # the host copy: a GPU run keeps its state on the device
+        else:
+            self.memory_plan = None
+            self.world = world
+            self.phases = (
+                BehaviourPhase(scenario),  # A, MODEL.md §3
+                ObservationPhase(scenario),  # B, §4
+                ScoringPhase(scenario),  # C, §5
+                SanctionsPhase(scenario),  # D, §6
+                AdaptationPhase(scenario),  # E, §7
+            )
+            self.today = Day.allocate(
+                scenario.run.agents, len(scenario.behaviours), scenario.n_regions, len(scenario.sanctions)
+            )
+            self.metrics = Metrics(scenario, scenario.run.days)
         if start is not None:
             self.metrics.restore(start.metrics, start.day, start.observed_total)
             self.trace.restore(start.trace, start.day)
@@ -159,23 +192,28 @@ class Simulation:
         return self.metrics.frame()
 
     def saved_state(self) -> SavedState:
-        """The state at the end of the last simulated day (arrays shared, not copied)."""
-        net = self.world.network
+        """The state at the end of the last simulated day (on the CPU, arrays shared, not copied)."""
+        world = self.world if isinstance(self.world, World) else self.world.to_host()
+        net = world.network
         return SavedState(
-            day=self.world.day,
+            day=world.day,
             scenario=self.scenario.resolved(),
-            population=self.world.population.arrays(),
+            population=world.population.arrays(),
             network={name: getattr(net, name) for name in NETWORK_ARRAYS},
-            degree=self.world.degree,
+            degree=world.degree,
             metrics={name: values[: self.world.day] for name, values in self.metrics.values.items()},
             observed_total=self.metrics.observed_total,
             trace=self.trace.saved(self.world.day),
         )
 
+    def agent_state(self, ids: np.ndarray | None = None) -> tuple[Population, np.ndarray]:
+        """The agents' state and active degree on the host: everybody, or the agents ``ids``."""
+        return self.world.agent_state(ids)
+
     def _begin_day(self) -> Day:
         day = self.today
         day.t = self.world.day
-        day.alive_start_count = int(self.world.regions.alive.sum())
+        day.alive_start_count = int(self.world.alive_by_region().sum())
         return day
 
 

@@ -24,9 +24,28 @@ from trustsim.quantiles import percentiles
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
-# Layout of the per-chunk state counts of _state_counts.
-_ALIVE, _LISTED, _WRONGLY, _EVER, _EVER_WRONGLY, _OFF_GRID, _ADVISED, _ISOLATED = range(8)
-_DEGREE_LISTED, _DEGREE_OTHERS, _FIXED = 8, 9, 10
+# Layout of the per-chunk state counts of _state_counts: these ten, then one count per
+# tier, then agents by sanction-bound position, then listed agents by position.
+(
+    COUNT_ALIVE,
+    COUNT_LISTED,
+    COUNT_WRONGLY,
+    COUNT_EVER,
+    COUNT_EVER_WRONGLY,
+    COUNT_OFF_GRID,
+    COUNT_ADVISED,
+    COUNT_ISOLATED,
+) = range(8)
+COUNT_DEGREE_LISTED, COUNT_DEGREE_OTHERS, COUNT_FIXED = 8, 9, 10
+
+PERCENTILES = (10.0, 50.0, 90.0)
+"""The score percentiles of the metrics row (``score_p10``, ``score_p50``, ``score_p90``)."""
+
+
+@nb.njit(cache=True)
+def state_count_columns(n_tiers: int, n_positions: int) -> int:
+    """Columns of the state counts: the fixed ones, the tiers, and two per sanction-bound position."""
+    return COUNT_FIXED + n_tiers + 2 * n_positions
 
 
 def columns(scenario: Scenario) -> dict[str, type]:
@@ -82,7 +101,6 @@ class Metrics:
             row["stored_record_bytes"] + self.cameras * self.accounting.camera_bytes_per_day * footage_days
         )
         row["day"] = day.t
-        row["active_edges"] = world.active_edges
         for name, value in row.items():
             self.values[name][day.t] = value
         self.days_recorded = day.t + 1
@@ -119,31 +137,41 @@ class Metrics:
             pop.ever_wrongly_sanctioned, pop.off_grid, pop.advised, world.degree,
             self.tier_bounds, self.sanction_bounds,
         )  # fmt: skip
-        total = counts.sum(axis=0)
-        alive = int(total[_ALIVE])
-        listed = int(total[_LISTED])
-        p10, p50, p90 = percentiles(pop.score, pop.emigrated, (10, 50, 90), *self.score_bounds)
+        score_percentiles = percentiles(pop.score, pop.emigrated, PERCENTILES, *self.score_bounds)
+        row = self.state_row(counts.sum(axis=0), float(score_sum.sum()), score_percentiles, pop.n_agents)
+        row["active_edges"] = world.active_edges
+        return row
+
+    def state_row(self, total: np.ndarray, score_sum: float, quantiles: list[float], n_agents: int) -> dict[str, float]:
+        """The state columns from the summed state counts (layout of :func:`state_count_columns`).
+
+        ``quantiles`` are the alive agents' score percentiles :data:`PERCENTILES`. Any
+        backend that reduces the state to these counts gets the same row from them.
+        """
+        alive = int(total[COUNT_ALIVE])
+        listed = int(total[COUNT_LISTED])
+        p10, p50, p90 = quantiles
         row: dict[str, float] = {
             "alive": alive,
-            "score_mean": float(score_sum.sum()) / alive if alive else np.nan,
+            "score_mean": score_sum / alive if alive else np.nan,
             "score_p10": float(p10), "score_p50": float(p50), "score_p90": float(p90),
             "blacklisted": listed,
-            "wrongly_sanctioned": int(total[_WRONGLY]),
-            "ever_sanctioned": int(total[_EVER]),
-            "ever_wrongly_sanctioned": int(total[_EVER_WRONGLY]),
-            "off_grid": int(total[_OFF_GRID]),
-            "advised": int(total[_ADVISED]),
-            "isolated": int(total[_ISOLATED]),
-            "emigrated": pop.n_agents - alive,
-            "mean_degree_blacklisted": total[_DEGREE_LISTED] / listed if listed else np.nan,
-            "mean_degree_others": total[_DEGREE_OTHERS] / (alive - listed) if alive > listed else np.nan,
+            "wrongly_sanctioned": int(total[COUNT_WRONGLY]),
+            "ever_sanctioned": int(total[COUNT_EVER]),
+            "ever_wrongly_sanctioned": int(total[COUNT_EVER_WRONGLY]),
+            "off_grid": int(total[COUNT_OFF_GRID]),
+            "advised": int(total[COUNT_ADVISED]),
+            "isolated": int(total[COUNT_ISOLATED]),
+            "emigrated": n_agents - alive,
+            "mean_degree_blacklisted": total[COUNT_DEGREE_LISTED] / listed if listed else np.nan,
+            "mean_degree_others": total[COUNT_DEGREE_OTHERS] / (alive - listed) if alive > listed else np.nan,
         }  # fmt: skip
         n_tiers = len(self.tiers)
         for k, tier in enumerate(self.tiers):
-            row[f"tier_{tier}"] = total[_FIXED + k] / alive if alive else np.nan
+            row[f"tier_{tier}"] = total[COUNT_FIXED + k] / alive if alive else np.nan
         n_positions = self.sanction_bounds.shape[0] + 1
-        by_position = total[_FIXED + n_tiers : _FIXED + n_tiers + n_positions]
-        listed_by_position = total[_FIXED + n_tiers + n_positions :]
+        by_position = total[COUNT_FIXED + n_tiers : COUNT_FIXED + n_tiers + n_positions]
+        listed_by_position = total[COUNT_FIXED + n_tiers + n_positions :]
         for k, s in enumerate(self.sanctions):
             bound = self.bound_of[k]
             # active: score below the bound (position above it), or listed and at or above it
@@ -180,7 +208,7 @@ def _state_counts(
     n_tiers = bounds.shape[0] + 1
     n_positions = sanction_bounds.shape[0] + 1
     chunks = (n + CHUNK - 1) // CHUNK
-    counts = np.zeros((chunks, _FIXED + n_tiers + 2 * n_positions), dtype=np.int64)
+    counts = np.zeros((chunks, state_count_columns(n_tiers, n_positions)), dtype=np.int64)
     score_sum = np.zeros(chunks, dtype=np.float64)
     for c in nb.prange(chunks):
         # Counters live in a local array and scalars (not the shared result) while the
@@ -212,10 +240,10 @@ def _state_counts(
             by_kind[n_tiers + position] += 1
             if blacklisted[i]:
                 by_kind[n_tiers + n_positions + position] += 1
-        counts[c, _ALIVE], counts[c, _LISTED], counts[c, _WRONGLY] = alive, listed, wrongly
-        counts[c, _EVER], counts[c, _EVER_WRONGLY], counts[c, _OFF_GRID] = ever, ever_wrongly, grid
-        counts[c, _ADVISED], counts[c, _ISOLATED] = adv, isolated
-        counts[c, _DEGREE_LISTED], counts[c, _DEGREE_OTHERS] = degree_listed, degree_others
-        counts[c, _FIXED:] = by_kind
+        counts[c, COUNT_ALIVE], counts[c, COUNT_LISTED], counts[c, COUNT_WRONGLY] = alive, listed, wrongly
+        counts[c, COUNT_EVER], counts[c, COUNT_EVER_WRONGLY], counts[c, COUNT_OFF_GRID] = ever, ever_wrongly, grid
+        counts[c, COUNT_ADVISED], counts[c, COUNT_ISOLATED] = adv, isolated
+        counts[c, COUNT_DEGREE_LISTED], counts[c, COUNT_DEGREE_OTHERS] = degree_listed, degree_others
+        counts[c, COUNT_FIXED:] = by_kind
         score_sum[c] = total
     return counts, score_sum

@@ -74,9 +74,15 @@ class Network:
 @nb.njit(inline="always", cache=True)
 def _drop_slot(row: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray,
                degree: np.ndarray) -> None:  # fmt: skip
+    # The active slots after it move up one, so the active ones stay in id order: the
+    # friends' scores are then summed in the same order as on the GPU, which flags cut
+    # slots in place (a swap with the last active slot would reorder the row).
     last = offsets[row] + degree[row] - 1
-    neighbours[slot], neighbours[last] = neighbours[last], neighbours[slot]
-    edge_of_slot[slot], edge_of_slot[last] = edge_of_slot[last], edge_of_slot[slot]
+    neighbour, edge = neighbours[slot], edge_of_slot[slot]
+    for k in range(slot, last):
+        neighbours[k] = neighbours[k + 1]
+        edge_of_slot[k] = edge_of_slot[k + 1]
+    neighbours[last], edge_of_slot[last] = neighbour, edge
     degree[row] -= 1
 
 
@@ -85,10 +91,11 @@ def cut_edge(u: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, edg
              degree: np.ndarray) -> None:  # fmt: skip
     """Cut the active edge in ``u``'s CSR ``slot``, in both directions (MODEL.md §2).
 
-    Rows keep their *active* neighbours first: ``neighbours[offsets[i] : offsets[i] +
-    degree[i]]`` are agent ``i``'s friends. A cut moves the slot behind that range (a
-    swap with the last active slot, carrying its edge index along) and lowers both
-    degrees, so a cut edge is never visited again and never comes back.
+    Rows keep their *active* neighbours first, in increasing id order:
+    ``neighbours[offsets[i] : offsets[i] + degree[i]]`` are agent ``i``'s friends. A cut
+    moves the slot behind that range (the active slots after it move up one, carrying
+    their edge indices along) and lowers both degrees, so a cut edge is never visited
+    again and never comes back.
     """
     v = neighbours[slot]
     _drop_slot(u, slot, offsets, neighbours, edge_of_slot, degree)

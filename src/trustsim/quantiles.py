@@ -63,7 +63,7 @@ def percentiles(values: np.ndarray, excluded: np.ndarray, q: tuple[float, ...], 
         crowded = [r for r, rb in zip(ranks, bins, strict=True) if rb == b]
         within = [r - int(before[b]) for r in crowded]
         stats |= dict(zip(crowded, _select_in_bin(values, excluded, low, scale, b, within), strict=True))
-    return [_interpolate(stats, v) for v in virtual]
+    return [interpolate(stats, v) for v in virtual]
 
 
 def _by_partition(work: np.ndarray, q: tuple[float, ...]) -> list[float]:
@@ -84,10 +84,10 @@ def _by_partition(work: np.ndarray, q: tuple[float, ...]) -> list[float]:
         stats[rank] = float(part[rank])
         stats[rank + 1] = float(work[rank + 1 :].min()) if rank + 1 < n else stats[rank]
         end = rank
-    return [_interpolate(stats, v) for v in virtual]
+    return [interpolate(stats, v) for v in virtual]
 
 
-def _interpolate(stats: dict[int, float], virtual: float) -> float:
+def interpolate(stats: dict[int, float], virtual: float) -> float:
     """numpy's ``linear`` percentile between the order statistics around ``virtual``, operation for operation."""
     below = math.floor(virtual)
     a, c, t = stats[below], stats.get(below + 1, stats[below]), virtual - below
@@ -131,7 +131,7 @@ def _collect(
     for g in nb.prange(_GROUPS):
         k = g * step
         for i in range(g * step, min(n, (g + 1) * step)):
-            key = _key(bits[i])
+            key = order_key(bits[i])
             if (not excluded[i]) and wanted[_bin(values[i], low, scale)] and lowest <= key and key <= highest:
                 buffer[k] = values[i]
                 k += 1
@@ -162,7 +162,7 @@ def _select_in_bin(
     while todo:
         lowest, highest, items = todo.pop()
         if lowest == highest:
-            found |= {index: _value_of(lowest) for index, _ in items}
+            found |= {index: value_of_key(lowest) for index, _ in items}
             continue
         shift = max(0, int(lowest ^ highest).bit_length() - _DIGIT)
         counts, mins, maxs = _digit_histogram(bits, excluded, lowest, highest, shift)
@@ -181,14 +181,14 @@ def _select_in_bin(
     return [found[index] for index in range(len(ks))]
 
 
-def _value_of(key: np.uint64) -> float:
-    """The double whose order-preserving key is ``key`` (inverse of :func:`_key`)."""
+def value_of_key(key: np.uint64) -> float:
+    """The double whose order-preserving key is ``key`` (inverse of :func:`order_key`)."""
     raw = key ^ _SIGN if key & _SIGN else key ^ _ALL
     return float(np.array([raw], dtype=np.uint64).view(np.float64)[0])
 
 
 @nb.njit(inline="always", cache=True)
-def _key(bits: np.uint64) -> np.uint64:
+def order_key(bits: np.uint64) -> np.uint64:
     # Order-preserving map of a double's bits to an unsigned integer: negative numbers
     # have every bit flipped, the others only the sign bit (written without a branch).
     return bits ^ (((bits >> np.uint64(63)) * np.uint64((1 << 63) - 1)) | np.uint64(1 << 63))
@@ -207,7 +207,7 @@ def _key_range(
         lo, hi = top, np.uint64(0)
         for i in range(g * step, min(n, (g + 1) * step)):
             inside = (not excluded[i]) and _bin(values[i], low, scale) == b
-            key = _key(bits[i])
+            key = order_key(bits[i])
             lo = min(lo, key if inside else top)
             hi = max(hi, key if inside else np.uint64(0))
         lows[g], highs[g] = lo, hi
@@ -235,7 +235,7 @@ def _digit_histogram(
         # written once, instead of one dependent update of the same counter per value.
         current, run, run_low, run_high = -1, 0, np.uint64((1 << 64) - 1), np.uint64(0)
         for i in range(g * step, min(n, (g + 1) * step)):
-            key = _key(bits[i])
+            key = order_key(bits[i])
             if (not excluded[i]) and lowest <= key and key <= highest:
                 digit = np.int64((key >> np.uint64(shift)) & mask)
                 if digit != current:

@@ -10,7 +10,7 @@ one. Layout::
 
     RUN_DIR/manifest.json          status: running | interrupted | failed | complete
     RUN_DIR/metrics.parquet        the days simulated (all of them once complete)
-    RUN_DIR/agents.parquet         every agent at the end of the last day simulated
+    RUN_DIR/agents.parquet         every agent (or a sample: --agents-out) at the end of the last day simulated
     RUN_DIR/trace.parquet          day-by-day story of a panel of agents (trustsim.trace)
     RUN_DIR/report.html            the run's report (written by the CLI; trustsim report rebuilds it)
     RUN_DIR/checkpoints/day-000030.npz   the full state after 30 days (trustsim run --checkpoint-every)
@@ -311,10 +311,13 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def agent_table(population: Population, scenario: Scenario, degree: np.ndarray) -> pa.Table:
-    """The final state of every agent, one row each (``agents.parquet``)."""
+def agent_table(
+    population: Population, scenario: Scenario, degree: np.ndarray, ids: np.ndarray | None = None
+) -> pa.Table:
+    """The final state of every agent, one row each (``agents.parquet``); ``ids``: whose rows these are."""
     state = population.arrays()
-    columns: dict[str, Any] = {"id": np.arange(population.n_agents, dtype=np.int64)}
+    agent_ids = np.arange(population.n_agents, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+    columns: dict[str, Any] = {"id": agent_ids}
     for name, values in state.items():
         if values.ndim == 2:
             for k, behaviour in enumerate(scenario.behaviours):

@@ -83,13 +83,14 @@ class Trace:
         ids, t, pop, row = self.agents, day.t, world.population, {}
         if ids.size == 0:
             return
-        row["score"], row["wrongful"], row["chill"] = pop.score[ids], pop.wrongful[ids], pop.chill[ids]
-        row["active_degree"] = world.degree[ids]
-        row |= {flag: getattr(pop, flag)[ids] for flag in _FLAGS}
-        status = day.status[ids]
+        take = world.panel_reader(ids)  # the panel's entries of an array of the world or the day
+        row["score"], row["wrongful"], row["chill"] = take(pop.score), take(pop.wrongful), take(pop.chill)
+        row["active_degree"] = take(world.degree)
+        row |= {flag: take(getattr(pop, flag)) for flag in _FLAGS}
+        status = take(day.status)
         row |= {name: (status & bit) != 0 for name, bit in _STATUS.items()}
         for kind, source in _EVENTS.items():
-            masks = getattr(day, source)[ids].astype(np.uint64)
+            masks = take(getattr(day, source)).astype(np.uint64)
             for b, name in enumerate(self.behaviours):
                 row[f"{kind}_{name}"] = (masks >> np.uint64(b)) & np.uint64(1) != 0
         row |= self._sanctions(world.seed, t, row["score"], row["blacklisted"], row["emigrated"], status)

@@ -5,6 +5,7 @@ The engine owns one :class:`World`; each mechanism reads and updates it in its p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba as nb
@@ -165,6 +166,21 @@ class World:
     def seed(self) -> int:
         """The run's seed (MODEL.md §9)."""
         return self.scenario.run.seed
+
+    def alive_by_region(self) -> np.ndarray:
+        """Alive agents of each region (int64 [R])."""
+        return self.regions.alive
+
+    def panel_reader(self, ids: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """A function giving the entries ``ids`` of any per-agent array (for the trace)."""
+        return lambda values: values[ids]
+
+    def agent_state(self, ids: np.ndarray | None) -> tuple[Population, np.ndarray]:
+        """The agents' state and active degree: everybody (no copy), or the agents ``ids``."""
+        if ids is None:
+            return self.population, self.degree
+        arrays = {name: values[..., ids] for name, values in self.population.arrays().items()}
+        return Population(**arrays), self.degree[ids]
 
     @property
     def alive(self) -> np.ndarray:

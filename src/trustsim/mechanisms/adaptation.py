@@ -119,7 +119,7 @@ def _adapt(
 def _unfriend(seed, t, stream, rate, listed, blacklisted, offsets, neighbours, edge_of_slot, degree):
     """Item 3, visiting each edge with exactly one listed end once, from its listed end.
 
-    The row is walked backwards because a cut swaps the slot with the row's last active one.
+    The row is walked backwards because a cut moves the active slots after it up one.
     """
     if rate <= 0.0:
         return

@@ -101,32 +101,56 @@ def _observe(
                 continue
             r = region[i]
             for b in range(n_behaviours):
-                ch = channel[b]
                 if not has(instances, b):
                     continue
-                if ch == PAYMENT and (off_grid[i] or not cashless[i]):
-                    continue
-                if ch == ONLINE and off_grid[i]:
-                    continue
-                cover = coverage[ch, r]
-                if cover <= 0.0 or uniform(seed, streams[b, 0], t, i, 0) >= cover:
+                ch = channel[b]
+                outcome = sighting(
+                    seed, t, i, streams[b, 0], streams[b, 1], ch, coverage[ch, r], cashless[i], off_grid[i],
+                    false_non_match, false_match, alive[r],
+                )  # fmt: skip
+                if outcome == UNSEEN:
                     continue
                 observed_count[c, b] += 1
-                bit = np.uint64(1) << np.uint64(b)
-                if ch != CAMERA:
-                    attributed[i] |= bit
-                    penalised_count[c, b] += 1
+                if outcome == LOST:
                     continue
-                u = uniform(seed, streams[b, 1], t, i, 0)
-                if u < false_non_match or (u < false_non_match + false_match and alive[r] == 1):
-                    continue  # lost
-                candidates[c, r] += 1
-                if u < false_non_match + false_match:
+                if ch == CAMERA:
+                    candidates[c, r] += 1
+                bit = np.uint64(1) << np.uint64(b)
+                if outcome == MISATTRIBUTED:
                     misattributed[i] |= bit
                     misattributed_count[c, b] += 1
                 else:
                     attributed[i] |= bit
                     penalised_count[c, b] += 1
+
+
+UNSEEN, ATTRIBUTED, MISATTRIBUTED, LOST = 0, 1, 2, 3
+"""What becomes of an instance (:func:`sighting`)."""
+
+
+@nb.njit(inline="always", cache=True)
+def sighting(
+    seed, t, i, observe_stream, recognise_stream, channel, coverage, cashless, off_grid, false_non_match, false_match,
+    alive_in_region,
+):  # fmt: skip
+    """What becomes of agent ``i``'s instance on ``channel`` (MODEL.md §4; CPU and GPU kernels call it).
+
+    ``UNSEEN``, or seen and then ``ATTRIBUTED`` to ``i``, ``MISATTRIBUTED`` to somebody
+    else (camera) or ``LOST`` (camera: not recognised, or nobody else in the region).
+    Draws ``obs:<b>`` and, on camera, ``fr:<b>``.
+    """
+    if channel == PAYMENT and (off_grid or not cashless):
+        return UNSEEN
+    if channel == ONLINE and off_grid:
+        return UNSEEN
+    if coverage <= 0.0 or uniform(seed, observe_stream, t, i, 0) >= coverage:
+        return UNSEEN
+    if channel != CAMERA:
+        return ATTRIBUTED
+    u = uniform(seed, recognise_stream, t, i, 0)
+    if u < false_non_match or (u < false_non_match + false_match and alive_in_region == 1):
+        return LOST
+    return MISATTRIBUTED if u < false_non_match + false_match else ATTRIBUTED
 
 
 @nb.njit(cache=True)

@@ -22,6 +22,7 @@ import numpy as np
 
 from trustsim.day import CHUNK, ENTERED, SANCTIONED, TOUCHED, WRONGLY_SANCTIONED, Day, has
 from trustsim.rng import stream_id, uniform
+from trustsim.scalar import greater, lesser
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
@@ -69,8 +70,6 @@ def _court_list_sanction(
     blacklisted, court_listed, listed_wrongly, listed_day, days_above_exit,
     ever_sanctioned, ever_wrongly_sanctioned, status, listing_count, denials_count,
 ):  # fmt: skip
-    blacklist_score, exit_score, court_points, court_exit_rate = listing[0], listing[1], listing[2], listing[3]
-    n_behaviours = escalation.shape[0]
     n_sanctions = attempt_rate.shape[0]
     highest_bound = applies_below.max() if n_sanctions else -np.inf
     n = score.shape[0]
@@ -83,59 +82,21 @@ def _court_list_sanction(
             if emigrated[i]:
                 status[i] = 0
                 continue
-            flags = np.uint8(0)
-            s = score[i]
-            listed = blacklisted[i]
-            # 1. court
-            if attributed[i] != 0:
-                for b in range(n_behaviours):
-                    if escalation[b] > 0.0 and has(attributed[i], b):
-                        if uniform(seed, court_streams[b], t, i, 0) < escalation[b]:
-                            s = min(max(s - court_points, bounds[0]), bounds[1])
-                            if not listed:
-                                entries[ENTRIES_COURT] += 1
-                                listed_day[i] = t
-                                flags |= ENTERED
-                            listed = True
-                            court_listed[i] = True
-                            listed_wrongly[i] = False
-                score[i] = s
-            # 2. score listing
-            if not listed and s < blacklist_score:
-                listed = True
-                listed_wrongly[i] = s + wrongful[i] >= blacklist_score
-                listed_day[i] = t
-                flags |= ENTERED
-                entries[ENTRIES_SCORE] += 1
-            # 3. exit counter
-            days_above_exit[i] = days_above_exit[i] + 1 if s >= exit_score else 0
-            # 4. exit
-            if listed and listed_day[i] < t:
-                if court_listed[i]:
-                    leaves = uniform(seed, exit_stream, t, i, 0) < court_exit_rate
-                else:
-                    leaves = days_above_exit[i] >= exit_days
-                if leaves:
-                    listed = False
-                    court_listed[i] = False
-                    listed_wrongly[i] = False
-                    listed_day[i] = -1
-                    entries[EXITS] += 1
-            blacklisted[i] = listed
+            flags, s, listed, event = court_and_list(
+                i, seed, t, escalation, court_streams, exit_stream, listing, exit_days, bounds, attributed[i],
+                score, wrongful, blacklisted, court_listed, listed_wrongly, listed_day, days_above_exit,
+            )  # fmt: skip
+            if event >= 0:
+                entries[event] += 1
             # 6–7. sanctions (none can be active above every score bound and off the list)
             if s < highest_bound or listed:
                 for k in range(n_sanctions):
-                    if not sanction_active(s, listed, applies_below[k], applies_to_blacklisted[k]):
-                        continue
-                    flags |= SANCTIONED
-                    rate = attempt_rate[k]
-                    if rate >= 1.0 or (rate > 0.0 and uniform(seed, attempt_streams[k], t, i, 0) < rate):
-                        denials[k] += 1
-                    wrong = _wrongful(
-                        s, wrongful[i], listed_wrongly[i], listed, applies_below[k], applies_to_blacklisted[k]
-                    )
-                    if wrong:
-                        flags |= WRONGLY_SANCTIONED
+                    active, denied, wrong = sanction_outcome(
+                        i, seed, t, s, wrongful[i], listed, listed_wrongly[i], applies_below[k],
+                        applies_to_blacklisted[k], attempt_rate[k], attempt_streams[k],
+                    )  # fmt: skip
+                    flags |= active * SANCTIONED | wrong * WRONGLY_SANCTIONED
+                    denials[k] += denied
                 if flags & SANCTIONED:
                     ever_sanctioned[i] = True
                 if flags & WRONGLY_SANCTIONED:
@@ -148,8 +109,81 @@ def _court_list_sanction(
         denials_count[c, :] = denials
 
 
+NO_EVENT = -1
+"""What :func:`court_and_list` returns when an agent neither entered nor left the list."""
+
+
 @nb.njit(inline="always", cache=True)
-def _wrongful(score, wrongful, listed_wrongly, blacklisted, applies_below, applies_to_blacklisted):
+def court_and_list(
+    i, seed, t, escalation, court_streams, exit_stream, listing, exit_days, bounds, attributed,
+    score, wrongful, blacklisted, court_listed, listed_wrongly, listed_day, days_above_exit,
+):  # fmt: skip
+    """Items 1–4 of MODEL.md §6 for alive agent ``i`` (CPU and GPU kernels call it).
+
+    Updates the agent's score and listing state and returns ``(flags, score, listed,
+    event)``: its ``ENTERED`` flag, its score after court, whether it is listed now,
+    and the day's event, ``ENTRIES_SCORE``, ``ENTRIES_COURT``, ``EXITS`` or
+    :data:`NO_EVENT` (an agent listed today cannot leave the list today, so there is
+    at most one).
+    """
+    blacklist_score, exit_score, court_points, court_exit_rate = listing[0], listing[1], listing[2], listing[3]
+    flags = np.uint8(0)
+    event = NO_EVENT
+    s = score[i]
+    listed = blacklisted[i]
+    # 1. court
+    if attributed != 0:
+        for b in range(escalation.shape[0]):
+            if escalation[b] > 0.0 and has(attributed, b):
+                if uniform(seed, court_streams[b], t, i, 0) < escalation[b]:
+                    s = lesser(greater(s - court_points, bounds[0]), bounds[1])
+                    if not listed:
+                        event = ENTRIES_COURT
+                        listed_day[i] = t
+                        flags |= ENTERED
+                    listed = True
+                    court_listed[i] = True
+                    listed_wrongly[i] = False
+        score[i] = s
+    # 2. score listing
+    if not listed and s < blacklist_score:
+        listed = True
+        listed_wrongly[i] = s + wrongful[i] >= blacklist_score
+        listed_day[i] = t
+        flags |= ENTERED
+        event = ENTRIES_SCORE
+    # 3. exit counter
+    days_above_exit[i] = days_above_exit[i] + 1 if s >= exit_score else 0
+    # 4. exit
+    if listed and listed_day[i] < t:
+        if court_listed[i]:
+            leaves = uniform(seed, exit_stream, t, i, 0) < court_exit_rate
+        else:
+            leaves = days_above_exit[i] >= exit_days
+        if leaves:
+            listed = False
+            court_listed[i] = False
+            listed_wrongly[i] = False
+            listed_day[i] = -1
+            event = EXITS
+    blacklisted[i] = listed
+    return flags, s, listed, event
+
+
+@nb.njit(inline="always", cache=True)
+def sanction_outcome(
+    i, seed, t, score, wrongful, listed, listed_wrongly, applies_below, applies_to_blacklisted, rate, stream
+):  # fmt: skip
+    """Items 6–7 for one sanction of agent ``i``: ``(active, denied, wrongful)``, each 0 or 1."""
+    if not sanction_active(score, listed, applies_below, applies_to_blacklisted):
+        return np.uint8(0), 0, np.uint8(0)
+    denied = rate >= 1.0 or (rate > 0.0 and uniform(seed, stream, t, i, 0) < rate)
+    wrong = wrongful_sanction(score, wrongful, listed_wrongly, listed, applies_below, applies_to_blacklisted)
+    return np.uint8(1), 1 if denied else 0, np.uint8(1) if wrong else np.uint8(0)
+
+
+@nb.njit(inline="always", cache=True)
+def wrongful_sanction(score, wrongful, listed_wrongly, blacklisted, applies_below, applies_to_blacklisted):
     """Item 7: every condition that makes the (active) sanction active is wrongful."""
     by_score = score < applies_below
     by_list = applies_to_blacklisted and blacklisted

@@ -86,7 +86,8 @@ def _friends_total(friend_scores, start, end):
 
 
 @nb.njit(inline="always", cache=True)
-def _own_points(points, attributed):
+def own_points(points, attributed):
+    """Sum of the points of the agent's own attributed instances, in behaviour order (CPU and GPU kernels)."""
     total = 0.0
     if attributed != 0:
         for b in range(points.shape[0]):
@@ -120,7 +121,7 @@ def _update(
             if emigrated[i]:
                 score[i] = s
                 continue
-            delta = _own_points(points, attributed[i])
+            delta = own_points(points, attributed[i])
             delta_wrongful = 0.0
             if wrongly_received[i] != 0:
                 delta += landed_points[i]

@@ -1,0 +1,43 @@
+"""The GPU backend: the phases of MODEL.md as numba-cuda kernels, with the CPU's draws.
+
+Each module mirrors its CPU mechanism (``behaviour``, ``observation``, ``scoring``,
+``sanctions``, ``adaptation``, ``metrics``) and takes its parameters from the CPU
+phase class it extends; the random numbers come from the same Philox function
+(:func:`trustsim.rng.uniform`), compiled for the device. :mod:`~trustsim.gpu.state`
+holds the world on the device and :mod:`~trustsim.gpu.plan` the memory plan. The
+engine (:class:`trustsim.engine.Simulation`) is the same for both backends.
+
+Without a GPU the kernels run under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``),
+which is how the tests check them against the CPU draw for draw.
+"""
+
+from __future__ import annotations
+
+from numba import cuda
+
+from trustsim.errors import TrustsimError
+from trustsim.gpu.common import SIMULATED, thread_safe_simulator
+
+
+class GpuUnavailableError(TrustsimError):
+    """``--backend gpu`` on a machine without a usable CUDA GPU."""
+
+
+def require_gpu() -> tuple[str, int]:
+    """The GPU's name and free bytes; :class:`GpuUnavailableError` when there is none."""
+    if SIMULATED:
+        thread_safe_simulator()
+        return "the CUDA simulator (NUMBA_ENABLE_CUDASIM=1)", 2**40
+    try:
+        available = cuda.is_available()
+    except Exception:
+        available = False
+    if not available:
+        raise GpuUnavailableError(
+            "--backend gpu: no CUDA GPU is usable here (no NVIDIA driver or device found); "
+            "use --backend cpu (trustsim run and trustsim resume take it), or a machine with an NVIDIA GPU"
+        )
+    device = cuda.get_current_device()
+    free, _ = cuda.current_context().get_memory_info()
+    name = device.name.decode() if isinstance(device.name, bytes) else str(device.name)
+    return name, int(free)

@@ -1,0 +1,118 @@
+"""The GPU memory plan: bytes per agent and per edge of the device layout, the total, and whether it fits.
+
+The plan adds up the arrays :mod:`trustsim.gpu.state` allocates, from their dtypes,
+so it follows the layout: the agents' state in the CPU engine's dtypes (double
+precision scores, chill and deterrence, single precision frailty, one byte per
+flag), the day's scratch (behaviour masks, landed points, the other half of the
+score's double buffer), the region index and the CSR network with 32-bit neighbour
+and edge ids and one ``active`` byte per slot. It is printed before a GPU run, and
+a run that does not fit the card is refused before anything is allocated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trustsim.day import mask_dtype
+from trustsim.errors import TrustsimError
+from trustsim.gpu.common import THREADS
+from trustsim.population import PER_BEHAVIOUR, STATE_DTYPES
+from trustsim.scenario import Scenario
+
+MARGIN = 1.05
+"""Headroom on the device: the CUDA context, kernels and the day's small temporary arrays."""
+
+
+class GpuMemoryError(TrustsimError):
+    """A GPU run whose arrays do not fit the card's memory."""
+
+
+@dataclass(frozen=True)
+class GpuMemoryPlan:
+    """Bytes a GPU run holds on the card, by part."""
+
+    agents: int
+    edges: int
+    bytes_per_agent: float
+    bytes_per_edge: int
+    card_bytes: int
+    card_name: str
+
+    @property
+    def total(self) -> int:
+        """Bytes on the card, margin included."""
+        return int((self.agents * self.bytes_per_agent + self.edges * self.bytes_per_edge) * MARGIN)
+
+    @property
+    def fits(self) -> bool:
+        """Whether the run fits the card's free memory."""
+        return self.total <= self.card_bytes
+
+    def lines(self) -> list[str]:
+        """The plan in words, as printed before a run."""
+        gib = 2**30
+        verdict = "fits" if self.fits else "does NOT fit"
+        return [
+            f"GPU memory plan for {self.agents:,} agents and {self.edges:,} edges on {self.card_name}:",
+            f"  {self.bytes_per_agent:.1f} B per agent ({self.agents * self.bytes_per_agent / gib:.2f} GiB), "
+            f"{self.bytes_per_edge} B per edge ({self.edges * self.bytes_per_edge / gib:.2f} GiB)",
+            f"  total with {MARGIN - 1:.0%} margin {self.total / gib:.2f} GiB of {self.card_bytes / gib:.2f} GiB free: "
+            f"{verdict}",
+        ]
+
+    def summary(self) -> dict[str, object]:
+        """The plan as data (for the manifest)."""
+        return {
+            "device": self.card_name,
+            "bytes_per_agent": self.bytes_per_agent,
+            "bytes_per_edge": self.bytes_per_edge,
+            "planned_bytes": self.total,
+            "free_bytes": self.card_bytes,
+        }
+
+    def require(self) -> None:
+        """Raise :class:`GpuMemoryError` (one line, with the fix) when the run does not fit."""
+        if not self.fits:
+            most = int(self.card_bytes / MARGIN / (self.bytes_per_agent + self.bytes_per_edge * self.edges_per_agent))
+            raise GpuMemoryError(
+                f"the GPU run needs {self.total / 2**30:.1f} GiB but {self.card_name} has "
+                f"{self.card_bytes / 2**30:.1f} GiB free: use at most about {most:,} --agents"
+            )
+
+    @property
+    def edges_per_agent(self) -> float:
+        """Mean edges per agent of this network."""
+        return self.edges / self.agents if self.agents else 0.0
+
+
+def bytes_per_agent(scenario: Scenario) -> float:
+    """Device bytes per agent: state, the day's scratch, region index, degree and row offsets."""
+    n_behaviours = len(scenario.behaviours)
+    state = sum(
+        np.dtype(dtype).itemsize * (n_behaviours if name in PER_BEHAVIOUR else 1)
+        for name, dtype in STATE_DTYPES.items()
+    )
+    masks = 4 * np.dtype(mask_dtype(n_behaviours)).itemsize  # committed, attributed, misattributed, wrongly received
+    scratch = masks + 3 * 8 + 1 + 8 / THREADS  # landed points and wrongful, next scores, status, block partials
+    regions = 3 * 4  # members, position, Fenwick tree
+    return state + scratch + regions + 4 + 8  # degree, offsets
+
+
+def bytes_per_edge(edges: int) -> int:
+    """Device bytes per edge: two CSR slots, each a neighbour id, an edge id and an active byte."""
+    edge_id = 4 if edges < 2**32 else 8
+    return 2 * (4 + edge_id + 1)
+
+
+def memory_plan(scenario: Scenario, edges: int, card_bytes: int, card_name: str) -> GpuMemoryPlan:
+    """The plan of ``scenario`` with ``edges`` edges on a card with ``card_bytes`` free."""
+    return GpuMemoryPlan(
+        agents=scenario.run.agents,
+        edges=edges,
+        bytes_per_agent=bytes_per_agent(scenario),
+        bytes_per_edge=bytes_per_edge(edges),
+        card_bytes=card_bytes,
+        card_name=card_name,
+    )

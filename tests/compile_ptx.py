@@ -1,0 +1,65 @@
+"""Compile recorded kernels to PTX for sm_90 without a GPU (run by test_gpu.py in a subprocess).
+
+numba asks the current device for its compute capability when it compiles a device
+function; with no GPU there is none, so this script answers (9, 0) for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import sys
+from types import SimpleNamespace
+
+from numba import cuda
+from numba.cuda import dispatcher
+
+HOPPER = (9, 0)
+
+
+def main(path: str) -> None:
+    """Compile every ``(module, kernel) -> argument types`` of the pickle at ``path``."""
+    with open(path, "rb") as file:
+        launches = pickle.load(file)  # written by the test itself
+    dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=HOPPER)
+    failed = []
+    for (module, name), signatures in sorted(launches.items()):
+        kernel = getattr(importlib.import_module(module), name)
+        for types in signatures:
+            try:
+                ptx, _ = cuda.compile_ptx(kernel.py_func, types, cc=HOPPER)
+            except Exception as err:  # report every kernel that fails, not only the first
+                failed.append(f"{module}.{name}{types}: {str(err).strip().splitlines()[-1]}")
+                continue
+            assert ".target sm_90" in ptx, f"{module}.{name}"
+            print(f"{module}.{name}: {len(ptx):,} characters of PTX")
+    # No fused multiply-add in the score, wrongful, deterrence and chill formulas: the CPU
+    # rounds the product and the sum apart. Only Philox's uniform (integers below 2**53,
+    # where fusing is exact) may contain one; _adapt draws three uniforms.
+    fma = {name: _ptx_of(launches, module, name).count("fma.rn.f64") for module, name in launches}
+    if fma.get("_update", 0) or fma.get("_adapt", 0) > 3 * _uniform_fmas():
+        failed.append(f"fused multiply-adds where the CPU rounds twice: {fma}")
+    if failed:
+        sys.exit("\n".join(["kernels that do not compile:", *failed]))
+    print(f"compiled {sum(map(len, launches.values()))} kernel signatures")
+
+
+def _ptx_of(launches: dict, module: str, name: str) -> str:
+    kernel = getattr(importlib.import_module(module), name)
+    return cuda.compile_ptx(kernel.py_func, next(iter(launches[(module, name)])), cc=HOPPER)[0]
+
+
+def _uniform_fmas() -> int:
+    """Fused multiply-adds in the PTX of one draw of :func:`trustsim.rng.uniform`."""
+    from numba import float64, int64
+
+    from trustsim.rng import uniform
+
+    def one_draw(out, t):  # type: ignore[no-untyped-def]
+        out[0] = uniform(1, 2, t, 3, 0)
+
+    return cuda.compile_ptx(one_draw, (float64[:], int64), cc=HOPPER)[0].count("fma.rn.f64")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
