@@ -19,6 +19,7 @@ from trustsim.checks import InvariantChecker
 from trustsim.day import Day
 from trustsim.errors import TrustsimError
 from trustsim.mechanisms.adaptation import AdaptationPhase
+from trustsim.mechanisms.base import Mechanism
 from trustsim.mechanisms.behaviour import BehaviourPhase
 from trustsim.mechanisms.observation import ObservationPhase
 from trustsim.mechanisms.rollout import coverage_table
@@ -89,6 +90,7 @@ class Simulation:
     """
 
     world: World | DeviceWorld
+    phases: tuple[Mechanism, ...]  # A→E; on the GPU, the kernels of trustsim.gpu (the same hook)
     memory_plan: GpuMemoryPlan | None
 
     def __init__(

@@ -75,11 +75,19 @@ class GpuMemoryPlan:
     def require(self) -> None:
         """Raise :class:`GpuMemoryError` (one line, with the fix) when the run does not fit."""
         if not self.fits:
-            most = int(self.card_bytes / MARGIN / (self.bytes_per_agent + self.bytes_per_edge * self.edges_per_agent))
+            most = self.largest_fitting_agents()
             raise GpuMemoryError(
                 f"the GPU run needs {self.total / 2**30:.1f} GiB but {self.card_name} has "
                 f"{self.card_bytes / 2**30:.1f} GiB free: use at most about {most:,} --agents"
             )
+
+    def largest_fitting_agents(self) -> int:
+        """About the most agents of this network's density that fit the card."""
+        room = self.card_bytes / MARGIN
+        most = int(room / (self.bytes_per_agent + bytes_per_edge(0) * self.edges_per_agent))
+        if most * self.edges_per_agent >= 2**32:  # edge ids then take 8 bytes
+            most = int(room / (self.bytes_per_agent + bytes_per_edge(2**32) * self.edges_per_agent))
+        return most
 
     @property
     def edges_per_agent(self) -> float:
