@@ -72,3 +72,18 @@ def test_the_trace_bound_holds_the_panel_drawn(agents: int, share: float) -> Non
     bound = traced_agents(agents, share)
     assert panel.size <= bound <= DEFAULT_PANEL
     assert bound <= 3 * max(panel.size, 20) or bound == min(agents, DEFAULT_PANEL)  # and not far above it
+
+
+def test_a_sampled_agent_table_lets_a_run_fit_that_the_whole_table_would_not() -> None:
+    """--agents-out sample=N: the agent table is budgeted at N rows (plus the traced agents), not all."""
+    from trustsim.api import RunOptions
+
+    s = scenario("china_scs", agents=2_000_000)
+    table = RunOptions(agents_out="sample=5000").table_agents(s.run.agents)
+    assert table == 5000 + DEFAULT_PANEL and RunOptions().table_agents(s.run.agents) == s.run.agents
+    full, sampled = estimate(s), estimate(s, table_agents=table)
+    assert sampled.total < full.total
+    budget = (sampled.total + full.total) // 2
+    with pytest.raises(MemoryBudgetError):
+        require_memory(s, budget)
+    assert require_memory(s, budget, table_agents=table).total <= budget

@@ -45,6 +45,7 @@ from trustsim.store import (
     read_metrics,
 )
 from trustsim.summary import headline
+from trustsim.trace import DEFAULT_PANEL
 
 
 def trustsim_version() -> str:
@@ -132,6 +133,11 @@ class RunOptions(BaseModel):
         if not re.fullmatch(r"all|sample=[1-9][0-9]*", value):
             raise ValueError("use 'all' or 'sample=N' with N a whole number of at least 1")
         return value
+
+    def table_agents(self, n_agents: int) -> int:
+        """At most how many agents ``agents.parquet`` holds (a sample adds the traced agents)."""
+        ids = self.agent_ids(n_agents)
+        return n_agents if ids is None else min(n_agents, ids.size + DEFAULT_PANEL)
 
     def agent_ids(self, n_agents: int) -> np.ndarray | None:
         """The agents written to ``agents.parquet``: ``None`` for all of them."""
@@ -221,10 +227,11 @@ def run(
         header = read_checkpoint_header(start_from)
         resolved, branch = _branch(scenario, header, start_from, overrides, agents, days, seed)
     # Before the run directory exists, and before a checkpoint's arrays are loaded.
+    table = options.table_agents(resolved.run.agents)
     if start_from is None:
-        require_memory(resolved)
+        require_memory(resolved, table_agents=table)
     else:
-        require_memory(resolved, edges=header.edges, restoring=True)
+        require_memory(resolved, edges=header.edges, restoring=True, table_agents=table)
     if options.backend == "gpu":
         require_gpu_room(resolved, header.edges if start_from is not None else None)
     if start_from is not None:
@@ -262,10 +269,11 @@ def resume(
             raise RunDirectoryError(f"{run_dir}: the run is complete already; nothing to resume")
         directory.remove_temporary_files()
         header, path = _latest_readable_checkpoint(directory.path, scenario)
+        table = options.table_agents(scenario.run.agents)
         if header is None:
-            require_memory(scenario)
+            require_memory(scenario, table_agents=table)
         else:
-            require_memory(scenario, edges=header.edges, restoring=True)
+            require_memory(scenario, edges=header.edges, restoring=True, table_agents=table)
         if options.backend == "gpu":
             require_gpu_room(scenario, header.edges if header is not None else None)
         start = None if path is None else read_checkpoint(path)

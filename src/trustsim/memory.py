@@ -100,11 +100,13 @@ def estimate(
     *,
     edges: int | None = None,
     restoring: bool = False,
+    table_agents: int | None = None,
 ) -> MemoryEstimate:
     """Bytes a run of ``scenario`` needs (with ``n_agents`` agents and ``days`` days if given).
 
     ``edges`` replaces the expected number of edges (a checkpoint knows it); ``restoring``
-    means the state comes from a checkpoint, with no network generator to run.
+    means the state comes from a checkpoint, with no network generator to run;
+    ``table_agents`` is how many agents ``agents.parquet`` holds (``--agents-out``; all by default).
     """
     n = scenario.run.agents if n_agents is None else n_agents
     t = scenario.run.days if days is None else days
@@ -126,7 +128,7 @@ def estimate(
     metrics += 2 * t * traced * (28 + 3 * b + 2 * len(scenario.sanctions) + 16)
     # agents.parquet: numeric columns go to Arrow without a copy; the per-behaviour columns
     # are widened to float64, and ids, tiers, counterfactual score and Parquet buffers added.
-    agent_table = n * (64 + 16 * b)
+    agent_table = (n if table_agents is None else min(n, table_agents)) * (64 + 16 * b)
     return MemoryEstimate(
         agents=n,
         edges=edges,
@@ -185,13 +187,18 @@ def largest_fitting_agents(scenario: Scenario, budget: int) -> int:
 
 
 def require_memory(
-    scenario: Scenario, budget: int | None = None, *, edges: int | None = None, restoring: bool = False
+    scenario: Scenario,
+    budget: int | None = None,
+    *,
+    edges: int | None = None,
+    restoring: bool = False,
+    table_agents: int | None = None,
 ) -> MemoryEstimate:
     """Raise :class:`MemoryBudgetError` if the run does not fit in ``budget`` (default: available now).
 
-    ``edges`` and ``restoring`` are as for :func:`estimate`.
+    ``edges``, ``restoring`` and ``table_agents`` are as for :func:`estimate`.
     """
-    needed = estimate(scenario, edges=edges, restoring=restoring)
+    needed = estimate(scenario, edges=edges, restoring=restoring, table_agents=table_agents)
     budget = available_bytes() if budget is None else budget
     if needed.total <= budget:
         return needed
