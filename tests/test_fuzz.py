@@ -13,6 +13,7 @@ Run with ``--hypothesis-show-statistics`` to see how many cases each test tried.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import math
 import tempfile
@@ -125,7 +126,9 @@ def mutated(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
         else:
             key: Any = int(parts[-1]) if isinstance(parent, list) else parts[-1]
             # run.* only takes the nasty values: a random mid-sized int would make a real, long run
-            value = draw(nasty if parts[0] == "run" else any_value)
+            # a copy: NASTY's lists and tables are shared by every example, and a later mutation
+            # inside one would change them for the next examples (or make one contain itself)
+            value = copy.deepcopy(draw(nasty if parts[0] == "run" else any_value))
             if kind == "replace":
                 parent[key] = value
             elif kind == "delete":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from trustsim.errors import ScenarioError
-from trustsim.scenario import json_schema, load_scenario, shipped_scenarios
+from trustsim.scenario import json_schema, load_scenario, read_raw, shipped_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,6 +75,24 @@ def test_baseline_is_the_reference_society_with_no_coverage() -> None:
 def test_committed_json_schema_matches_the_code() -> None:
     committed = (ROOT / "docs" / "scenario.schema.json").read_text()
     assert committed == json_schema(), "regenerate with: trustsim schema > docs/scenario.schema.json"
+
+
+@pytest.mark.parametrize("name", sorted(shipped_scenarios()))
+def test_every_shipped_scenario_file_validates_against_the_committed_schema(name: str) -> None:
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs" / "scenario.schema.json").read_text())
+    jsonschema.validate(read_raw(name), schema)  # the file as written, its `extends` merged
+
+
+def test_the_committed_schema_refuses_what_the_loader_refuses() -> None:
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs" / "scenario.schema.json").read_text())
+    raw = read_raw("uk_credit")
+    raw["score"]["memory"] = "forgetful"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(raw, schema)
 
 
 def test_every_shipped_scenario_validates() -> None:

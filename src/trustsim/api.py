@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from trustsim.engine import SavedState, Simulation
+from trustsim.engine import SavedState, Simulation, require_backend
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
 from trustsim.memory import expected_edges, require_memory
 from trustsim.scenario import Scenario, branch_problems, differences, load_scenario, validate
@@ -316,6 +316,7 @@ def require_gpu_room(scenario: Scenario, edges: int | None) -> None:
     from trustsim.gpu.metrics import require_countable
     from trustsim.gpu.plan import memory_plan
 
+    require_backend(scenario, "gpu", check=False)
     require_countable(scenario)
     name, free = require_gpu()
     planned_edges = expected_edges(scenario, scenario.run.agents) if edges is None else edges

@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
     app.command()(sweep)
     app.command()(sensitivity)
     app.command()(query)
+    app.command()(calibrate)
 
 
 def _with_runs(quiet: bool, title: str, work: Callable[[Callable[[int, int], None]], Any]) -> Any:
@@ -97,6 +98,13 @@ def compare(
     ))  # fmt: skip
     pairing = "independent seeds" if independent_seeds else "common random numbers"
     _print_frame(table, f"{b} − {a}: {reps} replicates, {pairing}", list(table.columns))
+    differs = table.attrs.get("society_differs") or []
+    if differs:
+        console.print(
+            f"note: {a} and {b} are different societies ({', '.join(differs)} differ), so a pair shares few "
+            "draws: the differences compare two systems on two populations, not one policy change. "
+            "A metric one scenario lacks (a sanction it has no such thing as, no dissent to chill) shows – ."
+        )
     console.print(f"experiment in {table.attrs['folder']}")
     finish_with_report(table.attrs["folder"], report, quiet)
 
@@ -162,6 +170,55 @@ def sensitivity(
     _print_frame(table, f"{scenario}: {method} indices", list(table.columns))
     console.print(f"experiment in {table.attrs['folder']}")
     finish_with_report(table.attrs["folder"], report, quiet)
+
+
+def calibrate(
+    scenario: Annotated[str, typer.Argument(help="shipped name or .toml path")],
+    target: Annotated[
+        list[str], typer.Option("--target", help="NAME=VALUE: a yearly figure for --population people (repeatable)")
+    ],
+    vary: Annotated[
+        list[str] | None, typer.Option("--vary", help="KEY=LO:HI, a parameter to fit (repeatable; none: score only)")
+    ] = None,
+    population: Annotated[
+        float | None, typer.Option(help="people the targets count (default: the simulated agents), e.g. 1.4e9")
+    ] = None,
+    budget: Annotated[int, typer.Option(help="trials in all (a larger one continues the same study)")] = 40,
+    reps: Annotated[int, typer.Option(help="seeds per trial (the same seeds for every trial)")] = 3,
+    agents: Agents = None,
+    days: Days = None,
+    seed: Seed = None,
+    base: Base = None,
+    name: Annotated[str | None, typer.Option(help="name of the calibrated scenario")] = None,
+    description: Annotated[str | None, typer.Option(help="its one-line description")] = None,
+    write: Annotated[
+        str | None, typer.Option(help="where to write the calibrated scenario (default NAME.toml)")
+    ] = None,
+    out: Out = None,
+    jobs: Jobs = None,
+    cluster: Cluster = None,
+    quiet: Quiet = False,
+) -> None:
+    """Fit parameters so that the scenario reproduces observed yearly figures (scipy least squares; Dask; resumable)."""
+    from trustsim.experiments import calibrate as run_calibrate
+
+    result = _with_runs(quiet, f"calibrate {scenario}", lambda on_progress: run_calibrate(
+        scenario, target, vary or (), population=population, budget=budget, reps=reps, agents=agents, days=days,
+        seed=seed, overrides=base or (), name=name, description=description, write=write, out=out, jobs=jobs,
+        cluster=cluster, on_progress=on_progress,
+    ))  # fmt: skip
+    trials = result.trials
+    shown = trials.sort_values("misfit").head(20) if len(trials) > 20 else trials
+    _print_frame(shown, f"trials ({len(trials)}; the best 20 shown)" if len(trials) > 20 else "trials",
+                 list(shown.columns))  # fmt: skip
+    if result.best:
+        console.print("best values: " + ", ".join(f"{key} = {value:.6g}" for key, value in result.best.items()))
+    fits = result.fits.assign(relative_error=[f"{e:+.1%}" for e in result.fits["relative_error"]])
+    _print_frame(fits, f"fit of each target: mean of {result.reps} seeds, with its standard error",
+                 list(fits.columns))  # fmt: skip
+    if result.written is not None:
+        console.print(f"calibrated scenario written to {result.written}")
+    console.print(f"experiment in {result.folder}")
 
 
 def query(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numba
@@ -21,6 +21,7 @@ from trustsim.errors import TrustsimError
 from trustsim.mechanisms.adaptation import AdaptationPhase
 from trustsim.mechanisms.base import Mechanism
 from trustsim.mechanisms.behaviour import BehaviourPhase
+from trustsim.mechanisms.credit_file import CreditFile, empty_file, file_problems
 from trustsim.mechanisms.observation import ObservationPhase
 from trustsim.mechanisms.rollout import coverage_table
 from trustsim.mechanisms.sanctions import SanctionsPhase
@@ -68,6 +69,7 @@ class SavedState:
     metrics: dict[str, np.ndarray]
     observed_total: int
     trace: dict[str, np.ndarray]
+    credit_file: dict[str, np.ndarray] = field(default_factory=empty_file)  # records of an expiry-memory run
 
 
 class Simulation:
@@ -105,8 +107,7 @@ class Simulation:
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
-        if backend == "gpu" and check:
-            raise BackendOptionError("--check runs on the CPU backend only: drop --check or use --backend cpu")
+        require_backend(scenario, backend, check)
         self.scenario = scenario
         self.backend = backend
         if start is None:  # a restored state is in memory already; its caller checks before loading it
@@ -123,6 +124,7 @@ class Simulation:
             world = _restore_world(scenario, start, coverage)
         panel = choose_panel(world.population.outspoken, traced) if start is None else start.trace["agents"]
         self.trace = Trace(scenario, panel)
+        self.credit_file = CreditFile(scenario) if scenario.score.expires else None  # CPU only (require_backend)
         if backend == "gpu":
             from trustsim.gpu.backend import device_parts  # numba.cuda is loaded for GPU runs only
 
@@ -134,10 +136,12 @@ class Simulation:
             self.phases = (
                 BehaviourPhase(scenario),  # A, MODEL.md §3
                 ObservationPhase(scenario),  # B, §4
-                ScoringPhase(scenario),  # C, §5
+                ScoringPhase(scenario, self.credit_file),  # C, §5
                 SanctionsPhase(scenario),  # D, §6
                 AdaptationPhase(scenario),  # E, §7
             )
+            if start is not None and self.credit_file is not None:
+                self.credit_file.restore(start.credit_file)
             self.today = Day.allocate(
                 scenario.run.agents, len(scenario.behaviours), scenario.n_regions, len(scenario.sanctions)
             )
@@ -206,6 +210,7 @@ class Simulation:
             metrics={name: values[: self.world.day] for name, values in self.metrics.values.items()},
             observed_total=self.metrics.observed_total,
             trace=self.trace.saved(self.world.day),
+            credit_file=self.credit_file.saved() if self.credit_file is not None else empty_file(),
         )
 
     def agent_state(self, ids: np.ndarray | None = None) -> tuple[Population, np.ndarray]:
@@ -217,6 +222,18 @@ class Simulation:
         day.t = self.world.day
         day.alive_start_count = int(self.world.alive_by_region().sum())
         return day
+
+
+def require_backend(scenario: Scenario, backend: str, check: bool) -> None:
+    """Refuse, in one line, what the chosen backend does not offer (before anything is built or written)."""
+    if backend != "gpu":
+        return
+    if check:
+        raise BackendOptionError("--check runs on the CPU backend only: drop --check or use --backend cpu")
+    if scenario.score.expires:
+        raise BackendOptionError(
+            "score.memory = 'expiry' (a credit file) runs on the CPU backend only: use --backend cpu"
+        )
 
 
 def state_problems(state: SavedState, scenario: Scenario) -> list[str]:
@@ -245,6 +262,7 @@ def state_problems(state: SavedState, scenario: Scenario) -> list[str]:
         problems.append(f"day {state.day} is outside 0 … {scenario.run.days}")
     else:
         problems += trace_problems(state.trace, scenario, state.day)
+        problems += file_problems(state.credit_file, n, state.day, scenario.score.expires)
     return problems
 
 

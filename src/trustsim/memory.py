@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trustsim.errors import TrustsimError
+from trustsim.mechanisms.credit_file import expected_file_bytes
 from trustsim.scenario import Scenario
 from trustsim.trace import DEFAULT_PANEL
 
@@ -121,6 +122,8 @@ def estimate(
     # day.py: four masks, landed points and wrongful, score_next, status, touched friends;
     # world.py: degree and the region index (members, position, Fenwick tree).
     scratch = n * (4 * mask + 8 * 3 + 1 + 4) + n * 16
+    if scenario.score.expires:  # credit_file.py: balance, expiring and today's points, expiring wrongful; records
+        scratch += n * 32 + expected_file_bytes(scenario, n, t)
     n_columns = 30 + 6 + 5 * b + 2 * len(scenario.sanctions) + len(scenario.tiers)
     metrics = 2 * t * n_columns * 8  # the preallocated columns and the frame made from them
     # trace.py: a panel of at most DEFAULT_PANEL agents, its columns and the long frame made from them.

@@ -68,6 +68,16 @@ def columns(scenario: Scenario) -> dict[str, type]:
     return cols
 
 
+EVENT_PREFIXES = ("committed_", "observed_", "misattributed_", "caught_", "penalised_", "denials_",
+                  "blacklist_entries_")  # fmt: skip
+EVENT_COLUMNS = ("blacklist_exits", "dissent_committed", "dissent_unchilled")
+
+
+def is_event(column: str) -> bool:
+    """Whether a metric column counts the day's events (summed over days) rather than a state (MODEL.md §10)."""
+    return column in EVENT_COLUMNS or column.startswith(EVENT_PREFIXES)
+
+
 class Metrics:
     """Collects one row per day into preallocated columns."""
 

@@ -207,7 +207,13 @@ class Behaviour(Section):
 
 
 class Score(Section):
-    """The score and its dynamics (MODEL.md §5). Omit recovery_half_life_days for no recovery."""
+    """The score and its dynamics (MODEL.md §5).
+
+    ``memory`` says how the score forgets. ``"recovery"`` (MODEL.md §5): every day the
+    score moves a share ρ back towards its target, set by ``recovery_half_life_days``
+    (omit it for no recovery). ``"expiry"``: a credit file, where each day's points stay
+    in full for ``memory_days`` days and are then removed at once (docs/model-choices.md).
+    """
 
     base_score: ScoreValue
     score_min: ScoreValue
@@ -215,6 +221,12 @@ class Score(Section):
     off_grid_score: ScoreValue
     recovery_half_life_days: Positive | None = None
     contagion: Probability = Field(description="κ: pull towards the friends' mean score; 0 is off")
+    memory: Literal["recovery", "expiry"] = Field(
+        default="recovery", description="recovery: exponential return to target; expiry: points drop off the file"
+    )
+    memory_days: int | None = Field(
+        default=None, ge=1, le=100_000, description="expiry: days a day's points stay on file (e.g. 2190: six years)"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Score:
@@ -222,7 +234,22 @@ class Score(Section):
             raise ValueError("need score_min <= base_score <= score_max")
         if not self.score_min <= self.off_grid_score <= self.score_max:
             raise ValueError("need score_min <= off_grid_score <= score_max")
+        if self.memory == "expiry":
+            if self.memory_days is None:
+                raise ValueError("memory = 'expiry' needs memory_days (how long points stay on file)")
+            if self.recovery_half_life_days is not None:
+                raise ValueError(
+                    "memory = 'expiry' removes points when they expire: drop recovery_half_life_days "
+                    "(recovery and expiry would forget the same points twice)"
+                )
+        elif self.memory_days is not None:
+            raise ValueError("memory_days applies to memory = 'expiry' only: set memory = 'expiry' or drop it")
         return self
+
+    @property
+    def expires(self) -> bool:
+        """Whether points expire after ``memory_days`` (a credit file) rather than fade."""
+        return self.memory == "expiry"
 
 
 class Blacklist(Section):
@@ -319,6 +346,18 @@ class Scenario(Section):
             if unknown:
                 raise ValueError(f"channels.{channel}.region_schedules: unknown region {sorted(unknown)[0]!r}")
         _check_tiers(self.tiers)
+        if self.score.expires and self.score.contagion > 0:
+            raise ValueError(
+                "score.memory = 'expiry' keeps the score on the credit file, but contagion pulls it towards "
+                "friends' scores outside the file (points would then expire onto a moved score): set contagion = 0"
+            )
+        courts = [name for name, b in self.behaviours.items() if b.escalation]
+        if self.score.expires and courts and self.blacklist.court_points > 0:
+            raise ValueError(
+                f"score.memory = 'expiry' keeps the score on the credit file, but court judgments "
+                f"(escalation of {courts[0]}) take blacklist.court_points from it directly: "
+                "set court_points = 0 or drop the escalation"
+            )
         if "edges" in self.sanctions:
             raise ValueError("sanctions: 'edges' is reserved (its active_edges column is the network's); rename it")
         if self.network.generator == "small_world" and self.network.k >= self.run.agents:
@@ -599,6 +638,18 @@ def branch_problems(saved: dict[str, Any], branch: Scenario, saved_day: int) -> 
                 f"{key}: {new!r} differs from the saved society's {old!r}; a branch changes policy, not the "
                 "population or network it continues (drop this --set, or start a new run)"
             )
+    memory = saved.get("score", {}).get("memory", "recovery")
+    if branch.score.memory != memory:
+        problems.append(
+            f"score.memory: {branch.score.memory!r} differs from the saved run's {memory!r}; a branch keeps how "
+            "the score forgets (a recovering score has no file of records to expire)"
+        )
+    saved_days = saved.get("score", {}).get("memory_days")
+    if branch.score.expires and saved_days is not None and (branch.score.memory_days or 0) > saved_days:
+        problems.append(
+            f"score.memory_days: {branch.score.memory_days} is longer than the saved run's {saved_days}; records "
+            "that have expired cannot come back on file (a branch may shorten memory_days, not lengthen it)"
+        )
     saved_names = {
         "behaviours": list(saved["behaviours"]),
         "sanctions": list(saved["sanctions"]),

@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 
 from trustsim.engine import SavedState, state_problems
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
+from trustsim.mechanisms.credit_file import empty_file
 from trustsim.mechanisms.sanctions import tier_bounds, tier_of
 from trustsim.population import Population
 from trustsim.scenario import Scenario, validate
@@ -217,6 +218,7 @@ def write_checkpoint(path: Path, state: SavedState) -> None:
     arrays |= {f"network__{name}": values for name, values in state.network.items()}
     arrays |= {f"metrics__{name}": values for name, values in state.metrics.items()}
     arrays |= {f"trace__{name}": values for name, values in state.trace.items()}
+    arrays |= {f"credit_file__{name}": values for name, values in state.credit_file.items()}
     arrays["degree"] = state.degree
     with open(path, "wb") as handle:
         np.savez(handle, **arrays)
@@ -261,7 +263,9 @@ def read_checkpoint(path: str | Path) -> SavedState:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files if name != "meta"}
-        parts: dict[str, dict[str, np.ndarray]] = {"population": {}, "network": {}, "metrics": {}, "trace": {}}
+        parts: dict[str, dict[str, np.ndarray]] = {
+            "population": {}, "network": {}, "metrics": {}, "trace": {}, "credit_file": {},
+        }  # fmt: skip
         for name, values in arrays.items():
             group, _, key = name.partition("__")
             if group in parts:
@@ -275,6 +279,7 @@ def read_checkpoint(path: str | Path) -> SavedState:
             metrics=parts["metrics"],
             observed_total=header.observed_total,
             trace=parts["trace"],
+            credit_file=parts["credit_file"] or empty_file(),  # a checkpoint of a run without expiry may lack it
         )
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise InputFileError(f"{path}: not a readable trustsim checkpoint ({_first_line(err)})") from None

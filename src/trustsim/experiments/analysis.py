@@ -53,7 +53,10 @@ def paired_differences(a: pd.DataFrame, b: pd.DataFrame, metrics: list[str], pai
     rows = []
     for metric in metrics:
         x, y = a[metric].to_numpy(float), b[metric].to_numpy(float)
-        if paired:
+        if not np.isfinite(x).any() or not np.isfinite(y).any():  # e.g. a sanction only one scenario has
+            x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+            centre, half = np.nan, np.nan
+        elif paired:
             keep = np.isfinite(x) & np.isfinite(y)
             x, y = x[keep], y[keep]
             centre, half = _student(y - x)

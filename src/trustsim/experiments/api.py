@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from collections.abc import Callable, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +27,26 @@ from trustsim.experiments.analysis import (
     sample,
     sensitivity_indices,
 )
+from trustsim.experiments.calibration import Calibration, calibrated_raw, extends_reference
+from trustsim.experiments.calibration import Plan as CalibrationPlan
+from trustsim.experiments.calibration import calibrate as run_calibration
+from trustsim.experiments.calibration import plan as calibration_plan
 from trustsim.experiments.catalog import ExperimentStore
 from trustsim.experiments.catalog import query as query_catalog
 from trustsim.experiments.design import RunSpec, factorial, paired, parse_levels, parse_range, seeds
 from trustsim.experiments.execution import dask_client, execute, run_overrides
-from trustsim.scenario import leaves, parse_assignment, read_raw, scenario_from_raw, set_path
+from trustsim.scenario import (
+    SOCIETY,
+    deep_merge,
+    differences,
+    leaves,
+    parse_assignment,
+    read_raw,
+    scenario_from_raw,
+    set_path,
+    shipped_scenarios,
+)
+from trustsim.store import atomic_write
 
 Progress = Callable[[int, int], None]
 
@@ -94,7 +111,18 @@ def compare(
     bases = {a: base_a, b: base_b}
     design = _design("compare", bases, overrides, agents, days, first_seed, reps, independent=independent)
     runs = _run(design, specs, bases, {}, (agents, days), out, jobs, cluster, on_progress)
-    return comparison_table(runs, independent)
+    table = comparison_table(runs, independent)
+    table.attrs["society_differs"] = society_differs(base_a, base_b, agents, days, seed)
+    return table
+
+
+def society_differs(raw_a: dict[str, Any], raw_b: dict[str, Any], agents: int | None, days: int | None,
+                    seed: int | None) -> list[str]:  # fmt: skip
+    """What of the society (size, regions, population, network) or the run's length differs between two scenarios."""
+    a, b = (scenario_from_raw(raw, agents=agents, days=days, seed=seed).resolved() for raw in (raw_a, raw_b))
+    changed = differences(a, b)
+    parts = (*SOCIETY, "run.days")
+    return sorted({part for part in parts for key in changed if key == part or key.startswith(part + ".")})
 
 
 def comparison_table(runs: pd.DataFrame, independent: bool) -> pd.DataFrame:
@@ -211,6 +239,114 @@ def _points_as_runs(
         )
         specs.append(RunSpec(f"x{i:06d}", scenario, settings, seed, 0))
     return specs, {key: 0 if is_int else 0.0 for key, is_int in zip(names, whole, strict=True)}
+
+
+def calibrate(
+    scenario: str,
+    targets: Sequence[str],
+    vary: Sequence[str] = (),
+    *,
+    population: float | None = None,
+    budget: int = 40,
+    reps: int = 3,
+    agents: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+    name: str | None = None,
+    description: str | None = None,
+    write: str | Path | None = None,
+    out: str | Path | None = None,
+    jobs: int | None = None,
+    cluster: str | None = None,
+    on_progress: Progress | None = None,
+) -> Calibration:
+    """Find values of the ``vary`` parameters (``"key=lo:hi"``) that make ``scenario`` reproduce ``targets``.
+
+    ``targets`` are ``"NAME=VALUE"`` yearly figures for ``population`` people (default: the
+    simulated agents); see :mod:`trustsim.experiments.calibration`. ``budget`` trials of
+    ``reps`` seeds each are run; the best values, each target's fit and the trials come
+    back, and the calibrated scenario is written to ``write`` (default ``NAME.toml``, with
+    NAME ``<scenario>_calibrated``). Without ``vary`` the scenario is only scored, on
+    ``reps`` seeds, and nothing is written unless ``write`` is given.
+    """
+    base, first_seed = _base(scenario, overrides, agents, days, seed)
+    design = _design("calibrate", {scenario: base}, overrides, agents, days, first_seed, reps,
+                     targets=list(targets), vary=list(vary), population=population)  # fmt: skip
+    checked = calibration_plan(scenario, base, targets, vary, population=population, reps=reps, agents=agents,
+                               days=days, seed=seed, design=design)  # fmt: skip
+    name = name or f"{Path(scenario).stem}_calibrated"
+    target_file = Path(write) if write is not None else (Path(f"{name}.toml") if vary else None)
+    _check_output(base, name, target_file)
+    folder = Path(out) if out is not None else default_folder(design)
+    outcome = run_calibration(checked, budget, folder, sizes=(agents, days), jobs=jobs, cluster=cluster,
+                              on_progress=on_progress)  # fmt: skip
+    if target_file is not None:
+        text = calibration_file(checked, outcome, overrides, name, description, target_file,
+                                (agents, days, seed), budget)  # fmt: skip
+        atomic_write(target_file, lambda path: path.write_text(text))
+        outcome.written = target_file
+    return outcome
+
+
+def _check_output(base: dict[str, Any], name: str, target_file: Path | None) -> None:
+    """Refuse a bad --name or --write before any run (a calibration may take hours)."""
+    try:
+        scenario_from_raw(base, overrides=[f"name={json.dumps(name)}"])
+    except ScenarioError as err:
+        raise ScenarioError([f"--name {name!r}: {err.problems[0].removeprefix('name: ')}"]) from None
+    if target_file is not None and not target_file.resolve().parent.is_dir():
+        raise ExperimentError(
+            f"--write {target_file}: its folder {target_file.parent} does not exist; create it or write elsewhere"
+        )
+
+
+def calibration_file(
+    plan: CalibrationPlan, outcome: Calibration, overrides: Sequence[str], name: str, description: str | None,
+    target_file: Path, sizes: tuple[int | None, int | None, int | None], budget: int,
+) -> str:  # fmt: skip
+    """The calibrated scenario as TOML text, headed by the command that regenerates it and the fits."""
+    import tomli_w
+
+    extends = extends_reference(plan.scenario, target_file, list(shipped_scenarios()))
+    fitted = ", ".join(f"{key} = {value:.6g}" for key, value in outcome.best.items())
+    description = description or f"{plan.scenario} calibrated to {', '.join(t.name for t in plan.targets)}"
+    table = calibrated_raw(plan, outcome.best, overrides, name, description, extends, sizes)
+    scenario_from_raw(read_raw_with_base(table, target_file))  # the file must load as written
+    command = calibrate_command(plan, overrides, name, description, target_file, sizes, budget)
+    lines = [f"# Calibrated by trustsim {version('trustsim')}; regenerate with:", f"#   {command}",
+             f"# Fitted: {fitted or 'nothing (scored only)'}.",
+             f"# Fits, mean of {outcome.reps} seeds as yearly figures for {plan.population:,.0f} people:"]  # fmt: skip
+    for row in outcome.fits.itertuples():
+        lines.append(f"#   {row.target}: observed {row.observed:,.6g}, simulated {row.simulated:,.6g} "
+                     f"({row.relative_error:+.1%})")  # fmt: skip
+    return "\n".join(lines) + "\n" + tomli_w.dumps(table)
+
+
+def read_raw_with_base(table: dict[str, Any], target_file: Path) -> dict[str, Any]:
+    """The full raw table a calibrated file will load as (its ``extends`` resolved beside ``target_file``)."""
+    parent = table["extends"]
+    source: str | Path = parent if parent in shipped_scenarios() else target_file.parent / parent
+    rest = {k: v for k, v in table.items() if k != "extends"}
+    return deep_merge(read_raw(source), rest)
+
+
+def calibrate_command(
+    plan: CalibrationPlan, overrides: Sequence[str], name: str, description: str, target_file: Path,
+    sizes: tuple[int | None, int | None, int | None], budget: int,
+) -> str:  # fmt: skip
+    """The command line that regenerates a calibrated file."""
+    parts = ["trustsim calibrate", shlex.quote(plan.scenario)]
+    parts += [f"--target {t.name}={t.value!r}" for t in plan.targets]  # repr: the values exactly
+    parts += [f"--vary {key}={low!r}:{high!r}" for key, low, high in plan.ranges]
+    parts += [f"--base {shlex.quote(text)}" for text in overrides]
+    parts += [f"--{flag} {value}" for flag, value in zip(("agents", "days", "seed"), sizes, strict=True)
+              if value is not None]  # fmt: skip
+    if plan.design.get("population") is not None:
+        parts.append(f"--population {plan.population!r}")
+    parts += [f"--budget {budget}", f"--reps {len(plan.seeds)}", f"--name {shlex.quote(name)}",
+              f"--description {shlex.quote(description)}", f"--write {shlex.quote(str(target_file))}"]  # fmt: skip
+    return " ".join(parts)
 
 
 def query(folder: str | Path, sql: str) -> pd.DataFrame:

@@ -12,6 +12,12 @@ Then every alive agent updates synchronously from the start-of-day scores::
     score'    = clamp(score + Δ + ρ·(target − score) + κ·(m − score), score_min, score_max)
     wrongful' = max(0, (1 − ρ)·wrongful − Δw)
 
+With the ``expiry`` memory (a credit file, :mod:`trustsim.mechanisms.credit_file`) there is
+no recovery and no contagion; the points of day ``t − M`` leave the file's unclamped balance::
+
+    balance'  = balance + Δ − Δ(t − M);   score' = clamp(balance', score_min, score_max)
+    wrongful' = max(0, wrongful − Δw + Δw(t − M))
+
 ``m`` is the mean start-of-day score of the agent's active friends (the first
 ``degree[i]`` slots of its row). Edges of emigrants are cut when they leave, so
 active edges only join alive agents. The new scores go to the other half of a double
@@ -26,6 +32,7 @@ import numba as nb
 import numpy as np
 
 from trustsim.day import Day, has
+from trustsim.mechanisms.credit_file import CreditFile
 from trustsim.prefetch import prefetch
 from trustsim.scenario import Scenario
 from trustsim.world import World
@@ -41,7 +48,10 @@ class ScoringPhase:
 
     phase = "C"
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, credit_file: CreditFile | None = None) -> None:
+        """``credit_file``: the file whose records expire (the ``expiry`` memory), or None to recover."""
+        self.credit_file = credit_file
+        self._no_file = np.empty(0, dtype=np.float64)
         self.points = np.array([b.points for b in scenario.behaviours.values()], dtype=np.float64)
         score = scenario.score
         self.rho = recovery_rate(score.recovery_half_life_days)
@@ -53,13 +63,44 @@ class ScoringPhase:
         """Update ``score`` and ``wrongful`` from today's points and the start-of-day scores."""
         pop = world.population
         net = world.network
+        file = self.credit_file
+        if file is not None:
+            file.open_day(day.t, day.landed_wrongful)
+            expiring = (file.balance, file.expiring_points, file.expiring_wrongful, file.today_points)
+        else:
+            expiring = (self._no_file, self._no_file, self._no_file, self._no_file)
         _update(
             self.points, pop.emigrated, day.attributed, day.wrongly_received, day.landed_points,
             day.landed_wrongful, pop.off_grid, net.offsets, net.neighbours, world.degree,
             self.rho, self.kappa, self.targets[0], self.targets[1], self.bounds[0], self.bounds[1],
-            pop.score, day.score_next, pop.wrongful,
+            *expiring, pop.score, day.score_next, pop.wrongful,
         )  # fmt: skip
+        if file is not None:
+            file.file_day(day.t)
         pop.score, day.score_next = day.score_next, pop.score
+
+
+def lone_score_path(scenario: Scenario, points_by_day: dict[int, float], days: int) -> np.ndarray:
+    """The score, day by day, of one agent who receives only ``points_by_day`` ({day: points}).
+
+    The update of phase C with the scenario's memory (recovery towards ``base_score``, or a
+    credit file whose points expire), with no friends' pull (κ = 0), no court and no other
+    behaviour: how long one record follows a person, other things equal.
+    """
+    score = scenario.score
+    rho = recovery_rate(score.recovery_half_life_days)
+    s = balance = float(score.base_score)
+    path = np.empty(days)
+    for t in range(days):
+        delta = points_by_day.get(t, 0.0)
+        if score.expires:
+            balance += delta - points_by_day.get(t - (score.memory_days or 0), 0.0)
+            s = balance
+        else:
+            s = s + delta + rho * (score.base_score - s)
+        s = min(max(s, score.score_min), score.score_max)
+        path[t] = s
+    return path
 
 
 _BLOCK = 1024
@@ -100,9 +141,10 @@ def own_points(points, attributed):
 def _update(
     points, emigrated, attributed, wrongly_received, landed_points, landed_wrongful, off_grid,
     offsets, neighbours, degree, rho, kappa, base_score, off_grid_score, score_min, score_max,
-    score_start, score, wrongful,
+    balance, expiring_points, expiring_wrongful, today_points, score_start, score, wrongful,
 ):  # fmt: skip
     n = score.shape[0]
+    expiry = balance.shape[0] != 0  # a credit file (its arrays are empty otherwise)
     for block in nb.prange((n + _BLOCK - 1) // _BLOCK):
         lo, hi = block * _BLOCK, min(n, (block + 1) * _BLOCK)
         # First every slot of the block's rows is gathered in one flat loop: its loads are
@@ -132,6 +174,12 @@ def _update(
             if kappa != 0.0 and degree[i] > 0:
                 row = offsets[i] - first
                 friends_mean = _friends_total(friend_scores, row, row + degree[i]) / degree[i]
+            if expiry:
+                today_points[i] = delta
+                balance[i] = balance[i] + delta - expiring_points[i]  # no contagion with expiry (scenario.py)
+                score[i] = min(max(balance[i], score_min), score_max)
+                wrongful[i] = max(0.0, wrongful[i] - delta_wrongful + expiring_wrongful[i])
+                continue
             target = off_grid_score if off_grid[i] else base_score
             new = s + delta + rho * (target - s) + kappa * (friends_mean - s)
             score[i] = min(max(new, score_min), score_max)

@@ -13,6 +13,7 @@ from trustsim.errors import InputFileError, ScenarioError
 from trustsim.metrics import columns
 from trustsim.report import figures
 from trustsim.report.page import Section, render
+from trustsim.report.records import record_follow_up
 from trustsim.report.story import choose_agent, narrative, story_figure
 from trustsim.scenario import validate
 from trustsim.store import AGENTS, MANIFEST, METRICS, TRACE, read_manifest, read_metrics, read_trace
@@ -28,6 +29,7 @@ def run_report(run_dir: Path) -> str:
         _section("Scores and tiers", metrics, scenario, ["score_distribution", "tiers"]),
         _section("Blacklist", metrics, scenario, ["blacklist"]),
         _sanctions(metrics, scenario),
+        _records(scenario),
         _section("Wrongful sanctions", metrics, scenario, ["wrongful", "wrongful_sources"], _WRONGFUL),
         _section("Chilling effect", metrics, scenario, ["chilling"], _CHILLING),
         _section("Isolation", metrics, scenario, ["isolation"]),
@@ -79,9 +81,7 @@ _CHILLING = ("The chilling effect is 1 − dissent posted / dissent expected wit
              "(MODEL.md §10).")  # fmt: skip
 
 
-def _section(
-    title: str, metrics: pd.DataFrame, scenario: dict[str, Any], names: list[str], text: str = ""
-) -> Section:
+def _section(title: str, metrics: pd.DataFrame, scenario: dict[str, Any], names: list[str], text: str = "") -> Section:
     return Section(
         title,
         paragraphs=[text] if text else [],
@@ -141,6 +141,26 @@ def _sanctions(metrics: pd.DataFrame, scenario: dict[str, Any]) -> Section:
         "Sanctions and refusals",
         figures=[(n, figures.RUN_FIGURES[n](metrics, scenario)) for n in ("sanctions_active", "denials")],
         tables=[("Refusals per simulated year", figures.yearly_denials(metrics, scenario))],
+    )
+
+
+def _records(scenario: dict[str, Any]) -> Section:
+    memory = validate(scenario).score
+    how = (f"Points stay on the file, in full, for {memory.memory_days:,} days and then expire."
+           if memory.expires else
+           f"The score recovers towards its base with a half-life of {memory.recovery_half_life_days:g} days."
+           if memory.recovery_half_life_days else "The score never recovers: a record stays for ever.")  # fmt: skip
+    text = (
+        f"{how} The table follows one person at the base score who gets one record, or two a month apart, "
+        "and nothing else (no friends' pull, no court): the days each sanction is then active."
+    )
+    table = record_follow_up(validate(scenario))
+    if table.empty:
+        return Section("How long a record follows a person", paragraphs=["This scenario has no negative behaviour."])
+    return Section(
+        "How long a record follows a person",
+        paragraphs=[text],
+        tables=[("Days under each sanction", table.set_index("record"))],
     )
 
 
