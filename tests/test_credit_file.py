@@ -12,7 +12,7 @@ import pytest
 from trustsim.engine import BackendOptionError, Simulation
 from trustsim.errors import ScenarioError
 from trustsim.memory import estimate
-from trustsim.report.records import record_follow_up
+from trustsim.report.records import listed_days, record_follow_up
 from trustsim.scenario import Scenario, branch_problems, load_scenario, read_raw, scenario_from_raw
 from trustsim.store import read_checkpoint, write_checkpoint
 
@@ -192,6 +192,9 @@ def test_the_report_says_how_long_one_or_two_missed_payments_keep_a_person_refus
     # With recovery (china_scs, half-life 365 days) 950 climbs back over 960 after 365·log2(1.25) = 117.5 days.
     recovering = record_follow_up(load_scenario("china_scs")).set_index("record")
     assert recovering.loc["1 × late_payment (-50)", "dating_demotion"] == "118 days"
+    # Listed below 600 on day 5, out after 30 days at or above 750 (days 15 … 44): phase D's own rule.
+    path = np.concatenate([np.full(5, 1000.0), np.full(10, 500.0), np.full(40, 800.0), np.full(5, 700.0)])
+    np.testing.assert_array_equal(np.flatnonzero(listed_days(path, load_scenario("china_scs"))), np.arange(5, 44))
     good = ["behaviours.missed_payment.points=10", "behaviours.default.points=5"]
     only_good = load_scenario("uk_credit", overrides=good)
     assert record_follow_up(only_good).empty and "mortgage_refusal" in record_follow_up(only_good).columns

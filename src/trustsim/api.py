@@ -20,14 +20,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numba
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from trustsim.engine import SavedState, Simulation, require_backend
+from trustsim.engine import Backend, SavedState, Simulation, require_backend
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
 from trustsim.memory import expected_edges, require_memory
 from trustsim.scenario import Scenario, branch_problems, differences, load_scenario, validate
@@ -116,7 +116,7 @@ class RunOptions(BaseModel):
     checkpoint_every: int | None = Field(default=None, ge=1, description="days between checkpoints")
     keep_checkpoints: int = Field(default=1, ge=1, description="latest checkpoints kept")
     check: bool = Field(default=False, description="invariant checks every day")
-    backend: Literal["cpu", "gpu"] = Field(default="cpu", description="where the kernels run")
+    backend: Backend = Field(default="cpu", description="where the kernels run")
     agents_out: str = Field(
         default="all", description="agents.parquet: 'all' agents, or 'sample=N' (N agents evenly spaced by id)"
     )
@@ -293,7 +293,7 @@ def save_simulation(simulation: Simulation, out: str | Path) -> Result:
     simulated, ``agents.parquet`` and ``trace.parquet``; an unfinished simulation is saved
     as ``interrupted`` with a checkpoint, so that ``trustsim resume OUT`` finishes it.
     """
-    options = RunOptions(backend=simulation.backend)  # type: ignore[arg-type]
+    options = RunOptions(backend=simulation.backend)
     manifest = _manifest(simulation.scenario, options, None)
     manifest.update(saved_from="a simulation stepped through the Python API", threads=simulation.threads)
     manifest["traced_agents"] = int(simulation.trace.agents.size)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numba
 import numpy as np
@@ -44,8 +44,9 @@ AGENTS_PER_THREAD = 40_000
 
 NETWORK_ARRAYS = ("src", "dst", "offsets", "neighbours", "edge_of_slot")
 
-BACKENDS = ("cpu", "gpu")
+Backend = Literal["cpu", "gpu"]
 """Where the phases run: numba kernels on the CPU, or numba-cuda kernels on an NVIDIA GPU."""
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
 
 
 class BackendOptionError(TrustsimError):
@@ -103,7 +104,7 @@ class Simulation:
         check: bool = False,
         start: SavedState | None = None,
         traced: int = DEFAULT_PANEL,
-        backend: str = "cpu",
+        backend: Backend = "cpu",
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
@@ -224,7 +225,7 @@ class Simulation:
         return day
 
 
-def require_backend(scenario: Scenario, backend: str, check: bool) -> None:
+def require_backend(scenario: Scenario, backend: Backend, check: bool) -> None:
     """Refuse, in one line, what the chosen backend does not offer (before anything is built or written)."""
     if backend != "gpu":
         return

@@ -442,6 +442,15 @@ def read_raw(source: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]
             [f"{path}: no parameters at all; a scenario sets every parameter of `trustsim schema`, "
              "or starts with extends = \"china_scs\" and sets what differs"]
         )  # fmt: skip
+    return with_parent(raw, path, _seen)
+
+
+def with_parent(raw: dict[str, Any], path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The table of a scenario file at ``path`` (written or about to be), its ``extends`` chain merged.
+
+    An ``extends`` is a shipped name or a path relative to the file's folder; ``raw`` is not modified.
+    """
+    raw = copy.deepcopy(raw)
     parent = raw.pop("extends", None)
     if parent is None:
         _anchor_network_path(raw, path.parent)

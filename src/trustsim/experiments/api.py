@@ -37,7 +37,6 @@ from trustsim.experiments.design import RunSpec, factorial, paired, parse_levels
 from trustsim.experiments.execution import dask_client, execute, run_overrides
 from trustsim.scenario import (
     SOCIETY,
-    deep_merge,
     differences,
     leaves,
     parse_assignment,
@@ -45,6 +44,7 @@ from trustsim.scenario import (
     scenario_from_raw,
     set_path,
     shipped_scenarios,
+    with_parent,
 )
 from trustsim.store import atomic_write
 
@@ -312,7 +312,7 @@ def calibration_file(
     fitted = ", ".join(f"{key} = {value:.6g}" for key, value in outcome.best.items())
     description = description or f"{plan.scenario} calibrated to {', '.join(t.name for t in plan.targets)}"
     table = calibrated_raw(plan, outcome.best, overrides, name, description, extends, sizes)
-    scenario_from_raw(read_raw_with_base(table, target_file))  # the file must load as written
+    scenario_from_raw(with_parent(table, target_file.resolve()))  # the file must load as written
     command = calibrate_command(plan, overrides, name, description, target_file, sizes, budget)
     lines = [f"# Calibrated by trustsim {version('trustsim')}; regenerate with:", f"#   {command}",
              f"# Fitted: {fitted or 'nothing (scored only)'}.",
@@ -321,14 +321,6 @@ def calibration_file(
         lines.append(f"#   {row.target}: observed {row.observed:,.6g}, simulated {row.simulated:,.6g} "
                      f"({row.relative_error:+.1%})")  # fmt: skip
     return "\n".join(lines) + "\n" + tomli_w.dumps(table)
-
-
-def read_raw_with_base(table: dict[str, Any], target_file: Path) -> dict[str, Any]:
-    """The full raw table a calibrated file will load as (its ``extends`` resolved beside ``target_file``)."""
-    parent = table["extends"]
-    source: str | Path = parent if parent in shipped_scenarios() else target_file.parent / parent
-    rest = {k: v for k, v in table.items() if k != "extends"}
-    return deep_merge(read_raw(source), rest)
 
 
 def calibrate_command(

@@ -11,9 +11,11 @@ credit file (``score.memory = "expiry"``) it stays down until the record expires
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 import pandas as pd
 
+from trustsim.mechanisms.sanctions import SanctionsPhase, court_and_list
 from trustsim.mechanisms.scoring import lone_score_path
 from trustsim.scenario import Scenario
 
@@ -24,15 +26,27 @@ HORIZON_DAYS = 20 * 365
 
 
 def listed_days(path: np.ndarray, scenario: Scenario) -> np.ndarray:
-    """Whether the agent is on the list each day of ``path`` (score listing and exit, MODEL.md §6 items 2–4)."""
-    bl = scenario.blacklist
-    listed, above, out = False, 0, np.zeros(path.size, dtype=bool)
-    for t, s in enumerate(path):
-        entered = not listed and s < bl.blacklist_score
-        listed = listed or entered
-        above = above + 1 if s >= bl.blacklist_exit_score else 0
-        if listed and not entered and above >= bl.blacklist_exit_days:
-            listed = False
+    """Whether the agent is on the list each day of ``path``: phase D's own listing rule (MODEL.md §6 items 2–4)."""
+    phase = SanctionsPhase(scenario)
+    return _listed_days(path, phase.escalation, phase.court_streams, phase.exit_stream, phase.listing,
+                        phase.exit_days, phase.bounds)  # fmt: skip
+
+
+@nb.njit(cache=True)
+def _listed_days(path, escalation, court_streams, exit_stream, listing, exit_days, bounds):  # type: ignore[no-untyped-def]
+    # One agent, day by day, through court_and_list with nothing attributed (so no court).
+    one = np.zeros(1, dtype=np.float64)
+    wrongful = np.zeros(1, dtype=np.float64)
+    blacklisted, court_listed = np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_)
+    listed_wrongly = np.zeros(1, dtype=np.bool_)
+    listed_day, days_above_exit = np.full(1, -1, dtype=np.int32), np.zeros(1, dtype=np.int32)
+    out = np.zeros(path.shape[0], dtype=np.bool_)
+    for t in range(path.shape[0]):
+        one[0] = path[t]
+        _, _, listed, _ = court_and_list(
+            0, 0, t, escalation, court_streams, exit_stream, listing, exit_days, bounds, 0,
+            one, wrongful, blacklisted, court_listed, listed_wrongly, listed_day, days_above_exit,
+        )  # fmt: skip
         out[t] = listed
     return out
 
