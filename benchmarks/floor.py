@@ -2,7 +2,7 @@
 
 A day of the full model cannot be faster than the sum of three costs it cannot avoid:
 
-* **draws** — MODEL.md §3 needs ``U(beh:b, t, i)`` for every behaviour of every agent,
+* **draws** — docs/model.md §3 needs ``U(beh:b, t, i)`` for every behaviour of every agent,
   one Philox4x32-10 block each (compute-bound);
 * **gather** — §5 needs every agent's friends' start-of-day scores: one read per network
   slot, about one of them a random, far read for a rewired small-world tie

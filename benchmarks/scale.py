@@ -57,7 +57,7 @@ def memory_bandwidth(n_bytes: int = 3 * 2**29, repeats: int = 5) -> float:
 
 STATIC = ("region", "income_decile", "outspoken", "privacy_minded", "cashless", "frailty")
 """Attributes fixed at initialisation: read every day, never written."""
-SPARSE_SCRATCH = ("landed_points", "landed_wrongful", "touched_friends")
+SPARSE_SCRATCH = ("landed_points", "landed_wrongful")
 """Day arrays touched only for the few agents a misattribution or a chilling friend reaches."""
 
 
@@ -76,9 +76,10 @@ def bytes_per_agent_step() -> float:
     arrays = sim.world.population.arrays()
     static = sum(arrays[name].nbytes for name in STATIC) / n
     state = sum(a.nbytes for name, a in arrays.items() if name not in STATIC) / n
+    day = sim.today
     scratch = sum(
-        value.nbytes for name, value in vars(sim.today).items()
-        if isinstance(value, np.ndarray) and value.shape[:1] == (n,) and name not in SPARSE_SCRATCH
+        value.nbytes for name, value in (*day.outcomes._asdict().items(), ("score_next", day.score_next))
+        if name not in SPARSE_SCRATCH
     ) / n  # fmt: skip
     slots = sim.world.network.neighbours.shape[0] / n
     return static + 2 * state + 2 * scratch + slots * (4 + 8)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import re
 import sys
 from types import SimpleNamespace
 
@@ -15,6 +16,8 @@ from numba import cuda
 from numba.cuda import dispatcher
 
 HOPPER = (9, 0)
+PARAMETER_BYTES = 4096
+"""Kernel parameters every CUDA version takes (12.1 and later take more): records of arrays add up."""
 
 
 def main(path: str) -> None:
@@ -32,7 +35,10 @@ def main(path: str) -> None:
                 failed.append(f"{module}.{name}{types}: {str(err).strip().splitlines()[-1]}")
                 continue
             assert ".target sm_90" in ptx, f"{module}.{name}"
-            print(f"{module}.{name}: {len(ptx):,} characters of PTX")
+            size = _parameter_bytes(ptx)
+            if size > PARAMETER_BYTES:
+                failed.append(f"{module}.{name}: {size:,} bytes of kernel parameters, over {PARAMETER_BYTES:,}")
+            print(f"{module}.{name}: {len(ptx):,} characters of PTX, {size:,} bytes of parameters")
     # No fused multiply-add in the score, wrongful, deterrence and chill formulas: the CPU
     # rounds the product and the sum apart. Only Philox's uniform (integers below 2**53,
     # where fusing is exact) may contain one; _adapt draws three uniforms.
@@ -42,6 +48,13 @@ def main(path: str) -> None:
     if failed:
         sys.exit("\n".join(["kernels that do not compile:", *failed]))
     print(f"compiled {sum(map(len, launches.values()))} kernel signatures")
+
+
+def _parameter_bytes(ptx: str) -> int:
+    """Bytes of the kernel parameters declared by the ``.entry`` of a kernel's PTX."""
+    entry = ptx[ptx.index(".entry") :]
+    declared = re.findall(r"\.param \.[a-z]+(\d+)", entry[: entry.index(")")])
+    return sum(int(bits) // 8 for bits in declared)
 
 
 def _ptx_of(launches: dict, module: str, name: str) -> str:

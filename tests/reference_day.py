@@ -1,6 +1,6 @@
-"""A plain-numpy reference of one simulated day, written from MODEL.md §3–§10 alone.
+"""A plain-numpy reference of one simulated day, written from docs/model.md §3–§10 alone.
 
-This module is deliberately slow and literal: it follows MODEL.md's phases A→E and
+This module is deliberately slow and literal: it follows docs/model.md's phases A→E and
 the metrics of §10 in the order the text gives them, with the open points read as
 docs/model-choices.md records. It imports nothing from ``trustsim.mechanisms``,
 ``trustsim.day`` or ``trustsim.metrics``: its only link to the engine is the random
@@ -36,7 +36,7 @@ State = dict[str, np.ndarray]
 
 
 def schedule_value(points: list[SchedulePoint], t: int) -> float:
-    """Coverage of one schedule on day ``t`` (MODEL.md §8): 0 before the first point,
+    """Coverage of one schedule on day ``t`` (docs/model.md §8): 0 before the first point,
     linear between points, flat after the last; an empty schedule is 0 throughout."""
     if not points or t < points[0].day:
         return 0.0
@@ -47,7 +47,7 @@ def schedule_value(points: list[SchedulePoint], t: int) -> float:
 
 
 def coverage_today(scenario: Scenario, t: int) -> np.ndarray:
-    """Coverage on day ``t`` as an array (channel, region), channels in MODEL.md §4 order."""
+    """Coverage on day ``t`` as an array (channel, region), channels in docs/model.md §4 order."""
     out = np.zeros((len(CHANNELS), scenario.n_regions), dtype=np.float64)
     for c, name in enumerate(CHANNELS):
         channel = getattr(scenario.channels, name)
@@ -60,7 +60,7 @@ def coverage_today(scenario: Scenario, t: int) -> np.ndarray:
 def friends_lists(
     n: int, src: np.ndarray, dst: np.ndarray, edge_active: np.ndarray, alive: np.ndarray
 ) -> list[list[int]]:
-    """``friends(i)`` of MODEL.md §2 for every agent: ids of alive agents over active edges, ascending."""
+    """``friends(i)`` of docs/model.md §2 for every agent: ids of alive agents over active edges, ascending."""
     friends: list[list[int]] = [[] for _ in range(n)]
     for e in np.flatnonzero(edge_active):
         u, v = int(src[e]), int(dst[e])
@@ -90,7 +90,7 @@ def reference_day(
     t: int,
     records_before: int = 0,
 ) -> tuple[State, np.ndarray, dict[str, float]]:
-    """Simulate day ``t`` from a start-of-day state, literally as MODEL.md describes.
+    """Simulate day ``t`` from a start-of-day state, literally as docs/model.md describes.
 
     ``state`` holds the population arrays (names of ``Population.arrays()``; 2-D arrays
     are (N, B) in scenario behaviour order) and ``edge_active`` the edge mask over the

@@ -1,4 +1,4 @@
-"""Analytic expectations: the model's counts and dynamics match what MODEL.md implies.
+"""Analytic expectations: the model's counts and dynamics match what docs/model.md implies.
 
 Each statistical check states its tolerance in standard deviations of the
 sampling noise, computed from the same population (frailties are known), so a

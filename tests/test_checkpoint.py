@@ -17,7 +17,10 @@ import pandas as pd
 import pytest
 
 import trustsim
+from conftest import scenario
+from trustsim.engine import Simulation
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
+from trustsim.rng import uniform_array
 from trustsim.store import CHECKPOINT_FORMAT, checkpoints
 
 AGENTS, DAYS = 60_000, 160
@@ -160,6 +163,33 @@ def test_a_branch_changes_policy_from_its_day_with_common_random_numbers(tmp_pat
     assert abolished.manifest["branch"]["changed"]["blacklist.court_exit_rate"][1] == 1
 
 
+def test_a_branch_that_rewards_a_behaviour_no_longer_divides_its_rate_by_an_old_deterrence() -> None:
+    """docs/model.md §3 multiplies by deterrence only while a behaviour is negative (§7.1 relaxes only those).
+
+    A society saved with late payment deterred hard, continued under a policy that rewards
+    late payment, commits it at its undeterred rate, draw for draw; the old deterrence is
+    kept, untouched, should a later branch make the behaviour negative again.
+    """
+    s = scenario("china_scs", agents=3000, days=4, seed=3)
+    first = Simulation(s)
+    first.step()
+    first.step()
+    saved = first.saved_state()
+    b = list(s.behaviours).index("late_payment")
+    saved.population["deterrence"][b] = 0.05
+    alive = ~saved.population["emigrated"].copy()
+    rewarded = scenario("china_scs", "behaviours.late_payment.points=10", agents=3000, days=4, seed=3)
+    branch = Simulation(rewarded, start=saved)
+    branch.step()
+    committed = (branch.today.outcomes.committed.astype(np.uint64) >> np.uint64(b)) & np.uint64(1) != 0
+    frailty = branch.world.population.frailty[b].astype(np.float64)
+    rate = np.minimum(rewarded.behaviours["late_payment"].base_rate * frailty, 1.0)
+    draws = uniform_array(3, "beh:late_payment", 2, np.arange(3000))
+    assert np.array_equal(committed, alive & (draws < rate))
+    assert committed.sum() > 5  # the comparison is not vacuous
+    assert (branch.world.population.deterrence[b] == 0.05).all()
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -182,7 +212,8 @@ def test_branch_and_resume_errors_are_one_line_exit_2(tmp_path: Path) -> None:
     broken = tmp_path / "broken.npz"
     broken.write_bytes(Path(saved).read_bytes()[:5000])
     cases = [
-        (["run", "china_scs", "--from", saved, "--days", "5"], "not after the checkpoint's day 5"),
+        (["run", "china_scs", "--from", saved, "--days", "5"], "not after the checkpoint's day 5; give the total "
+                                                                "length (e.g. --days 370)"),
         (["run", "china_scs", "--from", saved, "--days", "9", "--agents", "999"], "run.agents: 999 differs"),
         (["run", "china_scs", "--from", str(broken), "--days", "9"], "not a trustsim checkpoint (not an .npz archive)"),
         (["run", "china_scs", "--from", str(tmp_path / "parent"), "--days", "9"], "is a directory"),

@@ -1,4 +1,4 @@
-"""The command line and the Python API: outputs of MODEL.md §13, atomic run directories, error paths."""
+"""The command line and the Python API: outputs of docs/model.md §13, atomic run directories, error paths."""
 
 from __future__ import annotations
 
@@ -151,7 +151,8 @@ def test_a_full_disk_ends_in_one_line_and_leaves_no_run_that_looks_complete(tmp_
     )  # fmt: skip
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    assert "writing agents.parquet failed (File too large; free some space or choose another --out)" in lines[0]
+    expected = "writing agents.parquet failed (File too large; free some space or choose another run directory (--out))"
+    assert expected in lines[0]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] is False and manifest["status"] == "failed"
     assert not (out / "agents.parquet").exists() and not list(out.glob(".*.tmp"))

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trustsim.engine import BackendOptionError, Simulation
+from trustsim.engine import Simulation
 from trustsim.errors import ScenarioError
 from trustsim.memory import estimate
-from trustsim.report.records import listed_days, record_follow_up
+from trustsim.preflight import BackendOptionError
+from trustsim.report.records import record_follow_up, sanctioned_days
 from trustsim.scenario import Scenario, branch_problems, load_scenario, read_raw, scenario_from_raw
 from trustsim.store import read_checkpoint, write_checkpoint
 
@@ -31,7 +32,7 @@ def short_file(**extra: object) -> list[str]:
 
 def day_points(simulation: Simulation) -> np.ndarray:
     """Each agent's points of the day just simulated, from phase B's attributed instances (finance only)."""
-    attributed = simulation.today.attributed.astype(np.int64)
+    attributed = simulation.today.outcomes.attributed.astype(np.int64)
     points = np.zeros(attributed.shape[0])
     for b, behaviour in enumerate(simulation.scenario.behaviours.values()):
         points += ((attributed >> b) & 1) * behaviour.points
@@ -95,7 +96,7 @@ def test_wrongful_points_expire_with_the_points() -> None:
     received = []
     for d in range(scenario.run.days):
         simulation.step()
-        received.append((simulation.today.wrongly_received.astype(np.uint64) & jaywalk) != 0)
+        received.append((simulation.today.outcomes.wrongly_received.astype(np.uint64) & jaywalk) != 0)
         on_file = np.any(received[max(0, d - 4) :], axis=0)
         wrongful = simulation.world.population.wrongful
         assert np.all(wrongful[on_file] > 0) and np.all(wrongful[~on_file] == 0), f"day {d}"
@@ -141,11 +142,11 @@ def test_court_points_and_contagion_outside_the_file_are_refused() -> None:
 def test_a_branch_keeps_the_memory_mode_and_may_shorten_the_file_but_not_lengthen_it() -> None:
     saved = load_scenario("uk_credit", agents=2000, days=30, overrides=short_file()).resolved()
     longer = load_scenario("uk_credit", agents=2000, days=60, overrides=short_file(**{"score.memory_days": 20}))
-    assert any("cannot come back on file" in p for p in branch_problems(saved, longer, 30))
+    assert any("cannot come back on file" in p.worded() for p in branch_problems(saved, longer, 30))
     shorter = load_scenario("uk_credit", agents=2000, days=60, overrides=short_file(**{"score.memory_days": 4}))
     assert branch_problems(saved, shorter, 30) == []
     recovering = load_scenario("china_scs", days=60).resolved()
-    assert any("score.memory" in p for p in branch_problems(recovering, shorter, 30))
+    assert any("score.memory" in p.worded() for p in branch_problems(recovering, shorter, 30))
 
 
 def test_a_shortened_file_drops_every_record_past_its_new_length_on_the_first_day() -> None:
@@ -194,7 +195,10 @@ def test_the_report_says_how_long_one_or_two_missed_payments_keep_a_person_refus
     assert recovering.loc["1 × late_payment (-50)", "dating_demotion"] == "118 days"
     # Listed below 600 on day 5, out after 30 days at or above 750 (days 15 … 44): phase D's own rule.
     path = np.concatenate([np.full(5, 1000.0), np.full(10, 500.0), np.full(40, 800.0), np.full(5, 700.0)])
-    np.testing.assert_array_equal(np.flatnonzero(listed_days(path, load_scenario("china_scs"))), np.arange(5, 44))
+    listed, active = sanctioned_days(path, load_scenario("china_scs"))
+    np.testing.assert_array_equal(np.flatnonzero(listed), np.arange(5, 44))
+    np.testing.assert_array_equal(active[0], listed)  # flight_ban: while listed
+    np.testing.assert_array_equal(np.flatnonzero(active[6]), np.arange(5, 60))  # internet_throttle: below 850
     good = ["behaviours.missed_payment.points=10", "behaviours.default.points=5"]
     only_good = load_scenario("uk_credit", overrides=good)
     assert record_follow_up(only_good).empty and "mortgage_refusal" in record_follow_up(only_good).columns

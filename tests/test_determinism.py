@@ -1,4 +1,4 @@
-"""Reproducibility (MODEL.md §9): same scenario and seed, same numbers; common random numbers."""
+"""Reproducibility (docs/model.md §9): same scenario and seed, same numbers; common random numbers."""
 
 from __future__ import annotations
 

@@ -77,18 +77,16 @@ def test_the_checks_catch_a_corrupted_day(corrupt: Callable[[Simulation], None],
 
 def test_the_engine_checks_every_day_when_asked() -> None:
     class Corruption:
-        phase = "E"
-
         def step(self, world: World, day: Day) -> None:
             if day.t == 7:
                 world.population.chill[3] = 0.0
 
     s = scenario("china_scs", agents=2000, days=10)
     unchecked = Simulation(s)
-    unchecked.phases = (*unchecked.phases, Corruption())
+    unchecked.phases["F"] = Corruption()
     unchecked.run()  # nothing notices
     checked = Simulation(s, check=True)
-    checked.phases = (*checked.phases, Corruption())
+    checked.phases["F"] = Corruption()
     with pytest.raises(InvariantError, match=re.escape("day 7: chill outside (0, 1] (1 case(s), first at index 3)")):
         checked.run()
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import scenario
@@ -34,7 +33,7 @@ def test_an_absurd_number_of_agents_is_refused_with_the_largest_size_that_fits(t
 
 def test_absurd_days_are_refused_naming_days() -> None:
     done = cli("run", "china_scs", "--agents", "100", "--days", "100000000000000")
-    assert done.returncode == 2 and "use fewer --days" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "lower --days" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_the_largest_fitting_size_fits_and_a_tenth_more_does_not() -> None:
@@ -42,7 +41,7 @@ def test_the_largest_fitting_size_fits_and_a_tenth_more_does_not() -> None:
     budget = 8 * 2**30
     n = largest_fitting_agents(s, budget)
     assert estimate(s, n).total <= budget < estimate(s, int(n * 1.1)).total
-    with pytest.raises(MemoryBudgetError, match=f"--agents {str(n)[:2]}"):
+    with pytest.raises(MemoryBudgetError, match=f"run.agents = {str(n)[:2]}"):
         require_memory(scenario("china_scs", agents=2 * n), budget)
     assert require_memory(scenario("china_scs", agents=n // 2), budget).total <= budget
 
@@ -57,7 +56,8 @@ def test_the_estimate_covers_every_array_a_built_simulation_holds(name: str) -> 
     held += sim.world.degree.nbytes + sum(
         getattr(sim.world.regions, a).nbytes for a in ("members", "start", "position", "tree", "alive")
     )
-    held += sum(v.nbytes for v in vars(sim.today).values() if isinstance(v, np.ndarray))
+    held += sum(v.nbytes for v in (*sim.today.outcomes, *sim.today.tallies, sim.today.score_next))
+    held += sim.phases["E"].touched_friends.nbytes
     held += sum(v.nbytes for v in sim.metrics.values.values())
     held += sum(v.nbytes for v in sim.trace.values.values())
     e = estimate(s)
@@ -87,3 +87,18 @@ def test_a_sampled_agent_table_lets_a_run_fit_that_the_whole_table_would_not() -
     with pytest.raises(MemoryBudgetError):
         require_memory(s, budget)
     assert require_memory(s, budget, table_agents=table).total <= budget
+
+
+def test_the_estimate_counts_exactly_the_arrays_of_the_state_table_and_the_day() -> None:
+    """One declaration of the state (population.STATE) and of the day's scratch; the estimate is derived from both."""
+    from trustsim.day import scratch_bytes_per_agent
+    from trustsim.population import STATE, state_bytes_per_agent
+
+    s = scenario("china_scs", agents=1000, days=2)
+    sim = Simulation(s)
+    population = sim.world.population
+    assert population._fields == tuple(STATE)
+    assert all(a.dtype == STATE[name].dtype for name, a in population.arrays().items())
+    assert estimate(s).population == 1000 * state_bytes_per_agent(6) == sum(a.nbytes for a in population)
+    day = sim.today
+    assert 1000 * scratch_bytes_per_agent(6) == sum(a.nbytes for a in day.outcomes) + day.score_next.nbytes

@@ -28,7 +28,7 @@ from trustsim.rng import stream_id, uniform
 
 
 def check_network(net: Network) -> None:
-    """Every structural invariant of a Network (MODEL.md §2 edge order, CSR consistency)."""
+    """Every structural invariant of a Network (docs/model.md §2 edge order, CSR consistency)."""
     n, e = net.n_agents, net.n_edges
     assert net.src.dtype == np.int32 and net.dst.dtype == np.int32
     assert net.offsets.dtype == np.int64 and net.offsets.shape == (n + 1,)

@@ -293,7 +293,7 @@ def test_comparison_detects_a_perturbed_state() -> None:
 
 
 def test_schedule_reading() -> None:
-    """The reference's rollout (MODEL.md §8): 0 before, linear between, flat after."""
+    """The reference's rollout (docs/model.md §8): 0 before, linear between, flat after."""
     points = [SchedulePoint(day=2, coverage=0.2), SchedulePoint(day=6, coverage=0.6)]
     assert [schedule_value(points, t) for t in (0, 1, 2, 4, 6, 9)] == pytest.approx([0, 0, 0.2, 0.4, 0.6, 0.6])
     assert schedule_value([], 5) == 0.0
@@ -306,7 +306,7 @@ def test_schedule_reading() -> None:
 def test_ten_behaviour_variant_uses_wide_masks_and_every_new_branch() -> None:
     """The ten-behaviour configuration is not vacuous: 16-bit masks, and its new behaviours happen."""
     sim = Simulation(make_scenario(CONFIGS["ten_behaviours"]))
-    assert sim.today.committed.dtype == np.uint16
+    assert sim.today.outcomes.committed.dtype == np.uint16
     metrics = sim.run()
     for column in ("misattributed_litter", "misattributed_help_elderly", "penalised_petition", "penalised_luxury"):
         assert metrics[column].sum() > 0, column

@@ -1,4 +1,4 @@
-"""The counter-based generator of MODEL.md §9."""
+"""The counter-based generator of docs/model.md §9."""
 
 from __future__ import annotations
 

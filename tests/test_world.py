@@ -10,18 +10,16 @@ from trustsim.world import RegionIndex, alive_at_rank, alive_rank
 
 
 @nb.njit(cache=True)
-def _queries(
-    start: np.ndarray, position: np.ndarray, tree: np.ndarray, region: np.ndarray, agents: np.ndarray
-) -> np.ndarray:
+def _queries(index: RegionIndex, region: np.ndarray, agents: np.ndarray) -> np.ndarray:
     ranks = np.empty(agents.shape[0], dtype=np.int64)
     for k in range(agents.shape[0]):
-        ranks[k] = alive_rank(agents[k], region[agents[k]], start, position, tree)
+        ranks[k] = alive_rank(agents[k], region[agents[k]], index)
     return ranks
 
 
 @nb.njit(cache=True)
-def _agent_at(members: np.ndarray, start: np.ndarray, tree: np.ndarray, r: int, k: int) -> int:
-    return alive_at_rank(k, r, members, start, tree)
+def _agent_at(index: RegionIndex, r: int, k: int) -> int:
+    return alive_at_rank(k, r, index)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -37,10 +35,10 @@ def test_ranks_match_sorted_alive_members_through_removals(seed: int) -> None:
             members = np.flatnonzero(alive & (region == r))  # sorted by id
             assert index.alive[r] == members.shape[0]
             if members.shape[0]:
-                ranks = _queries(index.start, index.position, index.tree, region, members)
+                ranks = _queries(index, region, members)
                 assert np.array_equal(ranks, np.arange(members.shape[0]))
                 for k in rng.integers(0, members.shape[0], 20):
-                    assert _agent_at(index.members, index.start, index.tree, r, int(k)) == members[k]
+                    assert _agent_at(index, r, int(k)) == members[k]
         leaving = rng.choice(np.flatnonzero(alive), 200, replace=False)
         index.remove(np.sort(leaving), region)
         alive[leaving] = False

@@ -1,11 +1,11 @@
-"""The reference scenario ``china_scs`` (MODEL.md §1–§10) written idiomatically in Mesa 3.
+"""The reference scenario ``china_scs`` (docs/model.md §1–§10) written idiomatically in Mesa 3.
 
 A peer implementation for benchmarking trustsim: one :class:`Citizen` (a ``mesa.Agent``)
 per person, a :class:`SocialCreditModel` (a ``mesa.Model``) that steps one day at a time,
 a networkx Watts–Strogatz graph for friendships, Mesa's seeded ``random.Random`` for the
 daily draws and its ``numpy.random.Generator`` for the initial attributes, and a
 ``mesa.DataCollector`` for the daily metrics. It does *not* reproduce trustsim's
-counter-based random numbers (MODEL.md §9): it is expected to agree with trustsim
+counter-based random numbers (docs/model.md §9): it is expected to agree with trustsim
 statistically, not draw for draw.
 
 Every parameter is read from trustsim's scenario object, so both sides run the same
@@ -15,7 +15,7 @@ scenario::
     model = SocialCreditModel(load_scenario("china_scs", agents=10_000, days=100, seed=1))
     metrics = model.run()            # pandas DataFrame, one row per day
 
-A day (:meth:`SocialCreditModel.step`) runs the phases of MODEL.md in order:
+A day (:meth:`SocialCreditModel.step`) runs the phases of docs/model.md in order:
 
 A+B. every citizen wakes up, behaves and is watched (``Citizen.step``, random order);
 B.   the regions' reviewers go through today's camera candidates (``review_footage``);
@@ -44,7 +44,7 @@ from trustsim.scenario import CHANNELS, Scenario, load_scenario
 
 @dataclass(frozen=True)
 class BehaviourRule:
-    """One behaviour of MODEL.md §3, as read from the scenario."""
+    """One behaviour of docs/model.md §3, as read from the scenario."""
 
     name: str
     channel: str
@@ -66,7 +66,7 @@ class BehaviourRule:
 
 @dataclass(frozen=True)
 class SanctionRule:
-    """One sanction of MODEL.md §6 item 6."""
+    """One sanction of docs/model.md §6 item 6."""
 
     name: str
     applies_below: float | None
@@ -75,7 +75,7 @@ class SanctionRule:
 
 
 def region_quotas(n_agents: int, shares: list[float]) -> list[int]:
-    """Exact agents per region by the largest-remainder method (MODEL.md §1)."""
+    """Exact agents per region by the largest-remainder method (docs/model.md §1)."""
     ideal = [share * n_agents for share in shares]
     quotas = [int(x) for x in ideal]
     by_remainder = sorted(range(len(shares)), key=lambda r: (quotas[r] - ideal[r], r))
@@ -85,7 +85,7 @@ def region_quotas(n_agents: int, shares: list[float]) -> list[int]:
 
 
 class Citizen(mesa.Agent):
-    """A person living under the social credit system (MODEL.md §1)."""
+    """A person living under the social credit system (docs/model.md §1)."""
 
     def __init__(
         self,
@@ -98,7 +98,7 @@ class Citizen(mesa.Agent):
         cashless: bool,
         frailty: dict[str, float],
     ) -> None:
-        """A citizen with fixed attributes and the initial state of MODEL.md §1."""
+        """A citizen with fixed attributes and the initial state of docs/model.md §1."""
         super().__init__(model)
         self.node = node  # the citizen's node in the friendship graph
         self.region = region
@@ -139,7 +139,7 @@ class Citizen(mesa.Agent):
         return [citizens[j] for j in self.model.graph.adj[self.node]]
 
     def propensity(self, rule: BehaviourRule) -> float:
-        """Today's probability of committing ``rule`` (MODEL.md §3)."""
+        """Today's probability of committing ``rule`` (docs/model.md §3)."""
         p = rule.base_rate * self.frailty[rule.name]
         if rule.negative:
             p *= self.deterrence[rule.name]
@@ -152,7 +152,7 @@ class Citizen(mesa.Agent):
         return min(p, 1.0)
 
     def receive(self, rule: BehaviourRule, wrongful: bool) -> None:
-        """Book the points of an instance that stands (MODEL.md §4–§5)."""
+        """Book the points of an instance that stands (docs/model.md §4–§5)."""
         self.delta += rule.points
         if wrongful and rule.points < 0:
             self.delta_wrongful += rule.points
@@ -176,7 +176,7 @@ class Citizen(mesa.Agent):
     # -- phase C ---------------------------------------------------------------------------
 
     def update_score(self) -> None:
-        """Points, recovery towards the target and contagion from friends' start-of-day mean (MODEL.md §5)."""
+        """Points, recovery towards the target and contagion from friends' start-of-day mean (docs/model.md §5)."""
         params = self.model.params
         friends = self.friends()
         s = self.score_start
@@ -189,7 +189,7 @@ class Citizen(mesa.Agent):
     # -- phase D ---------------------------------------------------------------------------
 
     def face_consequences(self) -> None:
-        """Court, score listing, exit counter, exit, sanctions and wrongful sanctions (MODEL.md §6)."""
+        """Court, score listing, exit counter, exit, sanctions and wrongful sanctions (docs/model.md §6)."""
         model = self.model
         params = model.params
         today = model.day
@@ -252,7 +252,7 @@ class Citizen(mesa.Agent):
         self.chill = chill + params.chill_relax * (1.0 - chill)
 
     def reconsider(self) -> None:
-        """Opt out of the connected life, hire an adviser, or emigrate (MODEL.md §7.4–6)."""
+        """Opt out of the connected life, hire an adviser, or emigrate (docs/model.md §7.4–6)."""
         params = self.model.params
         if (
             self.privacy_minded
@@ -284,7 +284,7 @@ class Citizen(mesa.Agent):
 
 @dataclass(frozen=True)
 class Parameters:
-    """The scalar parameters of MODEL.md §3–§7, flattened from the scenario."""
+    """The scalar parameters of docs/model.md §3–§7, flattened from the scenario."""
 
     base_score: float
     score_min: float
@@ -358,7 +358,7 @@ class SocialCreditModel(mesa.Model):
     """A society under a social credit system: the scenario's citizens, their friendships and the state."""
 
     def __init__(self, scenario: Scenario) -> None:
-        """Build the population (MODEL.md §1) and the friendship graph (§2) from the scenario's seed."""
+        """Build the population (docs/model.md §1) and the friendship graph (§2) from the scenario's seed."""
         super().__init__(seed=scenario.run.seed)
         self.scenario = scenario
         self.params = Parameters.from_scenario(scenario)
@@ -436,7 +436,7 @@ class SocialCreditModel(mesa.Model):
     # -- the state's view ------------------------------------------------------------------
 
     def watch(self, actor: Citizen, rule: BehaviourRule) -> None:
-        """Observation, face recognition and attribution of one instance (MODEL.md §4)."""
+        """Observation, face recognition and attribution of one instance (docs/model.md §4)."""
         if rule.channel == "payment" and (actor.off_grid or not actor.cashless):
             return
         if rule.channel == "online" and actor.off_grid:
@@ -483,7 +483,7 @@ class SocialCreditModel(mesa.Model):
                     victim.receive(rule, wrongful=True)
 
     def unfriend_the_listed(self) -> None:
-        """Each friendship with exactly one listed end is cut with ``unfriend_rate`` (MODEL.md §7.3)."""
+        """Each friendship with exactly one listed end is cut with ``unfriend_rate`` (docs/model.md §7.3)."""
         rate = self.params.unfriend_rate
         for citizen in self.agents.select(lambda a: a.blacklisted):
             for friend in citizen.friends():
@@ -493,7 +493,7 @@ class SocialCreditModel(mesa.Model):
     # -- the day ---------------------------------------------------------------------------
 
     def coverage_today(self, channel_name: str) -> list[float]:
-        """Coverage of a channel in each region today (MODEL.md §8)."""
+        """Coverage of a channel in each region today (docs/model.md §8)."""
         channel = getattr(self.scenario.channels, channel_name)
         return [
             schedule_value(channel.region_schedules.get(region.name, channel.schedule), self.day)
@@ -518,7 +518,7 @@ class SocialCreditModel(mesa.Model):
         self.denials: Counter[str] = Counter()
 
     def step(self) -> None:
-        """One day: phases A→E of MODEL.md in order, then the day's metrics row."""
+        """One day: phases A→E of docs/model.md in order, then the day's metrics row."""
         self.start_day()
         self.agents.shuffle_do("step")  # A, B: behave and be watched
         self.review_footage()  # B: human review of camera instances

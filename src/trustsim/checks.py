@@ -21,7 +21,7 @@ NAN_WHEN_EMPTY = {"score_mean", "score_p10", "score_p50", "score_p90", "import_s
 
 
 class InvariantError(RuntimeError):
-    """A state or metrics row that breaks an invariant of MODEL.md: a bug, not bad input."""
+    """A state or metrics row that breaks an invariant of docs/model.md: a bug, not bad input."""
 
 
 class InvariantChecker:
@@ -127,7 +127,7 @@ class InvariantChecker:
             ("an ever_wrongly_sanctioned flag cleared", self.ever_wrongly & ~pop.ever_wrongly_sanctioned),
             ("an emigrant came back", self.emigrated & ~pop.emigrated),
             ("an emigrant's score moved", self.emigrated & (pop.score != self.frozen_score)),
-            ("an emigrant acted", self.emigrated & (day.committed != 0)),
+            ("an emigrant acted", self.emigrated & (day.outcomes.committed != 0)),
             ("an emigrant kept an active friend", pop.emigrated & (world.degree > 0)),
         ]
         for what, broken in checks:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="trustsim",
-    help="Simulate synthetic societies under a social credit system (MODEL.md).",
+    help="Simulate synthetic societies under a social credit system (the model: docs/model.md).",
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,

@@ -1,19 +1,22 @@
-"""What one day of the engine keeps between its phases: per-agent outcomes and event counts.
+"""What one day of the engine keeps between its phases: per-agent outcomes and event tallies.
 
-All arrays are allocated once per run and overwritten every day. Per-agent outcomes
-are *behaviour masks*: bit ``b`` of an agent's entry stands for behaviour ``b`` (an
-unsigned integer type wide enough for the scenario's behaviours: one byte per agent
-for up to 8 behaviours, 8 bytes for up to 64), where a ``(B, N)`` array of booleans
-would take ``B`` bytes.
+All arrays are allocated once per run and overwritten every day, with the same layout on
+both backends (the GPU allocates them on the device). Per-agent outcomes are *behaviour
+masks*: bit ``b`` of an agent's entry stands for behaviour ``b`` (an unsigned integer
+type wide enough for the scenario's behaviours: one byte per agent for up to 8
+behaviours, 8 bytes for up to 64), where a ``(B, N)`` array of booleans would take ``B``
+bytes.
 
-Event counts are kept per *chunk* of agents (rows) so that parallel kernels never
-share a counter: summing the rows afterwards gives the same result whatever the
-number of threads.
+Event tallies have one row per *chunk* of agents on the CPU (per lane on the GPU), so
+that parallel kernels never share a counter: summing the rows afterwards gives the same
+result whatever the number of threads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numba as nb
 import numpy as np
@@ -24,12 +27,33 @@ CHUNK = 8192
 MAX_BEHAVIOURS = 64
 """Behaviours per scenario: one bit each in a 64-bit behaviour mask."""
 
-# Bits of Day.status: what happened to an agent today in phases D and E.
+# Bits of Outcomes.status: what happened to an agent today in phases D and E.
 ENTERED = np.uint8(1)  # entered the blacklist today
 SANCTIONED = np.uint8(2)  # at least one active sanction today
 WRONGLY_SANCTIONED = np.uint8(4)  # at least one wrongful active sanction today
-TOUCHED = np.uint8(8)  # got dissent points or entered the list today (chills friends, MODEL.md §7.2)
-LEAVING = np.uint8(16)  # emigrates today (MODEL.md §7.6)
+TOUCHED = np.uint8(8)  # got dissent points or entered the list today (chills friends, docs/model.md §7.2)
+LEAVING = np.uint8(16)  # emigrates today (docs/model.md §7.6)
+
+ENTRIES_SCORE, ENTRIES_COURT, EXITS = 0, 1, 2
+"""Columns of :attr:`Tallies.listing`: entries to the list by score and by court, and exits."""
+
+
+def chunk_function(function: Callable[..., Any]) -> Any:
+    """Compile a CPU driver's per-chunk function: ``numba.njit``, cached, without reference counting.
+
+    A CPU driver is a parallel loop over chunks of agents (``numba.prange``) that calls a
+    function like this for each chunk; that function loops over the chunk's agents and
+    calls the model's rules. Two things make it a function of its own:
+
+    * numba's parallel loops lose writes made through a named tuple's arrays in their
+      body (numba issue 7135), and the rules write the agents' state through records;
+    * numba counts references to every array a record carries each time a record is
+      handed to an inlined rule whose body branches, atomic operations that made the
+      phases several times slower. The arrays belong to the caller, which keeps them
+      alive, and the function allocates nothing, so it is compiled without reference
+      counting (numba's ``_nrt=False``, as numba compiles its own hot helpers).
+    """
+    return nb.njit(cache=True, _nrt=False)(function)
 
 
 def n_chunks(n_items: int) -> int:
@@ -45,61 +69,84 @@ def mask_dtype(n_behaviours: int) -> type[np.unsignedinteger]:
     raise ValueError(f"at most {MAX_BEHAVIOURS} behaviours (got {n_behaviours})")
 
 
+class Outcomes(NamedTuple):
+    """What happened to each agent today (one entry per agent), shared by phases A→E and the metrics."""
+
+    committed: Any  # mask: behaviours the agent committed today (A)
+    attributed: Any  # mask: own instances observed and attributed to the agent (B)
+    misattributed: Any  # mask: own camera instances pinned on somebody else (B)
+    wrongly_received: Any  # mask: behaviours whose misattributed points landed on the agent (B)
+    landed_points: Any  # float64: points of misattributions that stand; zero outside phases B–C
+    landed_wrongful: Any  # float64: their negative part (Δw); zero outside phases B–C
+    status: Any  # uint8: ENTERED | SANCTIONED | WRONGLY_SANCTIONED | TOUCHED | LEAVING (D, E)
+
+
+class Tallies(NamedTuple):
+    """The day's event counts, one row per chunk of agents (CPU) or lane (GPU); the metrics sum the rows."""
+
+    committed: Any  # int64 (rows, B)
+    observed: Any  # int64 (rows, B)
+    misattributed: Any  # int64 (rows, B)
+    caught: Any  # int64 (1, B): counted in review, which runs in one fixed order
+    penalised: Any  # int64 (rows + 1, B): the last row counts misattributions that stand
+    denials: Any  # int64 (rows, S)
+    listing: Any  # int64 (rows, 3): ENTRIES_SCORE, ENTRIES_COURT, EXITS
+    candidates: Any  # int64 (rows, R): camera review candidates per region
+    unchilled: Any  # float64 (rows,): the unchilled dissent probability, summed in a fixed order
+
+    def on_host(self) -> Tallies:
+        """The tallies as numpy arrays (a GPU run's are copied from the device)."""
+        return Tallies(*(np.asarray(a) if isinstance(a, np.ndarray) else a.copy_to_host() for a in self))
+
+
+Allocate = Callable[[tuple[int, ...] | int, Any], Any]
+"""Makes a zeroed array of a shape and dtype: ``numpy.zeros``, or its device counterpart on the GPU."""
+
+
 @dataclass
 class Day:
     """Scratch state of the current day, shared by the phases A→E and the metrics."""
 
     t: int
-    committed: np.ndarray  # mask (N,): behaviours the agent committed today (A)
-    attributed: np.ndarray  # mask (N,): own instances observed and attributed to the agent (B)
-    misattributed: np.ndarray  # mask (N,): own camera instances pinned on somebody else (B)
-    wrongly_received: np.ndarray  # mask (N,): behaviours whose misattributed points landed on the agent (B)
-    landed_points: np.ndarray  # float64 (N,): points of misattributions that stand; zero outside phases B–C
-    landed_wrongful: np.ndarray  # float64 (N,): their negative part (Δw); zero outside phases B–C
-    score_next: np.ndarray  # float64 (N,): the other half of the score's double buffer (C)
-    status: np.ndarray  # uint8 (N,): ENTERED | SANCTIONED | WRONGLY_SANCTIONED | TOUCHED | LEAVING
-    touched_friends: np.ndarray  # int32 (N,): friends who chill the agent today; zero outside phase E
-    # Event counters, one row per chunk of agents (summed over rows by the metrics).
-    committed_count: np.ndarray  # int64 (chunks, B)
-    observed_count: np.ndarray  # int64 (chunks, B)
-    misattributed_count: np.ndarray  # int64 (chunks, B)
-    caught_count: np.ndarray  # int64 (1, B): counted serially in review
-    penalised_count: np.ndarray  # int64 (chunks + 1, B): last row counts misattributions that stand
-    denials_count: np.ndarray  # int64 (chunks, S)
-    listing_count: np.ndarray  # int64 (chunks, 3): entries by score, entries by court, exits
-    flagged_count: np.ndarray  # int64 (chunks,): agents flagged by a phase (see :func:`flagged`)
-    unchilled: np.ndarray  # float64 (chunks,): sum of the unchilled dissent probability
-    candidates: np.ndarray  # int64 (chunks, R): camera review candidates per region
+    outcomes: Outcomes
+    tallies: Tallies
+    score_next: Any  # float64 (N,): the other half of the score's double buffer (C)
     alive_start_count: int = 0
     review_backlog: float = 0.0
 
     @classmethod
-    def allocate(cls, n_agents: int, n_behaviours: int, n_regions: int, n_sanctions: int) -> Day:
-        """Allocate the scratch arrays of a run."""
-        chunks = n_chunks(n_agents)
+    def allocate(
+        cls, n_agents: int, n_behaviours: int, n_regions: int, n_sanctions: int, rows: int, zeros: Allocate = np.zeros
+    ) -> Day:
+        """Allocate the scratch arrays of a run: ``rows`` rows of tallies, arrays made by ``zeros``."""
         mask = mask_dtype(n_behaviours)
-        return cls(
-            t=-1,
-            committed=np.zeros(n_agents, dtype=mask),
-            attributed=np.zeros(n_agents, dtype=mask),
-            misattributed=np.zeros(n_agents, dtype=mask),
-            wrongly_received=np.zeros(n_agents, dtype=mask),
-            landed_points=np.zeros(n_agents, dtype=np.float64),
-            landed_wrongful=np.zeros(n_agents, dtype=np.float64),
-            score_next=np.zeros(n_agents, dtype=np.float64),
-            status=np.zeros(n_agents, dtype=np.uint8),
-            touched_friends=np.zeros(n_agents, dtype=np.int32),
-            committed_count=np.zeros((chunks, n_behaviours), dtype=np.int64),
-            observed_count=np.zeros((chunks, n_behaviours), dtype=np.int64),
-            misattributed_count=np.zeros((chunks, n_behaviours), dtype=np.int64),
-            caught_count=np.zeros((1, n_behaviours), dtype=np.int64),
-            penalised_count=np.zeros((chunks + 1, n_behaviours), dtype=np.int64),
-            denials_count=np.zeros((chunks, n_sanctions), dtype=np.int64),
-            listing_count=np.zeros((chunks, 3), dtype=np.int64),
-            flagged_count=np.zeros(chunks, dtype=np.int64),
-            unchilled=np.zeros(chunks, dtype=np.float64),
-            candidates=np.zeros((chunks, n_regions), dtype=np.int64),
+        outcomes = Outcomes(
+            committed=zeros(n_agents, mask),
+            attributed=zeros(n_agents, mask),
+            misattributed=zeros(n_agents, mask),
+            wrongly_received=zeros(n_agents, mask),
+            landed_points=zeros(n_agents, np.float64),
+            landed_wrongful=zeros(n_agents, np.float64),
+            status=zeros(n_agents, np.uint8),
         )
+        tallies = Tallies(
+            committed=zeros((rows, n_behaviours), np.int64),
+            observed=zeros((rows, n_behaviours), np.int64),
+            misattributed=zeros((rows, n_behaviours), np.int64),
+            caught=zeros((1, n_behaviours), np.int64),
+            penalised=zeros((rows + 1, n_behaviours), np.int64),
+            denials=zeros((rows, n_sanctions), np.int64),
+            listing=zeros((rows, 3), np.int64),
+            candidates=zeros((rows, n_regions), np.int64),
+            unchilled=zeros(rows, np.float64),
+        )
+        return cls(t=-1, outcomes=outcomes, tallies=tallies, score_next=zeros(n_agents, np.float64))
+
+
+def scratch_bytes_per_agent(n_behaviours: int) -> int:
+    """Bytes per agent of the day's per-agent arrays (:class:`Outcomes` and the score's second buffer)."""
+    one = Day.allocate(1, n_behaviours, 1, 0, rows=1)
+    return sum(values.nbytes for values in one.outcomes) + one.score_next.nbytes
 
 
 @nb.njit(inline="always", cache=True)
@@ -108,11 +155,18 @@ def has(mask: np.unsignedinteger, b: int) -> bool:
     return (mask >> b) & 1 != 0
 
 
+@nb.njit(inline="always", cache=True)
+def bit(b: int) -> np.uint64:
+    """The behaviour mask with only bit ``b`` set."""
+    return np.uint64(1) << np.uint64(b)
+
+
 @nb.njit(parallel=True, cache=True)
-def flagged(values: np.ndarray, bits: int, per_chunk: np.ndarray) -> np.ndarray:
+def flagged(values: np.ndarray, bits: int) -> np.ndarray:
     """Ids of the agents whose ``values & bits`` is non-zero, ascending (a parallel compaction)."""
     n = values.shape[0]
-    chunks = per_chunk.shape[0]
+    chunks = (n + CHUNK - 1) // CHUNK
+    per_chunk = np.zeros(chunks, dtype=np.int64)
     for c in nb.prange(chunks):
         count = 0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):

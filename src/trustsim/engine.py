@@ -1,7 +1,9 @@
 """The engine: builds the society of a scenario and steps it one day at a time.
 
-The daily step is written once, here: phases A→E of MODEL.md in order, then the
-metrics row. Each phase is a mechanism module under :mod:`trustsim.mechanisms`.
+The daily step is written once, here: the phases of :data:`PHASES` in order (A→E of
+docs/model.md §3–§7), then the metrics row. Each phase is a mechanism module under
+:mod:`trustsim.mechanisms`; a backend maps every phase to an object of its own (the
+CPU's drivers, or the GPU kernels of :mod:`trustsim.gpu`) with the same ``step`` hook.
 """
 
 from __future__ import annotations
@@ -9,15 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numba
 import numpy as np
 import pandas as pd
 
 from trustsim.checks import InvariantChecker
-from trustsim.day import Day
-from trustsim.errors import TrustsimError
+from trustsim.day import Day, n_chunks
 from trustsim.mechanisms.adaptation import AdaptationPhase
 from trustsim.mechanisms.base import Mechanism
 from trustsim.mechanisms.behaviour import BehaviourPhase
@@ -26,13 +27,13 @@ from trustsim.mechanisms.observation import ObservationPhase
 from trustsim.mechanisms.rollout import coverage_table
 from trustsim.mechanisms.sanctions import SanctionsPhase
 from trustsim.mechanisms.scoring import ScoringPhase
-from trustsim.memory import require_memory
-from trustsim.metrics import Metrics, columns
-from trustsim.network import Network, build_network
-from trustsim.population import PER_BEHAVIOUR, STATE_DTYPES, Population, initialise
+from trustsim.metrics import Metrics, Reduce, columns, reduce_on_host
+from trustsim.network import NETWORK_DTYPES, Network, build_network
+from trustsim.population import STATE, Population, initialise, state_problems
+from trustsim.preflight import Backend, preflight, require_backend
 from trustsim.scenario import Scenario
 from trustsim.trace import DEFAULT_PANEL, Trace, choose_panel, trace_problems
-from trustsim.world import World
+from trustsim.world import DEGREE, World
 
 if TYPE_CHECKING:
     from trustsim.gpu.plan import GpuMemoryPlan
@@ -42,15 +43,51 @@ AGENTS_PER_THREAD = 40_000
 """Below this many agents per thread, waking another thread costs more than it saves (measured)."""
 
 
-NETWORK_ARRAYS = ("src", "dst", "offsets", "neighbours", "edge_of_slot")
+class Phase(NamedTuple):
+    """One phase of the daily step."""
 
-Backend = Literal["cpu", "gpu"]
-"""Where the phases run: numba kernels on the CPU, or numba-cuda kernels on an NVIDIA GPU."""
-BACKENDS: tuple[Backend, ...] = get_args(Backend)
+    letter: str  # A … E, as docs/model.md names them
+    mechanism: str  # its module under trustsim.mechanisms (and trustsim.gpu)
+    section: str  # of docs/model.md
 
 
-class BackendOptionError(TrustsimError):
-    """An option the chosen backend does not offer."""
+PHASES = (
+    Phase("A", "behaviour", "§3"),
+    Phase("B", "observation", "§4"),
+    Phase("C", "scoring", "§5"),
+    Phase("D", "sanctions", "§6"),
+    Phase("E", "adaptation", "§7"),
+)
+"""The daily step, in order: the one list both backends map to their phase objects."""
+
+
+@dataclass
+class BackendParts:
+    """What a backend contributes to a :class:`Simulation`: the world where its kernels run and its phases."""
+
+    world: World | DeviceWorld
+    phases: dict[str, Mechanism]  # by Phase.mechanism
+    today: Day
+    reduce: Reduce  # the day reduced to its metrics row's inputs
+    memory_plan: GpuMemoryPlan | None = None
+
+
+def host_parts(world: World, credit_file: CreditFile | None) -> BackendParts:
+    """The CPU backend: the world in host memory and the numba drivers of :mod:`trustsim.mechanisms`."""
+    scenario = world.scenario
+    phases: dict[str, Mechanism] = {
+        "behaviour": BehaviourPhase(scenario),
+        "observation": ObservationPhase(scenario),
+        "scoring": ScoringPhase(scenario, credit_file),
+        "sanctions": SanctionsPhase(scenario),
+        "adaptation": AdaptationPhase(scenario),
+    }
+    n = scenario.run.agents
+    today = Day.allocate(n, len(scenario.behaviours), scenario.n_regions, len(scenario.sanctions), n_chunks(n))
+    return BackendParts(world, phases, today, reduce_on_host)
+
+
+NETWORK_ARRAYS = tuple(NETWORK_DTYPES)
 
 
 @dataclass
@@ -83,8 +120,9 @@ class Simulation:
     ``check``, every day ends with the invariant checks of :mod:`trustsim.checks`.
     ``traced`` agents (a panel chosen by :func:`trustsim.trace.choose_panel`; a restored
     state keeps its own) have their day-by-day story kept in ``trace``.
-    Before drawing a society, the run's memory is estimated and a run that would not
-    fit is refused (:class:`trustsim.memory.MemoryBudgetError`).
+    Before drawing a society, :func:`trustsim.preflight.preflight` refuses a run the
+    backend cannot do or whose memory would not fit (a caller that ran it already, with
+    its own agent table, passes ``preflighted``).
 
     ``backend="gpu"`` runs the same phases as numba-cuda kernels (:mod:`trustsim.gpu`):
     the society is drawn on the host, copied to the GPU (after its memory plan, kept in
@@ -93,7 +131,7 @@ class Simulation:
     """
 
     world: World | DeviceWorld
-    phases: tuple[Mechanism, ...]  # A→E; on the GPU, the kernels of trustsim.gpu (the same hook)
+    phases: dict[str, Mechanism]  # by phase letter, in the order of PHASES
     memory_plan: GpuMemoryPlan | None
 
     def __init__(
@@ -105,14 +143,14 @@ class Simulation:
         start: SavedState | None = None,
         traced: int = DEFAULT_PANEL,
         backend: Backend = "cpu",
+        preflighted: bool = False,
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
-        require_backend(scenario, backend, check)
+        if start is not None:  # in memory already: its caller checked before loading it
+            require_backend(scenario, backend, check)
+        elif not preflighted:
+            preflight(scenario, backend=backend, check=check)
         self.scenario = scenario
         self.backend = backend
-        if start is None:  # a restored state is in memory already; its caller checks before loading it
-            require_memory(scenario)
         available = numba.get_num_threads()
         wanted = max(1, scenario.run.agents // AGENTS_PER_THREAD) if threads is None else threads
         self.threads = max(1, min(wanted, available))
@@ -125,28 +163,19 @@ class Simulation:
             world = _restore_world(scenario, start, coverage)
         panel = choose_panel(world.population.outspoken, traced) if start is None else start.trace["agents"]
         self.trace = Trace(scenario, panel)
-        self.credit_file = CreditFile(scenario) if scenario.score.expires else None  # CPU only (require_backend)
+        self.credit_file = CreditFile(scenario) if scenario.score.expires else None  # CPU only (preflight)
+        if start is not None and self.credit_file is not None:
+            self.credit_file.restore(start.credit_file)
         if backend == "gpu":
             from trustsim.gpu.backend import device_parts  # numba.cuda is loaded for GPU runs only
 
-            self.world, self.phases, self.today, self.metrics, self.memory_plan = device_parts(world)
+            parts = device_parts(world)
             del world  # the host copy: a GPU run keeps its state on the device
         else:
-            self.memory_plan = None
-            self.world = world
-            self.phases = (
-                BehaviourPhase(scenario),  # A, MODEL.md §3
-                ObservationPhase(scenario),  # B, §4
-                ScoringPhase(scenario, self.credit_file),  # C, §5
-                SanctionsPhase(scenario),  # D, §6
-                AdaptationPhase(scenario),  # E, §7
-            )
-            if start is not None and self.credit_file is not None:
-                self.credit_file.restore(start.credit_file)
-            self.today = Day.allocate(
-                scenario.run.agents, len(scenario.behaviours), scenario.n_regions, len(scenario.sanctions)
-            )
-            self.metrics = Metrics(scenario, scenario.run.days)
+            parts = host_parts(world, self.credit_file)
+        self.world, self.today, self.memory_plan = parts.world, parts.today, parts.memory_plan
+        self.phases = {phase.letter: parts.phases[phase.mechanism] for phase in PHASES}
+        self.metrics = Metrics(scenario, scenario.run.days, parts.reduce)
         if start is not None:
             self.metrics.restore(start.metrics, start.day, start.observed_total)
             self.trace.restore(start.trace, start.day)
@@ -174,11 +203,11 @@ class Simulation:
         numba.set_num_threads(self.threads)
         try:
             day = self._begin_day()
-            for phase in self.phases:
+            for letter, phase in self.phases.items():
                 started = time.perf_counter()
                 phase.step(self.world, day)
                 if seconds is not None:
-                    seconds.setdefault(phase.phase, []).append(time.perf_counter() - started)
+                    seconds.setdefault(letter, []).append(time.perf_counter() - started)
             started = time.perf_counter()
             self.metrics.record(self.world, day)
             self.trace.record(self.world, day)
@@ -225,34 +254,16 @@ class Simulation:
         return day
 
 
-def require_backend(scenario: Scenario, backend: Backend, check: bool) -> None:
-    """Refuse, in one line, what the chosen backend does not offer (before anything is built or written)."""
-    if backend != "gpu":
-        return
-    if check:
-        raise BackendOptionError("--check runs on the CPU backend only: drop --check or use --backend cpu")
-    if scenario.score.expires:
-        raise BackendOptionError(
-            "score.memory = 'expiry' (a credit file) runs on the CPU backend only: use --backend cpu"
-        )
-
-
-def state_problems(state: SavedState, scenario: Scenario) -> list[str]:
+def saved_state_problems(state: SavedState, scenario: Scenario) -> list[str]:
     """Why ``state`` cannot be the state of ``scenario``'s society (empty if it can).
 
     Checks the name, dtype and shape of every array, and that the network's CSR arrays
     agree with each other (a bad offset or id would make the kernels read out of bounds).
     """
-    n, b = scenario.run.agents, len(scenario.behaviours)
-    problems = []
-    if set(state.population) != set(STATE_DTYPES):
-        return [f"agent arrays {sorted(state.population)} are not {sorted(STATE_DTYPES)}"]
-    for name, dtype in STATE_DTYPES.items():
-        values, shape = state.population[name], (b, n) if name in PER_BEHAVIOUR else (n,)
-        if values.dtype != dtype or values.shape != shape:
-            problems.append(
-                f"agent array {name} is {values.dtype}{list(values.shape)}, not {np.dtype(dtype)}{list(shape)}"
-            )
+    n = scenario.run.agents
+    problems = state_problems(state.population, n, len(scenario.behaviours))
+    if set(state.population) != set(STATE):
+        return problems
     problems += _network_problems(state, n)
     expected = columns(scenario)
     if set(state.metrics) != set(expected):
@@ -271,9 +282,8 @@ def _network_problems(state: SavedState, n: int) -> list[str]:
     net = state.network
     if set(net) != set(NETWORK_ARRAYS):
         return [f"network arrays {sorted(net)} are not {sorted(NETWORK_ARRAYS)}"]
-    dtypes = {"src": np.int32, "dst": np.int32, "offsets": np.int64, "neighbours": np.int32, "edge_of_slot": np.int64}
-    wrong = [name for name, dtype in dtypes.items() if net[name].dtype != dtype or net[name].ndim != 1]
-    if wrong or state.degree.dtype != np.int32 or state.degree.shape != (n,):
+    wrong = [name for name, dtype in NETWORK_DTYPES.items() if net[name].dtype != dtype or net[name].ndim != 1]
+    if wrong or state.degree.dtype != DEGREE or state.degree.shape != (n,):
         return [f"network arrays of the wrong type or shape: {wrong or ['degree']}"]
     e = net["src"].shape[0]
     offsets = net["offsets"]
@@ -293,10 +303,10 @@ def _network_problems(state: SavedState, n: int) -> list[str]:
 
 def _restore_world(scenario: Scenario, state: SavedState, coverage: np.ndarray) -> World:
     """A world on day ``state.day`` from saved arrays (checked against the scenario first)."""
-    problems = state_problems(state, scenario)
+    problems = saved_state_problems(state, scenario)
     if problems:
         raise ValueError("saved state does not fit the scenario: " + "; ".join(problems))
-    population = Population(**{name: state.population[name] for name in STATE_DTYPES})
+    population = Population(**state.population)
     network = Network(scenario.run.agents, *(state.network[name] for name in NETWORK_ARRAYS))
     world = World.create(scenario, population, network, coverage)
     world.degree = state.degree

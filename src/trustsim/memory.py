@@ -1,8 +1,9 @@
 """How much memory a run needs, measured against what the machine has, before anything is allocated.
 
-The estimate adds up the arrays a run holds (their dtypes are fixed by
-:mod:`trustsim.population`, :mod:`trustsim.day`, :mod:`trustsim.world` and
-:mod:`trustsim.network`) and takes the larger of its two peaks:
+The estimate adds up the arrays a run holds, their sizes derived from where they are
+declared (the state table :data:`trustsim.population.STATE`, the day's scratch of
+:meth:`trustsim.day.Day.allocate`, the region index of :mod:`trustsim.world`, the
+network's :data:`trustsim.network.NETWORK_DTYPES`), and takes the larger of its two peaks:
 
 * **building**: the population plus the network generator's temporaries (sort keys,
   lower-triangle keys, hash tables), measured at 64 bytes per edge on the three
@@ -22,10 +23,17 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from trustsim.errors import TrustsimError
-from trustsim.mechanisms.credit_file import expected_file_bytes
+import numpy as np
+
+from trustsim.day import scratch_bytes_per_agent
+from trustsim.errors import Setting, TrustsimError
+from trustsim.mechanisms.adaptation import TOUCHED_FRIENDS
+from trustsim.mechanisms.credit_file import CreditFile, expected_file_bytes
+from trustsim.network import network_bytes
+from trustsim.population import state_bytes_per_agent
 from trustsim.scenario import Scenario
 from trustsim.trace import DEFAULT_PANEL
+from trustsim.world import world_bytes_per_agent
 
 BUILD_BYTES_PER_EDGE = 64
 """Network generator temporaries per edge at their peak (measured: 64 ± 3 B on all generators)."""
@@ -107,23 +115,19 @@ def estimate(
 
     ``edges`` replaces the expected number of edges (a checkpoint knows it); ``restoring``
     means the state comes from a checkpoint, with no network generator to run;
-    ``table_agents`` is how many agents ``agents.parquet`` holds (``--agents-out``; all by default).
+    ``table_agents`` is how many agents ``agents.parquet`` holds (a sample, or all by default).
     """
     n = scenario.run.agents if n_agents is None else n_agents
     t = scenario.run.days if days is None else days
     b = len(scenario.behaviours)
     edges = expected_edges(scenario, n) if edges is None else edges
-    mask = 1 if b <= 8 else 2 if b <= 16 else 4 if b <= 32 else 8
-    # population.py: 9 one-byte, 4 four-byte and 3 eight-byte arrays; frailty float32 and
-    # deterrence float64 per behaviour.
-    population = n * (9 + 16 + 24 + 12 * b)
-    # network.py: int32 src, dst, neighbours (two slots an edge), int64 edge_of_slot, int64 offsets.
-    network = edges * 32 + (n + 1) * 8
-    # day.py: four masks, landed points and wrongful, score_next, status, touched friends;
-    # world.py: degree and the region index (members, position, Fenwick tree).
-    scratch = n * (4 * mask + 8 * 3 + 1 + 4) + n * 16
-    if scenario.score.expires:  # credit_file.py: balance, expiring and today's points, expiring wrongful; records
-        scratch += n * 32 + expected_file_bytes(scenario, n, t)
+    population = n * state_bytes_per_agent(b)
+    network = network_bytes(n, edges)
+    # The day's outcomes and the score's second buffer; phase E's count of touched
+    # friends (CPU); the active degree and the region index.
+    scratch = n * (scratch_bytes_per_agent(b) + np.dtype(TOUCHED_FRIENDS).itemsize + world_bytes_per_agent())
+    if scenario.score.expires:
+        scratch += n * CreditFile.BYTES_PER_AGENT + expected_file_bytes(scenario, n, t)
     n_columns = 30 + 6 + 5 * b + 2 * len(scenario.sanctions) + len(scenario.tiers)
     metrics = 2 * t * n_columns * 8  # the preallocated columns and the frame made from them
     # trace.py: a panel of at most DEFAULT_PANEL agents, its columns and the long frame made from them.
@@ -209,10 +213,10 @@ def require_memory(
     head = f"{what} need about {_gib(needed.total)} of memory, but {_gib(budget)} is available"
     fitting = largest_fitting_agents(scenario, budget)
     if fitting < 2:
-        raise MemoryBudgetError(f"{head}; the daily metrics alone do not fit: use fewer --days")
-    raise MemoryBudgetError(
-        f"{head}; the largest run that fits has about {_round_down(fitting):,} agents (--agents {_round_down(fitting)})"
-    )
+        raise MemoryBudgetError(f"{head}; the daily metrics alone do not fit: lower {{0}}", Setting("run.days"))
+    most = _round_down(fitting)
+    raise MemoryBudgetError(f"{head}; the largest run that fits has about {most:,} agents ({{0}})",
+                            Setting("run.agents", most))  # fmt: skip
 
 
 def _round_down(n: int) -> int:

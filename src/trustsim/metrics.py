@@ -1,31 +1,35 @@
-"""The daily metrics row of MODEL.md §10, declared up front and preallocated.
+"""The daily metrics row of docs/model.md §10, declared up front and preallocated.
 
 Row ``day = t`` is taken at the end of step ``t`` (after phase E). State counts are
 over agents alive at the end of the day; event counts (committed, denials, entries,
 exits) include agents who emigrated that day.
+
+A backend reduces the day to a :class:`Reduction` (the day's tallies on the host, the
+summed state counts, the score sum and percentiles); :class:`Metrics` builds the row from
+it the same way for both. The state counts of one agent are the rule
+:func:`count_agent`, called by the CPU driver :func:`reduce_on_host` and by the GPU
+kernel of :mod:`trustsim.gpu.metrics`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 import pandas as pd
 
-from trustsim.day import CHUNK, WRONGLY_SANCTIONED, Day
-from trustsim.mechanisms.sanctions import (
-    ENTRIES_COURT,
-    ENTRIES_SCORE,
-    EXITS,
-    sanction_conditions,
-    tier_bounds,
-    tier_index,
-)
+from trustsim.day import CHUNK, ENTRIES_COURT, ENTRIES_SCORE, EXITS, WRONGLY_SANCTIONED, Day, Tallies, chunk_function
+from trustsim.mechanisms.sanctions import sanction_conditions, tier_bounds, tier_index
+from trustsim.population import Population
 from trustsim.quantiles import percentiles
+from trustsim.scalar import tally
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
-# Layout of the per-chunk state counts of _state_counts: these ten, then one count per
-# tier, then agents by sanction-bound position, then listed agents by position.
+# Layout of the state counts: these, then one count per tier, then alive agents by
+# sanction-bound position, then listed agents by position.
 (
     COUNT_ALIVE,
     COUNT_LISTED,
@@ -35,17 +39,51 @@ from trustsim.world import World
     COUNT_OFF_GRID,
     COUNT_ADVISED,
     COUNT_ISOLATED,
-) = range(8)
-COUNT_DEGREE_LISTED, COUNT_DEGREE_OTHERS, COUNT_FIXED = 8, 9, 10
+    COUNT_DEGREE_LISTED,
+    COUNT_DEGREE_OTHERS,
+    COUNT_FIXED,
+) = range(11)
 
 PERCENTILES = (10.0, 50.0, 90.0)
 """The score percentiles of the metrics row (``score_p10``, ``score_p50``, ``score_p90``)."""
+
+
+class StateCounting(NamedTuple):
+    """What the state counts are broken down by: the tiers, and the sanctions' distinct score bounds."""
+
+    tier_bounds: np.ndarray  # float64: min_score of every tier but the last, highest first
+    sanction_bounds: np.ndarray  # float64: the distinct applies_below of the sanctions, highest first
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> StateCounting:
+        """The breakdown of ``scenario``."""
+        below, _ = sanction_conditions(scenario)
+        bounds = sorted({float(b) for b in below if np.isfinite(b)}, reverse=True)
+        return cls(tier_bounds(scenario), np.array(bounds, dtype=np.float64))
+
+    @property
+    def columns(self) -> int:
+        """Columns of the state counts (see the layout above)."""
+        return state_count_columns(self.tier_bounds.shape[0] + 1, self.sanction_bounds.shape[0] + 1)
 
 
 @nb.njit(cache=True)
 def state_count_columns(n_tiers: int, n_positions: int) -> int:
     """Columns of the state counts: the fixed ones, the tiers, and two per sanction-bound position."""
     return COUNT_FIXED + n_tiers + 2 * n_positions
+
+
+class Reduction(NamedTuple):
+    """A day reduced to what its metrics row needs, on the host."""
+
+    tallies: Tallies  # the day's event tallies
+    counts: np.ndarray  # int64: the state counts summed over the alive agents (layout above)
+    score_sum: float  # of the alive agents, in a fixed order
+    percentiles: list[float]  # the alive agents' score percentiles PERCENTILES
+
+
+Reduce = Callable[[World, Day, StateCounting], Reduction]
+"""A backend's reduction of the day: :func:`reduce_on_host` on the CPU."""
 
 
 def columns(scenario: Scenario) -> dict[str, type]:
@@ -74,36 +112,37 @@ EVENT_COLUMNS = ("blacklist_exits", "dissent_committed", "dissent_unchilled")
 
 
 def is_event(column: str) -> bool:
-    """Whether a metric column counts the day's events (summed over days) rather than a state (MODEL.md §10)."""
+    """Whether a metric column counts the day's events (summed over days) rather than a state (docs/model.md §10)."""
     return column in EVENT_COLUMNS or column.startswith(EVENT_PREFIXES)
 
 
 class Metrics:
-    """Collects one row per day into preallocated columns."""
+    """Collects one row per day into preallocated columns, from a backend's :data:`Reduce`."""
 
-    def __init__(self, scenario: Scenario, days: int) -> None:
+    def __init__(self, scenario: Scenario, days: int, reduce: Reduce | None = None) -> None:
         self.dtypes = columns(scenario)
         self.values = {name: np.zeros(days, dtype=np.int64 if kind is int else np.float64)
                        for name, kind in self.dtypes.items()}  # fmt: skip
+        self.reduce = reduce_on_host if reduce is None else reduce
         self.behaviours = list(scenario.behaviours)
         self.sanctions = list(scenario.sanctions)
         self.tiers = [tier.name for tier in scenario.tiers]
-        self.tier_bounds = tier_bounds(scenario)
-        self.applies_below, self.applies_to_blacklisted = sanction_conditions(scenario)
+        self.counting = StateCounting.from_scenario(scenario)
+        applies_below, self.applies_to_blacklisted = sanction_conditions(scenario)
         # Sanctions are counted through their distinct score bounds (highest first): an
         # agent's position is the number of bounds above its score.
-        bounds = sorted({float(b) for b in self.applies_below if np.isfinite(b)}, reverse=True)
-        self.sanction_bounds = np.array(bounds, dtype=np.float64)
-        self.bound_of = [bounds.index(b) if np.isfinite(b) else -1 for b in self.applies_below]
+        bounds = list(self.counting.sanction_bounds)
+        self.bound_of = [bounds.index(b) if np.isfinite(b) else -1 for b in applies_below]
         self.accounting = scenario.accounting
-        self.score_bounds = (scenario.score.score_min, scenario.score.score_max)
         self.cameras = scenario.accounting.cameras_per_capita * scenario.run.agents
+        self.n_agents = scenario.run.agents
         self.observed_total = 0
         self.days_recorded = 0
 
     def record(self, world: World, day: Day) -> None:
         """Write row ``day.t``."""
-        row = self._events(day) | self._state(world, day)
+        reduced = self.reduce(world, day, self.counting)
+        row = self._events(reduced.tallies, day) | self.state_row(reduced)
         self.observed_total += sum(row[f"observed_{b}"] for b in self.behaviours)
         row["stored_record_bytes"] = float(self.observed_total * self.accounting.bytes_per_record)
         footage_days = min(day.t + 1, self.accounting.footage_retention_days)
@@ -115,55 +154,41 @@ class Metrics:
             self.values[name][day.t] = value
         self.days_recorded = day.t + 1
 
-    def _events(self, day: Day) -> dict[str, float]:
+    def _events(self, tallies: Tallies, day: Day) -> dict[str, float]:
         row: dict[str, float] = {}
         counts = {
-            "committed": day.committed_count.sum(axis=0),
-            "observed": day.observed_count.sum(axis=0),
-            "misattributed": day.misattributed_count.sum(axis=0),
-            "caught": day.caught_count.sum(axis=0),
-            "penalised": day.penalised_count.sum(axis=0),
+            "committed": tallies.committed.sum(axis=0),
+            "observed": tallies.observed.sum(axis=0),
+            "misattributed": tallies.misattributed.sum(axis=0),
+            "caught": tallies.caught.sum(axis=0),
+            "penalised": tallies.penalised.sum(axis=0),
         }
         for kind, per_behaviour in counts.items():
             row |= {f"{kind}_{b}": int(per_behaviour[k]) for k, b in enumerate(self.behaviours)}
-        denials = day.denials_count.sum(axis=0)
+        denials = tallies.denials.sum(axis=0)
         row |= {f"denials_{s}": int(denials[k]) for k, s in enumerate(self.sanctions)}
-        listing = day.listing_count.sum(axis=0)
+        listing = tallies.listing.sum(axis=0)
         row["blacklist_entries_score"] = int(listing[ENTRIES_SCORE])
         row["blacklist_entries_court"] = int(listing[ENTRIES_COURT])
         row["blacklist_exits"] = int(listing[EXITS])
         row["dissent_committed"] = row.get("committed_dissent", 0)
-        row["dissent_unchilled"] = float(day.unchilled.sum())
+        row["dissent_unchilled"] = float(tallies.unchilled.sum())
         purchases = day.alive_start_count * self.accounting.purchases_per_day
         imports = row.get("committed_imported_purchase", np.nan)
         row["import_share"] = imports / purchases if purchases > 0 else np.nan
         row["review_backlog"] = day.review_backlog
         return row
 
-    def _state(self, world: World, day: Day) -> dict[str, float]:
-        pop = world.population
-        counts, score_sum = _state_counts(
-            pop.emigrated, pop.score, pop.blacklisted, day.status, pop.ever_sanctioned,
-            pop.ever_wrongly_sanctioned, pop.off_grid, pop.advised, world.degree,
-            self.tier_bounds, self.sanction_bounds,
-        )  # fmt: skip
-        score_percentiles = percentiles(pop.score, pop.emigrated, PERCENTILES, *self.score_bounds)
-        row = self.state_row(counts.sum(axis=0), float(score_sum.sum()), score_percentiles, pop.n_agents)
-        row["active_edges"] = world.active_edges
-        return row
-
-    def state_row(self, total: np.ndarray, score_sum: float, quantiles: list[float], n_agents: int) -> dict[str, float]:
-        """The state columns from the summed state counts (layout of :func:`state_count_columns`).
-
-        ``quantiles`` are the alive agents' score percentiles :data:`PERCENTILES`. Any
-        backend that reduces the state to these counts gets the same row from them.
-        """
+    def state_row(self, reduced: Reduction) -> dict[str, float]:
+        """The state columns from a day's reduction (whichever backend reduced it)."""
+        total = reduced.counts
         alive = int(total[COUNT_ALIVE])
         listed = int(total[COUNT_LISTED])
-        p10, p50, p90 = quantiles
+        p10, p50, p90 = reduced.percentiles
+        degree_listed, degree_others = int(total[COUNT_DEGREE_LISTED]), int(total[COUNT_DEGREE_OTHERS])
         row: dict[str, float] = {
             "alive": alive,
-            "score_mean": score_sum / alive if alive else np.nan,
+            "score_mean": reduced.score_sum / alive if alive else np.nan,
             "score_p10": float(p10), "score_p50": float(p50), "score_p90": float(p90),
             "blacklisted": listed,
             "wrongly_sanctioned": int(total[COUNT_WRONGLY]),
@@ -172,14 +197,16 @@ class Metrics:
             "off_grid": int(total[COUNT_OFF_GRID]),
             "advised": int(total[COUNT_ADVISED]),
             "isolated": int(total[COUNT_ISOLATED]),
-            "emigrated": n_agents - alive,
-            "mean_degree_blacklisted": total[COUNT_DEGREE_LISTED] / listed if listed else np.nan,
-            "mean_degree_others": total[COUNT_DEGREE_OTHERS] / (alive - listed) if alive > listed else np.nan,
+            "emigrated": self.n_agents - alive,
+            # Emigrants' edges are cut when they leave: every active edge joins two alive agents.
+            "active_edges": (degree_listed + degree_others) // 2,
+            "mean_degree_blacklisted": degree_listed / listed if listed else np.nan,
+            "mean_degree_others": degree_others / (alive - listed) if alive > listed else np.nan,
         }  # fmt: skip
         n_tiers = len(self.tiers)
         for k, tier in enumerate(self.tiers):
             row[f"tier_{tier}"] = total[COUNT_FIXED + k] / alive if alive else np.nan
-        n_positions = self.sanction_bounds.shape[0] + 1
+        n_positions = self.counting.sanction_bounds.shape[0] + 1
         by_position = total[COUNT_FIXED + n_tiers : COUNT_FIXED + n_tiers + n_positions]
         listed_by_position = total[COUNT_FIXED + n_tiers + n_positions :]
         for k, s in enumerate(self.sanctions):
@@ -209,51 +236,71 @@ class Metrics:
         return pd.DataFrame({name: values[: self.days_recorded] for name, values in self.values.items()})
 
 
+# ---------------------------------------------------------------------------------- the rule
+
+
+@nb.njit(inline="always", cache=True)
+def count_agent(
+    counting: StateCounting, i: int, pop: Population, status: np.ndarray, degree: np.ndarray, counts: np.ndarray
+) -> None:
+    """Add alive agent ``i`` to the state counts ``counts`` (layout above)."""
+    s = pop.score[i]
+    listed = pop.blacklisted[i]
+    active_degree = degree[i]
+    tally(counts, COUNT_ALIVE, 1)
+    tally(counts, COUNT_LISTED, 1 if listed else 0)
+    tally(counts, COUNT_WRONGLY, 1 if status[i] & WRONGLY_SANCTIONED else 0)
+    tally(counts, COUNT_EVER, 1 if pop.ever_sanctioned[i] else 0)
+    tally(counts, COUNT_EVER_WRONGLY, 1 if pop.ever_wrongly_sanctioned[i] else 0)
+    tally(counts, COUNT_OFF_GRID, 1 if pop.off_grid[i] else 0)
+    tally(counts, COUNT_ADVISED, 1 if pop.advised[i] else 0)
+    tally(counts, COUNT_ISOLATED, 1 if active_degree == 0 else 0)
+    tally(counts, COUNT_DEGREE_LISTED if listed else COUNT_DEGREE_OTHERS, active_degree)
+    n_tiers = counting.tier_bounds.shape[0] + 1
+    n_positions = counting.sanction_bounds.shape[0] + 1
+    tally(counts, COUNT_FIXED + tier_index(s, counting.tier_bounds), 1)
+    position = tier_index(s, counting.sanction_bounds)
+    tally(counts, COUNT_FIXED + n_tiers + position, 1)
+    if listed:
+        tally(counts, COUNT_FIXED + n_tiers + n_positions + position, 1)
+
+
+# ---------------------------------------------------------------------------------- the CPU driver
+
+
+def reduce_on_host(world: World, day: Day, counting: StateCounting) -> Reduction:
+    """The CPU's :data:`Reduce`: the state counted chunk by chunk, exact percentiles without a full sort."""
+    pop = world.population
+    counts, score_sum = _state_counts(counting, pop, day.outcomes.status, world.degree)
+    score = world.scenario.score
+    quantiles = percentiles(pop.score, pop.emigrated, PERCENTILES, score.score_min, score.score_max)
+    return Reduction(day.tallies, counts.sum(axis=0), float(score_sum.sum()), quantiles)
+
+
 @nb.njit(parallel=True, cache=True)
 def _state_counts(
-    emigrated, score, blacklisted, status, ever_sanctioned, ever_wrongly_sanctioned,
-    off_grid, advised, active_degree, bounds, sanction_bounds,
-):  # fmt: skip
-    n = score.shape[0]
-    n_tiers = bounds.shape[0] + 1
-    n_positions = sanction_bounds.shape[0] + 1
+    counting: StateCounting, pop: Population, status: np.ndarray, degree: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    n = pop.score.shape[0]
     chunks = (n + CHUNK - 1) // CHUNK
-    counts = np.zeros((chunks, state_count_columns(n_tiers, n_positions)), dtype=np.int64)
+    n_columns = state_count_columns(counting.tier_bounds.shape[0] + 1, counting.sanction_bounds.shape[0] + 1)
+    counts = np.zeros((chunks, n_columns), dtype=np.int64)
     score_sum = np.zeros(chunks, dtype=np.float64)
     for c in nb.prange(chunks):
-        # Counters live in a local array and scalars (not the shared result) while the
-        # chunk is scanned, so the compiler may keep them in registers.
-        by_kind = np.zeros(n_tiers + 2 * n_positions, dtype=np.int64)
-        alive = listed = wrongly = ever = ever_wrongly = grid = adv = isolated = 0
-        degree_listed = degree_others = 0
-        total = 0.0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if emigrated[i]:
-                continue
-            s = score[i]
-            total += s
-            alive += 1
-            listed += blacklisted[i]
-            wrongly += (status[i] & WRONGLY_SANCTIONED) != 0
-            ever += ever_sanctioned[i]
-            ever_wrongly += ever_wrongly_sanctioned[i]
-            grid += off_grid[i]
-            adv += advised[i]
-            degree = active_degree[i]
-            isolated += degree == 0
-            if blacklisted[i]:
-                degree_listed += degree
-            else:
-                degree_others += degree
-            by_kind[tier_index(s, bounds)] += 1
-            position = tier_index(s, sanction_bounds)
-            by_kind[n_tiers + position] += 1
-            if blacklisted[i]:
-                by_kind[n_tiers + n_positions + position] += 1
-        counts[c, COUNT_ALIVE], counts[c, COUNT_LISTED], counts[c, COUNT_WRONGLY] = alive, listed, wrongly
-        counts[c, COUNT_EVER], counts[c, COUNT_EVER_WRONGLY], counts[c, COUNT_OFF_GRID] = ever, ever_wrongly, grid
-        counts[c, COUNT_ADVISED], counts[c, COUNT_ISOLATED] = adv, isolated
-        counts[c, COUNT_DEGREE_LISTED], counts[c, COUNT_DEGREE_OTHERS] = degree_listed, degree_others
-        counts[c, COUNT_FIXED:] = by_kind
-        score_sum[c] = total
+        # Counters live in a local array (not the shared result) while the chunk is scanned.
+        local = np.zeros(n_columns, dtype=np.int64)
+        score_sum[c] = _count_chunk(c, counting, pop, status, degree, local)
+        counts[c, :] = local
     return counts, score_sum
+
+
+@chunk_function
+def _count_chunk(
+    c: int, counting: StateCounting, pop: Population, status: np.ndarray, degree: np.ndarray, counts: np.ndarray
+) -> float:
+    total = 0.0
+    for i in range(c * CHUNK, min(pop.score.shape[0], (c + 1) * CHUNK)):
+        if not pop.emigrated[i]:
+            total += pop.score[i]
+            count_agent(counting, i, pop, status, degree, counts)
+    return total

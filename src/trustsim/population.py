@@ -1,4 +1,10 @@
-"""Agent state as named arrays indexed by agent id, and its initialisation (MODEL.md §1).
+"""Agent state as named arrays indexed by agent id, and its initialisation (docs/model.md §1).
+
+:class:`Population` is the one declaration of the agents' state: every array's name,
+dtype, shape (per agent, or per behaviour and agent), meaning and the section of
+docs/model.md that defines it. :data:`STATE` reads that table back; the agent arrays,
+checkpoint validation, the host memory estimate and the GPU memory plan are all derived
+from it.
 
 Initialisation draws (all with ``t = 0``, ``k`` = agent id, slot 0 unless said):
 
@@ -15,7 +21,8 @@ scenario leaves every other agent attribute unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Annotated, Any, NamedTuple, get_type_hints
 
 import numba as nb
 import numpy as np
@@ -24,57 +31,97 @@ from trustsim.rng import gamma_unit_mean, stream_id, uniform_array
 from trustsim.scenario import Scenario
 
 
-@dataclass
-class Population:
-    """Every agent attribute and state variable of MODEL.md §1, one array each.
+@dataclass(frozen=True)
+class Column:
+    """How one state array is stored and what it means."""
 
-    Arrays of shape ``(N,)`` unless noted; ``(B, N)`` arrays hold one row per
-    behaviour in scenario order. ``frailty`` is stored in single precision (it is
-    read for every behaviour of every agent every day, so its size sets phase A's
-    speed); arithmetic on it is in double precision.
+    dtype: type[np.generic]
+    meaning: str
+    section: str  # of docs/model.md
+    per_behaviour: bool = False  # shape (B, N), one row per behaviour in scenario order; else (N,)
+
+    def shape(self, n_agents: int, n_behaviours: int) -> tuple[int, ...]:
+        """The array's shape for ``n_agents`` agents and ``n_behaviours`` behaviours."""
+        return (n_behaviours, n_agents) if self.per_behaviour else (n_agents,)
+
+    def bytes_per_agent(self, n_behaviours: int) -> int:
+        """Bytes this array takes per agent."""
+        return np.dtype(self.dtype).itemsize * (n_behaviours if self.per_behaviour else 1)
+
+
+class Population(NamedTuple):
+    """Every agent attribute and state variable of docs/model.md §1, one array each.
+
+    A named tuple of arrays, so that kernels on both backends take it as one record.
+    ``frailty`` is stored in single precision (it is read for every behaviour of every
+    agent every day, so its size sets phase A's speed); arithmetic on it is in double.
     """
 
-    region: np.ndarray  # int32
-    income_decile: np.ndarray  # int8
-    outspoken: np.ndarray  # bool
-    privacy_minded: np.ndarray  # bool
-    cashless: np.ndarray  # bool
-    frailty: np.ndarray  # float32 (B, N)
-    score: np.ndarray  # float64
-    wrongful: np.ndarray  # float64
-    blacklisted: np.ndarray  # bool
-    court_listed: np.ndarray  # bool
-    listed_wrongly: np.ndarray  # bool
-    listed_day: np.ndarray  # int32, day of (first) listing, -1 when not listed
-    days_above_exit: np.ndarray  # int32
-    deterrence: np.ndarray  # float64 (B, N); stays 1 for non-negative behaviours
-    chill: np.ndarray  # float64
-    off_grid: np.ndarray  # bool
-    advised: np.ndarray  # bool
-    emigrated: np.ndarray  # bool
-    ever_sanctioned: np.ndarray  # bool
-    ever_wrongly_sanctioned: np.ndarray  # bool
+    region: Annotated[Any, Column(np.int32, "region 0 … R-1", "§1")]
+    income_decile: Annotated[Any, Column(np.int8, "income decile 0 … 9", "§1")]
+    outspoken: Annotated[Any, Column(np.bool_, "posts criticism far more often", "§1")]
+    privacy_minded: Annotated[Any, Column(np.bool_, "may opt out of the connected life", "§1")]
+    cashless: Annotated[Any, Column(np.bool_, "pays by phone, so purchases are visible", "§1")]
+    frailty: Annotated[Any, Column(np.float32, "multiplier of each behaviour's base rate", "§1", True)]
+    score: Annotated[Any, Column(np.float64, "the social credit score", "§5")]
+    wrongful: Annotated[Any, Column(np.float64, "part of the score's deficit owed to unearned points", "§5")]
+    blacklisted: Annotated[Any, Column(np.bool_, "on the public list", "§6")]
+    court_listed: Annotated[Any, Column(np.bool_, "listed by a court", "§6")]
+    listed_wrongly: Annotated[Any, Column(np.bool_, "listed by score only because of wrongful points", "§6")]
+    listed_day: Annotated[Any, Column(np.int32, "day of (first) listing; -1 when not listed", "§6")]
+    days_above_exit: Annotated[Any, Column(np.int32, "consecutive days at or above the exit score", "§6")]
+    deterrence: Annotated[Any, Column(np.float64, "multiplier on each negative behaviour's rate", "§7.1", True)]
+    chill: Annotated[Any, Column(np.float64, "multiplier on dissent", "§7.2")]
+    off_grid: Annotated[Any, Column(np.bool_, "opted out: cash only, no phone, no online life", "§7.4")]
+    advised: Annotated[Any, Column(np.bool_, "has hired a score adviser", "§7.5")]
+    emigrated: Annotated[Any, Column(np.bool_, "has left; takes no further part", "§7.6")]
+    ever_sanctioned: Annotated[Any, Column(np.bool_, "had an active sanction on some day", "§6")]
+    ever_wrongly_sanctioned: Annotated[Any, Column(np.bool_, "had a wrongful active sanction on some day", "§6")]
 
     @property
     def n_agents(self) -> int:
         """Number of agents N (alive or not)."""
         return int(self.score.shape[0])
 
-    def arrays(self) -> dict[str, np.ndarray]:
+    def arrays(self) -> dict[str, Any]:
         """All state arrays by name (for checkpoints and the agent table)."""
-        return {field.name: getattr(self, field.name) for field in fields(self)}
+        return self._asdict()
+
+    def select(self, ids: np.ndarray) -> Population:
+        """The state of the agents ``ids`` only (copies)."""
+        return Population(*(values[..., ids] for values in self))
 
 
-STATE_DTYPES: dict[str, type[np.generic]] = {
-    "region": np.int32, "income_decile": np.int8, "outspoken": np.bool_, "privacy_minded": np.bool_,
-    "cashless": np.bool_, "frailty": np.float32, "score": np.float64, "wrongful": np.float64,
-    "blacklisted": np.bool_, "court_listed": np.bool_, "listed_wrongly": np.bool_, "listed_day": np.int32,
-    "days_above_exit": np.int32, "deterrence": np.float64, "chill": np.float64, "off_grid": np.bool_,
-    "advised": np.bool_, "emigrated": np.bool_, "ever_sanctioned": np.bool_, "ever_wrongly_sanctioned": np.bool_,
-}  # fmt: skip
-"""The dtype of every :class:`Population` array (checked when a saved state is loaded)."""
-PER_BEHAVIOUR = ("frailty", "deterrence")
-"""The ``(B, N)`` arrays; every other one is ``(N,)``."""
+STATE: dict[str, Column] = {
+    name: hint.__metadata__[0] for name, hint in get_type_hints(Population, include_extras=True).items()
+}
+"""The state table: every :class:`Population` array's :class:`Column`, in order."""
+
+
+def state_bytes_per_agent(n_behaviours: int) -> int:
+    """Bytes of agent state per agent (every array of :data:`STATE`)."""
+    return sum(column.bytes_per_agent(n_behaviours) for column in STATE.values())
+
+
+def state_problems(arrays: dict[str, np.ndarray], n_agents: int, n_behaviours: int) -> list[str]:
+    """Why ``arrays`` cannot be the agent state of ``n_agents`` agents (empty if they can)."""
+    if set(arrays) != set(STATE):
+        return [f"agent arrays {sorted(arrays)} are not {sorted(STATE)}"]
+    problems = []
+    for name, column in STATE.items():
+        values, shape = arrays[name], column.shape(n_agents, n_behaviours)
+        if values.dtype != column.dtype or values.shape != shape:
+            problems.append(
+                f"agent array {name} is {values.dtype}{list(values.shape)}, not {np.dtype(column.dtype)}{list(shape)}"
+            )
+    return problems
+
+
+def blank_population(n_agents: int, n_behaviours: int) -> Population:
+    """Every state array of ``n_agents`` agents at zero (``listed_day`` at -1: not listed), for hand-built cases."""
+    arrays = {name: np.zeros(col.shape(n_agents, n_behaviours), dtype=col.dtype) for name, col in STATE.items()}
+    arrays["listed_day"][:] = -1
+    return Population(**arrays)
 
 
 def region_quotas(n_agents: int, shares: list[float]) -> np.ndarray:
@@ -105,13 +152,13 @@ def _frailty(shape: float, seed: int, streams: np.ndarray, out: np.ndarray) -> N
 def _frailties(shape: float, seed: int, streams: np.ndarray, n_agents: int) -> np.ndarray:
     # numpy allocates the array that phase A reads every day: numpy asks the kernel for
     # transparent huge pages on large arrays, numba's allocator does not.
-    out = np.empty((streams.shape[0], n_agents), dtype=np.float32)
+    out = np.empty((streams.shape[0], n_agents), dtype=STATE["frailty"].dtype)
     _frailty(shape, seed, streams, out)
     return out
 
 
 def initialise(scenario: Scenario) -> Population:
-    """Draw a population for ``scenario`` from its seed (MODEL.md §1)."""
+    """Draw a population for ``scenario`` from its seed (docs/model.md §1)."""
     n = scenario.run.agents
     seed = scenario.run.seed
     ids = np.arange(n)
@@ -120,25 +167,29 @@ def initialise(scenario: Scenario) -> Population:
     cashless_share = np.array([r.cashless_share for r in scenario.regions])
     streams = np.array([stream_id(f"init:frailty:{b}") for b in scenario.behaviours], dtype=np.int64)
     n_behaviours = len(scenario.behaviours)
+
+    def filled(name: str, value: float) -> np.ndarray:
+        return np.full(STATE[name].shape(n, n_behaviours), value, dtype=STATE[name].dtype)
+
     return Population(
         region=region,
-        income_decile=np.floor(uniform_array(seed, "init:decile", 0, ids) * 10).astype(np.int8),
+        income_decile=np.floor(uniform_array(seed, "init:decile", 0, ids) * 10).astype(STATE["income_decile"].dtype),
         outspoken=uniform_array(seed, "init:outspoken", 0, ids) < pop.outspoken_share,
         privacy_minded=uniform_array(seed, "init:privacy", 0, ids) < pop.privacy_share,
         cashless=uniform_array(seed, "init:cashless", 0, ids) < cashless_share[region],
         frailty=_frailties(pop.heterogeneity, seed, streams, n),
-        score=np.full(n, scenario.score.base_score, dtype=np.float64),
-        wrongful=np.zeros(n, dtype=np.float64),
-        blacklisted=np.zeros(n, dtype=np.bool_),
-        court_listed=np.zeros(n, dtype=np.bool_),
-        listed_wrongly=np.zeros(n, dtype=np.bool_),
-        listed_day=np.full(n, -1, dtype=np.int32),
-        days_above_exit=np.zeros(n, dtype=np.int32),
-        deterrence=np.ones((n_behaviours, n), dtype=np.float64),
-        chill=np.ones(n, dtype=np.float64),
-        off_grid=np.zeros(n, dtype=np.bool_),
-        advised=np.zeros(n, dtype=np.bool_),
-        emigrated=np.zeros(n, dtype=np.bool_),
-        ever_sanctioned=np.zeros(n, dtype=np.bool_),
-        ever_wrongly_sanctioned=np.zeros(n, dtype=np.bool_),
+        score=filled("score", scenario.score.base_score),
+        wrongful=filled("wrongful", 0),
+        blacklisted=filled("blacklisted", False),
+        court_listed=filled("court_listed", False),
+        listed_wrongly=filled("listed_wrongly", False),
+        listed_day=filled("listed_day", -1),
+        days_above_exit=filled("days_above_exit", 0),
+        deterrence=filled("deterrence", 1),
+        chill=filled("chill", 1),
+        off_grid=filled("off_grid", False),
+        advised=filled("advised", False),
+        emigrated=filled("emigrated", False),
+        ever_sanctioned=filled("ever_sanctioned", False),
+        ever_wrongly_sanctioned=filled("ever_wrongly_sanctioned", False),
     )

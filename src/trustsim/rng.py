@@ -1,4 +1,4 @@
-"""The counter-based random generator ``U(seed, stream, t, k)`` of MODEL.md §9.
+"""The counter-based random generator ``U(seed, stream, t, k)`` of docs/model.md §9.
 
 Every random number in trustsim is a pure function of ``(seed, stream, t, k, slot)``:
 

@@ -1,4 +1,4 @@
-"""Run directories (MODEL.md §13) and checkpoints: every file written atomically.
+"""Run directories (docs/model.md §13) and checkpoints: every file written atomically.
 
 A run directory is created when its run starts, with a manifest that says
 ``"complete": false``; the manifest is rewritten with ``"complete": true`` only after
@@ -10,10 +10,10 @@ one. Layout::
 
     RUN_DIR/manifest.json          status: running | interrupted | failed | complete
     RUN_DIR/metrics.parquet        the days simulated (all of them once complete)
-    RUN_DIR/agents.parquet         every agent (or a sample: --agents-out) at the end of the last day simulated
+    RUN_DIR/agents.parquet         every agent (or a sample) at the end of the last day simulated
     RUN_DIR/trace.parquet          day-by-day story of a panel of agents (trustsim.trace)
     RUN_DIR/report.html            the run's report (written by the CLI; trustsim report rebuilds it)
-    RUN_DIR/checkpoints/day-000030.npz   the full state after 30 days (trustsim run --checkpoint-every)
+    RUN_DIR/checkpoints/day-000030.npz   the full state after 30 days (checkpoints every 30 days)
 
 A checkpoint is an uncompressed NumPy ``.npz`` archive of the arrays of
 :class:`trustsim.engine.SavedState` plus a JSON header (``meta``): format version,
@@ -39,8 +39,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trustsim.engine import SavedState, state_problems
-from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
+from trustsim.engine import SavedState, saved_state_problems
+from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError, Setting, literal
 from trustsim.mechanisms.credit_file import empty_file
 from trustsim.mechanisms.sanctions import tier_bounds, tier_of
 from trustsim.population import Population
@@ -62,11 +62,19 @@ def default_run_dir(scenario: Scenario, root: Path = Path("runs")) -> Path:
     return root / f"{scenario.name}-seed{scenario.run.seed}-{stamp}"
 
 
-def _describe_os_error(err: OSError) -> str:
+OUT = Setting("out")
+"""Where a run is written (the command line's ``--out``)."""
+
+
+def _failed(where: Path, doing: str, err: OSError, then: str = "") -> RunDirectoryError:
+    """A one-line error for an OS error while ``doing`` something at ``where``; ``then`` says what follows.
+
+    ``then`` may name the run directory setting as ``{0}``.
+    """
     reason = os.strerror(err.errno) if err.errno else err.strerror or type(err).__name__
-    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return f"{reason}; free some space or choose another --out"
-    return reason
+    full = err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    hint = "; free some space or choose another run directory ({0})" if full else ""
+    return RunDirectoryError(f"{literal(str(where))}: {doing} ({literal(reason)}{hint}){then}", OUT)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -96,7 +104,7 @@ def lock_directory(path: Path, what: str) -> int:
     try:
         descriptor = os.open(path, os.O_RDONLY)
     except OSError as err:
-        raise RunDirectoryError(f"{path}: cannot write the {what} there ({_describe_os_error(err)})") from None
+        raise _failed(path, f"cannot write the {what} there", err) from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -119,7 +127,8 @@ class RunDirectory:
         """Make a new run directory; refuse one that exists or cannot be written."""
         path = Path(path)
         if path.exists():
-            raise RunDirectoryError(f"{path}: already exists; choose another --out or remove it")
+            raise RunDirectoryError(f"{literal(str(path))}: already exists; choose another run directory ({{0}}) or "
+                                    "remove it", OUT)  # fmt: skip
         try:
             if not path.parent.is_dir():
                 try:
@@ -128,11 +137,10 @@ class RunDirectory:
                     raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)) from None
             path.mkdir()
         except FileExistsError:  # another process took the name meanwhile
-            raise RunDirectoryError(f"{path}: already exists; choose another --out or remove it") from None
+            raise RunDirectoryError(f"{literal(str(path))}: already exists; choose another run directory ({{0}}) or "
+                                    "remove it", OUT) from None  # fmt: skip
         except OSError as err:
-            raise RunDirectoryError(
-                f"{path}: cannot write the run there ({_describe_os_error(err)}); choose another --out"
-            ) from None
+            raise _failed(path, "cannot write the run there", err, "; choose another run directory ({0})") from None
         return cls(path, lock_directory(path, "run"))
 
     @classmethod
@@ -140,7 +148,8 @@ class RunDirectory:
         """Hold an existing run directory (to resume it)."""
         path = Path(path)
         if not (path / MANIFEST).is_file():
-            raise RunDirectoryError(f"{path}: not a trustsim run directory (no {MANIFEST}); give the run's --out")
+            raise RunDirectoryError(f"{literal(str(path))}: not a trustsim run directory (no {MANIFEST}); give the "
+                                    "run's directory ({0})", OUT)  # fmt: skip
         return cls(path, lock_directory(path, "run"))
 
     def close(self) -> None:
@@ -159,9 +168,7 @@ class RunDirectory:
         try:
             return action()
         except OSError as err:
-            raise RunDirectoryError(
-                f"{self.path}: writing {what} failed ({_describe_os_error(err)}); the run is not complete"
-            ) from None
+            raise _failed(self.path, f"writing {what} failed", err, "; the run is not complete") from None
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Replace the manifest."""
@@ -283,7 +290,7 @@ def read_checkpoint(path: str | Path) -> SavedState:
         )
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise InputFileError(f"{path}: not a readable trustsim checkpoint ({_first_line(err)})") from None
-    problems = state_problems(state, header.scenario)
+    problems = saved_state_problems(state, header.scenario)
     if problems:
         raise InputFileError(f"{path}: a damaged trustsim checkpoint ({problems[0]})")
     return state

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba as nb
 import numpy as np
 import pandas as pd
 
 from trustsim.day import ENTERED, SANCTIONED, WRONGLY_SANCTIONED, Day
-from trustsim.mechanisms.sanctions import sanction_conditions
-from trustsim.rng import uniform_array
+from trustsim.mechanisms.sanctions import SanctionsParams, sanction_outcome
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
@@ -37,7 +37,7 @@ _STATE = {"score": np.float64, "wrongful": np.float64, "chill": np.float64, "act
 _FLAGS = ("blacklisted", "court_listed", "listed_wrongly", "off_grid", "advised", "emigrated")
 _STATUS = {"entered_blacklist": ENTERED, "sanctioned": SANCTIONED, "wrongly_sanctioned": WRONGLY_SANCTIONED}
 # committed_<b>: did it today; recorded_<b>: an own instance was observed and attributed to the agent
-# (Day.attributed, not MODEL.md's "observed", which counts camera sightings before face recognition);
+# (Outcomes.attributed, not docs/model.md's "observed", which counts camera sightings before face recognition);
 # misattributed_to_<b>: somebody else's instance landed on the agent.
 _EVENTS = {"committed": "committed", "recorded": "attributed", "misattributed_to": "wrongly_received"}
 
@@ -75,8 +75,7 @@ class Trace:
         self.values = {name: np.zeros(shape, dtype=dtype) for name, dtype in self.dtypes.items()}
         self.behaviours = list(scenario.behaviours)
         self.sanctions = list(scenario.sanctions)
-        self.applies_below, self.applies_to_blacklisted = sanction_conditions(scenario)
-        self.attempt_rate = [s.attempt_rate for s in scenario.sanctions.values()]
+        self.sanction_params = SanctionsParams.from_scenario(scenario)
 
     def record(self, world: World, day: Day) -> None:
         """Write row ``day.t`` from the state at the end of the day."""
@@ -87,35 +86,23 @@ class Trace:
         row["score"], row["wrongful"], row["chill"] = take(pop.score), take(pop.wrongful), take(pop.chill)
         row["active_degree"] = take(world.degree)
         row |= {flag: take(getattr(pop, flag)) for flag in _FLAGS}
-        status = take(day.status)
+        status = take(day.outcomes.status)
         row |= {name: (status & bit) != 0 for name, bit in _STATUS.items()}
         for kind, source in _EVENTS.items():
-            masks = take(getattr(day, source)).astype(np.uint64)
+            masks = take(getattr(day.outcomes, source)).astype(np.uint64)
             for b, name in enumerate(self.behaviours):
                 row[f"{kind}_{name}"] = (masks >> np.uint64(b)) & np.uint64(1) != 0
-        row |= self._sanctions(world.seed, t, row["score"], row["blacklisted"], row["emigrated"], status)
-        for name, values in row.items():
-            self.values[name][t] = values
-
-    def _sanctions(
-        self, seed: int, t: int, score: np.ndarray, listed: np.ndarray, emigrated: np.ndarray, status: np.ndarray
-    ) -> dict[str, np.ndarray]:
         # Phase D's rule, on the same draws (an emigrant left after today's sanctions:
         # its status still says whether it was sanctioned today).
-        sanctioned_today = ~emigrated | ((status & SANCTIONED) != 0)
-        out = {}
+        sanctioned_today = ~row["emigrated"] | ((status & SANCTIONED) != 0)
+        active, denied = _panel_sanctions(
+            self.sanction_params, world.seed, t, ids, row["score"], row["wrongful"], row["blacklisted"],
+            row["listed_wrongly"], sanctioned_today,
+        )  # fmt: skip
         for k, name in enumerate(self.sanctions):
-            by_score = score < self.applies_below[k]
-            active = sanctioned_today & (by_score | (bool(self.applies_to_blacklisted[k]) & listed))
-            rate = self.attempt_rate[k]
-            if rate >= 1.0:
-                denied = active
-            elif rate > 0.0:
-                denied = active & (uniform_array(seed, f"att:{name}", t, self.agents) < rate)
-            else:
-                denied = np.zeros_like(active)
-            out[f"active_{name}"], out[f"denied_{name}"] = active, denied
-        return out
+            row[f"active_{name}"], row[f"denied_{name}"] = active[k], denied[k]
+        for name, values in row.items():
+            self.values[name][t] = values
 
     def restore(self, saved: dict[str, np.ndarray], days: int) -> None:
         """Put back the first ``days`` rows of a saved trace (from :meth:`saved`)."""
@@ -151,3 +138,20 @@ def trace_problems(saved: dict[str, np.ndarray], scenario: Scenario, days: int) 
         if saved[name].dtype != dtype or saved[name].shape != (days, agents.size):
             return [f"trace column {name} is not {np.dtype(dtype)}[{days}, {agents.size}]"]
     return []
+
+
+@nb.njit(cache=True)
+def _panel_sanctions(
+    params: SanctionsParams, seed: int, t: int, ids: np.ndarray, score: np.ndarray, wrongful: np.ndarray,
+    listed: np.ndarray, listed_wrongly: np.ndarray, sanctioned_today: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Which sanctions were active for each traced agent today, and which of them refused it something."""
+    active = np.zeros((params.attempt_rate.shape[0], ids.shape[0]), dtype=np.bool_)
+    denied = np.zeros_like(active)
+    for j in range(ids.shape[0]):
+        if sanctioned_today[j]:
+            for k in range(params.attempt_rate.shape[0]):
+                on, refused, _ = sanction_outcome(params, k, seed, t, ids[j], score[j], wrongful[j], listed[j],
+                                                  listed_wrongly[j])  # fmt: skip
+                active[k, j], denied[k, j] = on != 0, refused != 0
+    return active, denied

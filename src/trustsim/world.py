@@ -1,24 +1,27 @@
 """The simulated society at a point in time: agents, network, rollout and region index.
 
 The engine owns one :class:`World`; each mechanism reads and updates it in its phase.
+The region index's rules (:func:`alive_rank`, :func:`alive_at_rank`,
+:func:`leave_index`) serve both backends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from trustsim.network import Network
 from trustsim.population import Population
+from trustsim.scalar import tally
 from trustsim.scenario import Scenario
 
 
-@dataclass
-class RegionIndex:
-    """Alive agents of each region in id order, for misattribution (MODEL.md §4).
+class RegionIndex(NamedTuple):
+    """Alive agents of each region in id order, for misattribution (docs/model.md §4).
 
     ``members[start[r]:start[r+1]]`` are region ``r``'s agents in id order, alive or
     not, and ``position[i]`` is agent ``i``'s place among them. A Fenwick tree per
@@ -42,7 +45,7 @@ class RegionIndex:
 
     def remove(self, agents: np.ndarray, region: np.ndarray) -> None:
         """Take emigrants out of the index."""
-        _remove(agents, region, self.start, self.position, self.tree, self.alive)
+        _remove(agents, region, self)
 
 
 @nb.njit(cache=True)
@@ -75,25 +78,29 @@ def _index_regions(
     return members, start, position, tree, alive_count
 
 
+@nb.njit(inline="always", cache=True)
+def leave_index(i: int, r: int, index: RegionIndex) -> None:
+    """Take agent ``i`` of region ``r`` out of the alive agents of the index (it emigrates)."""
+    base, size = index.start[r] + r, index.start[r + 1] - index.start[r]
+    j = index.position[i] + 1
+    while j <= size:
+        tally(index.tree, base + j, -1)
+        j += j & -j
+    tally(index.alive, r, -1)
+
+
 @nb.njit(cache=True)
-def _remove(
-    agents: np.ndarray, region: np.ndarray, start: np.ndarray, position: np.ndarray, tree: np.ndarray, alive: np.ndarray
-) -> None:
+def _remove(agents: np.ndarray, region: np.ndarray, index: RegionIndex) -> None:
     for i in agents:
-        r = region[i]
-        base, size = start[r] + r, start[r + 1] - start[r]
-        j = position[i] + 1
-        while j <= size:
-            tree[base + j] -= 1
-            j += j & -j
-        alive[r] -= 1
+        leave_index(i, region[i], index)
 
 
 @nb.njit(inline="always", cache=True)
-def alive_rank(i: int, r: int, start: np.ndarray, position: np.ndarray, tree: np.ndarray) -> int:
+def alive_rank(i: int, r: int, index: RegionIndex) -> int:
     """Alive agents of region ``r`` with a smaller id than agent ``i`` (of region ``r``)."""
-    base = start[r] + r
-    j = position[i]
+    tree = index.tree
+    base = index.start[r] + r
+    j = index.position[i]
     total = 0
     while j > 0:
         total += tree[base + j]
@@ -102,8 +109,9 @@ def alive_rank(i: int, r: int, start: np.ndarray, position: np.ndarray, tree: np
 
 
 @nb.njit(inline="always", cache=True)
-def alive_at_rank(k: int, r: int, members: np.ndarray, start: np.ndarray, tree: np.ndarray) -> int:
+def alive_at_rank(k: int, r: int, index: RegionIndex) -> int:
     """The alive agent of region ``r`` with ``k`` alive agents of smaller id before it."""
+    start, tree = index.start, index.tree
     base, size = start[r] + r, start[r + 1] - start[r]
     place = 0
     remaining = k + 1
@@ -115,7 +123,19 @@ def alive_at_rank(k: int, r: int, members: np.ndarray, start: np.ndarray, tree: 
             place += step
             remaining -= tree[base + place]
         step //= 2
-    return members[start[r] + place]
+    return index.members[start[r] + place]
+
+
+def world_bytes_per_agent() -> int:
+    """Bytes per agent of the world's per-agent arrays beside the state: active degree and region index."""
+    n = 1024
+    index = RegionIndex.build(np.zeros(n, dtype=np.int32), np.ones(n, dtype=np.bool_), 1)
+    per_agent = index.members.nbytes + index.position.nbytes + index.tree.nbytes  # the tree has one more entry
+    return per_agent // n + np.dtype(DEGREE).itemsize
+
+
+DEGREE = np.int32
+"""dtype of the active degree of every agent."""
 
 
 @dataclass
@@ -131,7 +151,7 @@ class World:
     population: Population
     network: Network
     degree: np.ndarray  # int32 (N,): active edges of each agent; they come first in its CSR row
-    coverage: np.ndarray  # float64 (T, channels, R): MODEL.md §8
+    coverage: np.ndarray  # float64 (T, channels, R): docs/model.md §8
     regions: RegionIndex
     day: int = 0  # the next day to simulate
 
@@ -142,14 +162,14 @@ class World:
             scenario=scenario,
             population=population,
             network=network,
-            degree=network.degree().astype(np.int32),
+            degree=network.degree().astype(DEGREE),
             coverage=coverage,
             regions=RegionIndex.build(population.region, ~population.emigrated, scenario.n_regions),
         )
 
     @property
     def edge_active(self) -> np.ndarray:
-        """Whether each edge ``e`` (MODEL.md §2 order) is still active."""
+        """Whether each edge ``e`` (docs/model.md §2 order) is still active."""
         net = self.network
         rows = np.repeat(np.arange(net.n_agents), np.diff(net.offsets))
         active_slots = np.arange(net.neighbours.shape[0]) - net.offsets[rows] < self.degree[rows]
@@ -164,7 +184,7 @@ class World:
 
     @property
     def seed(self) -> int:
-        """The run's seed (MODEL.md §9)."""
+        """The run's seed (docs/model.md §9)."""
         return self.scenario.run.seed
 
     def alive_by_region(self) -> np.ndarray:
@@ -179,8 +199,7 @@ class World:
         """The agents' state and active degree: everybody (no copy), or the agents ``ids``."""
         if ids is None:
             return self.population, self.degree
-        arrays = {name: values[..., ids] for name, values in self.population.arrays().items()}
-        return Population(**arrays), self.degree[ids]
+        return self.population.select(ids), self.degree[ids]
 
     @property
     def alive(self) -> np.ndarray:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -26,7 +25,7 @@ from plotly.utils import PlotlyJSONEncoder
 
 from trustsim.dashboard import ego as ego_view
 from trustsim.dashboard.levers import LEVERS, UPLOAD_LIMIT, Lever, Raw, build, defaults, read_upload, too_big
-from trustsim.dashboard.live import HEADLINE, LiveRun, Snapshot, Status, one_line
+from trustsim.dashboard.live import HEADLINE, LiveRun, Snapshot, Status, one_line, page_words
 from trustsim.errors import ScenarioError, TrustsimError
 from trustsim.report import figures
 from trustsim.scenario import Scenario, load_scenario, read_raw, shipped_scenarios, validate
@@ -88,7 +87,7 @@ def scenario_of(raw: Raw, settings: Settings) -> tuple[Scenario | None, list[str
 
 def problems_of(err: TrustsimError) -> list[str]:
     """An error's problems, one line each."""
-    return list(err.problems) if isinstance(err, ScenarioError) else [one_line(err)]
+    return err.lines(page_words) if isinstance(err, ScenarioError) else [one_line(err)]
 
 
 def slider_position(value: float, limits: tuple[float, float], step: float) -> float:
@@ -113,12 +112,6 @@ def moved_by_user(current: float | None, emitted: float, limits: tuple[float, fl
     if current is None:
         return True
     return not math.isclose(emitted, slider_position(current, limits, step), rel_tol=1e-9, abs_tol=1e-12)
-
-
-def page_message(text: str) -> str:
-    """A run's error told in the page's terms (the memory check speaks of command-line flags)."""
-    text = re.sub(r"\(--agents (\d+)\)", lambda m: f"(set the Agents slider to {int(m[1]):,} or less)", text)
-    return text.replace("use fewer --days", "set the Days slider lower")
 
 
 def figure_text(name: str, value: float) -> str:
@@ -245,7 +238,7 @@ def Controls(snapshot: Snapshot, scenario: Scenario | None, live: LiveRun) -> No
         solara.Text(f"day {snapshot.days_done} / {days}", classes=["progress"], style={"font-size": "1.3rem"})
         solara.Text(status.value, classes=["status"], style={"color": "#666"})
     solara.ProgressLinear(value=100 * snapshot.days_done / max(days, 1) if status is not Status.BUILDING else True)
-    Notes([page_message(snapshot.error)] if snapshot.error else [], solara.Error, ["run-error"])
+    Notes([snapshot.error] if snapshot.error else [], solara.Error, ["run-error"])
     stale = not fresh and scenario is not None and scenario != snapshot.scenario
     Notes(["The sliders differ from this run's scenario: Reset to apply them."] if stale else [])
 

@@ -43,7 +43,7 @@ import pandas as pd
 from trustsim.api import Result
 from trustsim.dashboard.ego import RING2_CAP, EgoNetwork, default_agent, ego_network
 from trustsim.engine import AGENTS_PER_THREAD, Simulation
-from trustsim.errors import ScenarioError, TrustsimError
+from trustsim.errors import Setting, TrustsimError, setting_words
 from trustsim.metrics import Metrics
 from trustsim.scenario import Scenario
 from trustsim.summary import headline as summary_headline
@@ -121,12 +121,30 @@ def ui_threads(scenario: Scenario) -> int:
     return max(1, min(wanted, numba.get_num_threads() - 1))
 
 
+CONTROLS = {"run.agents": "Agents", "run.days": "Days", "run.seed": "Seed"}
+"""The page's control for each run setting an error may name."""
+
+
+def page_words(setting: Setting) -> str:
+    """A setting as the page lets the user change it.
+
+    ``the Days slider``; with a value, ``set the Agents slider to 5,600 or less``.
+    """
+    control = CONTROLS.get(setting.key)
+    if control is None:
+        return setting_words(setting)
+    kind = "field" if setting.key == "run.seed" else "slider"
+    if setting.value is None:
+        return f"the {control} {kind}"
+    return f"set the {control} {kind} to {setting.value:,} or less"
+
+
 def one_line(err: BaseException) -> str:
-    """A one-line description of an error, as the command line would print it."""
-    if isinstance(err, ScenarioError):
-        return "; ".join(err.problems)
+    """A one-line description of an error, naming settings as the page's controls."""
+    if isinstance(err, TrustsimError):
+        return "; ".join(err.lines(page_words))
     text = (str(err).splitlines() or [""])[0]
-    return text if isinstance(err, TrustsimError) else f"{type(err).__name__}: {text}".rstrip(": ")
+    return f"{type(err).__name__}: {text}".rstrip(": ")
 
 
 def save_run(simulation: Simulation, out: str | Path, lock: AbstractContextManager[Any] | None = None) -> Result:

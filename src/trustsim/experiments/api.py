@@ -99,7 +99,7 @@ def compare(
 ) -> pd.DataFrame:
     """Run scenarios ``a`` and ``b`` on the same ``reps`` seeds and return B − A per headline metric, with 95% CIs.
 
-    With common random numbers (MODEL.md §9) the replicate pairs share every draw that
+    With common random numbers (docs/model.md §9) the replicate pairs share every draw that
     the policy difference does not change, so the paired interval is narrow;
     ``independent=True`` gives B its own seeds (for teaching the difference).
     """

@@ -1,6 +1,6 @@
 """Calibration: parameter values that make a scenario reproduce observed figures (``trustsim calibrate``).
 
-A **target** is ``NAME=VALUE``: a metric of MODEL.md §10 as a *yearly figure of a
+A **target** is ``NAME=VALUE``: a metric of docs/model.md §10 as a *yearly figure of a
 population* of ``population`` people, measured over the last 365 days of each run (the
 whole run, scaled to a year, when it is shorter):
 

@@ -1,11 +1,13 @@
-"""The GPU backend: the phases of MODEL.md as numba-cuda kernels, with the CPU's draws.
+"""The GPU backend: the phases of docs/model.md as numba-cuda kernels calling the CPU's own rules.
 
-Each module mirrors its CPU mechanism (``behaviour``, ``observation``, ``scoring``,
-``sanctions``, ``adaptation``, ``metrics``) and takes its parameters from the CPU
-phase class it extends; the random numbers come from the same Philox function
-(:func:`trustsim.rng.uniform`), compiled for the device. :mod:`~trustsim.gpu.state`
-holds the world on the device and :mod:`~trustsim.gpu.plan` the memory plan. The
-engine (:class:`trustsim.engine.Simulation`) is the same for both backends.
+Each module holds the kernels of one mechanism (``behaviour``, ``observation``,
+``scoring``, ``sanctions``, ``adaptation``, ``metrics``): launches, thread indexing,
+block counters and ordered reductions. The model itself is not written here: every
+kernel calls the rules of :mod:`trustsim.mechanisms` (``njit`` functions that numba
+compiles for the device) with the same parameter records, and the random numbers come
+from the same Philox function (:func:`trustsim.rng.uniform`). :mod:`~trustsim.gpu.state`
+holds the world on the device and :mod:`~trustsim.gpu.plan` the memory plan. The engine
+(:class:`trustsim.engine.Simulation`) and its phase list are the same for both backends.
 
 Without a GPU the kernels run under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``),
 which is how the tests check them against the CPU draw for draw.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from numba import cuda
 
-from trustsim.errors import TrustsimError
+from trustsim.errors import Setting, TrustsimError
 from trustsim.gpu.common import SIMULATED, thread_safe_simulator
 
 
@@ -34,8 +36,8 @@ def require_gpu() -> tuple[str, int]:
         available = False
     if not available:
         raise GpuUnavailableError(
-            "--backend gpu: no CUDA GPU is usable here (no NVIDIA driver or device found); "
-            "use --backend cpu (trustsim run and trustsim resume take it), or a machine with an NVIDIA GPU"
+            "{0}: no CUDA GPU is usable here (no NVIDIA driver or device found); use {1}, or a machine with an "
+            "NVIDIA GPU", Setting("backend", "gpu"), Setting("backend", "cpu"),
         )
     device = cuda.get_current_device()
     free, _ = cuda.current_context().get_memory_info()

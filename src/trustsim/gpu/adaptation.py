@@ -1,15 +1,18 @@
-"""Phase E on the GPU — adaptation (MODEL.md §7), items in order: three kernels.
+"""Phase E on the GPU — adaptation (docs/model.md §7), items in order: three kernels calling the rules of
+:mod:`trustsim.mechanisms.adaptation`.
 
-1. ``_adapt`` (one thread per agent): deterrence, chilling, opting out, advisers and
-   the emigration decision, as the CPU does them. For chilling, each agent counts its
-   active friends flagged ``TOUCHED`` by phase D (a gather; the CPU scatters from the
-   few touched agents instead: the same counts).
+1. ``_adapt`` (one thread per agent): :func:`~trustsim.mechanisms.adaptation.adapt`
+   (deterrence, chilling, opting out, advisers, the emigration decision). For chilling,
+   each agent counts its active friends flagged ``TOUCHED`` by phase D (a gather; the
+   CPU scatters from the few touched agents instead: the same counts).
 2. ``_unfriend`` (one thread per listed agent): each active edge to a friend who is not
-   listed is cut when ``U(unf, t, e) < unfriend_rate``. An edge with exactly one listed
-   end is visited by exactly one thread, so no edge is cut twice.
+   listed is cut when :func:`~trustsim.mechanisms.adaptation.unfriends` says so. An edge
+   with exactly one listed end is visited by exactly one thread, so none is cut twice.
 3. ``_emigrate``: an emigrant's edges are cut; an edge between two emigrants is cut by
    the one with the smaller id. Degrees and the region index's counts go down by
    integer atomics, exact in any order.
+
+Cut edges are flagged in place (an ``active`` byte per CSR slot, :mod:`trustsim.gpu.state`).
 """
 
 from __future__ import annotations
@@ -18,82 +21,48 @@ from typing import Any
 
 from numba import cuda
 
-from trustsim.day import LEAVING, SANCTIONED, TOUCHED, has
-from trustsim.gpu.common import THREADS, blocks, product, upload_arrays
-from trustsim.gpu.state import DeviceDay, DeviceWorld
-from trustsim.mechanisms.adaptation import AdaptationPhase
-from trustsim.rng import uniform
-from trustsim.scalar import greater
+from trustsim.day import LEAVING, TOUCHED, Day
+from trustsim.gpu.common import THREADS, blocks, kernel, to_device
+from trustsim.gpu.state import DeviceWorld
+from trustsim.mechanisms.adaptation import AdaptationParams, adapt, unfriends
 from trustsim.scenario import CAMERA, Scenario
+from trustsim.world import leave_index
 
 
-class DeviceAdaptationPhase(AdaptationPhase):
-    """People adapt (parameters as :class:`AdaptationPhase`)."""
+class DeviceAdaptationPhase:
+    """People adapt: deterrence, chill, unfriending, opting out, advisers, emigration."""
 
     def __init__(self, scenario: Scenario) -> None:
-        super().__init__(scenario)
-        upload_arrays(self)
+        self.params = to_device(AdaptationParams.from_scenario(scenario))
+        self.unfriending = scenario.adaptation.unfriend_rate > 0.0
 
-    def step(self, world: DeviceWorld, day: DeviceDay) -> None:  # type: ignore[override]
+    def step(self, world: DeviceWorld, day: Day) -> None:
         """Run items 1–6; take emigrants out of the region index."""
-        pop, net, index = world.population, world.network, world.regions
+        pop, net, out = world.population, world.network, day.outcomes
         launch = (blocks(world.n_agents), THREADS)
-        _adapt[launch](
-            world.seed, day.t, self.negative, self.rates, self.deciles, self.streams, world.coverage, CAMERA,
-            pop.emigrated, day.attributed, day.wrongly_received, day.status, net.offsets, net.neighbours,
-            net.active, world.degree, pop.region, pop.income_decile, pop.privacy_minded, pop.score,
-            pop.deterrence, pop.chill, pop.off_grid, pop.advised,
-        )  # fmt: skip
-        if self.unfriend_rate > 0.0:
-            _unfriend[launch](
-                world.seed, day.t, self.unfriend_stream, self.unfriend_rate, pop.blacklisted, net.offsets,
-                net.neighbours, net.edge_of_slot, net.active, world.degree,
-            )  # fmt: skip
-        _emigrate[launch](
-            day.status, pop.emigrated, pop.region, net.offsets, net.neighbours, net.active, world.degree,
-            index.start, index.position, index.tree, index.alive,
-        )  # fmt: skip
+        _adapt[launch](world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out, net.offsets,
+                       net.neighbours, net.active, world.degree)  # fmt: skip
+        if self.unfriending:
+            _unfriend[launch](world.seed, day.t, self.params, pop.blacklisted, net.offsets, net.neighbours,
+                              net.edge_of_slot, net.active, world.degree)  # fmt: skip
+        _emigrate[launch](out.status, pop.emigrated, pop.region, net.offsets, net.neighbours, net.active,
+                          world.degree, world.regions)  # fmt: skip
 
 
-@cuda.jit
+@kernel
 def _adapt(
-    seed: int, t: int, negative: Any, rates: Any, deciles: Any, streams: Any, coverage: Any, camera: int,
-    emigrated: Any, attributed: Any, wrongly_received: Any, status: Any, offsets: Any, neighbours: Any,
-    active: Any, degree: Any, region: Any, income_decile: Any, privacy_minded: Any, score: Any,
-    deterrence: Any, chill: Any, off_grid: Any, advised: Any,
+    seed: int, t: int, params: Any, camera_coverage: Any, pop: Any, out: Any, offsets: Any, neighbours: Any,
+    active: Any, degree: Any,
 ) -> None:  # fmt: skip
     i = cuda.grid(1)
-    if i >= emigrated.shape[0] or emigrated[i]:
+    if i >= pop.emigrated.shape[0] or pop.emigrated[i]:
         return
-    step, floor, relax, chill_step, chill_relax = rates[0], rates[1], rates[2], rates[3], rates[4]
-    received = attributed[i] | wrongly_received[i]
-    for b in range(negative.shape[0]):  # 1. deterrence
-        if negative[b]:
-            d = deterrence[b, i]
-            if has(received, b):
-                d = greater(product(d, 1.0 - step), floor)
-            deterrence[b, i] = d + product(relax, 1.0 - d)
-    touched = 0  # 2. chilling
+    touched = 0
     for slot in range(offsets[i], offsets[i + 1]):
-        if active[slot] and status[neighbours[slot]] & TOUCHED:
+        if active[slot] and out.status[neighbours[slot]] & TOUCHED:
             touched += 1
-    share = 0.0
-    if touched != 0:
-        share = touched / degree[i]
-    chill_today = product(chill[i], 1.0 - product(chill_step, share))
-    chill[i] = chill_today + product(chill_relax, 1.0 - chill_today)
-    # 4. opting out
-    if privacy_minded[i] and not off_grid[i] and coverage[t, camera, region[i]] >= rates[5]:
-        if uniform(seed, streams[0], t, i, 0) < rates[6]:
-            off_grid[i] = True
-    # 5. advisers
-    if not advised[i] and score[i] < rates[7] and income_decile[i] >= deciles[0]:
-        if uniform(seed, streams[1], t, i, 0) < rates[8]:
-            advised[i] = True
-    # 6. emigration decision (applied after unfriending)
-    if (status[i] & SANCTIONED) and income_decile[i] >= deciles[1]:
-        if uniform(seed, streams[2], t, i, 0) < rates[9]:
-            status[i] |= LEAVING
+    received = out.attributed[i] | out.wrongly_received[i]
+    adapt(params, seed, t, i, received, touched, degree[i], camera_coverage[pop.region[i]], pop, out.status)
 
 
 @cuda.jit(device=True)
@@ -109,25 +78,23 @@ def _cut(u: int, slot: int, offsets: Any, neighbours: Any, active: Any, degree: 
     cuda.atomic.sub(degree, v, 1)
 
 
-@cuda.jit
+@kernel
 def _unfriend(
-    seed: int, t: int, stream: int, rate: float, blacklisted: Any, offsets: Any, neighbours: Any,
-    edge_of_slot: Any, active: Any, degree: Any,
+    seed: int, t: int, params: Any, blacklisted: Any, offsets: Any, neighbours: Any, edge_of_slot: Any, active: Any,
+    degree: Any,
 ) -> None:  # fmt: skip
     u = cuda.grid(1)
     if u >= blacklisted.shape[0] or not blacklisted[u]:
         return
     for slot in range(offsets[u], offsets[u + 1]):
-        if active[slot] and not blacklisted[neighbours[slot]]:
-            if uniform(seed, stream, t, edge_of_slot[slot], 0) < rate:
-                _cut(u, slot, offsets, neighbours, active, degree)
+        if active[slot] and not blacklisted[neighbours[slot]] and unfriends(params, seed, t, edge_of_slot[slot]):
+            _cut(u, slot, offsets, neighbours, active, degree)
 
 
-@cuda.jit
+@kernel
 def _emigrate(
-    status: Any, emigrated: Any, region: Any, offsets: Any, neighbours: Any, active: Any, degree: Any,
-    start: Any, position: Any, tree: Any, alive: Any,
-) -> None:  # fmt: skip
+    status: Any, emigrated: Any, region: Any, offsets: Any, neighbours: Any, active: Any, degree: Any, index: Any
+) -> None:
     i = cuda.grid(1)
     if i >= status.shape[0] or not status[i] & LEAVING:
         return
@@ -136,11 +103,4 @@ def _emigrate(
         v = neighbours[slot]
         if active[slot] and not (status[v] & LEAVING and v < i):
             _cut(i, slot, offsets, neighbours, active, degree)
-    # Out of the region index (the CPU's RegionIndex.remove).
-    r = region[i]
-    base, size = start[r] + r, start[r + 1] - start[r]
-    j = position[i] + 1
-    while j <= size:
-        cuda.atomic.sub(tree, base + j, 1)
-        j += j & -j
-    cuda.atomic.sub(alive, r, 1)
+    leave_index(i, region[i], index)

@@ -1,8 +1,5 @@
-"""Phase A on the GPU — behaviour (MODEL.md §3): one thread per agent.
-
-The probability is built with the CPU's operations in the CPU's order (a factor that
-does not apply is exactly 1.0), so every draw compares the same two doubles.
-"""
+"""Phase A on the GPU — behaviour (docs/model.md §3): one thread per agent, calling the rule of
+:mod:`trustsim.mechanisms.behaviour`."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ import numba
 import numpy as np
 from numba import cuda
 
+from trustsim.day import Day, bit
 from trustsim.gpu.common import (
     BLOCK_COUNTERS,
     THREADS,
@@ -19,60 +17,58 @@ from trustsim.gpu.common import (
     block_sum,
     blocks,
     clear_block_counters,
+    kernel,
     sum_partials,
-    upload_arrays,
+    to_device,
+    zero,
 )
-from trustsim.gpu.state import DeviceDay, DeviceWorld, zero
-from trustsim.mechanisms.behaviour import BehaviourPhase
-from trustsim.rng import uniform
-from trustsim.scalar import lesser
+from trustsim.gpu.state import DeviceWorld
+from trustsim.mechanisms.behaviour import (
+    BehaviourParams,
+    commits,
+    dissent_unchilled,
+    probability,
+    unchilled_probability,
+)
+from trustsim.scalar import tally
 from trustsim.scenario import Scenario
 
 
-class DeviceBehaviourPhase(BehaviourPhase):
-    """Draws today's behaviour of every alive agent (parameters as :class:`BehaviourPhase`)."""
+class DeviceBehaviourPhase:
+    """Draws today's behaviour of every alive agent."""
 
-    def __init__(self, scenario: Scenario) -> None:
-        super().__init__(scenario)
-        upload_arrays(self)
+    def __init__(self, scenario: Scenario, partial: Any) -> None:
+        """``partial``: a device buffer of one float per block, for the ordered sum of the unchilled dissent."""
+        self.params = to_device(BehaviourParams.from_scenario(scenario))
+        self.partial = partial
 
-    def step(self, world: DeviceWorld, day: DeviceDay) -> None:  # type: ignore[override]
-        """Fill ``day.committed``; count commitments and unchilled dissent."""
-        pop = world.population
-        zero(day.committed_count)
-        n = world.n_agents
-        _commit[blocks(n), THREADS](
-            world.seed, day.t, self.streams, self.base_rate, self.negative, self.outspoken_multiplier,
-            self.dissent, self.adviser_effect,
-            pop.emigrated, pop.frailty, pop.deterrence, pop.advised, pop.outspoken, pop.chill,
-            day.committed, day.committed_count, day.partial,
-        )  # fmt: skip
-        sum_partials[1, THREADS](day.partial, day.sums, 0)
+    def step(self, world: DeviceWorld, day: Day) -> None:
+        """Fill ``outcomes.committed``; tally commitments and the unchilled dissent probability."""
+        tallies = day.tallies
+        zero(tallies.committed)
+        zero(tallies.unchilled)
+        _commit[blocks(world.n_agents), THREADS](world.seed, day.t, self.params, world.population,
+                                                 day.outcomes.committed, tallies.committed, self.partial)  # fmt: skip
+        sum_partials[1, THREADS](self.partial, tallies.unchilled, 0)
 
 
-@cuda.jit
-def _commit(
-    seed: int, t: int, streams: Any, base_rate: Any, negative: Any, outspoken_multiplier: Any, dissent: int,
-    adviser_effect: float, emigrated: Any, frailty: Any, deterrence: Any, advised: Any, outspoken: Any,
-    chill: Any, committed: Any, counts: Any, partial: Any,
-) -> None:  # fmt: skip
+@kernel
+def _commit(seed: int, t: int, params: Any, pop: Any, committed: Any, counts: Any, partial: Any) -> None:
+    n_behaviours = params.base_rate.shape[0]
     local = cuda.shared.array(BLOCK_COUNTERS, numba.int64)
-    clear_block_counters(local, base_rate.shape[0])
+    clear_block_counters(local, n_behaviours)
     i = cuda.grid(1)
     unchilled = 0.0
-    if i < emigrated.shape[0]:
+    if i < committed.shape[0]:
         mask = np.uint64(0)
-        if not emigrated[i]:
-            for b in range(base_rate.shape[0]):
-                adviser_factor = adviser_effect if negative[b] and advised[i] else 1.0
-                outspoken_factor = outspoken_multiplier[b] if outspoken[i] else 1.0
-                p = base_rate[b] * numba.float64(frailty[b, i]) * deterrence[b, i] * adviser_factor * outspoken_factor
-                if b == dissent:
-                    unchilled = lesser(p, 1.0)
-                    p *= chill[i]
-                if uniform(seed, streams[b], t, i, 0) < lesser(p, 1.0):
-                    mask |= np.uint64(1) << np.uint64(b)
-                    cuda.atomic.add(local, b, 1)
+        if not pop.emigrated[i]:
+            for b in range(n_behaviours):
+                p = unchilled_probability(params, b, pop.frailty[b, i], pop.deterrence[b, i], pop.advised[i],
+                                          pop.outspoken[i])  # fmt: skip
+                unchilled += dissent_unchilled(params, b, p)
+                if commits(params, b, seed, t, i, probability(params, b, p, pop.chill[i])):
+                    mask |= bit(b)
+                    tally(local, b, 1)
         committed[i] = mask
-    add_block_counters(local, counts, base_rate.shape[0], 0)
+    add_block_counters(local, counts, n_behaviours, 0)
     block_sum(unchilled, partial)

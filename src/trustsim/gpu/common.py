@@ -1,4 +1,10 @@
-"""What every GPU kernel shares: launch sizes, counters, reductions and ordered compaction.
+"""What every GPU kernel shares: launch sizes, counters, reductions, ordered compaction, and the rules' device side.
+
+Kernels are written with :func:`kernel` and call the model's rules (the ``njit``
+functions of :mod:`trustsim.mechanisms`) directly. The rules' two target-specific
+helpers, :func:`trustsim.scalar.product` and :func:`trustsim.scalar.tally`, get their
+device implementations here: a multiplication the CUDA compiler may not fuse into an
+FMA, and an atomic addition.
 
 Integer counts are added with atomics: integer addition is associative, so the total
 is the same in any order. Counters have ``LANES`` rows (a block adds to row
@@ -13,13 +19,17 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
+from types import CodeType, FunctionType
 from typing import Any
 
 import numba
 import numpy as np
 from numba import cuda
+from numba.core.dispatcher import Dispatcher
+from numba.core.extending import overload
 
-from trustsim.scalar import lesser
+from trustsim.rng import uniform
+from trustsim.scalar import lesser, product, tally
 
 SIMULATED = bool(numba.config.ENABLE_CUDASIM)
 """Whether numba's CUDA simulator stands in for a GPU (``NUMBA_ENABLE_CUDASIM=1``)."""
@@ -31,37 +41,78 @@ LANES = 64
 """Rows of every integer counter (see the module docstring)."""
 
 
-def shared(function: Callable[..., Any]) -> Callable[..., Any]:
-    """A CPU helper (``numba.njit``) made callable from kernels, from the one source.
+def kernel(function: Callable[..., Any]) -> Any:
+    """``cuda.jit`` for a kernel that calls the model's rules (``numba.njit`` functions of :mod:`trustsim.mechanisms`).
 
-    On a GPU (or when compiling PTX), numba compiles the ``njit`` function for the
-    device itself. Under the simulator, kernels are Python and see arrays that ``njit``
-    cannot type, so the helper's Python source runs as a simulated device function.
+    On a GPU (or when compiling PTX) numba compiles the rules for the device where the
+    kernel calls them. Under the simulator, kernels run as Python and pass arrays that
+    ``njit`` cannot type, so the kernel runs as its :func:`python_twin`, where every
+    rule it calls (and every rule those call) runs as Python from the same source.
     """
-    if SIMULATED:
-        return cuda.jit(device=True)(function.py_func)  # type: ignore[attr-defined]
-    return function
+    return _SimulatedKernel(function) if SIMULATED else cuda.jit(function)
 
 
-if SIMULATED:
+class _SimulatedKernel:
+    """A kernel under the simulator, made (once) from the kernel's twin at its first launch.
 
-    @cuda.jit(device=True)
-    def product(a: float, b: float) -> float:
-        """``a * b`` rounded on its own (Python never fuses it with an addition)."""
-        return a * b
+    Made at launch, not at import, so that the twin sees every name its module defines.
+    """
 
-else:
-    from numba.cuda import libdevice
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.py_func = function
+        self._kernel: Any = None
 
-    @cuda.jit(device=True, inline=True)
-    def product(a: float, b: float) -> float:
-        """``a * b`` rounded on its own: the CUDA compiler cannot fuse it with an addition into an FMA.
+    def __getitem__(self, launch: Any) -> Any:
+        if self._kernel is None:
+            self._kernel = cuda.jit(python_twin(self.py_func))
+        return self._kernel[launch]
 
-        NVVM contracts ``x + a * b`` into one fused multiply-add by default (one rounding
-        instead of two), which would move scores off the CPU's by an ulp and could flip a
-        threshold; the CPU engine never fuses.
-        """
-        return libdevice.dmul_rn(a, b)
+
+def python_twin(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A copy of ``function`` (a kernel, or an ``njit`` function's source) whose ``njit`` callees are twins too.
+
+    The copy runs as plain Python, for numba's CUDA simulator, where kernels are Python.
+    Philox (:func:`trustsim.rng.uniform`) stays compiled: it takes scalars only, and it
+    is defined by numba's wrapping 32-bit arithmetic, on which numpy scalars would warn.
+    """
+    source = function.py_func if isinstance(function, Dispatcher) else function
+    if source is uniform.py_func:
+        return function
+    if source not in _TWINS:
+        namespace = dict(source.__globals__)
+        _TWINS[source] = FunctionType(source.__code__, namespace, source.__name__, source.__defaults__,
+                                      source.__closure__)  # fmt: skip
+        for name in _names(source.__code__):
+            if isinstance(namespace.get(name), Dispatcher):
+                namespace[name] = python_twin(namespace[name])
+    return _TWINS[source]
+
+
+_TWINS: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+def _names(code: CodeType) -> set[str]:
+    """Global names a function's code (nested functions included) may use."""
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if isinstance(constant, CodeType):
+            names |= _names(constant)
+    return names
+
+
+def to_device(record: Any) -> Any:
+    """A named tuple of parameters or state with each numpy array copied to the device (once, not per launch)."""
+    return type(record)(*(cuda.to_device(v) if isinstance(v, np.ndarray) else v for v in record))
+
+
+def device_zeros(shape: Any, dtype: Any) -> Any:
+    """A zeroed device array (the GPU's ``numpy.zeros`` for :meth:`trustsim.day.Day.allocate`)."""
+    return cuda.to_device(np.zeros(shape, dtype=dtype))
+
+
+def zero(array: Any) -> None:
+    """Set a (small) device array, such as a counter, to zero: one copy from the host."""
+    array.copy_to_device(np.zeros(array.shape, dtype=array.dtype))
 
 
 def thread_safe_simulator() -> None:
@@ -253,8 +304,22 @@ def flagged(values: Any, bits: int) -> Any:
     return out[:total]
 
 
-def upload_arrays(phase: object) -> None:
-    """Replace every numpy array attribute of a phase's parameters by a device copy (once, not per launch)."""
-    for name, value in list(vars(phase).items()):
-        if isinstance(value, np.ndarray):
-            setattr(phase, name, cuda.to_device(value))
+if not SIMULATED:
+    from numba.cuda import libdevice
+
+    @overload(product, target="cuda")
+    def _product_on_device(a, b):  # type: ignore[no-untyped-def]
+        def rounded(a, b):  # type: ignore[no-untyped-def]
+            # NVVM contracts x + a * b into one fused multiply-add by default (one rounding
+            # instead of two); dmul_rn is a product rounded on its own, as the CPU rounds it.
+            return libdevice.dmul_rn(a, b)
+
+        return rounded
+
+    @overload(tally, target="cuda")
+    def _tally_on_device(counts, index, value):  # type: ignore[no-untyped-def]
+        def add(counts, index, value):  # type: ignore[no-untyped-def]
+            if value != 0:
+                cuda.atomic.add(counts, index, value)
+
+        return add

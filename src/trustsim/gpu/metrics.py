@@ -1,9 +1,9 @@
 """The daily metrics row on the GPU: the state reduced on the device, the row built by :class:`Metrics`.
 
 Only counters come back to the host each day (a few kilobytes): the per-lane event
-counts, the state counts in the layout of :func:`trustsim.metrics.state_count_columns`,
-two floating-point sums and the histograms of the percentile search. The row is then
-built by the same :class:`~trustsim.metrics.Metrics` code as on the CPU.
+tallies, the state counts of :func:`trustsim.metrics.count_agent` (the CPU's rule), the
+score sum and the histograms of the percentile search. The row is then built by the
+same :class:`~trustsim.metrics.Metrics` code as on the CPU.
 
 **Percentiles** are exact order statistics, found by a radix select on the scores'
 order-preserving 64-bit keys (:func:`trustsim.quantiles.order_key`): the smallest and
@@ -16,15 +16,14 @@ statistics is then done on the host, by the CPU's code.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numba
 import numpy as np
 from numba import cuda
 
-from trustsim.day import WRONGLY_SANCTIONED
-from trustsim.errors import ScenarioError
+from trustsim.day import Day
+from trustsim.errors import Problem, ScenarioError, Setting
 from trustsim.gpu.common import (
     BLOCK_COUNTERS,
     LANES,
@@ -33,149 +32,68 @@ from trustsim.gpu.common import (
     block_sum,
     blocks,
     clear_block_counters,
+    kernel,
     lane,
-    shared,
     sum_partials,
+    to_device,
+    zero,
 )
-from trustsim.gpu.state import DeviceDay, DeviceWorld, zero
-from trustsim.mechanisms.sanctions import tier_index
-from trustsim.metrics import (
-    COUNT_ADVISED,
-    COUNT_ALIVE,
-    COUNT_DEGREE_LISTED,
-    COUNT_DEGREE_OTHERS,
-    COUNT_EVER,
-    COUNT_EVER_WRONGLY,
-    COUNT_FIXED,
-    COUNT_ISOLATED,
-    COUNT_LISTED,
-    COUNT_OFF_GRID,
-    COUNT_WRONGLY,
-    PERCENTILES,
-    Metrics,
-    state_count_columns,
-)
+from trustsim.gpu.state import DeviceWorld
+from trustsim.metrics import COUNT_ALIVE, PERCENTILES, Reduction, StateCounting, count_agent, state_count_columns
 from trustsim.quantiles import interpolate, order_key, value_of_key
 
-_tier_index = shared(tier_index)
 _DIGIT_BITS = 8
 _DIGITS = 1 << _DIGIT_BITS
 _MAX_RANKS = 2 * len(PERCENTILES)  # the order statistics below and above each percentile
 
 
-@dataclass
-class _HostCounts:
-    """The day's event counters copied to the host, as :meth:`Metrics._events` reads them."""
+class DeviceReduction:
+    """The GPU's :data:`trustsim.metrics.Reduce`: the state counted on the device, only counters copied back."""
 
-    committed_count: np.ndarray
-    observed_count: np.ndarray
-    misattributed_count: np.ndarray
-    caught_count: np.ndarray
-    penalised_count: np.ndarray
-    denials_count: np.ndarray
-    listing_count: np.ndarray
-    unchilled: np.ndarray
-    alive_start_count: int
-    review_backlog: float
-
-
-class DeviceMetrics(Metrics):
-    """:class:`Metrics` fed by reductions on the device."""
-
-    def __init__(self, scenario: Any, days: int) -> None:
-        super().__init__(scenario, days)
-        self.device_tier_bounds = cuda.to_device(self.tier_bounds)
-        self.device_sanction_bounds = cuda.to_device(self.sanction_bounds)
-        self.columns = state_count_columns(self.tier_bounds.shape[0] + 1, self.sanction_bounds.shape[0] + 1)
+    def __init__(self, scenario: Any, partial: Any) -> None:
+        """``partial``: a device buffer of one float per block, for the ordered score sum."""
         require_countable(scenario)
-        self.counts = cuda.to_device(np.zeros((LANES, self.columns + 1), dtype=np.int64))  # + active degree
+        counting = StateCounting.from_scenario(scenario)
+        self.counting = to_device(counting)
+        self.counts = cuda.to_device(np.zeros((LANES, counting.columns), dtype=np.int64))
+        self.partial = partial
+        self.score_sum = cuda.to_device(np.zeros(1, dtype=np.float64))
 
-    def _events(self, day: DeviceDay) -> dict[str, float]:  # type: ignore[override]
-        host = _HostCounts(
-            committed_count=day.committed_count.copy_to_host(),
-            observed_count=day.observed_count.copy_to_host(),
-            misattributed_count=day.misattributed_count.copy_to_host(),
-            caught_count=day.caught_count.copy_to_host(),
-            penalised_count=day.penalised_count.copy_to_host(),
-            denials_count=day.denials_count.copy_to_host(),
-            listing_count=day.listing_count.copy_to_host(),
-            unchilled=day.sums[0:1].copy_to_host(),
-            alive_start_count=day.alive_start_count,
-            review_backlog=day.review_backlog,
-        )
-        return super()._events(host)  # type: ignore[arg-type]
-
-    def _state(self, world: DeviceWorld, day: DeviceDay) -> dict[str, float]:  # type: ignore[override]
+    def __call__(self, world: DeviceWorld, day: Day, counting: StateCounting) -> Reduction:
+        """The day's reduction (``counting`` is the one this reduction was built with, on the device)."""
         pop = world.population
         zero(self.counts)
-        n = world.n_agents
-        _state_counts[blocks(n), THREADS](
-            pop.emigrated, pop.score, pop.blacklisted, day.status, pop.ever_sanctioned, pop.ever_wrongly_sanctioned,
-            pop.off_grid, pop.advised, world.degree, self.device_tier_bounds, self.device_sanction_bounds,
-            self.counts, day.partial,
-        )  # fmt: skip
-        sum_partials[1, THREADS](day.partial, day.sums, 1)
+        _state_counts[blocks(world.n_agents), THREADS](self.counting, pop, day.outcomes.status, world.degree,
+                                                       self.counts, self.partial)  # fmt: skip
+        sum_partials[1, THREADS](self.partial, self.score_sum, 0)
         total = self.counts.copy_to_host().sum(axis=0)
-        score_sum = float(day.sums[1:2].copy_to_host()[0])
         alive = int(total[COUNT_ALIVE])
-        score_percentiles = device_percentiles(pop.score, pop.emigrated, alive, PERCENTILES)
-        row = self.state_row(total[: self.columns], score_sum, score_percentiles, n)
-        row["active_edges"] = int(total[self.columns]) // 2
-        return row
+        quantiles = device_percentiles(pop.score, pop.emigrated, alive, PERCENTILES)
+        return Reduction(day.tallies.on_host(), total, float(self.score_sum.copy_to_host()[0]), quantiles)
 
 
 def require_countable(scenario: Any) -> None:
     """Refuse a scenario whose state counts do not fit a block's shared counters (:data:`BLOCK_COUNTERS`)."""
     n_tiers = len(scenario.tiers)
     n_bounds = len({s.applies_below for s in scenario.sanctions.values() if s.applies_below is not None})
-    columns = state_count_columns(n_tiers, n_bounds + 1) + 1
-    if columns > BLOCK_COUNTERS:
-        room = BLOCK_COUNTERS - state_count_columns(0, 1) - 1
+    if state_count_columns(n_tiers, n_bounds + 1) > BLOCK_COUNTERS:
+        room = BLOCK_COUNTERS - state_count_columns(0, 1)
         raise ScenarioError([
-            f"tiers, sanctions: the GPU backend counts tiers + 2 × distinct sanction score bounds up to {room} "
-            f"(this scenario: {n_tiers} + 2 × {n_bounds}); use --backend cpu"
+            Problem(f"tiers, sanctions: the GPU backend counts tiers + 2 × distinct sanction score bounds up to "
+                    f"{room} (this scenario: {n_tiers} + 2 × {n_bounds}); use {{0}}", (Setting("backend", "cpu"),))
         ])  # fmt: skip
 
 
-@cuda.jit
-def _state_counts(
-    emigrated: Any, score: Any, blacklisted: Any, status: Any, ever_sanctioned: Any, ever_wrongly_sanctioned: Any,
-    off_grid: Any, advised: Any, degree: Any, bounds: Any, sanction_bounds: Any, counts: Any, partial: Any,
-) -> None:  # fmt: skip
+@kernel
+def _state_counts(counting: Any, pop: Any, status: Any, degree: Any, counts: Any, partial: Any) -> None:
     local = cuda.shared.array(BLOCK_COUNTERS, numba.int64)
-    columns = counts.shape[1]  # the state counts, then the active degree
+    columns = counts.shape[1]
     clear_block_counters(local, columns)
     i = cuda.grid(1)
     s = 0.0
-    if i < score.shape[0]:
-        cuda.atomic.add(local, columns - 1, degree[i])
-        if not emigrated[i]:
-            s = score[i]
-            n_tiers = bounds.shape[0] + 1
-            n_positions = sanction_bounds.shape[0] + 1
-            cuda.atomic.add(local, COUNT_ALIVE, 1)
-            if blacklisted[i]:
-                cuda.atomic.add(local, COUNT_LISTED, 1)
-                cuda.atomic.add(local, COUNT_DEGREE_LISTED, degree[i])
-            else:
-                cuda.atomic.add(local, COUNT_DEGREE_OTHERS, degree[i])
-            if status[i] & WRONGLY_SANCTIONED:
-                cuda.atomic.add(local, COUNT_WRONGLY, 1)
-            if ever_sanctioned[i]:
-                cuda.atomic.add(local, COUNT_EVER, 1)
-            if ever_wrongly_sanctioned[i]:
-                cuda.atomic.add(local, COUNT_EVER_WRONGLY, 1)
-            if off_grid[i]:
-                cuda.atomic.add(local, COUNT_OFF_GRID, 1)
-            if advised[i]:
-                cuda.atomic.add(local, COUNT_ADVISED, 1)
-            if degree[i] == 0:
-                cuda.atomic.add(local, COUNT_ISOLATED, 1)
-            cuda.atomic.add(local, COUNT_FIXED + _tier_index(s, bounds), 1)
-            position = _tier_index(s, sanction_bounds)
-            cuda.atomic.add(local, COUNT_FIXED + n_tiers + position, 1)
-            if blacklisted[i]:
-                cuda.atomic.add(local, COUNT_FIXED + n_tiers + n_positions + position, 1)
+    if i < pop.score.shape[0] and not pop.emigrated[i]:
+        s = pop.score[i]
+        count_agent(counting, i, pop, status, degree, local)
     add_block_counters(local, counts, columns, 0)
     block_sum(s, partial)
 

@@ -1,12 +1,13 @@
 """The GPU memory plan: bytes per agent and per edge of the device layout, the total, and whether it fits.
 
-The plan adds up the arrays :mod:`trustsim.gpu.state` allocates, from their dtypes,
-so it follows the layout: the agents' state in the CPU engine's dtypes (double
-precision scores, chill and deterrence, single precision frailty, one byte per
-flag), the day's scratch (behaviour masks, landed points, the other half of the
-score's double buffer), the region index and the CSR network with 32-bit neighbour
-and edge ids and one ``active`` byte per slot. It is printed before a GPU run, and
-a run that does not fit the card is refused before anything is allocated.
+The plan adds up the arrays a GPU run allocates, derived from where they are declared,
+so it follows the layout: the agents' state (the state table
+:data:`trustsim.population.STATE`), the day's per-agent scratch
+(:meth:`trustsim.day.Day.allocate`), the active degree and the region index
+(:mod:`trustsim.world`), one float per block for ordered sums, and the CSR network
+with 32-bit neighbour and edge ids and one ``active`` byte per slot. It is printed
+before a GPU run, and a run that does not fit the card is refused before anything is
+allocated.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustsim.day import mask_dtype
-from trustsim.errors import TrustsimError
+from trustsim.day import scratch_bytes_per_agent
+from trustsim.errors import Setting, TrustsimError
 from trustsim.gpu.common import THREADS
-from trustsim.population import PER_BEHAVIOUR, STATE_DTYPES
+from trustsim.network import NETWORK_DTYPES
+from trustsim.population import state_bytes_per_agent
 from trustsim.scenario import Scenario
+from trustsim.world import world_bytes_per_agent
 
 MARGIN = 1.05
 """Headroom on the device: the CUDA context, kernels and the day's small temporary arrays."""
@@ -78,7 +81,8 @@ class GpuMemoryPlan:
             most = self.largest_fitting_agents()
             raise GpuMemoryError(
                 f"the GPU run needs {self.total / 2**30:.1f} GiB but {self.card_name} has "
-                f"{self.card_bytes / 2**30:.1f} GiB free: use at most about {most:,} --agents"
+                f"{self.card_bytes / 2**30:.1f} GiB free: use at most about {most:,} agents ({{0}})",
+                Setting("run.agents", most),
             )
 
     def largest_fitting_agents(self) -> int:
@@ -96,22 +100,20 @@ class GpuMemoryPlan:
 
 
 def bytes_per_agent(scenario: Scenario) -> float:
-    """Device bytes per agent: state, the day's scratch, region index, degree and row offsets."""
+    """Device bytes per agent: state, the day's scratch, degree and region index, row offsets, block partials."""
     n_behaviours = len(scenario.behaviours)
-    state = sum(
-        np.dtype(dtype).itemsize * (n_behaviours if name in PER_BEHAVIOUR else 1)
-        for name, dtype in STATE_DTYPES.items()
-    )
-    masks = 4 * np.dtype(mask_dtype(n_behaviours)).itemsize  # committed, attributed, misattributed, wrongly received
-    scratch = masks + 3 * 8 + 1 + 8 / THREADS  # landed points and wrongful, next scores, status, block partials
-    regions = 3 * 4  # members, position, Fenwick tree
-    return state + scratch + regions + 4 + 8  # degree, offsets
+    offsets = np.dtype(NETWORK_DTYPES["offsets"]).itemsize
+    partials = 8 / THREADS  # one float64 per block, shared by the ordered sums of phase A and the metrics
+    return (
+        state_bytes_per_agent(n_behaviours) + scratch_bytes_per_agent(n_behaviours) + world_bytes_per_agent()
+        + offsets + partials
+    )  # fmt: skip
 
 
 def bytes_per_edge(edges: int) -> int:
-    """Device bytes per edge: two CSR slots, each a neighbour id, an edge id and an active byte."""
+    """Device bytes per edge: two CSR slots, each a neighbour id, an edge id and an active byte (:mod:`.state`)."""
     edge_id = 4 if edges < 2**32 else 8
-    return 2 * (4 + edge_id + 1)
+    return 2 * (np.dtype(NETWORK_DTYPES["neighbours"]).itemsize + edge_id + 1)
 
 
 def memory_plan(scenario: Scenario, edges: int, card_bytes: int, card_name: str) -> GpuMemoryPlan:

@@ -1,8 +1,9 @@
-"""The world and the day's scratch arrays on the GPU, and their way to and from the host.
+"""The world on the GPU, and its way to and from the host.
 
 The device holds the same named arrays as the CPU engine (:class:`trustsim.population.
-Population`, the day's masks and counters), with the same dtypes, so the kernels can
-follow the CPU's arithmetic operation for operation. Two things differ:
+Population`, the region index, and the day's :class:`trustsim.day.Day`, allocated by
+:func:`device_day`), with the same dtypes, so the kernels call the same rules on the
+same values. Two things differ:
 
 * **Cut edges.** The CPU keeps each CSR row's active neighbours first, in id order,
   moving the active slots after a cut one up; that cannot run in parallel. On the GPU
@@ -15,15 +16,15 @@ follow the CPU's arithmetic operation for operation. Two things differ:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numba as nb
 import numpy as np
 from numba import cuda
 
-from trustsim.day import mask_dtype
-from trustsim.gpu.common import LANES, THREADS, blocks
+from trustsim.day import Day
+from trustsim.gpu.common import LANES, THREADS, blocks, device_zeros, to_device
 from trustsim.network import Network
 from trustsim.population import Population
 from trustsim.scenario import Scenario
@@ -56,7 +57,7 @@ class DeviceWorld:
 
     @property
     def seed(self) -> int:
-        """The run's seed (MODEL.md §9)."""
+        """The run's seed (docs/model.md §9)."""
         return self.scenario.run.seed
 
     @property
@@ -73,7 +74,7 @@ class DeviceWorld:
         index = world.regions
         return cls(
             scenario=world.scenario,
-            population=Population(**{name: cuda.to_device(a) for name, a in world.population.arrays().items()}),
+            population=to_device(world.population),
             network=DeviceNetwork(
                 offsets=cuda.to_device(net.offsets),
                 neighbours=cuda.to_device(net.neighbours),
@@ -84,7 +85,7 @@ class DeviceWorld:
             ),
             degree=cuda.to_device(world.degree),
             coverage=cuda.to_device(world.coverage),
-            regions=RegionIndex(*(cuda.to_device(getattr(index, f.name)) for f in fields(RegionIndex))),
+            regions=to_device(index),
             day=world.day,
         )
 
@@ -109,18 +110,15 @@ class DeviceWorld:
         if ids is None:
             return self.population_on_host(), self.degree.copy_to_host()
         take = self.panel_reader(ids)
-        arrays = {}
-        for f in fields(Population):
-            values = getattr(self.population, f.name)
-            if values.ndim == 2:
-                arrays[f.name] = np.stack([take(values[b]) for b in range(values.shape[0])])
-            else:
-                arrays[f.name] = take(values)
-        return Population(**arrays), take(self.degree)
+        arrays = [
+            np.stack([take(values[b]) for b in range(values.shape[0])]) if values.ndim == 2 else take(values)
+            for values in self.population
+        ]
+        return Population(*arrays), take(self.degree)
 
     def population_on_host(self) -> Population:
         """The agents' state copied to the host."""
-        return Population(**{f.name: getattr(self.population, f.name).copy_to_host() for f in fields(Population)})
+        return Population(*(values.copy_to_host() for values in self.population))
 
     def to_host(self) -> World:
         """The whole world copied to the host, in the CPU engine's layout."""
@@ -136,67 +134,10 @@ class DeviceWorld:
         return world
 
 
-@dataclass
-class DeviceDay:
-    """Scratch state of the current day on the device (the GPU's :class:`trustsim.day.Day`)."""
-
-    t: int
-    committed: Any
-    attributed: Any
-    misattributed: Any
-    wrongly_received: Any
-    landed_points: Any  # float64: zero outside phases B–C
-    landed_wrongful: Any
-    score_next: Any
-    status: Any  # uint8, bits of trustsim.day
-    partial: Any  # float64 (blocks,): one partial sum per block
-    sums: Any  # float64 (2,): dissent_unchilled, score sum
-    committed_count: Any  # int64 (LANES, B)
-    observed_count: Any
-    misattributed_count: Any
-    caught_count: Any  # int64 (1, B)
-    penalised_count: Any  # int64 (LANES + 1, B): last row counts misattributions that stand
-    denials_count: Any  # int64 (LANES, S)
-    listing_count: Any  # int64 (LANES, 3)
-    candidates: Any  # int64 (LANES, R)
-    alive_start_count: int = 0
-    review_backlog: float = 0.0
-
-    @classmethod
-    def allocate(cls, scenario: Scenario) -> DeviceDay:
-        """Allocate the scratch arrays of a run on the device."""
-        n, b = scenario.run.agents, len(scenario.behaviours)
-        mask = mask_dtype(b)
-
-        def zeros(shape: Any, dtype: Any) -> Any:
-            return cuda.to_device(np.zeros(shape, dtype=dtype))
-
-        return cls(
-            t=-1,
-            committed=zeros(n, mask),
-            attributed=zeros(n, mask),
-            misattributed=zeros(n, mask),
-            wrongly_received=zeros(n, mask),
-            landed_points=zeros(n, np.float64),
-            landed_wrongful=zeros(n, np.float64),
-            score_next=zeros(n, np.float64),
-            status=zeros(n, np.uint8),
-            partial=zeros(blocks(n), np.float64),
-            sums=zeros(2, np.float64),
-            committed_count=zeros((LANES, b), np.int64),
-            observed_count=zeros((LANES, b), np.int64),
-            misattributed_count=zeros((LANES, b), np.int64),
-            caught_count=zeros((1, b), np.int64),
-            penalised_count=zeros((LANES + 1, b), np.int64),
-            denials_count=zeros((LANES, len(scenario.sanctions)), np.int64),
-            listing_count=zeros((LANES, 3), np.int64),
-            candidates=zeros((LANES, scenario.n_regions), np.int64),
-        )
-
-
-def zero(array: Any) -> None:
-    """Set a (small) device array, such as a counter, to zero: one copy from the host."""
-    array.copy_to_device(np.zeros(array.shape, dtype=array.dtype))
+def device_day(scenario: Scenario) -> Day:
+    """The day's scratch arrays on the device: the CPU's layout, tallies in :data:`~trustsim.gpu.common.LANES` rows."""
+    n, b = scenario.run.agents, len(scenario.behaviours)
+    return Day.allocate(n, b, scenario.n_regions, len(scenario.sanctions), LANES, device_zeros)
 
 
 @cuda.jit

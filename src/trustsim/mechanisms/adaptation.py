@@ -1,4 +1,4 @@
-"""Phase E — adaptation (MODEL.md §7), on the state after phase D, items in order.
+"""Phase E — adaptation (docs/model.md §7), on the state after phase D, items in order.
 
 1. deterrence of each negative behaviour the agent got points for today, then relaxation;
 2. chilling by the share of friends who got dissent points or entered the list today;
@@ -6,67 +6,155 @@
 4. opting out (``U(opt, t, i)``); 5. hiring an adviser (``U(adv, t, i)``);
 6. emigration (``U(emi, t, i)``): the emigrant's edges are cut.
 
-Items 1, 2, 4, 5 and the emigration *decision* touch only the agent's own state, so
-one parallel pass does them. For item 2 the few agents who got dissent points or
-entered the list today (flagged ``TOUCHED`` by phase D) first tell their active
-friends (a scatter), before item 3 cuts any edge, as the order requires. Item 3
-visits only listed agents' edges. Deterrence and chill of emigrants are frozen: they
-take no further part.
+Items 1, 2, 4, 5 and the emigration *decision* touch only the agent's own state: the
+rule :func:`adapt` does them for one agent. :func:`unfriends` decides item 3 for one
+edge. On the CPU, the few agents who got dissent points or entered the list today
+(flagged ``TOUCHED`` by phase D) first tell their active friends (a scatter), before
+item 3 cuts any edge, as the order requires; item 3 visits only listed agents' edges.
+Deterrence and chill of emigrants are frozen: they take no further part.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
-from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, flagged, has
+from trustsim.day import CHUNK, LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_function, flagged, has
 from trustsim.network import cut_edge
+from trustsim.population import Population
 from trustsim.rng import stream_id, uniform
+from trustsim.scalar import greater, product
 from trustsim.scenario import CAMERA, Scenario
 from trustsim.world import World
+
+TOUCHED_FRIENDS = np.int32
+"""dtype of the CPU's per-agent count of friends who chill the agent today (item 2)."""
+
+
+class AdaptationParams(NamedTuple):
+    """Phase E's parameters."""
+
+    negative: np.ndarray  # bool per behaviour: points below 0, so deterred
+    deterrence_step: float
+    deterrence_floor: float
+    deterrence_relax: float
+    chill_step: float
+    chill_relax: float
+    unfriend_rate: float
+    opt_out_coverage: float
+    opt_out_rate: float
+    adviser_below: float
+    adviser_min_decile: int
+    adviser_rate: float
+    emigrate_min_decile: int
+    emigrate_rate: float
+    unfriend_stream: int  # unf
+    opt_out_stream: int  # opt
+    adviser_stream: int  # adv
+    emigrate_stream: int  # emi
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> AdaptationParams:
+        """The parameters of ``scenario``."""
+        a = scenario.adaptation
+        return cls(
+            negative=np.array(scenario.negative, dtype=np.bool_),
+            deterrence_step=float(a.deterrence_step),
+            deterrence_floor=float(a.deterrence_floor),
+            deterrence_relax=float(a.deterrence_relax),
+            chill_step=float(a.chill_step),
+            chill_relax=float(a.chill_relax),
+            unfriend_rate=float(a.unfriend_rate),
+            opt_out_coverage=float(a.opt_out_coverage),
+            opt_out_rate=float(a.opt_out_rate),
+            adviser_below=float(a.adviser_below),
+            adviser_min_decile=int(a.adviser_min_decile),
+            adviser_rate=float(a.adviser_rate),
+            emigrate_min_decile=int(a.emigrate_min_decile),
+            emigrate_rate=float(a.emigrate_rate),
+            unfriend_stream=stream_id("unf"),
+            opt_out_stream=stream_id("opt"),
+            adviser_stream=stream_id("adv"),
+            emigrate_stream=stream_id("emi"),
+        )
+
+
+# ---------------------------------------------------------------------------------- the rules
+
+
+@nb.njit(inline="always", cache=True)
+def adapt(
+    params: AdaptationParams, seed: int, t: int, i: int, received: np.unsignedinteger, touched: int, degree: int,
+    camera_coverage: float, pop: Population, status: np.ndarray,
+) -> None:  # fmt: skip
+    """Items 1, 2, 4, 5 and the emigration decision of item 6 for alive agent ``i``.
+
+    ``received``: the behaviours whose points reached the agent today (rightly or
+    wrongly); ``touched``: how many of its ``degree`` active friends got dissent points or
+    entered the list today; ``camera_coverage``: its region's camera coverage today. An
+    emigrant-to-be is flagged ``LEAVING`` in ``status``; it leaves after item 3.
+    """
+    for b in range(params.negative.shape[0]):  # 1. deterrence
+        if params.negative[b]:
+            d = pop.deterrence[b, i]
+            if has(received, b):
+                d = greater(product(d, 1.0 - params.deterrence_step), params.deterrence_floor)
+            pop.deterrence[b, i] = d + product(params.deterrence_relax, 1.0 - d)
+    share = touched / degree if touched != 0 else 0.0  # 2. chilling
+    chill_today = product(pop.chill[i], 1.0 - product(params.chill_step, share))
+    pop.chill[i] = chill_today + product(params.chill_relax, 1.0 - chill_today)
+    # 4. opting out
+    if pop.privacy_minded[i] and not pop.off_grid[i] and camera_coverage >= params.opt_out_coverage:
+        if uniform(seed, params.opt_out_stream, t, i, 0) < params.opt_out_rate:
+            pop.off_grid[i] = True
+    # 5. advisers
+    if not pop.advised[i] and pop.score[i] < params.adviser_below and pop.income_decile[i] >= params.adviser_min_decile:
+        if uniform(seed, params.adviser_stream, t, i, 0) < params.adviser_rate:
+            pop.advised[i] = True
+    # 6. emigration decision (applied after unfriending)
+    if (status[i] & SANCTIONED) and pop.income_decile[i] >= params.emigrate_min_decile:
+        if uniform(seed, params.emigrate_stream, t, i, 0) < params.emigrate_rate:
+            status[i] |= LEAVING
+
+
+@nb.njit(inline="always", cache=True)
+def unfriends(params: AdaptationParams, seed: int, t: int, edge: int) -> bool:
+    """Item 3: whether the active edge ``edge``, with exactly one listed end, is cut today."""
+    return uniform(seed, params.unfriend_stream, t, edge, 0) < params.unfriend_rate
+
+
+# ---------------------------------------------------------------------------------- the CPU driver
 
 
 class AdaptationPhase:
     """People adapt: deterrence, chill, unfriending, opting out, advisers, emigration."""
 
-    phase = "E"
-
     def __init__(self, scenario: Scenario) -> None:
-        a = scenario.adaptation
-        self.negative = np.array(scenario.negative, dtype=np.bool_)
-        self.dissent = scenario.dissent_index
-        self.rates = np.array([
-            a.deterrence_step, a.deterrence_floor, a.deterrence_relax, a.chill_step, a.chill_relax,
-            a.opt_out_coverage, a.opt_out_rate, a.adviser_below, a.adviser_rate, a.emigrate_rate,
-        ])  # fmt: skip
-        self.deciles = np.array([a.adviser_min_decile, a.emigrate_min_decile], dtype=np.int64)
-        self.unfriend_rate = a.unfriend_rate
-        self.streams = np.array([stream_id(name) for name in ("opt", "adv", "emi")], dtype=np.int64)
-        self.unfriend_stream = stream_id("unf")
+        self.params = AdaptationParams.from_scenario(scenario)
+        self.touched_friends = np.zeros(scenario.run.agents, dtype=TOUCHED_FRIENDS)  # zero outside the phase
 
     def step(self, world: World, day: Day) -> None:
         """Run items 1–6; take emigrants out of the region index."""
-        pop = world.population
-        net = world.network
-        touched = flagged(day.status, TOUCHED, day.flagged_count)
-        _count_touched_friends(touched, net.offsets, net.neighbours, world.degree, day.touched_friends)
-        _adapt(
-            world.seed, day.t, self.negative, self.rates, self.deciles, self.streams,
-            world.coverage[day.t, CAMERA], pop.emigrated, day.attributed, day.wrongly_received, day.status,
-            day.touched_friends, world.degree,
-            pop.region, pop.income_decile, pop.privacy_minded, pop.score,
-            pop.deterrence, pop.chill, pop.off_grid, pop.advised,
-        )  # fmt: skip
-        listed = flagged(pop.blacklisted.view(np.uint8), 1, day.flagged_count)
-        _unfriend(world.seed, day.t, self.unfriend_stream, self.unfriend_rate, listed, pop.blacklisted,
-                  net.offsets, net.neighbours, net.edge_of_slot, world.degree)  # fmt: skip
-        leaving = flagged(day.status, LEAVING, day.flagged_count)
+        pop, net, out = world.population, world.network, day.outcomes
+        touched = flagged(out.status, TOUCHED)
+        _count_touched_friends(touched, net.offsets, net.neighbours, world.degree, self.touched_friends)
+        _adapt(world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out, self.touched_friends,
+               world.degree)  # fmt: skip
+        if self.params.unfriend_rate > 0.0:
+            listed = flagged(pop.blacklisted.view(np.uint8), 1)
+            _unfriend(world.seed, day.t, self.params, listed, pop.blacklisted, net.offsets, net.neighbours,
+                      net.edge_of_slot, world.degree)  # fmt: skip
+        leaving = flagged(out.status, LEAVING)
         _emigrate(leaving, net.offsets, net.neighbours, net.edge_of_slot, world.degree, pop.emigrated)
         world.regions.remove(leaving, pop.region)
 
 
 @nb.njit(cache=True)
-def _count_touched_friends(touched, offsets, neighbours, degree, touched_friends):
+def _count_touched_friends(
+    touched: np.ndarray, offsets: np.ndarray, neighbours: np.ndarray, degree: np.ndarray, touched_friends: np.ndarray
+) -> None:
     """For item 2: how many active friends of each agent got dissent points or entered the list today.
 
     ``touched_friends`` is all zero on entry; :func:`_adapt` zeroes what it reads.
@@ -78,59 +166,48 @@ def _count_touched_friends(touched, offsets, neighbours, degree, touched_friends
 
 @nb.njit(parallel=True, cache=True)
 def _adapt(
-    seed, t, negative, rates, deciles, streams, camera_coverage, emigrated, attributed, wrongly_received,
-    status, touched_friends, degree, region, income_decile, privacy_minded, score, deterrence, chill,
-    off_grid, advised,
-):  # fmt: skip
-    step, floor, relax, chill_step, chill_relax = rates[0], rates[1], rates[2], rates[3], rates[4]
-    opt_coverage, opt_rate, adviser_below, adviser_rate = rates[5], rates[6], rates[7], rates[8]
-    emigrate_rate = rates[9]
-    for i in nb.prange(emigrated.shape[0]):
-        if emigrated[i]:
+    seed: int, t: int, params: AdaptationParams, camera_coverage: np.ndarray, pop: Population, out: Outcomes,
+    touched_friends: np.ndarray, degree: np.ndarray,
+) -> None:  # fmt: skip
+    for c in nb.prange((pop.emigrated.shape[0] + CHUNK - 1) // CHUNK):
+        _adapt_chunk(c, seed, t, params, camera_coverage, pop, out, touched_friends, degree)
+
+
+@chunk_function
+def _adapt_chunk(
+    c: int, seed: int, t: int, params: AdaptationParams, camera_coverage: np.ndarray, pop: Population,
+    out: Outcomes, touched_friends: np.ndarray, degree: np.ndarray,
+) -> None:  # fmt: skip
+    for i in range(c * CHUNK, min(pop.emigrated.shape[0], (c + 1) * CHUNK)):
+        if pop.emigrated[i]:
             continue
-        received = attributed[i] | wrongly_received[i]
-        for b in range(negative.shape[0]):  # 1. deterrence
-            if negative[b]:
-                d = deterrence[b, i]
-                if has(received, b):
-                    d = max(d * (1.0 - step), floor)
-                deterrence[b, i] = d + relax * (1.0 - d)
-        share = 0.0  # 2. chilling
-        if touched_friends[i] != 0:
-            share = touched_friends[i] / degree[i]
+        touched = touched_friends[i]
+        if touched != 0:
             touched_friends[i] = 0
-        chill_today = chill[i] * (1.0 - chill_step * share)
-        chill[i] = chill_today + chill_relax * (1.0 - chill_today)
-        # 4. opting out
-        if privacy_minded[i] and not off_grid[i] and camera_coverage[region[i]] >= opt_coverage:
-            if uniform(seed, streams[0], t, i, 0) < opt_rate:
-                off_grid[i] = True
-        # 5. advisers
-        if not advised[i] and score[i] < adviser_below and income_decile[i] >= deciles[0]:
-            if uniform(seed, streams[1], t, i, 0) < adviser_rate:
-                advised[i] = True
-        # 6. emigration decision (applied after unfriending)
-        if (status[i] & SANCTIONED) and income_decile[i] >= deciles[1]:
-            if uniform(seed, streams[2], t, i, 0) < emigrate_rate:
-                status[i] |= LEAVING
+        received = out.attributed[i] | out.wrongly_received[i]
+        adapt(params, seed, t, i, received, touched, degree[i], camera_coverage[pop.region[i]], pop, out.status)
 
 
 @nb.njit(cache=True)
-def _unfriend(seed, t, stream, rate, listed, blacklisted, offsets, neighbours, edge_of_slot, degree):
+def _unfriend(
+    seed: int, t: int, params: AdaptationParams, listed: np.ndarray, blacklisted: np.ndarray, offsets: np.ndarray,
+    neighbours: np.ndarray, edge_of_slot: np.ndarray, degree: np.ndarray,
+) -> None:  # fmt: skip
     """Item 3, visiting each edge with exactly one listed end once, from its listed end.
 
     The row is walked backwards because a cut moves the active slots after it up one.
     """
-    if rate <= 0.0:
-        return
     for u in listed:
         for slot in range(offsets[u] + degree[u] - 1, offsets[u] - 1, -1):
-            if not blacklisted[neighbours[slot]] and uniform(seed, stream, t, edge_of_slot[slot], 0) < rate:
+            if not blacklisted[neighbours[slot]] and unfriends(params, seed, t, edge_of_slot[slot]):
                 cut_edge(u, slot, offsets, neighbours, edge_of_slot, degree)
 
 
 @nb.njit(cache=True)
-def _emigrate(leaving, offsets, neighbours, edge_of_slot, degree, emigrated):
+def _emigrate(
+    leaving: np.ndarray, offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray, degree: np.ndarray,
+    emigrated: np.ndarray,
+) -> None:  # fmt: skip
     """Item 6: emigrants leave and every edge of theirs is cut."""
     for i in leaving:
         emigrated[i] = True

@@ -1,17 +1,16 @@
-"""The one interface every mechanism of MODEL.md implements."""
+"""The one interface every mechanism of docs/model.md implements, on either backend."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from trustsim.day import Day
-from trustsim.world import World
+from typing import Any, Protocol
 
 
 class Mechanism(Protocol):
-    """A phase of the daily step. Built once from the scenario; ``step`` runs it for one day."""
+    """A phase of the daily step. Built once from the scenario; ``step`` runs it for one day.
 
-    phase: str  # "A" ... "E", as in MODEL.md
+    ``world`` and ``day`` are a :class:`trustsim.world.World` and :class:`trustsim.day.Day`
+    on the CPU, their device counterparts on the GPU (:mod:`trustsim.gpu.state`).
+    """
 
-    def step(self, world: World, day: Day) -> None:
+    def step(self, world: Any, day: Any) -> None:
         """Advance ``world`` through this phase of ``day``."""

@@ -1,6 +1,6 @@
-"""The credit file: points that expire after ``memory_days`` (the score's ``expiry`` memory, MODEL.md §5).
+"""The credit file: points that expire after ``memory_days`` (the score's ``expiry`` memory, docs/model.md §5).
 
-MODEL.md §5 lets a score forget by exponential recovery. A consumer credit file
+docs/model.md §5 lets a score forget by exponential recovery. A consumer credit file
 forgets differently: a default stays on file, in full, for six years, and then
 disappears. With ``score.memory = "expiry"`` the engine keeps such a file: for every
 day, the points each agent received (``Δ``, only the agents who received some) and
@@ -15,7 +15,7 @@ loses a point: the score on day ``d`` is exactly
 ``clamp(base_score + Σ Δ(t) for d − M < t ≤ d)``, and points applied on day ``t`` are in
 the score on days ``t … t + M − 1`` and gone on day ``t + M``, not before, not after
 (``tests/test_credit_file.py``). Recovery and contagion are off in this mode, and court
-points (MODEL.md §6), which phase D takes from the score itself, are refused with it
+points (docs/model.md §6), which phase D takes from the score itself, are refused with it
 (:class:`trustsim.scenario.Scenario`): each would move the score outside the file.
 
 The file is sparse (a day's record holds only the agents who received points) and is
@@ -52,6 +52,9 @@ RECORD_ARRAYS = ("balance", "day", "agent", "points", "wrongful_day", "wrongful_
 
 class CreditFile:
     """Every agent's balance and points of the last ``memory_days`` days, and what expires today."""
+
+    BYTES_PER_AGENT = 4 * 8
+    """The per-agent arrays: balance, expiring points, expiring wrongful points, today's points (float64)."""
 
     def __init__(self, scenario: Scenario) -> None:
         memory_days = scenario.score.memory_days

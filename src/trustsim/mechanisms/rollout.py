@@ -1,4 +1,4 @@
-"""Rollout of channel coverage over time (MODEL.md §8).
+"""Rollout of channel coverage over time (docs/model.md §8).
 
 Each channel's coverage in each region follows a schedule of ``(start_day, coverage)``
 points: 0 before the first point, linear between points, flat after the last.

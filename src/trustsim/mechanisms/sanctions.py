@@ -1,4 +1,4 @@
-"""Phase D — court, blacklist, tiers and sanctions (MODEL.md §6).
+"""Phase D — court, blacklist, tiers and sanctions (docs/model.md §6).
 
 Per alive agent, in this order on the scores after phase C:
 
@@ -9,187 +9,95 @@ Per alive agent, in this order on the scores after phase C:
    counterfactual score ``score + wrongful`` would not have been listed);
 3. the exit counter; 4. exits of agents listed on an earlier day (court-listed:
    ``U(exit, t, i) < court_exit_rate``; score-listed: enough days above exit);
-5. tiers are a function of the score (see :func:`tier_index`);
+5. tiers are a function of the score (:func:`tier_index`);
 6. sanctions: active by score and/or by listing; a denial when
    ``U(att:<s>, t, i) < attempt_rate``;
 7. a sanction is wrongful when every condition that makes it active is wrongful.
+
+The rules are scalar functions of one agent's values: :func:`court_and_list` (items
+1–4, on a :class:`Listing`), :func:`sanction_outcome` (items 6–7 for one sanction) and
+:func:`sanction_day` (all of it for one agent); :func:`listing_of` and
+:func:`record_day` read and write the state around them. The CPU driver below, the GPU
+kernel (:mod:`trustsim.gpu.sanctions`), the trace and the report's record table all
+call them.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
-from trustsim.day import CHUNK, ENTERED, SANCTIONED, TOUCHED, WRONGLY_SANCTIONED, Day, has
+from trustsim.day import (
+    CHUNK,
+    ENTERED,
+    ENTRIES_COURT,
+    ENTRIES_SCORE,
+    EXITS,
+    SANCTIONED,
+    TOUCHED,
+    WRONGLY_SANCTIONED,
+    Day,
+    Outcomes,
+    Tallies,
+    chunk_function,
+    has,
+)
+from trustsim.population import Population
 from trustsim.rng import stream_id, uniform
-from trustsim.scalar import greater, lesser
+from trustsim.scalar import greater, lesser, tally
 from trustsim.scenario import Scenario
 from trustsim.world import World
-
-ENTRIES_SCORE, ENTRIES_COURT, EXITS = 0, 1, 2
-
-
-class SanctionsPhase:
-    """Lists, delists and sanctions agents."""
-
-    phase = "D"
-
-    def __init__(self, scenario: Scenario) -> None:
-        behaviours = scenario.behaviours
-        self.escalation = np.array([b.escalation or 0.0 for b in behaviours.values()])
-        self.court_streams = np.array([stream_id(f"court:{name}") for name in behaviours], dtype=np.int64)
-        self.exit_stream = stream_id("exit")
-        self.applies_below, self.applies_to_blacklisted = sanction_conditions(scenario)
-        self.attempt_rate = np.array([s.attempt_rate for s in scenario.sanctions.values()], dtype=np.float64)
-        self.attempt_streams = np.array([stream_id(f"att:{name}") for name in scenario.sanctions], dtype=np.int64)
-        bl = scenario.blacklist
-        self.listing = np.array([bl.blacklist_score, bl.blacklist_exit_score, bl.court_points, bl.court_exit_rate])
-        self.exit_days = bl.blacklist_exit_days
-        self.bounds = np.array([scenario.score.score_min, scenario.score.score_max])
-        dissent = scenario.dissent_index
-        self.dissent_bit = np.uint64(0) if dissent < 0 else np.uint64(1) << np.uint64(dissent)
-
-    def step(self, world: World, day: Day) -> None:
-        """Run items 1–7 of MODEL.md §6 for every alive agent."""
-        pop = world.population
-        _court_list_sanction(
-            world.seed, day.t, self.escalation, self.court_streams, self.exit_stream,
-            self.listing, self.exit_days, self.bounds,
-            self.applies_below, self.applies_to_blacklisted, self.attempt_rate, self.attempt_streams,
-            self.dissent_bit, pop.emigrated, day.attributed, day.wrongly_received, pop.score, pop.wrongful,
-            pop.blacklisted, pop.court_listed, pop.listed_wrongly, pop.listed_day, pop.days_above_exit,
-            pop.ever_sanctioned, pop.ever_wrongly_sanctioned, day.status, day.listing_count, day.denials_count,
-        )  # fmt: skip
-
-
-@nb.njit(parallel=True, cache=True)
-def _court_list_sanction(
-    seed, t, escalation, court_streams, exit_stream, listing, exit_days, bounds,
-    applies_below, applies_to_blacklisted, attempt_rate, attempt_streams,
-    dissent_bit, emigrated, attributed, wrongly_received, score, wrongful,
-    blacklisted, court_listed, listed_wrongly, listed_day, days_above_exit,
-    ever_sanctioned, ever_wrongly_sanctioned, status, listing_count, denials_count,
-):  # fmt: skip
-    n_sanctions = attempt_rate.shape[0]
-    highest_bound = applies_below.max() if n_sanctions else -np.inf
-    n = score.shape[0]
-    for c in nb.prange(listing_count.shape[0]):
-        # Counters are local while the chunk is scanned (stores into shared arrays would
-        # make the compiler reload every input after each one).
-        entries = np.zeros(3, dtype=np.int64)
-        denials = np.zeros(n_sanctions, dtype=np.int64)
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if emigrated[i]:
-                status[i] = 0
-                continue
-            flags, s, listed, event = court_and_list(
-                i, seed, t, escalation, court_streams, exit_stream, listing, exit_days, bounds, attributed[i],
-                score, wrongful, blacklisted, court_listed, listed_wrongly, listed_day, days_above_exit,
-            )  # fmt: skip
-            if event >= 0:
-                entries[event] += 1
-            # 6–7. sanctions (none can be active above every score bound and off the list)
-            if s < highest_bound or listed:
-                for k in range(n_sanctions):
-                    active, denied, wrong = sanction_outcome(
-                        i, seed, t, s, wrongful[i], listed, listed_wrongly[i], applies_below[k],
-                        applies_to_blacklisted[k], attempt_rate[k], attempt_streams[k],
-                    )  # fmt: skip
-                    flags |= active * SANCTIONED | wrong * WRONGLY_SANCTIONED
-                    denials[k] += denied
-                if flags & SANCTIONED:
-                    ever_sanctioned[i] = True
-                if flags & WRONGLY_SANCTIONED:
-                    ever_wrongly_sanctioned[i] = True
-            # Friends are chilled by a new listing or by dissent points (MODEL.md §7.2).
-            if (flags & ENTERED) or ((attributed[i] | wrongly_received[i]) & dissent_bit) != 0:
-                flags |= TOUCHED
-            status[i] = flags
-        listing_count[c, :] = entries
-        denials_count[c, :] = denials
-
 
 NO_EVENT = -1
 """What :func:`court_and_list` returns when an agent neither entered nor left the list."""
 
 
-@nb.njit(inline="always", cache=True)
-def court_and_list(
-    i, seed, t, escalation, court_streams, exit_stream, listing, exit_days, bounds, attributed,
-    score, wrongful, blacklisted, court_listed, listed_wrongly, listed_day, days_above_exit,
-):  # fmt: skip
-    """Items 1–4 of MODEL.md §6 for alive agent ``i`` (CPU and GPU kernels call it).
+class SanctionsParams(NamedTuple):
+    """Phase D's parameters: per behaviour (court), per sanction, and the list's thresholds."""
 
-    Updates the agent's score and listing state and returns ``(flags, score, listed,
-    event)``: its ``ENTERED`` flag, its score after court, whether it is listed now,
-    and the day's event, ``ENTRIES_SCORE``, ``ENTRIES_COURT``, ``EXITS`` or
-    :data:`NO_EVENT` (an agent listed today cannot leave the list today, so there is
-    at most one).
-    """
-    blacklist_score, exit_score, court_points, court_exit_rate = listing[0], listing[1], listing[2], listing[3]
-    flags = np.uint8(0)
-    event = NO_EVENT
-    s = score[i]
-    listed = blacklisted[i]
-    # 1. court
-    if attributed != 0:
-        for b in range(escalation.shape[0]):
-            if escalation[b] > 0.0 and has(attributed, b):
-                if uniform(seed, court_streams[b], t, i, 0) < escalation[b]:
-                    s = lesser(greater(s - court_points, bounds[0]), bounds[1])
-                    if not listed:
-                        event = ENTRIES_COURT
-                        listed_day[i] = t
-                        flags |= ENTERED
-                    listed = True
-                    court_listed[i] = True
-                    listed_wrongly[i] = False
-        score[i] = s
-    # 2. score listing
-    if not listed and s < blacklist_score:
-        listed = True
-        listed_wrongly[i] = s + wrongful[i] >= blacklist_score
-        listed_day[i] = t
-        flags |= ENTERED
-        event = ENTRIES_SCORE
-    # 3. exit counter
-    days_above_exit[i] = days_above_exit[i] + 1 if s >= exit_score else 0
-    # 4. exit
-    if listed and listed_day[i] < t:
-        if court_listed[i]:
-            leaves = uniform(seed, exit_stream, t, i, 0) < court_exit_rate
-        else:
-            leaves = days_above_exit[i] >= exit_days
-        if leaves:
-            listed = False
-            court_listed[i] = False
-            listed_wrongly[i] = False
-            listed_day[i] = -1
-            event = EXITS
-    blacklisted[i] = listed
-    return flags, s, listed, event
+    escalation: np.ndarray  # float64 per behaviour: 0 for none
+    court_stream: np.ndarray  # int64 per behaviour: court:<b>
+    exit_stream: int  # exit
+    blacklist_score: float
+    exit_score: float  # blacklist_exit_score
+    exit_days: int  # blacklist_exit_days
+    court_points: float
+    court_exit_rate: float
+    score_min: float
+    score_max: float
+    applies_below: np.ndarray  # float64 per sanction: -inf for none
+    applies_to_blacklisted: np.ndarray  # bool per sanction
+    attempt_rate: np.ndarray  # float64 per sanction
+    attempt_stream: np.ndarray  # int64 per sanction: att:<s>
+    highest_bound: float  # the highest applies_below (-inf for none): above it, off the list, none is active
+    dissent_bit: np.uint64  # behaviour mask of dissent (0 without): its points chill friends
 
-
-@nb.njit(inline="always", cache=True)
-def sanction_outcome(
-    i, seed, t, score, wrongful, listed, listed_wrongly, applies_below, applies_to_blacklisted, rate, stream
-):  # fmt: skip
-    """Items 6–7 for one sanction of agent ``i``: ``(active, denied, wrongful)``, each 0 or 1."""
-    if not sanction_active(score, listed, applies_below, applies_to_blacklisted):
-        return np.uint8(0), 0, np.uint8(0)
-    denied = rate >= 1.0 or (rate > 0.0 and uniform(seed, stream, t, i, 0) < rate)
-    wrong = wrongful_sanction(score, wrongful, listed_wrongly, listed, applies_below, applies_to_blacklisted)
-    return np.uint8(1), 1 if denied else 0, np.uint8(1) if wrong else np.uint8(0)
-
-
-@nb.njit(inline="always", cache=True)
-def wrongful_sanction(score, wrongful, listed_wrongly, blacklisted, applies_below, applies_to_blacklisted):
-    """Item 7: every condition that makes the (active) sanction active is wrongful."""
-    by_score = score < applies_below
-    by_list = applies_to_blacklisted and blacklisted
-    wrong_score = (not by_score) or applies_below <= score + wrongful
-    wrong_list = (not by_list) or listed_wrongly
-    return wrong_score and wrong_list
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> SanctionsParams:
+        """The parameters of ``scenario``."""
+        behaviours, sanctions, bl = scenario.behaviours, scenario.sanctions, scenario.blacklist
+        below, listed = sanction_conditions(scenario)
+        dissent = scenario.dissent_index
+        return cls(
+            escalation=np.array([b.escalation or 0.0 for b in behaviours.values()], dtype=np.float64),
+            court_stream=np.array([stream_id(f"court:{name}") for name in behaviours], dtype=np.int64),
+            exit_stream=stream_id("exit"),
+            blacklist_score=float(bl.blacklist_score),
+            exit_score=float(bl.blacklist_exit_score),
+            exit_days=int(bl.blacklist_exit_days),
+            court_points=float(bl.court_points),
+            court_exit_rate=float(bl.court_exit_rate),
+            score_min=float(scenario.score.score_min),
+            score_max=float(scenario.score.score_max),
+            applies_below=below,
+            applies_to_blacklisted=listed,
+            attempt_rate=np.array([s.attempt_rate for s in sanctions.values()], dtype=np.float64),
+            attempt_stream=np.array([stream_id(f"att:{name}") for name in sanctions], dtype=np.int64),
+            highest_bound=float(below.max()) if below.size else -np.inf,
+            dissent_bit=np.uint64(0) if dissent < 0 else np.uint64(1) << np.uint64(dissent),
+        )
 
 
 def sanction_conditions(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -201,23 +109,168 @@ def sanction_conditions(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tier_bounds(scenario: Scenario) -> np.ndarray:
-    """``min_score`` of every tier but the last, highest first (MODEL.md §6 item 5)."""
+    """``min_score`` of every tier but the last, highest first (docs/model.md §6 item 5)."""
     return np.array([tier.min_score for tier in scenario.tiers[:-1]], dtype=np.float64)
 
 
+# ---------------------------------------------------------------------------------- the rules
+
+
+class Listing(NamedTuple):
+    """One agent's standing with the list: what items 1–4 read and update."""
+
+    score: float
+    blacklisted: bool
+    court_listed: bool
+    listed_wrongly: bool
+    listed_day: int  # day of (first) listing; -1 when not listed
+    days_above_exit: int
+
+
 @nb.njit(inline="always", cache=True)
-def tier_index(score: float, bounds: np.ndarray) -> int:
-    """The agent's tier: the first (highest) whose ``min_score ≤ score``; the last has no bound."""
-    tier = 0
-    while tier < bounds.shape[0] and score < bounds[tier]:
-        tier += 1
-    return tier
+def listing_of(pop: Population, i: int) -> Listing:
+    """Agent ``i``'s :class:`Listing`, read from the state."""
+    return Listing(pop.score[i], pop.blacklisted[i], pop.court_listed[i], pop.listed_wrongly[i], pop.listed_day[i],
+                   pop.days_above_exit[i])  # fmt: skip
+
+
+@nb.njit(inline="always", cache=True)
+def record_day(pop: Population, i: int, before: Listing, after: Listing, flags: np.uint8) -> None:
+    """Write agent ``i``'s day into the state: what changed of its listing, and whether it was ever sanctioned."""
+    # Only what changed is stored: most agents' listing does not move on a given day, and
+    # storing every field anyway cost phase D a third more time (memory traffic).
+    if after.score != before.score:
+        pop.score[i] = after.score
+    if after.blacklisted != before.blacklisted or after.listed_day != before.listed_day:
+        pop.blacklisted[i] = after.blacklisted
+        pop.court_listed[i] = after.court_listed
+        pop.listed_wrongly[i] = after.listed_wrongly
+        pop.listed_day[i] = after.listed_day
+    elif after.court_listed != before.court_listed or after.listed_wrongly != before.listed_wrongly:
+        pop.court_listed[i] = after.court_listed
+        pop.listed_wrongly[i] = after.listed_wrongly
+    pop.days_above_exit[i] = after.days_above_exit
+    if flags & SANCTIONED:
+        pop.ever_sanctioned[i] = True
+    if flags & WRONGLY_SANCTIONED:
+        pop.ever_wrongly_sanctioned[i] = True
+
+
+@nb.njit(inline="always", cache=True)
+def court_and_list(
+    params: SanctionsParams, seed: int, t: int, i: int, attributed: np.unsignedinteger, listing: Listing,
+    wrongful: float,
+) -> tuple[Listing, np.uint8, int]:  # fmt: skip
+    """Items 1–4 for alive agent ``i`` on day ``t``, from its ``listing`` after phase C and its ``wrongful`` part.
+
+    Returns its new listing, its ``ENTERED`` flag, and the day's event,
+    ``ENTRIES_SCORE``, ``ENTRIES_COURT``, ``EXITS`` or :data:`NO_EVENT` (an agent listed
+    today cannot leave the list today, so there is at most one).
+    """
+    flags = np.uint8(0)
+    event = NO_EVENT
+    s, listed, court, wrongly, day = (listing.score, listing.blacklisted, listing.court_listed,
+                                      listing.listed_wrongly, listing.listed_day)  # fmt: skip
+    # 1. court
+    if attributed != 0:
+        for b in range(params.escalation.shape[0]):
+            if params.escalation[b] > 0.0 and has(attributed, b):
+                if uniform(seed, params.court_stream[b], t, i, 0) < params.escalation[b]:
+                    s = lesser(greater(s - params.court_points, params.score_min), params.score_max)
+                    if not listed:
+                        event = ENTRIES_COURT
+                        day = t
+                        flags |= ENTERED
+                    listed = True
+                    court = True
+                    wrongly = False
+    # 2. score listing
+    if not listed and s < params.blacklist_score:
+        listed = True
+        wrongly = s + wrongful >= params.blacklist_score
+        day = t
+        flags |= ENTERED
+        event = ENTRIES_SCORE
+    # 3. exit counter
+    above = listing.days_above_exit + 1 if s >= params.exit_score else 0
+    # 4. exit
+    if listed and day < t:
+        if court:
+            leaves = uniform(seed, params.exit_stream, t, i, 0) < params.court_exit_rate
+        else:
+            leaves = above >= params.exit_days
+        if leaves:
+            listed = False
+            court = False
+            wrongly = False
+            day = -1
+            event = EXITS
+    return Listing(s, listed, court, wrongly, day, above), flags, event
 
 
 @nb.njit(inline="always", cache=True)
 def sanction_active(score: float, blacklisted: bool, applies_below: float, applies_to_blacklisted: bool) -> bool:
-    """Whether a sanction is active (MODEL.md §6 item 6)."""
+    """Whether a sanction is active (item 6)."""
     return score < applies_below or (applies_to_blacklisted and blacklisted)
+
+
+@nb.njit(inline="always", cache=True)
+def wrongful_sanction(
+    score: float, wrongful: float, listed_wrongly: bool, blacklisted: bool, applies_below: float,
+    applies_to_blacklisted: bool,
+) -> bool:  # fmt: skip
+    """Item 7: every condition that makes the (active) sanction active is wrongful."""
+    by_score = score < applies_below
+    by_list = applies_to_blacklisted and blacklisted
+    wrong_score = (not by_score) or applies_below <= score + wrongful
+    wrong_list = (not by_list) or listed_wrongly
+    return wrong_score and wrong_list
+
+
+@nb.njit(inline="always", cache=True)
+def sanction_outcome(
+    params: SanctionsParams, k: int, seed: int, t: int, i: int, score: float, wrongful: float, listed: bool,
+    listed_wrongly: bool,
+) -> tuple[np.uint8, int, np.uint8]:  # fmt: skip
+    """Items 6–7 for sanction ``k`` of agent ``i``: ``(active, denied, wrongful)``, each 0 or 1."""
+    below, to_listed, rate = params.applies_below[k], params.applies_to_blacklisted[k], params.attempt_rate[k]
+    if not sanction_active(score, listed, below, to_listed):
+        return np.uint8(0), 0, np.uint8(0)
+    denied = rate >= 1.0 or (rate > 0.0 and uniform(seed, params.attempt_stream[k], t, i, 0) < rate)
+    wrong = wrongful_sanction(score, wrongful, listed_wrongly, listed, below, to_listed)
+    return np.uint8(1), 1 if denied else 0, np.uint8(1) if wrong else np.uint8(0)
+
+
+@nb.njit(inline="always", cache=True)
+def sanction_day(
+    params: SanctionsParams, seed: int, t: int, i: int, received: np.unsignedinteger, attributed: np.unsignedinteger,
+    listing: Listing, wrongful: float, denials: np.ndarray,
+) -> tuple[Listing, np.uint8, int]:  # fmt: skip
+    """Items 1–7 for alive agent ``i``: its new listing, status flags and listing event; denials tallied by sanction.
+
+    ``received``: the behaviours whose points reached the agent today, rightly or
+    wrongly; ``attributed``: its own instances attributed to it (they may go to court).
+    """
+    listing, flags, event = court_and_list(params, seed, t, i, attributed, listing, wrongful)
+    s, listed = listing.score, listing.blacklisted
+    if s < params.highest_bound or listed:  # none can be active above every bound and off the list
+        for k in range(params.attempt_rate.shape[0]):
+            active, denied, wrong = sanction_outcome(params, k, seed, t, i, s, wrongful, listed, listing.listed_wrongly)
+            flags |= active * SANCTIONED | wrong * WRONGLY_SANCTIONED
+            tally(denials, k, denied)
+    # Friends are chilled by a new listing or by dissent points (docs/model.md §7.2).
+    if (flags & ENTERED) or (received & params.dissent_bit) != 0:
+        flags |= TOUCHED
+    return listing, flags, event
+
+
+@nb.njit(inline="always", cache=True)
+def tier_index(score: float, bounds: np.ndarray) -> int:
+    """The agent's tier (item 5): the first (highest) whose ``min_score ≤ score``; the last has no bound."""
+    tier = 0
+    while tier < bounds.shape[0] and score < bounds[tier]:
+        tier += 1
+    return tier
 
 
 @nb.njit(cache=True)
@@ -227,3 +280,50 @@ def tier_of(score: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     for i in range(score.shape[0]):
         out[i] = tier_index(score[i], bounds)
     return out
+
+
+# ---------------------------------------------------------------------------------- the CPU driver
+
+
+class SanctionsPhase:
+    """Lists, delists and sanctions agents."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.params = SanctionsParams.from_scenario(scenario)
+
+    def step(self, world: World, day: Day) -> None:
+        """Run items 1–7 for every alive agent."""
+        _court_list_sanction(world.seed, day.t, self.params, world.population, day.outcomes, day.tallies)
+
+
+@nb.njit(parallel=True, cache=True)
+def _court_list_sanction(
+    seed: int, t: int, params: SanctionsParams, pop: Population, out: Outcomes, tallies: Tallies
+) -> None:
+    for c in nb.prange(tallies.listing.shape[0]):
+        _sanction_chunk(c, seed, t, params, pop, out, tallies)
+
+
+@chunk_function
+def _sanction_chunk(
+    c: int, seed: int, t: int, params: SanctionsParams, pop: Population, out: Outcomes, tallies: Tallies
+) -> None:
+    entries_score = entries_court = exits = 0
+    denials = tallies.denials[c]
+    denials[:] = 0
+    for i in range(c * CHUNK, min(pop.score.shape[0], (c + 1) * CHUNK)):
+        if pop.emigrated[i]:
+            out.status[i] = 0
+            continue
+        attributed = out.attributed[i]
+        before = listing_of(pop, i)
+        after, flags, event = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i], attributed,
+                                           before, pop.wrongful[i], denials)  # fmt: skip
+        record_day(pop, i, before, after, flags)
+        entries_score += event == ENTRIES_SCORE
+        entries_court += event == ENTRIES_COURT
+        exits += event == EXITS
+        out.status[i] = flags
+    tallies.listing[c, ENTRIES_SCORE] = entries_score
+    tallies.listing[c, ENTRIES_COURT] = entries_court
+    tallies.listing[c, EXITS] = exits

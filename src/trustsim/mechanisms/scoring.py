@@ -1,25 +1,28 @@
-"""Phase C — points and the score update (MODEL.md §5).
+"""Phase C — points and the score update (docs/model.md §5).
 
 Points of instances that stand are summed into ``Δ(i)``: the agent's own correctly
-attributed instances in behaviour order, plus the points of misattributions that
-landed on it (summed by phase B in order of actor id then behaviour, so float sums
-do not depend on the thread count). ``Δw`` is the sum of the *negative* wrongful
-points only: the text defines it as ``≤ 0``, and a misattributed good deed
-(possible only for a positive camera behaviour) does not reduce the deficit.
+attributed instances in behaviour order (:func:`own_points`), plus the points of
+misattributions that landed on it (summed by phase B in order of actor id then
+behaviour, so float sums do not depend on the thread count). ``Δw`` is the sum of the
+*negative* wrongful points only: the model defines it as ``≤ 0``, and a misattributed
+good deed (possible only for a positive camera behaviour) does not reduce the deficit.
 
-Then every alive agent updates synchronously from the start-of-day scores::
+Then every alive agent updates synchronously from the start-of-day scores
+(:func:`update_agent`: :func:`points_today`, :func:`new_score`, :func:`new_wrongful`)::
 
     score'    = clamp(score + Δ + ρ·(target − score) + κ·(m − score), score_min, score_max)
     wrongful' = max(0, (1 − ρ)·wrongful − Δw)
 
 With the ``expiry`` memory (a credit file, :mod:`trustsim.mechanisms.credit_file`) there is
-no recovery and no contagion; the points of day ``t − M`` leave the file's unclamped balance::
+no recovery and no contagion; the points of day ``t − M`` leave the file's unclamped
+balance (:func:`filed_score`; CPU only)::
 
     balance'  = balance + Δ − Δ(t − M);   score' = clamp(balance', score_min, score_max)
     wrongful' = max(0, wrongful − Δw + Δw(t − M))
 
 ``m`` is the mean start-of-day score of the agent's active friends (the first
-``degree[i]`` slots of its row). Edges of emigrants are cut when they leave, so
+``degree[i]`` slots of its row on the CPU), summed in id order with even and odd
+slots apart (:func:`friends_mean`). Edges of emigrants are cut when they leave, so
 active edges only join alive agents. The new scores go to the other half of a double
 buffer, which then becomes ``population.score``: no copy of the start-of-day scores.
 """
@@ -27,13 +30,16 @@ buffer, which then becomes ``population.score``: no copy of the start-of-day sco
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
-from trustsim.day import Day, has
+from trustsim.day import Day, Outcomes, chunk_function, has
 from trustsim.mechanisms.credit_file import CreditFile
+from trustsim.population import Population
 from trustsim.prefetch import prefetch
+from trustsim.scalar import greater, lesser, pick, product
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
@@ -43,41 +49,138 @@ def recovery_rate(half_life_days: float | None) -> float:
     return 0.0 if half_life_days is None else 1.0 - math.pow(2.0, -1.0 / half_life_days)
 
 
+class ScoringParams(NamedTuple):
+    """Phase C's parameters."""
+
+    points: np.ndarray  # float64, per behaviour
+    rho: float  # recovery towards the target each day
+    kappa: float  # contagion: pull towards the friends' mean
+    base_score: float
+    off_grid_score: float
+    score_min: float
+    score_max: float
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> ScoringParams:
+        """The parameters of ``scenario``."""
+        score = scenario.score
+        return cls(
+            points=np.array([b.points for b in scenario.behaviours.values()], dtype=np.float64),
+            rho=recovery_rate(score.recovery_half_life_days),
+            kappa=float(score.contagion),
+            base_score=float(score.base_score),
+            off_grid_score=float(score.off_grid_score),
+            score_min=float(score.score_min),
+            score_max=float(score.score_max),
+        )
+
+
+# ---------------------------------------------------------------------------------- the rules
+
+
+@nb.njit(inline="always", cache=True)
+def own_points(params: ScoringParams, attributed: np.unsignedinteger) -> float:
+    """Sum of the points of the agent's own attributed instances, in behaviour order."""
+    total = 0.0
+    if attributed != 0:
+        for b in range(params.points.shape[0]):
+            if has(attributed, b):
+                total += params.points[b]
+    return total
+
+
+@nb.njit(inline="always", cache=True)
+def points_today(params: ScoringParams, i: int, out: Outcomes) -> tuple[float, float]:
+    """``Δ`` and ``Δw`` of agent ``i`` today: its own attributed points, then those of misattributions landed on it.
+
+    The landed points are cleared once read (they are summed afresh each day).
+    """
+    delta = own_points(params, out.attributed[i])
+    delta_wrongful = 0.0
+    if out.wrongly_received[i] != 0:
+        delta += out.landed_points[i]
+        delta_wrongful = out.landed_wrongful[i]
+        out.landed_points[i] = 0.0
+        out.landed_wrongful[i] = 0.0
+    return delta, delta_wrongful
+
+
+@nb.njit(inline="always", cache=True)
+def friends_mean(even: float, odd: float, count: int, own: float) -> float:
+    """``m(i)``: the friends' scores summed as even and odd slots (in id order) over their number; own without."""
+    return (even + odd) / count if count > 0 else own
+
+
+@nb.njit(inline="always", cache=True)
+def clamp(params: ScoringParams, score: float) -> float:
+    """The score held within ``[score_min, score_max]``."""
+    return lesser(greater(score, params.score_min), params.score_max)
+
+
+@nb.njit(inline="always", cache=True)
+def new_score(params: ScoringParams, score: float, delta: float, off_grid: bool, mean: float) -> float:
+    """Tomorrow's score from today's: points, recovery towards the target, contagion, clamped."""
+    target = pick(off_grid, params.off_grid_score, params.base_score)
+    moved = score + delta + product(params.rho, target - score) + product(params.kappa, mean - score)
+    return clamp(params, moved)
+
+
+@nb.njit(inline="always", cache=True)
+def new_wrongful(params: ScoringParams, wrongful: float, delta_wrongful: float) -> float:
+    """Tomorrow's wrongful part: recovering like the score's deficit, plus today's wrongful points (``Δw ≤ 0``)."""
+    return greater(0.0, product(1.0 - params.rho, wrongful) - delta_wrongful)
+
+
+@nb.njit(inline="always", cache=True)
+def update_agent(
+    params: ScoringParams, i: int, mean: float, pop: Population, out: Outcomes, score: np.ndarray
+) -> None:
+    """Alive agent ``i``'s score tomorrow (into ``score[i]``) and wrongful part, with ``m(i) = mean``."""
+    delta, delta_wrongful = points_today(params, i, out)
+    score[i] = new_score(params, pop.score[i], delta, pop.off_grid[i], mean)
+    pop.wrongful[i] = new_wrongful(params, pop.wrongful[i], delta_wrongful)
+
+
+@nb.njit(inline="always", cache=True)
+def filed_score(params: ScoringParams, balance: float) -> float:
+    """The score of a credit file (``expiry`` memory): its balance, clamped."""
+    return clamp(params, balance)
+
+
+@nb.njit(inline="always", cache=True)
+def filed_wrongful(wrongful: float, delta_wrongful: float, expiring_wrongful: float) -> float:
+    """The wrongful part on a credit file: today's wrongful points in, those of day ``t − M`` out."""
+    return greater(0.0, wrongful - delta_wrongful + expiring_wrongful)
+
+
+# ---------------------------------------------------------------------------------- the CPU driver
+
+
 class ScoringPhase:
     """Applies today's points and moves every score."""
 
-    phase = "C"
-
     def __init__(self, scenario: Scenario, credit_file: CreditFile | None = None) -> None:
         """``credit_file``: the file whose records expire (the ``expiry`` memory), or None to recover."""
+        self.params = ScoringParams.from_scenario(scenario)
         self.credit_file = credit_file
         self._no_file = np.empty(0, dtype=np.float64)
-        self.points = np.array([b.points for b in scenario.behaviours.values()], dtype=np.float64)
-        score = scenario.score
-        self.rho = recovery_rate(score.recovery_half_life_days)
-        self.kappa = score.contagion
-        self.bounds = (score.score_min, score.score_max)
-        self.targets = (score.base_score, score.off_grid_score)
 
     def step(self, world: World, day: Day) -> None:
         """Update ``score`` and ``wrongful`` from today's points and the start-of-day scores."""
-        pop = world.population
         net = world.network
         file = self.credit_file
         if file is not None:
-            file.open_day(day.t, day.landed_wrongful)
-            expiring = (file.balance, file.expiring_points, file.expiring_wrongful, file.today_points)
+            file.open_day(day.t, day.outcomes.landed_wrongful)
+            filed = (file.balance, file.expiring_points, file.expiring_wrongful, file.today_points)
         else:
-            expiring = (self._no_file, self._no_file, self._no_file, self._no_file)
-        _update(
-            self.points, pop.emigrated, day.attributed, day.wrongly_received, day.landed_points,
-            day.landed_wrongful, pop.off_grid, net.offsets, net.neighbours, world.degree,
-            self.rho, self.kappa, self.targets[0], self.targets[1], self.bounds[0], self.bounds[1],
-            *expiring, pop.score, day.score_next, pop.wrongful,
-        )  # fmt: skip
+            filed = (self._no_file, self._no_file, self._no_file, self._no_file)
+        _update(self.params, world.population, day.outcomes, net.offsets, net.neighbours, world.degree, filed,
+                day.score_next)  # fmt: skip
         if file is not None:
             file.file_day(day.t)
-        pop.score, day.score_next = day.score_next, pop.score
+        start_of_day = world.population.score
+        world.population = world.population._replace(score=day.score_next)
+        day.score_next = start_of_day
 
 
 def lone_score_path(scenario: Scenario, points_by_day: dict[int, float], days: int) -> np.ndarray:
@@ -87,18 +190,17 @@ def lone_score_path(scenario: Scenario, points_by_day: dict[int, float], days: i
     credit file whose points expire), with no friends' pull (κ = 0), no court and no other
     behaviour: how long one record follows a person, other things equal.
     """
-    score = scenario.score
-    rho = recovery_rate(score.recovery_half_life_days)
-    s = balance = float(score.base_score)
+    params = ScoringParams.from_scenario(scenario)._replace(kappa=0.0)
+    memory_days = scenario.score.memory_days or 0
+    s = balance = params.base_score
     path = np.empty(days)
     for t in range(days):
         delta = points_by_day.get(t, 0.0)
-        if score.expires:
-            balance += delta - points_by_day.get(t - (score.memory_days or 0), 0.0)
-            s = balance
+        if scenario.score.expires:
+            balance += delta - points_by_day.get(t - memory_days, 0.0)
+            s = filed_score(params, balance)
         else:
-            s = s + delta + rho * (score.base_score - s)
-        s = min(max(s, score.score_min), score.score_max)
+            s = new_score(params, s, delta, False, s)
         path[t] = s
     return path
 
@@ -110,10 +212,9 @@ _AHEAD = 128
 
 
 @nb.njit(inline="always", cache=True)
-def _friends_total(friend_scores, start, end):
-    # Two interleaved partial sums (even and odd slots, added at the end) halve the
-    # chain of dependent additions; the order is fixed, so results stay independent
-    # of threads and machines.
+def _friends_mean(friend_scores: np.ndarray, start: int, end: int, own: float) -> float:
+    # Two interleaved partial sums (even and odd slots) halve the chain of dependent
+    # additions; the order is fixed, so results stay independent of threads and machines.
     even = 0.0
     odd = 0.0
     slot = start
@@ -123,64 +224,55 @@ def _friends_total(friend_scores, start, end):
         slot += 2
     if slot < end:
         even += friend_scores[slot]
-    return even + odd
-
-
-@nb.njit(inline="always", cache=True)
-def own_points(points, attributed):
-    """Sum of the points of the agent's own attributed instances, in behaviour order (CPU and GPU kernels)."""
-    total = 0.0
-    if attributed != 0:
-        for b in range(points.shape[0]):
-            if has(attributed, b):
-                total += points[b]
-    return total
+    return friends_mean(even, odd, end - start, own)
 
 
 @nb.njit(parallel=True, cache=True)
 def _update(
-    points, emigrated, attributed, wrongly_received, landed_points, landed_wrongful, off_grid,
-    offsets, neighbours, degree, rho, kappa, base_score, off_grid_score, score_min, score_max,
-    balance, expiring_points, expiring_wrongful, today_points, score_start, score, wrongful,
-):  # fmt: skip
+    params: ScoringParams, pop: Population, out: Outcomes, offsets: np.ndarray, neighbours: np.ndarray,
+    degree: np.ndarray, filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], score: np.ndarray,
+) -> None:  # fmt: skip
     n = score.shape[0]
-    expiry = balance.shape[0] != 0  # a credit file (its arrays are empty otherwise)
+    contagion = params.kappa != 0.0
     for block in nb.prange((n + _BLOCK - 1) // _BLOCK):
         lo, hi = block * _BLOCK, min(n, (block + 1) * _BLOCK)
-        # First every slot of the block's rows is gathered in one flat loop: its loads are
-        # independent, so the CPU keeps many cache misses in flight, which a loop over
-        # rows of varying length (one mispredicted exit per row) would not.
-        first = offsets[lo]
-        friend_scores = np.empty(offsets[hi] - first if kappa != 0.0 else 0, dtype=np.float64)
-        ahead = min(_AHEAD, friend_scores.shape[0])
-        for k in range(friend_scores.shape[0] - ahead):
-            prefetch(score_start, neighbours[first + k + ahead])
-            friend_scores[k] = score_start[neighbours[first + k]]
-        for k in range(friend_scores.shape[0] - ahead, friend_scores.shape[0]):
-            friend_scores[k] = score_start[neighbours[first + k]]
-        for i in range(lo, hi):
-            s = score_start[i]
-            if emigrated[i]:
-                score[i] = s
-                continue
-            delta = own_points(points, attributed[i])
-            delta_wrongful = 0.0
-            if wrongly_received[i] != 0:
-                delta += landed_points[i]
-                delta_wrongful = landed_wrongful[i]
-                landed_points[i] = 0.0
-                landed_wrongful[i] = 0.0
-            friends_mean = s
-            if kappa != 0.0 and degree[i] > 0:
+        friend_scores = np.empty(offsets[hi] - offsets[lo] if contagion else 0, dtype=np.float64)
+        _update_block(lo, hi, params, pop, out, offsets, neighbours, degree, filed, score, friend_scores)
+
+
+@chunk_function
+def _update_block(
+    lo: int, hi: int, params: ScoringParams, pop: Population, out: Outcomes, offsets: np.ndarray,
+    neighbours: np.ndarray, degree: np.ndarray, filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    score: np.ndarray, friend_scores: np.ndarray,
+) -> None:  # fmt: skip
+    score_start, wrongful, emigrated = pop.score, pop.wrongful, pop.emigrated
+    balance, expiring_points, expiring_wrongful, today_points = filed
+    expiry = balance.shape[0] != 0  # a credit file (its arrays are empty otherwise)
+    contagion = params.kappa != 0.0
+    # First every slot of the block's rows is gathered in one flat loop: its loads are
+    # independent, so the CPU keeps many cache misses in flight, which a loop over
+    # rows of varying length (one mispredicted exit per row) would not.
+    first = offsets[lo]
+    ahead = min(_AHEAD, friend_scores.shape[0])
+    for k in range(friend_scores.shape[0] - ahead):
+        prefetch(score_start, neighbours[first + k + ahead])
+        friend_scores[k] = score_start[neighbours[first + k]]
+    for k in range(friend_scores.shape[0] - ahead, friend_scores.shape[0]):
+        friend_scores[k] = score_start[neighbours[first + k]]
+    for i in range(lo, hi):
+        s = score_start[i]
+        if emigrated[i]:
+            score[i] = s
+        elif expiry:  # no contagion and no recovery with expiry (scenario validation)
+            delta, delta_wrongful = points_today(params, i, out)
+            today_points[i] = delta
+            balance[i] = balance[i] + delta - expiring_points[i]
+            score[i] = filed_score(params, balance[i])
+            wrongful[i] = filed_wrongful(wrongful[i], delta_wrongful, expiring_wrongful[i])
+        else:
+            mean = s
+            if contagion:
                 row = offsets[i] - first
-                friends_mean = _friends_total(friend_scores, row, row + degree[i]) / degree[i]
-            if expiry:
-                today_points[i] = delta
-                balance[i] = balance[i] + delta - expiring_points[i]  # no contagion with expiry (scenario.py)
-                score[i] = min(max(balance[i], score_min), score_max)
-                wrongful[i] = max(0.0, wrongful[i] - delta_wrongful + expiring_wrongful[i])
-                continue
-            target = off_grid_score if off_grid[i] else base_score
-            new = s + delta + rho * (target - s) + kappa * (friends_mean - s)
-            score[i] = min(max(new, score_min), score_max)
-            wrongful[i] = max(0.0, (1.0 - rho) * wrongful[i] - delta_wrongful)
+                mean = _friends_mean(friend_scores, row, row + degree[i], s)
+            update_agent(params, i, mean, pop, out, score)

@@ -181,7 +181,7 @@ def isolation(metrics: pd.DataFrame, scenario: Scenario) -> go.Figure:
 
 
 def import_share(metrics: pd.DataFrame, scenario: Scenario) -> go.Figure:
-    """Imported purchases as a share of purchases (MODEL.md §10)."""
+    """Imported purchases as a share of purchases (docs/model.md §10)."""
     figure = go.Figure([_line(metrics, "import_share", "import share", line={"color": PALETTE[4]})])
     figure = styled(figure, "Import share of purchases", "share")
     figure.update_yaxes(tickformat=".2%")

@@ -5,7 +5,7 @@ points once, or twice 30 days apart, and nothing else (:func:`trustsim.mechanism
 scoring.lone_score_path`: no friends' pull, no court). The table counts the days each
 sanction is then active: below its ``applies_below``, or on the list (entered below
 ``blacklist_score``, left after ``blacklist_exit_days`` days at or above
-``blacklist_exit_score``, MODEL.md §6). With recovery the score creeps back; on a
+``blacklist_exit_score``, docs/model.md §6). With recovery the score creeps back; on a
 credit file (``score.memory = "expiry"``) it stays down until the record expires.
 """
 
@@ -15,7 +15,7 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from trustsim.mechanisms.sanctions import SanctionsPhase, court_and_list
+from trustsim.mechanisms.sanctions import Listing, SanctionsParams, court_and_list, sanction_active
 from trustsim.mechanisms.scoring import lone_score_path
 from trustsim.scenario import Scenario
 
@@ -25,30 +25,29 @@ HORIZON_DAYS = 20 * 365
 """How far the path is followed: a sanction still active then is shown as lasting longer."""
 
 
-def listed_days(path: np.ndarray, scenario: Scenario) -> np.ndarray:
-    """Whether the agent is on the list each day of ``path``: phase D's own listing rule (MODEL.md §6 items 2–4)."""
-    phase = SanctionsPhase(scenario)
-    return _listed_days(path, phase.escalation, phase.court_streams, phase.exit_stream, phase.listing,
-                        phase.exit_days, phase.bounds)  # fmt: skip
+def sanctioned_days(path: np.ndarray, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the agent is on the list each day of ``path``, and each sanction active (sanction, day).
+
+    Phase D's own rules (docs/model.md §6 items 2–4 and 6): one agent, day by day, with
+    nothing attributed to it (so no court).
+    """
+    return _sanctioned_days(SanctionsParams.from_scenario(scenario), path)
 
 
 @nb.njit(cache=True)
-def _listed_days(path, escalation, court_streams, exit_stream, listing, exit_days, bounds):  # type: ignore[no-untyped-def]
-    # One agent, day by day, through court_and_list with nothing attributed (so no court).
-    one = np.zeros(1, dtype=np.float64)
-    wrongful = np.zeros(1, dtype=np.float64)
-    blacklisted, court_listed = np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_)
-    listed_wrongly = np.zeros(1, dtype=np.bool_)
-    listed_day, days_above_exit = np.full(1, -1, dtype=np.int32), np.zeros(1, dtype=np.int32)
-    out = np.zeros(path.shape[0], dtype=np.bool_)
+def _sanctioned_days(params: SanctionsParams, path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    listed_by_day = np.zeros(path.shape[0], dtype=np.bool_)
+    active = np.zeros((params.applies_below.shape[0], path.shape[0]), dtype=np.bool_)
+    listing = Listing(path[0], False, False, False, -1, 0)
     for t in range(path.shape[0]):
-        one[0] = path[t]
-        _, _, listed, _ = court_and_list(
-            0, 0, t, escalation, court_streams, exit_stream, listing, exit_days, bounds, 0,
-            one, wrongful, blacklisted, court_listed, listed_wrongly, listed_day, days_above_exit,
-        )  # fmt: skip
-        out[t] = listed
-    return out
+        listing = Listing(path[t], listing.blacklisted, listing.court_listed, listing.listed_wrongly,
+                          listing.listed_day, listing.days_above_exit)  # fmt: skip
+        listing, _, _ = court_and_list(params, 0, t, 0, np.uint8(0), listing, 0.0)
+        listed_by_day[t] = listing.blacklisted
+        for k in range(params.applies_below.shape[0]):
+            active[k, t] = sanction_active(listing.score, listing.blacklisted, params.applies_below[k],
+                                           params.applies_to_blacklisted[k])  # fmt: skip
+    return listed_by_day, active
 
 
 def record_follow_up(scenario: Scenario) -> pd.DataFrame:
@@ -63,15 +62,10 @@ def record_follow_up(scenario: Scenario) -> pd.DataFrame:
         for count in (1, 2):
             points = {0: behaviour.points} | ({SECOND_RECORD_DAY: behaviour.points} if count == 2 else {})
             path = lone_score_path(scenario, points, horizon)
-            listed = listed_days(path, scenario)
+            _, active = sanctioned_days(path, scenario)
             row = {"record": f"{count} × {name} ({behaviour.points:+g})", "lowest score": float(path.min())}
-            for sanction, rule in scenario.sanctions.items():
-                active = np.zeros(horizon, dtype=bool)
-                if rule.applies_below is not None:
-                    active |= path < rule.applies_below
-                if rule.applies_to_blacklisted:
-                    active |= listed
-                row[sanction] = _duration(active)
+            for k, sanction in enumerate(scenario.sanctions):
+                row[sanction] = _duration(active[k])
             rows.append(row)
     return pd.DataFrame(rows, columns=["record", "lowest score", *scenario.sanctions])
 

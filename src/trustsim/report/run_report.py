@@ -73,12 +73,12 @@ def _table(path: Path, read: Callable[[], pd.DataFrame], expected: list[str]) ->
 
 
 _WRONGFUL = ("A sanction is wrongful when every condition that makes it active is wrongful: the agent would "
-             "not be under it without points from misattributed instances (MODEL.md §6).")  # fmt: skip
+             "not be under it without points from misattributed instances (docs/model.md §6).")  # fmt: skip
 _STORAGE = ("Records are kept for ever (every observed instance × bytes_per_record); camera footage for the "
             "retention period. The review backlog is the day's camera records beyond the human review capacity: "
-            "the more of them, the fewer misattributions are caught (MODEL.md §4).")  # fmt: skip
+            "the more of them, the fewer misattributions are caught (docs/model.md §4).")  # fmt: skip
 _CHILLING = ("The chilling effect is 1 − dissent posted / dissent expected with no chill, over the same agents "
-             "(MODEL.md §10).")  # fmt: skip
+             "(docs/model.md §10).")  # fmt: skip
 
 
 def _section(title: str, metrics: pd.DataFrame, scenario: dict[str, Any], names: list[str], text: str = "") -> Section:

@@ -1,21 +1,16 @@
-"""Scenario files: the closed parameter set of MODEL.md, its validation and loading.
+"""The scenario schema: the closed parameter set of docs/model.md, as pydantic models.
 
-A scenario is a TOML file. Its sections follow MODEL.md and use its parameter names
-(``[score] recovery_half_life_days``, ``[blacklist] blacklist_score`` ...). Unknown
-keys and impossible values are rejected, one line per problem, naming the dotted path.
-A file may start from another with ``extends = "china_scs"`` (a shipped name or a
-path relative to the file) and override only what differs.
+A scenario's sections follow docs/model.md and use its parameter names (``[score]
+recovery_half_life_days``, ``[blacklist] blacklist_score`` ...). Unknown keys and
+impossible values are rejected. :func:`json_schema` is the JSON Schema of a scenario
+file (committed as ``docs/scenario.schema.json``).
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import math
-import re
-import tomllib
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,15 +18,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     model_validator,
 )
 
-from trustsim.errors import ScenarioError
-
-_PACKAGED = Path(__file__).resolve().parent / "scenarios"  # inside a built wheel
-_CHECKOUT = Path(__file__).resolve().parents[2] / "scenarios"  # in a source checkout
-SCENARIO_DIR = _PACKAGED if _PACKAGED.is_dir() else _CHECKOUT
 CHANNELS = ("camera", "payment", "online", "finance", "civic")
 ChannelName = Literal["camera", "payment", "online", "finance", "civic"]
 CAMERA, PAYMENT, ONLINE = (CHANNELS.index(name) for name in ("camera", "payment", "online"))
@@ -87,11 +76,11 @@ class RunSettings(Section):
 
     agents: int = Field(ge=2, le=2**31 - 1, description="number of agents N (agent ids are 32-bit)")
     days: int = Field(ge=1, description="number of simulated days T")
-    seed: int = Field(ge=0, le=MAX_SEED, description="seed of every random stream (MODEL.md §9)")
+    seed: int = Field(ge=0, le=MAX_SEED, description="seed of every random stream (docs/model.md §9)")
 
 
 class Region(Section):
-    """One region (MODEL.md §1): its population share and its share of cashless payers."""
+    """One region (docs/model.md §1): its population share and its share of cashless payers."""
 
     name: Name
     share: Positive = Field(description="share of the agents living here (shares sum to 1)")
@@ -99,7 +88,7 @@ class Region(Section):
 
 
 class Population(Section):
-    """Attributes drawn once per agent (MODEL.md §1)."""
+    """Attributes drawn once per agent (docs/model.md §1)."""
 
     outspoken_share: Probability
     privacy_share: Probability
@@ -146,14 +135,14 @@ NetworkSpec = Annotated[SmallWorld | ScaleFree | RegionalSBM | EdgeFile, Field(d
 
 
 class SchedulePoint(Section):
-    """A rollout point (MODEL.md §8): from ``day`` on, coverage heads linearly to the next point."""
+    """A rollout point (docs/model.md §8): from ``day`` on, coverage heads linearly to the next point."""
 
     day: int = Field(ge=0)
     coverage: Probability
 
 
 class Channel(Section):
-    """Coverage schedule of one observation channel (MODEL.md §4, §8)."""
+    """Coverage schedule of one observation channel (docs/model.md §4, §8)."""
 
     schedule: list[SchedulePoint] = Field(description="rollout in every region; empty means coverage 0 throughout")
     region_schedules: dict[str, list[SchedulePoint]] = Field(
@@ -170,7 +159,7 @@ class Channel(Section):
 
 
 class Channels(Section):
-    """The five channels of MODEL.md §4."""
+    """The five channels of docs/model.md §4."""
 
     camera: Channel
     payment: Channel
@@ -180,7 +169,7 @@ class Channels(Section):
 
 
 class Observation(Section):
-    """Face recognition and human review of camera instances (MODEL.md §4)."""
+    """Face recognition and human review of camera instances (docs/model.md §4)."""
 
     false_match: Probability
     false_non_match: Probability
@@ -195,7 +184,7 @@ class Observation(Section):
 
 
 class Behaviour(Section):
-    """One behaviour of MODEL.md §3."""
+    """One behaviour of docs/model.md §3."""
 
     channel: ChannelName
     points: ScoreValue = Field(description="signed points per observed, attributed instance")
@@ -207,9 +196,9 @@ class Behaviour(Section):
 
 
 class Score(Section):
-    """The score and its dynamics (MODEL.md §5).
+    """The score and its dynamics (docs/model.md §5).
 
-    ``memory`` says how the score forgets. ``"recovery"`` (MODEL.md §5): every day the
+    ``memory`` says how the score forgets. ``"recovery"`` (docs/model.md §5): every day the
     score moves a share ρ back towards its target, set by ``recovery_half_life_days``
     (omit it for no recovery). ``"expiry"``: a credit file, where each day's points stay
     in full for ``memory_days`` days and are then removed at once (docs/model-choices.md).
@@ -253,7 +242,7 @@ class Score(Section):
 
 
 class Blacklist(Section):
-    """Court judgments and the public list (MODEL.md §6, items 1–4)."""
+    """Court judgments and the public list (docs/model.md §6, items 1–4)."""
 
     blacklist_score: ScoreValue
     blacklist_exit_score: ScoreValue
@@ -270,7 +259,7 @@ class Tier(Section):
 
 
 class Sanction(Section):
-    """A sanction (MODEL.md §6 item 6): active below a score and/or when blacklisted."""
+    """A sanction (docs/model.md §6 item 6): active below a score and/or when blacklisted."""
 
     applies_below: ScoreValue | None = None
     applies_to_blacklisted: bool = False
@@ -284,7 +273,7 @@ class Sanction(Section):
 
 
 class Adaptation(Section):
-    """How people adapt (MODEL.md §7)."""
+    """How people adapt (docs/model.md §7)."""
 
     deterrence_step: Probability
     deterrence_floor: Annotated[Probability, AfterValidator(_positive)]
@@ -303,7 +292,7 @@ class Adaptation(Section):
 
 
 class Accounting(Section):
-    """Quantities used only by the metrics (MODEL.md §10)."""
+    """Quantities used only by the metrics (docs/model.md §10)."""
 
     # At least one purchase per agent in ~2,700 years: import_share = imports / (alive ·
     # purchases_per_day) stays finite (a denormal rate made it infinite).
@@ -315,7 +304,7 @@ class Accounting(Section):
 
 
 class Scenario(Section):
-    """A complete, validated scenario: every parameter of MODEL.md, nothing else."""
+    """A complete, validated scenario: every parameter of docs/model.md, nothing else."""
 
     name: Name
     description: str
@@ -373,7 +362,7 @@ class Scenario(Section):
 
     @property
     def negative(self) -> list[bool]:
-        """Per behaviour, in order: whether its points are below 0 (MODEL.md §3)."""
+        """Per behaviour, in order: whether its points are below 0 (docs/model.md §3)."""
         return [behaviour.points < 0 for behaviour in self.behaviours.values()]
 
     @property
@@ -400,284 +389,6 @@ def _check_tiers(tiers: list[Tier]) -> None:
         raise ValueError(f"tiers: names must be unique (got {names})")
 
 
-# ---------------------------------------------------------------------------
-# Loading, overrides and error messages
-
-
-def shipped_scenarios() -> dict[str, Path]:
-    """Names and paths of the scenarios shipped with trustsim."""
-    return {path.stem: path for path in sorted(SCENARIO_DIR.glob("*.toml"))}
-
-
-def resolve_source(source: str | Path) -> Path:
-    """Path of a scenario given by shipped name or by file path."""
-    shipped = shipped_scenarios()
-    if isinstance(source, str) and source in shipped:
-        return shipped[source]
-    path = Path(source)
-    if path.is_file():
-        return path
-    if path.suffix == "" and not path.exists():
-        raise ScenarioError(
-            [f"{source}: no such shipped scenario; choose one of {', '.join(shipped)} or give a .toml file path"]
-        )
-    raise ScenarioError([f"{source}: file not found; give a scenario .toml path or a shipped name"])
-
-
-def read_raw(source: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The scenario's raw table, with ``extends`` chains merged (later files win)."""
-    path = resolve_source(source).resolve()
-    if path in _seen:
-        raise ScenarioError([f"{path}: extends itself through {' -> '.join(p.name for p in _seen)}"])
-    try:
-        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ScenarioError([f"{path}: not UTF-8 text; save the scenario as UTF-8"]) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError([f"{path}: not valid TOML ({err})"]) from None
-    except OSError as err:
-        raise ScenarioError([f"{path}: cannot be read ({err.strerror})"]) from None
-    if not raw:
-        raise ScenarioError(
-            [f"{path}: no parameters at all; a scenario sets every parameter of `trustsim schema`, "
-             "or starts with extends = \"china_scs\" and sets what differs"]
-        )  # fmt: skip
-    return with_parent(raw, path, _seen)
-
-
-def with_parent(raw: dict[str, Any], path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The table of a scenario file at ``path`` (written or about to be), its ``extends`` chain merged.
-
-    An ``extends`` is a shipped name or a path relative to the file's folder; ``raw`` is not modified.
-    """
-    raw = copy.deepcopy(raw)
-    parent = raw.pop("extends", None)
-    if parent is None:
-        _anchor_network_path(raw, path.parent)
-        return raw
-    if not isinstance(parent, str):
-        raise ScenarioError([f"{path}: extends must be a scenario name or path (got {parent!r})"])
-    base_source: str | Path = parent if parent in shipped_scenarios() else path.parent / parent
-    base = read_raw(base_source, (*_seen, path))
-    _anchor_network_path(raw, path.parent)
-    return deep_merge(base, raw)
-
-
-def _anchor_network_path(raw: dict[str, Any], folder: Path) -> None:
-    """Make an edge-file path absolute, relative to the scenario file that names it."""
-    network = raw.get("network")
-    if isinstance(network, dict) and isinstance(network.get("path"), str):
-        network["path"] = str((folder / network["path"]).resolve())
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Tables merge key by key; any other value in ``override`` replaces the base's.
-
-    A table that names a ``generator`` (the network) replaces the base's table whole
-    when the generator differs, since each generator has its own parameters.
-    """
-    merged = dict(base)
-    for key, value in override.items():
-        old = merged.get(key)
-        if isinstance(value, dict) and isinstance(old, dict) and not _new_generator(old, value):
-            merged[key] = deep_merge(old, value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _new_generator(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    return "generator" in new and new["generator"] != old.get("generator")
-
-
-_DOTTED = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
-
-
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """Split ``key.path=value``; the value is read as TOML (``0.5``, ``true``, ``[[0, 0.4]]``) or else as text."""
-    key, sep, value = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ScenarioError([f"--set {text!r}: expected KEY=VALUE, e.g. score.contagion=0"])
-    if not _DOTTED.fullmatch(key):
-        raise ScenarioError(
-            [f"--set {text!r}: KEY must be a dotted path of names and list positions, e.g. regions.0.share"]
-        )
-    try:
-        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value.strip()
-    return key, parsed
-
-
-def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``raw[a][b]...= value`` for ``dotted = "a.b..."``; numeric parts index lists."""
-    parts = dotted.split(".")
-    node: Any = raw
-    for depth, part in enumerate(parts[:-1]):
-        node = _child(node, part, ".".join(parts[: depth + 1]))
-    last = parts[-1]
-    if isinstance(node, list):
-        node[_list_index(node, last, dotted)] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ScenarioError([f"--set {dotted}: {'.'.join(parts[:-1])} is a value, not a table"])
-
-
-def _child(node: Any, part: str, where: str) -> Any:
-    if isinstance(node, list):
-        return node[_list_index(node, part, where)]
-    if not isinstance(node, dict):
-        raise ScenarioError([f"--set {where}: the parent is a value, not a table"])
-    return node.setdefault(part, {})
-
-
-def _list_index(node: list[Any], part: str, where: str) -> int:
-    if not part.isdigit() or int(part) >= len(node):
-        raise ScenarioError([f"--set {where}: index must be 0 to {len(node) - 1}"])
-    return int(part)
-
-
-def validate(raw: dict[str, Any]) -> Scenario:
-    """Validate a raw table; raise ScenarioError with one line per problem (missing keys on one line)."""
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as err:
-        missing = [_describe(e).split(":")[0] for e in err.errors() if e["type"] == "missing"]
-        problems = [_describe(e) for e in err.errors() if e["type"] != "missing" or len(missing) < 3]
-        if len(missing) >= 3:
-            problems.insert(0, f"{', '.join(missing)}: missing; {MISSING_HINT}")
-        raise ScenarioError(problems) from None
-
-
-MISSING_HINT = "every parameter must be set (or inherited with `extends`)"
-
-
-def _describe(error: Any) -> str:
-    path = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        message = "unknown key; check the spelling against `trustsim schema`"
-    elif kind == "missing":
-        message = f"missing; {MISSING_HINT}"
-    else:
-        message = error["msg"].removeprefix("Value error, ")
-        message = message[0].lower() + message[1:] if message else message
-    shown = error.get("input")
-    if kind not in {"missing", "extra_forbidden"} and not isinstance(shown, dict | list):
-        message += f" (got {shown!r})"
-    return f"{path}: {message}" if path else message
-
-
-def _is_union_tag(part: Any) -> bool:
-    return part in {"small_world", "scale_free", "regional_sbm", "file"}
-
-
-def load_scenario(
-    source: str | Path,
-    *,
-    overrides: list[str] | tuple[str, ...] = (),
-    agents: int | None = None,
-    days: int | None = None,
-    seed: int | None = None,
-) -> Scenario:
-    """Load a shipped scenario or a TOML file, apply ``--set`` overrides and run settings, validate."""
-    return scenario_from_raw(read_raw(source), overrides=overrides, agents=agents, days=days, seed=seed)
-
-
-def scenario_from_raw(
-    raw: dict[str, Any],
-    *,
-    overrides: list[str] | tuple[str, ...] = (),
-    agents: int | None = None,
-    days: int | None = None,
-    seed: int | None = None,
-) -> Scenario:
-    """Validate a raw table (as :func:`read_raw` returns it; not modified) with overrides and run settings."""
-    raw = copy.deepcopy(raw)
-    for assignment in overrides:
-        set_path(raw, *parse_assignment(assignment))
-    for key, value in (("agents", agents), ("days", days), ("seed", seed)):
-        if value is not None:
-            set_path(raw, f"run.{key}", value)
-    return validate(raw)
-
-
 def json_schema() -> str:
     """The JSON Schema of a scenario file, as committed in ``docs/scenario.schema.json``."""
     return json.dumps(Scenario.model_json_schema(), indent=2, sort_keys=True) + "\n"
-
-
-# ---------------------------------------------------------------------------
-# Branching: a policy change on a saved society
-
-SOCIETY = ("run.agents", "run.seed", "population", "regions", "network")
-"""What drew the saved society; a branch may not change it (it would change nothing but the record)."""
-
-
-def leaves(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Every value of nested tables and lists by dotted path (``sanctions.flight_ban.attempt_rate``)."""
-    if isinstance(data, dict):
-        items: Any = data.items()
-    elif isinstance(data, list):
-        items = enumerate(data)
-    else:
-        return {prefix: data}
-    found: dict[str, Any] = {}
-    for key, value in items:
-        found |= leaves(value, f"{prefix}.{key}" if prefix else str(key))
-    return found
-
-
-def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    """``{dotted path: [before, after]}`` for every value that differs (missing is None)."""
-    old, new = leaves(before), leaves(after)
-    keys = sorted(old.keys() | new.keys())
-    return {key: [old.get(key), new.get(key)] for key in keys if old.get(key) != new.get(key)}
-
-
-def branch_problems(saved: dict[str, Any], branch: Scenario, saved_day: int) -> list[str]:
-    """Why ``branch`` cannot continue the society saved (resolved scenario ``saved``) after ``saved_day`` days."""
-    problems = []
-    changed = differences(saved, branch.resolved())
-    for key, (old, new) in changed.items():
-        if any(key == part or key.startswith(part + ".") for part in SOCIETY):
-            problems.append(
-                f"{key}: {new!r} differs from the saved society's {old!r}; a branch changes policy, not the "
-                "population or network it continues (drop this --set, or start a new run)"
-            )
-    memory = saved.get("score", {}).get("memory", "recovery")
-    if branch.score.memory != memory:
-        problems.append(
-            f"score.memory: {branch.score.memory!r} differs from the saved run's {memory!r}; a branch keeps how "
-            "the score forgets (a recovering score has no file of records to expire)"
-        )
-    saved_days = saved.get("score", {}).get("memory_days")
-    if branch.score.expires and saved_days is not None and (branch.score.memory_days or 0) > saved_days:
-        problems.append(
-            f"score.memory_days: {branch.score.memory_days} is longer than the saved run's {saved_days}; records "
-            "that have expired cannot come back on file (a branch may shorten memory_days, not lengthen it)"
-        )
-    saved_names = {
-        "behaviours": list(saved["behaviours"]),
-        "sanctions": list(saved["sanctions"]),
-        "tiers": [tier["name"] for tier in saved["tiers"]],
-    }
-    branch_names = {
-        "behaviours": list(branch.behaviours),
-        "sanctions": list(branch.sanctions),
-        "tiers": [tier.name for tier in branch.tiers],
-    }
-    for part, names in saved_names.items():
-        if names != branch_names[part]:
-            problems.append(
-                f"{part}: the branch has {branch_names[part]}, the saved society {names}; "
-                "keep the same names in the same order (change their parameters instead)"
-            )
-    if branch.run.days <= saved_day:
-        problems.append(
-            f"run.days: {branch.run.days} is not after the checkpoint's day {saved_day}; "
-            f"give the total length with --days (e.g. --days {saved_day + 365})"
-        )
-    return problems

@@ -1,0 +1,114 @@
+"""The Watts–Strogatz small world (docs/model.md §2), with networkx ``watts_strogatz_graph`` semantics."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from trustsim.network.csr import check_seed, from_keys, pick_index, set_contains, set_insert
+from trustsim.network.graph import Network
+from trustsim.rng import stream_id, uniform
+
+
+@nb.njit(parallel=True, cache=True)
+def _sw_plan(n: int, half: int, p: float, seed: int, stream: int) -> tuple[np.ndarray, int]:
+    """Rewire decisions ``U(net:sw_rewire, j, u, 0) < p`` for every lattice edge, and their count.
+
+    ``state[(j-1)·n + u]`` is 1 for a planned rewiring of ``(u, u+j mod n)``, else 0.
+    """
+    state = np.zeros(n * half, dtype=np.uint8)
+    count = 0
+    for idx in nb.prange(n * half):
+        j = idx // n + 1
+        u = idx - (j - 1) * n
+        if uniform(seed, stream, j, u, 0) < p:
+            state[idx] = 1
+            count += 1
+    return state, count
+
+
+@nb.njit(cache=True)
+def _sw_has_edge(n: int, half: int, state: np.ndarray, added: np.ndarray, shift: int, u: int, w: int) -> bool:
+    """Whether ``(u, w)`` is currently an edge: a lattice edge not removed, or a rewired one."""
+    d = (w - u) % n
+    if 1 <= d <= half and state[(d - 1) * n + u] != 2:
+        return True
+    if 1 <= n - d <= half and state[(n - d - 1) * n + w] != 2:
+        return True
+    return set_contains(added, shift, min(u, w) * n + max(u, w))
+
+
+@nb.njit(cache=True)
+def _sw_rewire(n: int, half: int, state: np.ndarray, n_planned: int, seed: int, s_target: int) -> np.ndarray:
+    """networkx's sequential rewiring loop; marks removed lattice edges 2, returns the new edges' keys.
+
+    For ``j = 1 … k/2`` and ``u = 0 … n-1`` in order, a planned rewiring of
+    ``(u, v = u+j mod n)`` draws ``w = floor(U(net:sw_target, j, u, a)·n)`` for
+    ``a = 0, 1, …`` until ``w ≠ u`` and ``(u, w)`` is no edge, then replaces
+    ``(u, v)`` by ``(u, w)``; it is skipped when ``u`` already has degree ``n-1``.
+    """
+    bits = 4
+    while (1 << bits) < 2 * max(n_planned, 1):
+        bits += 1
+    added = np.full(1 << bits, -1, dtype=np.int64)
+    shift = 64 - bits
+    deg = np.full(n, 2 * half, dtype=np.int32)
+    new_keys = np.empty(n_planned, dtype=np.int64)
+    n_new = 0
+    for j in range(1, half + 1):
+        for u in range(n):
+            idx = (j - 1) * n + u
+            if state[idx] != 1 or deg[u] >= n - 1:
+                continue
+            a = 0
+            w = pick_index(uniform(seed, s_target, j, u, a), n)
+            while w == u or _sw_has_edge(n, half, state, added, shift, u, w):
+                a += 1
+                w = pick_index(uniform(seed, s_target, j, u, a), n)
+            state[idx] = 2
+            deg[(u + j) % n] -= 1
+            deg[w] += 1
+            new_keys[n_new] = min(u, w) * n + max(u, w)
+            set_insert(added, shift, new_keys[n_new])
+            n_new += 1
+    return new_keys[:n_new]
+
+
+@nb.njit(cache=True)
+def _sw_edges(n: int, half: int, state: np.ndarray, new_keys: np.ndarray) -> np.ndarray:
+    """Keys ``min·n + max`` of all edges: surviving lattice edges, then the rewired ones."""
+    keys = np.empty(n * half, dtype=np.int64)
+    e = 0
+    for idx in range(n * half):
+        if state[idx] != 2:
+            j = idx // n + 1
+            u = idx - (j - 1) * n
+            v = (u + j) % n
+            keys[e] = min(u, v) * n + max(u, v)
+            e += 1
+    keys[e:] = new_keys
+    return keys
+
+
+def small_world(n: int, k: int, p: float, seed: int) -> Network:
+    """Watts–Strogatz small world with networkx ``watts_strogatz_graph`` semantics.
+
+    A ring lattice joins each node to its ``k/2`` nearest neighbours on each side;
+    then, for ``j = 1 … k/2`` and ``u = 0 … n-1`` in order, the lattice edge
+    ``(u, u+j mod n)`` is rewired with probability ``p`` (``U(net:sw_rewire, t=j,
+    k=u, slot=0) < p``) to ``(u, w)``, ``w = floor(U(net:sw_target, t=j, k=u,
+    slot=a)·n)`` for attempts ``a = 0, 1, …`` until ``w`` is neither ``u`` nor a
+    current neighbour of ``u``; a node already joined to all others keeps its edge.
+    The graph has exactly ``n·k/2`` edges. Needs an even ``k`` with ``2 ≤ k < n``.
+    """
+    seed = check_seed(seed)
+    if k % 2 or not 2 <= k < n:
+        raise ValueError(f"small_world needs an even k with 2 <= k < n (got k={k}, n={n}); pick an even k below n")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"small_world needs a rewiring probability p in [0, 1] (got p={p})")
+    half = k // 2
+    state, n_planned = _sw_plan(n, half, float(p), seed, stream_id("net:sw_rewire"))
+    new_keys = _sw_rewire(n, half, state, n_planned, seed, stream_id("net:sw_target"))
+    keys = _sw_edges(n, half, state, new_keys)
+    del state, new_keys
+    return from_keys(n, keys)

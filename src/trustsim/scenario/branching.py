@@ -1,0 +1,80 @@
+"""Branching: the rules for continuing a saved society under another policy (a what-if)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trustsim.errors import Problem, Setting
+from trustsim.scenario.loading import OVERRIDE
+from trustsim.scenario.schema import Scenario
+
+SOCIETY = ("run.agents", "run.seed", "population", "regions", "network")
+"""What drew the saved society; a branch may not change it (it would change nothing but the record)."""
+
+
+def leaves(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Every value of nested tables and lists by dotted path (``sanctions.flight_ban.attempt_rate``)."""
+    if isinstance(data, dict):
+        items: Any = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return {prefix: data}
+    found: dict[str, Any] = {}
+    for key, value in items:
+        found |= leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    return found
+
+
+def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """``{dotted path: [before, after]}`` for every value that differs (missing is None)."""
+    old, new = leaves(before), leaves(after)
+    keys = sorted(old.keys() | new.keys())
+    return {key: [old.get(key), new.get(key)] for key in keys if old.get(key) != new.get(key)}
+
+
+def branch_problems(saved: dict[str, Any], branch: Scenario, saved_day: int) -> list[Problem]:
+    """Why ``branch`` cannot continue the society saved (resolved scenario ``saved``) after ``saved_day`` days."""
+    problems: list[Problem] = []
+    changed = differences(saved, branch.resolved())
+    for key, (old, new) in changed.items():
+        if any(key == part or key.startswith(part + ".") for part in SOCIETY):
+            detail = f"{key}: {new!r} differs from the saved society's {old!r}"
+            problems.append(Problem(
+                detail.replace("{", "{{").replace("}", "}}") + "; a branch changes policy, not the population or "
+                "network it continues (drop this {0}, or start a new run)", (OVERRIDE,),
+            ))  # fmt: skip
+    memory = saved.get("score", {}).get("memory", "recovery")
+    if branch.score.memory != memory:
+        problems.append(Problem(
+            f"score.memory: {branch.score.memory!r} differs from the saved run's {memory!r}; a branch keeps how "
+            "the score forgets (a recovering score has no file of records to expire)"
+        ))  # fmt: skip
+    saved_days = saved.get("score", {}).get("memory_days")
+    if branch.score.expires and saved_days is not None and (branch.score.memory_days or 0) > saved_days:
+        problems.append(Problem(
+            f"score.memory_days: {branch.score.memory_days} is longer than the saved run's {saved_days}; records "
+            "that have expired cannot come back on file (a branch may shorten memory_days, not lengthen it)"
+        ))  # fmt: skip
+    saved_names = {
+        "behaviours": list(saved["behaviours"]),
+        "sanctions": list(saved["sanctions"]),
+        "tiers": [tier["name"] for tier in saved["tiers"]],
+    }
+    branch_names = {
+        "behaviours": list(branch.behaviours),
+        "sanctions": list(branch.sanctions),
+        "tiers": [tier.name for tier in branch.tiers],
+    }
+    for part, names in saved_names.items():
+        if names != branch_names[part]:
+            problems.append(Problem(
+                f"{part}: the branch has {branch_names[part]}, the saved society {names}; "
+                "keep the same names in the same order (change their parameters instead)"
+            ))  # fmt: skip
+    if branch.run.days <= saved_day:
+        problems.append(Problem(
+            f"run.days: {branch.run.days} is not after the checkpoint's day {saved_day}; give the total length "
+            "(e.g. {0})", (Setting("run.days", saved_day + 365),),
+        ))  # fmt: skip
+    return problems
