@@ -12,6 +12,11 @@ Read medians of --repeats.
     python benchmarks/scale.py                         # 10k, 100k, 1M x 365 days; 10M x 30 days
     python benchmarks/scale.py --sizes 10000000 --big-days 365 --repeats 1
     python benchmarks/scale.py --sizes 100000 --threads 1 2   # thread speed-up
+    python benchmarks/scale.py --sizes 100000 1000000 --against ../before   # this tree vs another checkout
+
+With ``--against DIR`` (a checkout of another commit, e.g. ``git worktree add ../before
+HEAD~1``), each size is run with both trees alternately, in the same sitting, and a
+line ``DIR`` follows each of this tree's with the ratio of their speeds.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ CHILD = """
 import json, sys, trustsim
 result = trustsim.run("china_scs", agents=int(sys.argv[1]), days=int(sys.argv[2]), seed=1, out=sys.argv[3])
 m = result.manifest
-print(json.dumps(dict(m["wall_seconds"], peak_rss=m["peak_memory_bytes"], threads=m["threads"])))
+print(json.dumps(dict(m["wall_seconds"], peak_rss=m["peak_memory_bytes"], threads=m["threads"],
+                      source=trustsim.__file__)))
 """
 
 
@@ -85,9 +91,14 @@ def bytes_per_agent_step() -> float:
     return static + 2 * state + 2 * scratch + slots * (4 + 8)
 
 
-def measure(agents: int, days: int, threads: int) -> dict[str, float]:
-    """One full run (build, simulate, write) in a subprocess with ``threads`` numba threads."""
+def measure(agents: int, days: int, threads: int, source: str | None = None) -> dict[str, float]:
+    """One full run (build, simulate, write) in a subprocess with ``threads`` numba threads.
+
+    ``source``: another checkout of trustsim, whose ``src/`` the run imports instead of this one's.
+    """
     env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+    if source is not None:
+        env["PYTHONPATH"] = os.path.join(source, "src")
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
             [sys.executable, "-c", CHILD, str(agents), str(days), f"{tmp}/run"],
@@ -96,7 +107,11 @@ def measure(agents: int, days: int, threads: int) -> dict[str, float]:
             text=True,
             check=True,
         )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if source is not None and not result.pop("source").startswith(os.path.abspath(source)):
+        raise SystemExit(f"--against {source}: the run imported another trustsim; give a checkout with src/trustsim")
+    result.pop("source", None)
+    return result
 
 
 def main() -> None:
@@ -116,8 +131,11 @@ def main() -> None:
         "the thr column shows what it used)",
     )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--against", help="another checkout of trustsim, run alternately with this one (ratios)")
     args = parser.parse_args()
-    measure(2000, 3, 1)  # fill numba's on-disk cache so that no measured run compiles
+    trees: list[str | None] = [None] if args.against is None else [None, os.path.abspath(args.against)]
+    for tree in trees:
+        measure(2000, 3, 1, tree)  # fill numba's on-disk cache so that no measured run compiles
     bandwidth = memory_bandwidth()
     per_step = bytes_per_agent_step()
     limit = bandwidth / per_step
@@ -134,15 +152,22 @@ def main() -> None:
         days = args.big_days if agents >= 10_000_000 else args.days
         first = None
         for threads in args.threads:
-            runs = [measure(agents, days, threads) for _ in range(args.repeats)]
-            med = {key: statistics.median(r[key] for r in runs) for key in ("build", "simulate", "write", "peak_rss")}
-            rate = agents * days / med["simulate"]
-            first = first or rate
-            print(
-                f"{agents:>11,} {days:>4} {runs[0]['threads']:>3} {med['build']:>8.2f} {med['simulate']:>8.2f} "
-                f"{med['write']:>8.2f} {agents * args.days / rate:>11.1f} {rate:>14,.0f} {100 * rate / limit:>8.1f}% "
-                f"{med['peak_rss'] / 2**20:>12,.0f} {rate / first:>7.2f}x"
-            )
+            # Alternate the trees run by run, so that a noisy spell of the machine hits both.
+            runs: dict[str | None, list[dict[str, float]]] = {tree: [] for tree in trees}
+            for _ in range(args.repeats):
+                for tree in trees:
+                    runs[tree].append(measure(agents, days, threads, tree))
+            for tree in trees:
+                med = {key: statistics.median(r[key] for r in runs[tree])
+                       for key in ("build", "simulate", "write", "peak_rss")}  # fmt: skip
+                rate = agents * days / med["simulate"]
+                first = first or rate
+                label = "" if tree is None else f"  {args.against}"
+                print(
+                    f"{agents:>11,} {days:>4} {runs[tree][0]['threads']:>3} {med['build']:>8.2f} "
+                    f"{med['simulate']:>8.2f} {med['write']:>8.2f} {agents * args.days / rate:>11.1f} {rate:>14,.0f} "
+                    f"{100 * rate / limit:>8.1f}% {med['peak_rss'] / 2**20:>12,.0f} {rate / first:>7.2f}x{label}"
+                )
 
 
 if __name__ == "__main__":

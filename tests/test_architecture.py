@@ -173,3 +173,22 @@ def _classes(annotation: object) -> list[type]:
     if isinstance(annotation, type):
         return [annotation]
     return [c for arg in getattr(annotation, "__args__", ()) for c in _classes(arg)]
+
+
+@pytest.mark.parametrize("path", [*MECHANISMS, SOURCE / "metrics.py", SOURCE / "population.py"],
+                         ids=lambda p: p.name)  # fmt: skip
+def test_parallel_loops_never_write_through_a_record(path: Path) -> None:
+    """numba's parallel loops lose writes made through a named tuple's arrays in their body (numba issue 7135).
+
+    A parallel function hands such writes to a chunk function (``day.chunk_function``).
+    """
+    for function in functions(path):
+        if not any("parallel=True" in ast.unparse(d) for d in function.decorator_list):
+            continue
+        for node in ast.walk(function):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, ast.AugAssign) else []  # fmt: skip
+            for target in targets:
+                for part in target.elts if isinstance(target, ast.Tuple) else [target]:
+                    through_record = isinstance(part, ast.Subscript) and isinstance(part.value, ast.Attribute)
+                    assert not through_record, f"{path.name}:{node.lineno} {function.name}: {ast.unparse(node)}"

@@ -33,6 +33,7 @@ SANCTIONED = np.uint8(2)  # at least one active sanction today
 WRONGLY_SANCTIONED = np.uint8(4)  # at least one wrongful active sanction today
 TOUCHED = np.uint8(8)  # got dissent points or entered the list today (chills friends, docs/model.md §7.2)
 LEAVING = np.uint8(16)  # emigrates today (docs/model.md §7.6)
+JUDGED = np.uint8(32)  # judged by a court today (docs/model.md §6.1)
 
 ENTRIES_SCORE, ENTRIES_COURT, EXITS = 0, 1, 2
 """Columns of :attr:`Tallies.listing`: entries to the list by score and by court, and exits."""
@@ -52,8 +53,20 @@ def chunk_function(function: Callable[..., Any]) -> Any:
       phases several times slower. The arrays belong to the caller, which keeps them
       alive, and the function allocates nothing, so it is compiled without reference
       counting (numba's ``_nrt=False``, as numba compiles its own hot helpers).
+
+    Its loop over agents runs over :func:`agents_of`, unsigned indices.
     """
     return nb.njit(cache=True, _nrt=False)(function)
+
+
+@nb.njit(inline="always", cache=True)
+def agents_of(c: int, n: int) -> tuple[np.uint64, np.uint64]:
+    """The ids ``lo ≤ i < hi`` of chunk ``c`` of ``n`` agents, as unsigned integers.
+
+    A loop over an unsigned range indexes arrays without numba's check for negative
+    indices (which wrap around from the end) at every access: a fifth of a phase's time.
+    """
+    return np.uint64(c * CHUNK), np.uint64(min(n, (c + 1) * CHUNK))
 
 
 def n_chunks(n_items: int) -> int:

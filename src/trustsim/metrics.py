@@ -20,7 +20,17 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from trustsim.day import CHUNK, ENTRIES_COURT, ENTRIES_SCORE, EXITS, WRONGLY_SANCTIONED, Day, Tallies, chunk_function
+from trustsim.day import (
+    CHUNK,
+    ENTRIES_COURT,
+    ENTRIES_SCORE,
+    EXITS,
+    WRONGLY_SANCTIONED,
+    Day,
+    Tallies,
+    agents_of,
+    chunk_function,
+)
 from trustsim.mechanisms.sanctions import sanction_conditions, tier_bounds, tier_index
 from trustsim.population import Population
 from trustsim.quantiles import percentiles
@@ -299,7 +309,8 @@ def _count_chunk(
     c: int, counting: StateCounting, pop: Population, status: np.ndarray, degree: np.ndarray, counts: np.ndarray
 ) -> float:
     total = 0.0
-    for i in range(c * CHUNK, min(pop.score.shape[0], (c + 1) * CHUNK)):
+    lo, hi = agents_of(c, pop.score.shape[0])
+    for i in range(lo, hi):
         if not pop.emigrated[i]:
             total += pop.score[i]
             count_agent(counting, i, pop, status, degree, counts)

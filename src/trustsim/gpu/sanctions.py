@@ -54,11 +54,10 @@ def _court_list_sanction(seed: int, t: int, params: Any, pop: Any, out: Any, tal
             out.status[i] = 0
         else:
             attributed = out.attributed[i]
-            before = listing_of(pop, i)
             denials = local[_EVENTS : _EVENTS + n_sanctions]
-            after, flags, event = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i], attributed,
-                                               before, pop.wrongful[i], denials)  # fmt: skip
-            record_day(pop, i, before, after, flags)
+            listing, flags, event = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i], attributed,
+                                                 listing_of(pop, i), pop.wrongful[i], denials)  # fmt: skip
+            record_day(pop, i, listing, flags, event)
             if event != NO_EVENT:
                 tally(local, event, 1)
             out.status[i] = flags

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from trustsim.day import CHUNK, LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_function, flagged, has
+from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_function, flagged, has
 from trustsim.network import cut_edge
 from trustsim.population import Population
 from trustsim.rng import stream_id, uniform
@@ -169,16 +169,24 @@ def _adapt(
     seed: int, t: int, params: AdaptationParams, camera_coverage: np.ndarray, pop: Population, out: Outcomes,
     touched_friends: np.ndarray, degree: np.ndarray,
 ) -> None:  # fmt: skip
-    for c in nb.prange((pop.emigrated.shape[0] + CHUNK - 1) // CHUNK):
-        _adapt_chunk(c, seed, t, params, camera_coverage, pop, out, touched_friends, degree)
+    # Nothing is summed here, so the spans may be smaller than a chunk: the threads share
+    # the agents more evenly.
+    n = pop.emigrated.shape[0]
+    for s in nb.prange((n + _SPAN - 1) // _SPAN):
+        _adapt_span(np.uint64(s * _SPAN), np.uint64(min(n, (s + 1) * _SPAN)), seed, t, params, camera_coverage, pop,
+                    out, touched_friends, degree)  # fmt: skip
+
+
+_SPAN = 1024
+"""Agents adapted by one call of the chunk function."""
 
 
 @chunk_function
-def _adapt_chunk(
-    c: int, seed: int, t: int, params: AdaptationParams, camera_coverage: np.ndarray, pop: Population,
-    out: Outcomes, touched_friends: np.ndarray, degree: np.ndarray,
+def _adapt_span(
+    lo: np.uint64, hi: np.uint64, seed: int, t: int, params: AdaptationParams, camera_coverage: np.ndarray,
+    pop: Population, out: Outcomes, touched_friends: np.ndarray, degree: np.ndarray,
 ) -> None:  # fmt: skip
-    for i in range(c * CHUNK, min(pop.emigrated.shape[0], (c + 1) * CHUNK)):
+    for i in range(lo, hi):
         if pop.emigrated[i]:
             continue
         touched = touched_friends[i]

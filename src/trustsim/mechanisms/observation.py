@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from trustsim.day import CHUNK, Day, Outcomes, Tallies, bit, chunk_function, flagged, has
+from trustsim.day import Day, Outcomes, Tallies, agents_of, bit, chunk_function, flagged, has
 from trustsim.population import Population
 from trustsim.rng import stream_id, uniform
 from trustsim.scalar import tally
@@ -253,7 +253,7 @@ def _observe_chunk(
     misattributed[:] = 0
     penalised[:] = 0
     candidates[:] = 0
-    lo, hi = c * CHUNK, min(out.committed.shape[0], (c + 1) * CHUNK)
+    lo, hi = agents_of(c, out.committed.shape[0])
     out.attributed[lo:hi] = 0
     out.misattributed[lo:hi] = 0
     out.wrongly_received[lo:hi] = 0

@@ -30,17 +30,18 @@ import numba as nb
 import numpy as np
 
 from trustsim.day import (
-    CHUNK,
     ENTERED,
     ENTRIES_COURT,
     ENTRIES_SCORE,
     EXITS,
+    JUDGED,
     SANCTIONED,
     TOUCHED,
     WRONGLY_SANCTIONED,
     Day,
     Outcomes,
     Tallies,
+    agents_of,
     chunk_function,
     has,
 )
@@ -129,27 +130,32 @@ class Listing(NamedTuple):
 
 @nb.njit(inline="always", cache=True)
 def listing_of(pop: Population, i: int) -> Listing:
-    """Agent ``i``'s :class:`Listing`, read from the state."""
-    return Listing(pop.score[i], pop.blacklisted[i], pop.court_listed[i], pop.listed_wrongly[i], pop.listed_day[i],
-                   pop.days_above_exit[i])  # fmt: skip
+    """Agent ``i``'s :class:`Listing`, read from the state.
+
+    An agent off the list is never court-listed or wrongly listed and has no listing day
+    (exits clear all three), so only a listed agent's are read: most agents are not listed.
+    """
+    above = np.int64(pop.days_above_exit[i])
+    if pop.blacklisted[i]:
+        return Listing(pop.score[i], True, pop.court_listed[i], pop.listed_wrongly[i], np.int64(pop.listed_day[i]),
+                       above)  # fmt: skip
+    return Listing(pop.score[i], False, False, False, np.int64(-1), above)
 
 
 @nb.njit(inline="always", cache=True)
-def record_day(pop: Population, i: int, before: Listing, after: Listing, flags: np.uint8) -> None:
-    """Write agent ``i``'s day into the state: what changed of its listing, and whether it was ever sanctioned."""
-    # Only what changed is stored: most agents' listing does not move on a given day, and
-    # storing every field anyway cost phase D a third more time (memory traffic).
-    if after.score != before.score:
-        pop.score[i] = after.score
-    if after.blacklisted != before.blacklisted or after.listed_day != before.listed_day:
-        pop.blacklisted[i] = after.blacklisted
-        pop.court_listed[i] = after.court_listed
-        pop.listed_wrongly[i] = after.listed_wrongly
-        pop.listed_day[i] = after.listed_day
-    elif after.court_listed != before.court_listed or after.listed_wrongly != before.listed_wrongly:
-        pop.court_listed[i] = after.court_listed
-        pop.listed_wrongly[i] = after.listed_wrongly
-    pop.days_above_exit[i] = after.days_above_exit
+def record_day(pop: Population, i: int, listing: Listing, flags: np.uint8, event: int) -> None:
+    """Write agent ``i``'s day into the state: its new listing, and whether it was ever (wrongly) sanctioned.
+
+    A listing changes only with a judgment or an event (entry, exit): most agents' does
+    not on a given day, and storing every field anyway cost phase D a third more time.
+    """
+    if event != NO_EVENT or flags & JUDGED:
+        pop.score[i] = listing.score
+        pop.blacklisted[i] = listing.blacklisted
+        pop.court_listed[i] = listing.court_listed
+        pop.listed_wrongly[i] = listing.listed_wrongly
+        pop.listed_day[i] = listing.listed_day
+    pop.days_above_exit[i] = listing.days_above_exit
     if flags & SANCTIONED:
         pop.ever_sanctioned[i] = True
     if flags & WRONGLY_SANCTIONED:
@@ -163,7 +169,7 @@ def court_and_list(
 ) -> tuple[Listing, np.uint8, int]:  # fmt: skip
     """Items 1–4 for alive agent ``i`` on day ``t``, from its ``listing`` after phase C and its ``wrongful`` part.
 
-    Returns its new listing, its ``ENTERED`` flag, and the day's event,
+    Returns its new listing, its ``ENTERED`` and ``JUDGED`` flags, and the day's event,
     ``ENTRIES_SCORE``, ``ENTRIES_COURT``, ``EXITS`` or :data:`NO_EVENT` (an agent listed
     today cannot leave the list today, so there is at most one).
     """
@@ -176,6 +182,7 @@ def court_and_list(
         for b in range(params.escalation.shape[0]):
             if params.escalation[b] > 0.0 and has(attributed, b):
                 if uniform(seed, params.court_stream[b], t, i, 0) < params.escalation[b]:
+                    flags |= JUDGED
                     s = lesser(greater(s - params.court_points, params.score_min), params.score_max)
                     if not listed:
                         event = ENTRIES_COURT
@@ -301,25 +308,27 @@ def _court_list_sanction(
     seed: int, t: int, params: SanctionsParams, pop: Population, out: Outcomes, tallies: Tallies
 ) -> None:
     for c in nb.prange(tallies.listing.shape[0]):
-        _sanction_chunk(c, seed, t, params, pop, out, tallies)
+        # Counters are local while the chunk is scanned (stores into shared arrays would
+        # make the compiler reload every input after each one).
+        denials = np.zeros(params.attempt_rate.shape[0], dtype=np.int64)
+        _sanction_chunk(c, seed, t, params, pop, out, tallies, denials)
 
 
 @chunk_function
 def _sanction_chunk(
-    c: int, seed: int, t: int, params: SanctionsParams, pop: Population, out: Outcomes, tallies: Tallies
-) -> None:
+    c: int, seed: int, t: int, params: SanctionsParams, pop: Population, out: Outcomes, tallies: Tallies,
+    denials: np.ndarray,
+) -> None:  # fmt: skip
     entries_score = entries_court = exits = 0
-    denials = tallies.denials[c]
-    denials[:] = 0
-    for i in range(c * CHUNK, min(pop.score.shape[0], (c + 1) * CHUNK)):
+    lo, hi = agents_of(c, pop.score.shape[0])
+    for i in range(lo, hi):
         if pop.emigrated[i]:
             out.status[i] = 0
             continue
         attributed = out.attributed[i]
-        before = listing_of(pop, i)
-        after, flags, event = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i], attributed,
-                                           before, pop.wrongful[i], denials)  # fmt: skip
-        record_day(pop, i, before, after, flags)
+        listing, flags, event = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i], attributed,
+                                             listing_of(pop, i), pop.wrongful[i], denials)  # fmt: skip
+        record_day(pop, i, listing, flags, event)
         entries_score += event == ENTRIES_SCORE
         entries_court += event == ENTRIES_COURT
         exits += event == EXITS
@@ -327,3 +336,5 @@ def _sanction_chunk(
     tallies.listing[c, ENTRIES_SCORE] = entries_score
     tallies.listing[c, ENTRIES_COURT] = entries_court
     tallies.listing[c, EXITS] = exits
+    for k in range(denials.shape[0]):
+        tallies.denials[c, k] = denials[k]

@@ -260,7 +260,7 @@ def _update_block(
         friend_scores[k] = score_start[neighbours[first + k]]
     for k in range(friend_scores.shape[0] - ahead, friend_scores.shape[0]):
         friend_scores[k] = score_start[neighbours[first + k]]
-    for i in range(lo, hi):
+    for i in range(np.uint64(lo), np.uint64(hi)):  # unsigned indices, as day.agents_of gives them
         s = score_start[i]
         if emigrated[i]:
             score[i] = s
