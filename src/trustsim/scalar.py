@@ -73,13 +73,13 @@ _SIMULATED_THREADS = threading.Lock()
 # inlines these one-liners all the same. (numba requires an implementation's parameters,
 # annotations included, to match its typing function's: hence none here.)
 @overload(product, target="cpu")
-def _product_on_cpu(a, b):  # type: ignore[no-untyped-def]
+def _product_on_cpu(a, b):
     return lambda a, b: a * b
 
 
 @overload(tally, target="cpu")
-def _tally_on_cpu(counts, index, value):  # type: ignore[no-untyped-def]
-    def add(counts, index, value):  # type: ignore[no-untyped-def]
+def _tally_on_cpu(counts, index, value):
+    def add(counts, index, value):
         counts[index] += value
 
     return add

@@ -308,8 +308,8 @@ if not SIMULATED:
     from numba.cuda import libdevice
 
     @overload(product, target="cuda")
-    def _product_on_device(a, b):  # type: ignore[no-untyped-def]
-        def rounded(a, b):  # type: ignore[no-untyped-def]
+    def _product_on_device(a, b):
+        def rounded(a, b):
             # NVVM contracts x + a * b into one fused multiply-add by default (one rounding
             # instead of two); dmul_rn is a product rounded on its own, as the CPU rounds it.
             return libdevice.dmul_rn(a, b)
@@ -317,8 +317,8 @@ if not SIMULATED:
         return rounded
 
     @overload(tally, target="cuda")
-    def _tally_on_device(counts, index, value):  # type: ignore[no-untyped-def]
-        def add(counts, index, value):  # type: ignore[no-untyped-def]
+    def _tally_on_device(counts, index, value):
+        def add(counts, index, value):
             if value != 0:
                 cuda.atomic.add(counts, index, value)
 
