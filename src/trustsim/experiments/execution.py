@@ -86,10 +86,13 @@ def dask_client(jobs: int | None, address: str | None) -> Iterator[Any]:
     workers = jobs or os.cpu_count() or 1
     # One numba thread per worker, and idle OpenMP threads asleep: the workers share the cores.
     quiet_threads = {"NUMBA_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    # Only critical logs: as the cluster closes, a worker whose heartbeat finds the scheduler
+    # gone logs an error on stderr, which would break the command line's one-line output. A
+    # run that fails is recorded as failed in the store, with its error, whatever the logs say.
     with (
         LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-            silence_logs=logging.ERROR, env=quiet_threads,
+            silence_logs=logging.CRITICAL, env=quiet_threads,
         ) as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
