@@ -1,4 +1,4 @@
-"""A plain-numpy reference of one simulated day, written from docs/model.md §3–§10 alone.
+"""A plain-numpy reference of one simulated day, written from docs/model.md §3–§10 and §14 alone.
 
 This module is deliberately slow and literal: it follows docs/model.md's phases A→E and
 the metrics of §10 in the order the text gives them, with the open points read as
@@ -13,7 +13,9 @@ draws are stateless, so this changes nothing (model-choices.md, "Randomness").
 Float sums that feed the state are added in a fixed order: an agent's own correctly
 attributed points in behaviour order, plus the sum of the points of misattributions
 that stand on it, added up in order of (actor id, behaviour); a friends' mean adds
-the friends' scores in increasing id order, then divides by their number.
+the friends' scores in increasing id order, then divides by their number; with
+households (§14) it adds ``w`` times the family's scores (summed in id order) and divides
+by ``n_friends + w·n_family``.
 ``frailty`` is stored in single precision and computed with in double precision
 (docs/model-choices.md).
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,6 +32,14 @@ from trustsim.rng import uniform_array
 from trustsim.scenario import CHANNELS, Scenario, SchedulePoint
 
 State = dict[str, np.ndarray]
+
+
+class Family(NamedTuple):
+    """The households of a society (docs/model.md §14), as the reference reads them."""
+
+    member_of: np.ndarray  # each agent's household
+    start: np.ndarray  # household h holds agents start[h] … start[h + 1] − 1
+    children: np.ndarray  # each household's children
 
 
 # ---------------------------------------------------------------------------
@@ -72,6 +83,26 @@ def friends_lists(
     return friends
 
 
+def family_lists(households: Family | None, n: int, alive: np.ndarray) -> list[list[int]]:
+    """``family(i)`` of docs/model.md §14 for every agent: the other alive adults of its household, ascending."""
+    if households is None:
+        return [[] for _ in range(n)]
+    out: list[list[int]] = []
+    for i in range(n):
+        h = households.member_of[i]
+        lo, hi = int(households.start[h]), int(households.start[h + 1])
+        out.append([j for j in range(lo, hi) if j != i and alive[j]])
+    return out
+
+
+def age_bands(scenario: Scenario, age: np.ndarray) -> np.ndarray:
+    """Each agent's age band (docs/model.md §14): the last band whose min_age its age has reached."""
+    if scenario.ages is None:
+        return np.zeros(age.shape[0], dtype=np.int64)
+    minimums = np.array([band.min_age for band in scenario.ages.age_bands])
+    return np.maximum(np.searchsorted(minimums, age, side="right") - 1, 0)
+
+
 def clamp(x: float, lo: float, hi: float) -> float:
     """``x`` clamped into ``[lo, hi]``."""
     return min(max(x, lo), hi)
@@ -89,13 +120,15 @@ def reference_day(
     dst: np.ndarray,
     t: int,
     records_before: int = 0,
+    households: Family | None = None,
 ) -> tuple[State, np.ndarray, dict[str, float]]:
     """Simulate day ``t`` from a start-of-day state, literally as docs/model.md describes.
 
     ``state`` holds the population arrays (names of ``Population.arrays()``; 2-D arrays
     are (N, B) in scenario behaviour order) and ``edge_active`` the edge mask over the
     edges ``src[e] < dst[e]``; both are copied, never changed. ``records_before`` is the
-    number of observed instances on days before ``t`` (for ``stored_record_bytes``).
+    number of observed instances on days before ``t`` (for ``stored_record_bytes``);
+    ``households`` the society's households (§14) when the scenario has them.
 
     Returns the end-of-day state, the end-of-day edge mask and the metrics row of day
     ``t`` (column name → value).
@@ -124,12 +157,20 @@ def reference_day(
     obs_cfg = scenario.observation
     adapt = scenario.adaptation
 
+    weight = scenario.households.family_weight if scenario.households is not None else 0.0
+    family = family_lists(households, n, alive)  # alive at the start of the day
+
     # ---------------------------------------------------------------- A. behaviour (§3)
+    if scenario.ages is not None and t > 0 and t % 365 == 0:  # a year older (§14)
+        s["age"][alive] += 1
+    band = age_bands(scenario, s["age"])
     committed = np.zeros((n, n_b), dtype=bool)
     dissent_unchilled = 0.0
     dissent_p_unchilled: np.ndarray | None = None
     for b, (name, beh) in enumerate(behaviours):
         p = beh.base_rate * s["frailty"][b].astype(np.float64)  # stored in single, used in double precision
+        if beh.age_multiplier is not None:
+            p = p * np.array(beh.age_multiplier)[band]
         if beh.points < 0:
             p = p * s["deterrence"][b]
             p = np.where(s["advised"], p * adapt.adviser_effect, p)
@@ -215,17 +256,19 @@ def reference_day(
     kappa = sc.contagion
     friends = friends_lists(n, src, dst, active, alive)
     for i in np.flatnonzero(alive):
-        if friends[i]:
-            total = 0.0
-            for f in friends[i]:
-                total += float(score_start[f])
-            mean = total / len(friends[i])
-        else:
-            mean = float(score_start[i])
+        total = 0.0
+        for f in friends[i]:
+            total += float(score_start[f])
+        kin = 0.0
+        for j in family[i]:
+            kin += float(score_start[j])
+        denominator = len(friends[i]) + weight * len(family[i])
+        mean = (total + weight * kin) / denominator if denominator > 0 else float(score_start[i])
         x = float(score_start[i])
         goal = sc.off_grid_score if s["off_grid"][i] else sc.base_score
         s["score"][i] = clamp(x + delta[i] + rho * (goal - x) + kappa * (mean - x), sc.score_min, sc.score_max)
         s["wrongful"][i] = max(0.0, (1.0 - rho) * float(s["wrongful"][i]) - delta_w[i])
+        s["wrongful_since_row"][i] -= delta_w[i]  # for groups.parquet (§15)
 
     # ---------------------------------------------------------------- D. blacklist (§6)
     bl = scenario.blacklist
@@ -278,6 +321,7 @@ def reference_day(
     # 6. sanctions, 7. wrongful sanctions
     sanction_active: dict[str, np.ndarray] = {}
     denials: dict[str, int] = {}
+    wrongful_of: dict[str, np.ndarray] = {}
     any_active = np.zeros(n, dtype=bool)
     any_wrongful = np.zeros(n, dtype=bool)
     for name, sanction in scenario.sanctions.items():
@@ -290,7 +334,10 @@ def reference_day(
         act = alive & (by_score | by_list)
         wrongful = act & (~by_score | wrong_score) & (~by_list | s["listed_wrongly"])
         sanction_active[name] = act
-        denials[name] = int(np.sum(act & (draw(f"att:{name}") < sanction.attempt_rate)))
+        denied = act & (draw(f"att:{name}") < sanction.attempt_rate)
+        denials[name] = int(np.sum(denied))
+        s["denials_since_row"] += denied  # for groups.parquet (§15)
+        wrongful_of[name] = wrongful
         any_active |= act
         any_wrongful |= wrongful
     s["ever_sanctioned"] |= any_active
@@ -311,7 +358,9 @@ def reference_day(
     for b in dissent_b:
         signal |= received[:, b]
     for i in np.flatnonzero(alive):
-        f = sum(1 for j in friends[i] if signal[j]) / len(friends[i]) if friends[i] else 0.0
+        hits = sum(1 for j in friends[i] if signal[j]) + weight * sum(1 for j in family[i] if signal[j])
+        denominator = len(friends[i]) + weight * len(family[i])
+        f = hits / denominator if denominator > 0 else 0.0
         ch = float(s["chill"][i]) * (1.0 - adapt.chill_step * f)
         s["chill"][i] = ch + adapt.chill_relax * (1.0 - ch)
     # 3. unfriending (edges join alive agents only: emigrants' edges are cut)
@@ -331,6 +380,10 @@ def reference_day(
     # 6. emigration
     leaving = alive & (s["income_decile"] >= adapt.emigrate_min_decile) & any_active
     leaving &= draw("emi") < adapt.emigrate_rate
+    if households is not None and scenario.households is not None and scenario.households.emigrate_with_household:
+        gone = np.zeros(households.children.shape[0], dtype=bool)
+        gone[households.member_of[leaving]] = True
+        leaving = alive & gone[households.member_of]  # the household's other adults leave with it (§14)
     s["emigrated"] |= leaving
     active &= ~(leaving[src] | leaving[dst])
 
@@ -361,6 +414,17 @@ def reference_day(
     for name in scenario.sanctions:
         row[f"active_{name}"] = int(np.sum(now & sanction_active[name]))
         row[f"denials_{name}"] = denials[name]
+        if scenario.sanctions[name].affects_children:  # §14
+            barred = wrongly = 0
+            for h in range(households.children.shape[0] if households is not None else 0):
+                adults = range(int(households.start[h]), int(households.start[h + 1]))
+                having = [j for j in adults if now[j] and sanction_active[name][j]]
+                if having:
+                    barred += int(households.children[h])
+                    if all(wrongful_of[name][j] for j in having):
+                        wrongly += int(households.children[h])
+            row[f"children_affected_{name}"] = barred
+            row[f"children_wrongly_affected_{name}"] = wrongly
     row["wrongly_sanctioned"] = int(np.sum(now & any_wrongful))
     row["ever_wrongly_sanctioned"] = int(np.sum(now & s["ever_wrongly_sanctioned"]))
     row["ever_sanctioned"] = int(np.sum(now & s["ever_sanctioned"]))
@@ -388,4 +452,8 @@ def reference_day(
     row["stored_bytes"] = row["stored_record_bytes"] + cameras * acc.camera_bytes_per_day * min(
         t + 1, acc.footage_retention_days
     )
+    if (t + 1) % scenario.run.breakdown_every == 0 or t == scenario.run.days - 1:
+        # A groups.parquet row is written today (§15): the counters since the last row start again.
+        s["denials_since_row"][:] = 0
+        s["wrongful_since_row"][:] = 0
     return s, active, row

@@ -31,8 +31,9 @@ def test_run_writes_manifest_metrics_and_agents(tmp_path: Path) -> None:
     done = cli("run", "china_scs", "--agents", "3000", "--days", "12", "--seed", "5", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "ever wrongly sanctioned" in done.stdout and "run written to" in done.stdout
+    assert "who bears it — " in done.stdout and "the poorest fifth" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == [
-        "agents.parquet", "manifest.json", "metrics.parquet", "report.html", "trace.parquet"
+        "agents.parquet", "groups.parquet", "manifest.json", "metrics.parquet", "report.html", "trace.parquet"
     ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert (
@@ -42,7 +43,7 @@ def test_run_writes_manifest_metrics_and_agents(tmp_path: Path) -> None:
         and manifest["seed"] == 5
         and manifest["backend"] == "cpu"
     )
-    assert manifest["scenario"]["run"] == {"agents": 3000, "days": 12, "seed": 5}
+    assert manifest["scenario"]["run"] == {"agents": 3000, "days": 12, "seed": 5, "breakdown_every": 30}
     assert {"build", "simulate", "write"} <= set(manifest["wall_seconds"]) and manifest["peak_memory_bytes"] > 0
     metrics = pd.read_parquet(out / "metrics.parquet")
     assert len(metrics) == 12 and list(metrics["day"]) == list(range(12))

@@ -1,9 +1,10 @@
-"""The dashboard without a browser: the live run's worker, the ego network, the levers, the command."""
+"""The dashboard without a browser: the live run's worker, who bears it, the ego network, the levers, the command."""
 
 from __future__ import annotations
 
 import io
 import math
+import re
 import socket
 import threading
 import time
@@ -20,12 +21,14 @@ from typer.testing import CliRunner
 
 from conftest import scenario
 from trustsim import cli_dashboard
-from trustsim.dashboard import levers
+from trustsim.dashboard import levers, who
 from trustsim.dashboard import live as live_module
 from trustsim.dashboard.ego import default_agent, ego_network, figure, layout
 from trustsim.dashboard.live import LiveRun, Snapshot, Status, headline
+from trustsim.disparity import FLOWS, SHOWN
 from trustsim.engine import Simulation
 from trustsim.errors import ScenarioError, TrustsimError
+from trustsim.groups import COLUMNS, dimensions, rows_of
 from trustsim.scenario import load_scenario, read_raw
 from trustsim.world import World
 
@@ -217,7 +220,8 @@ def test_failures_show_as_one_line_and_the_worker_goes_on() -> None:
         assert (failed.status, failed.built) == (Status.FAILED, False)
         assert "need about" in failed.error and "\n" not in failed.error
         assert "--" not in failed.error and "run.agents" not in failed.error
-        assert "(set the Agents slider to " in failed.error and " or less)" in failed.error
+        assert "the largest run that fits has about" in failed.error
+        assert re.search(r"\(set the Agents slider to [\d,]+\)", failed.error), failed.error
         run.step(small())  # nothing built: the new scenario applies at once
         after = run.sync(60)
         assert (after.days_done, after.status, after.scenario.run.agents) == (1, Status.PAUSED, 2000)
@@ -332,6 +336,129 @@ def test_headline_figures(reference: pd.DataFrame) -> None:
     frame[["stored_bytes", "dissent_unchilled"]] = [[1.0, 4.0], [2.0, 4.0]]
     assert headline(frame) == {"blacklisted": 4, "ever_wrongly_sanctioned": 2, "chilling_effect": 0.25,
                                "isolated": 1, "stored_bytes": 2.0}  # fmt: skip
+
+
+# ---------------------------------------------------------------- who bears it
+
+BUSY = ("blacklist.blacklist_score=980", "blacklist.blacklist_exit_score=1100", "adaptation.emigrate_rate=0.05",
+        "run.breakdown_every=12")  # fmt: skip
+"""A society where, within 12 days, some are listed and some households have left (day 12 is a breakdown day)."""
+SOCIETY = ("alive", "blacklisted", "wrongly_sanctioned", "emigrated")
+"""Columns of the groups rows that are also society-wide metrics (each dimension's groups sum to them; the groups'
+ever-columns count emigrants too, the metrics' only the alive: docs/model.md §15)."""
+
+
+def test_the_snapshot_carries_the_groups_rows_of_its_day() -> None:
+    busy = scenario("china_family", *BUSY, agents=2000, days=30, seed=3)  # with age bands and households
+    run = LiveRun(busy)
+    try:
+        assert run.snapshot.groups.empty
+        for _ in range(12):
+            run.step()
+        snapshot = run.sync(60)
+    finally:
+        run.close()
+    groups, today = snapshot.groups, snapshot.metrics.iloc[-1]
+    assert today["blacklisted"] > 0 and today["alive"] < busy.run.agents  # the sums below are not trivial
+    assert set(groups["day"]) == {today["day"]}
+    assert groups.groupby("dimension", sort=False)["group"].agg(list).to_dict() == dimensions(busy)
+    sums = groups.groupby("dimension")[["agents", *SOCIETY, "ever_sanctioned"]].sum()
+    assert (sums["agents"] == busy.run.agents).all()
+    for column in SOCIETY:
+        assert (sums[column] == today[column]).all(), column
+    assert (sums["ever_sanctioned"] >= today["ever_sanctioned"]).all() and sums["ever_sanctioned"].nunique() == 1
+    recorded = Simulation(busy)  # on a breakdown day the live rows are groups.parquet's (flows aside)
+    for _ in range(12):
+        recorded.step()
+    state = [column for column in COLUMNS if column not in FLOWS]
+    pd.testing.assert_frame_equal(groups[state], recorded.groups.frame()[state])
+
+
+def test_the_groups_are_counted_once_a_day_and_a_failure_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    counted: list[int] = []
+
+    def counting(scenario: Any, t: int, inputs: Any) -> pd.DataFrame:
+        counted.append(t)
+        if t == 3:
+            raise RuntimeError("boom")
+        return rows_of(scenario, t, inputs)
+
+    monkeypatch.setattr(live_module, "rows_of", counting)
+    run = LiveRun(small())
+    try:
+        for _ in range(3):
+            run.step()
+        run.choose_agent(5)  # a snapshot of the same day: the rows are not counted again
+        assert run.sync(60).ego.agent == 5
+        assert counted == [0, 1, 2]
+        run.step()
+        failed = run.sync(60)
+        run.step()
+        after = run.sync(60)
+    finally:
+        run.close()
+    assert (failed.days_done, failed.error, failed.groups.empty) == (4, "who bears it: RuntimeError: boom", True)
+    assert (after.days_done, after.error, set(after.groups["day"])) == (5, None, {4})
+
+
+def test_the_panel_shows_the_rates_of_the_days_done() -> None:
+    run = LiveRun(small())
+    try:
+        shown = {0: run.snapshot}
+        for day in range(1, 11):
+            run.step()
+            if day in (1, 10):
+                shown[day] = run.sync(60)
+    finally:
+        run.close()
+    quintiles = dimensions(shown[0].scenario)["income_quintile"]
+    tables = {day: who.panel_rates(s.groups, s.scenario, "income_quintile") for day, s in shown.items()}
+    assert tables[0].isna().all().all() and tables[0].index.tolist() == quintiles
+    assert who.disparity_line(shown[0].groups, "income_quintile") == who.EMPTY_LINE
+    for day in (1, 10):
+        rows = shown[day].groups.set_index("dimension").loc["income_quintile"]
+        assert tables[day]["blacklisted"].tolist() == (rows["blacklisted"] / rows["alive"]).tolist()
+        assert tables[day]["emigrated"].tolist() == (rows["emigrated"] / rows["agents"]).tolist()
+        assert who.disparity_line(shown[day].groups, "income_quintile").startswith(f"After day {day}, ")
+    assert not tables[1].equals(tables[10])  # the panel's data follow the run
+    for day, snapshot in shown.items():
+        drawn = who.figure(snapshot.groups, snapshot.scenario, "income_quintile", 900)
+        assert [trace.name for trace in drawn.data] == list(SHOWN.values())
+        for trace, column in zip(drawn.data, SHOWN, strict=True):
+            assert list(trace.y) == who.group_words("income_quintile", quintiles)
+            np.testing.assert_array_equal(np.asarray(trace.x, dtype=float), tables[day][column].to_numpy())
+        assert drawn.layout.title.text == "By income quintile" + (f", after day {day}" if day else "")
+
+
+def _quintile_rows(**counts: list[int]) -> pd.DataFrame:
+    """Groups rows of day 6 for the income quintiles, 200 agents each (all alive), with the given counts."""
+    rows = pd.DataFrame({column: [0] * 5 for column in COLUMNS})
+    rows["day"], rows["dimension"], rows["group"] = 6, "income_quintile", [str(q) for q in range(5)]
+    rows["agents"] = rows["alive"] = 200
+    for column, values in counts.items():
+        rows[column] = values
+    return rows
+
+
+def test_the_disparity_line_names_the_highest_and_lowest_groups() -> None:
+    wrongly = _quintile_rows(ever_sanctioned=[9, 9, 9, 9, 9], ever_wrongly_sanctioned=[8, 4, 4, 2, 4])
+    assert who.disparity_line(wrongly, "income_quintile") == (
+        "After day 7, ever wrongly sanctioned by income quintile: Q1 (poorest) 4.0%, 4 times Q4 1.0%; "
+        "a gap of 3 percentage points.")  # fmt: skip
+    sanctioned = _quintile_rows(ever_sanctioned=[1, 1, 1, 1, 0])
+    assert who.disparity_line(sanctioned, "income_quintile") == (
+        "After day 7, ever sanctioned by income quintile (nobody wrongly yet): Q1 (poorest) 0.50% against none in "
+        "Q5 (richest); a gap of 0.5 percentage points.")  # fmt: skip
+    assert who.disparity_line(_quintile_rows(), "income_quintile") == "After day 7, nobody has been sanctioned yet."
+
+
+def test_the_dimension_choices_follow_the_scenario() -> None:
+    plain, family = load_scenario("china_scs"), load_scenario("china_family")
+    assert list(who.dimension_choices(plain).values()) == list(dimensions(plain))
+    assert who.dimension_choices(family)["age band"] == "age_band"
+    assert who.chosen_dimension(family, "age_band") == "age_band"
+    assert who.chosen_dimension(plain, "age_band") == who.DEFAULT_DIMENSION  # the scenario has no ages
+    assert who.group_words("cashless", ["false", "true"]) == ["uses cash", "cashless"]
 
 
 # ---------------------------------------------------------------- the ego network
@@ -652,3 +779,23 @@ def test_charts_are_drawn_from_day_0_and_updated_in_place() -> None:
     redraw(widget, two_days["blacklist"], layout)
     assert [id(t) for t in widget.data] == [id(t) for t in traces]  # the same traces, new values
     assert list(widget.data[0].x) == [0, 1]
+
+
+def test_the_ego_network_leaves_out_the_family() -> None:
+    """An edge to an adult of one's own household is family, not a (cut) friendship: not drawn in ring 1."""
+    from trustsim.dashboard.ego import ego_network
+
+    s = scenario("china_family", agents=3000, days=2)
+    sim = Simulation(s)
+    member_of = sim.households.member_of
+    net = sim.world.network
+    checked = 0
+    for agent in range(200):
+        row = net.neighbours[net.offsets[agent] : net.offsets[agent + 1]]
+        family = int(np.sum(member_of[row] == member_of[agent]))
+        ego = ego_network(sim.world, agent)
+        ring1 = ego.nodes[ego.ring == 1]
+        assert not np.any(member_of[ring1] == member_of[agent]), agent
+        assert ego.ever_friends == len(row) - family
+        checked += family > 0
+    assert checked > 20  # ring neighbours are mostly the same household: the rule was exercised

@@ -1,13 +1,15 @@
 """The dashboard in a real browser (Debian's Chromium driven by Playwright): offline, live, drawn, savable.
 
-The server runs as ``trustsim dashboard`` in a child process on a free port; the test
-moves sliders the way a keyboard user would, runs 30 days of 3,000 agents and checks
-what the page shows, what it requested and what it logged.
+The server runs as ``trustsim dashboard`` in a child process on a free port; the tests
+move sliders the way a keyboard user would, run a small scenario (30 days of 3,000 agents;
+10 days of 1,000 for "who bears it") and check what the page shows, what it requested
+and what it logged.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -16,13 +18,32 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page
 
 from browser_support import ARTIFACTS, chromium_page
+from trustsim.dashboard import who
+from trustsim.groups import dimensions
+from trustsim.scenario import load_scenario
 
 HEADLINE = ("blacklisted", "ever_wrongly_sanctioned", "chilling_effect", "isolated", "stored_bytes")
 CHARTS = ("score_distribution", "blacklist", "wrongful", "chilling", "isolation", "ego")
+WHO_PANEL = """() => { const gd = document.querySelector('.chart-who .js-plotly-plot');
+                       if (!gd || !gd.data || gd.data.length === 0) return null;
+                       return {title: gd.layout.title.text, groups: Array.from(gd.data[0].y),
+                               rates: gd.data.map(trace => Array.from(trace.x, x => Number.isFinite(x) ? x : null))};
+                     }"""
+"""JavaScript: what the "who bears it" chart shows (title, groups, each rate's bars, null: none); null before."""
+WATCH_WHO = """() => { window.whoTitles = [];
+                       const chart = document.querySelector('.chart-who');
+                       new MutationObserver(() => {
+                           const gd = chart.querySelector('.js-plotly-plot');
+                           const title = gd && gd.layout && gd.layout.title ? gd.layout.title.text : null;
+                           const seen = window.whoTitles;
+                           if (title && title !== seen[seen.length - 1]) seen.push(title);
+                       }).observe(chart, {subtree: true, childList: true, attributes: true, characterData: true}); }"""
+"""JavaScript: record every title the "who bears it" chart shows from now on, in order (``window.whoTitles``)."""
 
 
 def free_port() -> int:
@@ -74,6 +95,19 @@ def press(page: Page, slider: str, key: str, shows: str) -> None:
     thumb.press(key)
     page.wait_for_function("([name, text]) => document.querySelector('.value-' + name).innerText === text",
                            arg=[slider, shows], timeout=10_000)  # fmt: skip
+
+
+def who_panel(page: Page, title_ends: str) -> dict[str, Any]:
+    """What the "who bears it" chart shows once its title ends with ``title_ends`` (waiting for that redraw)."""
+    shows = f"ends => {{ const shown = ({WHO_PANEL})(); return shown !== null && shown.title.endsWith(ends); }}"
+    page.wait_for_function(shows, arg=title_ends, timeout=30_000)
+    return page.evaluate(WHO_PANEL)
+
+
+def choose_dimension(page: Page, words: str) -> None:
+    """Pick a dimension in the "who bears it" selector (a Vuetify menu)."""
+    page.locator(".who-dimension").click()
+    page.locator(".menuable__content__active .v-list-item").filter(has_text=re.compile(f"^{words}$")).click()
 
 
 def headline(page: Page) -> dict[str, str]:
@@ -134,3 +168,46 @@ def test_the_dashboard_runs_a_scenario_live_offline_and_saves_it(tmp_path: Path)
     assert manifest["scenario"]["blacklist"]["blacklist_score"] == 610
     assert manifest["scenario"]["blacklist"]["blacklist_exit_score"] == 760  # moved with it: the gap stays 150
     assert (target / "report.html").is_file()
+
+
+def test_who_bears_it_is_drawn_switches_dimension_and_follows_the_run(tmp_path: Path) -> None:
+    groups = dimensions(load_scenario("china_scs"))
+    quintiles = who.group_words("income_quintile", groups["income_quintile"])
+    regions = who.group_words("region", groups["region"])
+    with dashboard_server(tmp_path) as url, chromium_page(width=1400, height=1900) as (page, activity):
+        page.goto(url)
+        page.wait_for_selector(".lever-agents [role=slider]", state="attached", timeout=30_000)
+        press(page, "agents", "Home", "1,000")
+        press(page, "days", "Home", "1")
+        for day in (4, 7, 10):
+            press(page, "days", "Shift+ArrowRight", str(day))
+
+        empty = who_panel(page, "By income quintile")  # day 0: the groups, no bars
+        assert empty["groups"] == quintiles and all(rate is None for bars in empty["rates"] for rate in bars), empty
+        assert page.locator(".who-disparity").inner_text() == who.EMPTY_LINE
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".who").screenshot(path=str(ARTIFACTS / "dashboard-who-empty.png"))
+
+        page.locator(".step").click()
+        first = who_panel(page, "By income quintile, after day 1")
+        assert first["groups"] == quintiles and any(rate for bars in first["rates"] for rate in bars), first
+        assert page.locator(".who-disparity").inner_text().startswith("After day 1, ")
+        page.wait_for_function("() => document.querySelectorAll('.chart-who .bars .point').length > 0")  # drawn
+
+        choose_dimension(page, "region")
+        by_region = who_panel(page, "By region, after day 1")
+        assert by_region["groups"] == regions, by_region
+        page.wait_for_function("() => document.querySelector('.who-disparity').innerText.includes(' by region')")
+
+        page.evaluate(WATCH_WHO)
+        page.locator(".start").click()
+        page.get_by_text("day 10 / 10").wait_for(timeout=60_000)
+        last = who_panel(page, "By region, after day 10")
+        assert last["groups"] == regions and last["rates"] != by_region["rates"], (by_region, last)
+        days = [int(title.rsplit(" ", 1)[1]) for title in page.evaluate("() => window.whoTitles")]
+        assert days == sorted(days) and days[-1] == 10, days  # redrawn as the run went on, never going back
+        assert page.locator(".who-disparity").inner_text().startswith("After day 10, ")
+        page.locator(".who").screenshot(path=str(ARTIFACTS / "dashboard-who.png"))
+
+        assert activity.errors == [], activity.errors
+        assert activity.foreign_requests(allowed=()) == []

@@ -16,10 +16,12 @@ import pandas as pd
 import pytest
 
 from conftest import scenario
+from trustsim.disparity import Quantity
 from trustsim.engine import Simulation
 from trustsim.errors import ScenarioError
 from trustsim.experiments import compare, query, sensitivity, sweep
 from trustsim.experiments.analysis import run_metrics, sample, sensitivity_indices
+from trustsim.experiments.api import ExperimentError
 from trustsim.experiments.design import factorial, parse_levels, parse_range, seeds
 
 
@@ -156,11 +158,12 @@ def test_sobol_indices_of_the_ishigami_function() -> None:
 def test_sensitivity_of_the_simulator_from_python_and_the_command_line(tmp_path: Path) -> None:
     table = sensitivity(
         "china_scs", ["observation.false_match=0:0.1", "blacklist.blacklist_exit_days=1:60"], method="morris",
-        samples=4, metrics=["ever_wrongly_sanctioned", "blacklisted"], agents=1000, days=20, out=tmp_path / "m",
-        jobs=2,
+        samples=4, metrics=["ever_wrongly_sanctioned", "blacklisted", "gap:sanctioned:income_quintile"],
+        agents=1000, days=20, out=tmp_path / "m", jobs=2,
     )  # fmt: skip
     assert list(table.columns) == ["metric", "parameter", "mu_star", "mu_star_conf", "sigma", "undefined_runs"]
-    assert len(table) == 4 and np.isfinite(table["mu_star"]).all()
+    assert len(table) == 6 and np.isfinite(table["mu_star"]).all()
+    assert (table.loc[table["metric"] == "gap:sanctioned:income_quintile", "mu_star"] > 0).any()
     assert len(query(tmp_path / "m", "SELECT * FROM runs")) == 4 * 3
     ints = query(tmp_path / "m", 'SELECT DISTINCT "blacklist.blacklist_exit_days" AS d FROM runs')["d"]
     assert all(float(d).is_integer() for d in ints)  # an integer parameter is sampled as integers
@@ -305,3 +308,53 @@ def test_experiment_commands_print_their_tables_and_refuse_bad_input(tmp_path: P
         lines = bad.stderr.strip().splitlines()
         assert bad.returncode == 2 and len(lines) == 1 and message in lines[0], (args, bad.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "s"]  # refused before any folder was made
+
+
+def test_a_sweep_reports_a_groups_quantity_of_each_run(tmp_path: Path) -> None:
+    """--metric gap:…: each run's value is the one its own groups rows give, and it is in the catalog."""
+    quantity = "gap:ever_wrongly_sanctioned:income_quintile"
+    runs = sweep("china_family", ["observation.review_per_capita=0.0005,0.02"], reps=2, agents=1500, days=40,
+                 overrides=["observation.false_match=0.3", "channels.camera.schedule=[{day=0, coverage=1.0}]"],
+                 metrics=[quantity, "rate:sanctioned:age_band=18–29"], out=tmp_path / "s", jobs=2)  # fmt: skip
+    assert (runs["status"] == "done").all()
+    folder = Path(runs.attrs["folder"])
+    for _, row in runs.iterrows():
+        s = scenario("china_family", "observation.false_match=0.3", "channels.camera.schedule=[{day=0, coverage=1.0}]",
+                     f"observation.review_per_capita={row['observation.review_per_capita']}", agents=1500, days=40,
+                     seed=int(row["seed"]))  # fmt: skip
+        simulation = Simulation(s)
+        simulation.run()
+        assert row[quantity] == Quantity.parse(quantity).of(simulation.groups.frame())
+        assert (folder / "groups" / f"{row['run_id']}.parquet").is_file()
+    assert runs[quantity].max() > 0
+    stored = query(folder, f'SELECT avg("{quantity}") AS gap FROM runs')
+    assert stored["gap"].item() == pytest.approx(runs[quantity].mean())
+
+
+def test_a_groups_quantity_is_checked_before_any_run(tmp_path: Path) -> None:
+    """A quantity the scenario cannot have is one line, and no experiment directory is left."""
+    for metric, words in (("gap:sanctioned:age_band", "no dimension 'age_band'"),
+                          ("ratio:x:y", "is not a groups quantity"),
+                          ("blacklisted", "every headline metric is reported already")):  # fmt: skip
+        with pytest.raises(ExperimentError, match=words):
+            sweep("china_scs", ["score.contagion=0,0.1"], agents=300, days=5, metrics=[metric], out=tmp_path / "x")
+        assert not (tmp_path / "x").exists()
+    done = cli("compare", "china_scs", "china_family", "--reps", "2", "--agents", "300", "--days", "5",
+               "--metric", "rate:sanctioned:region=nowhere", "--out", str(tmp_path / "c"))  # fmt: skip
+    assert done.returncode == 2 and "no group 'nowhere' in region" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_metric_undefined_in_some_runs_gets_no_indices() -> None:
+    """A NaN or infinite value (a disparity whose lowest group is at 0) gives NaN indices and says how many runs."""
+    from trustsim.experiments.api import sensitivity_problem, sensitivity_table
+
+    design = {"vary": ["score.contagion=0:1"], "method": "morris", "samples": 2, "seed": 1}
+    _, points = sensitivity_problem(design)
+    values = points[:, 0] * 2.0
+    runs = pd.DataFrame({"run_id": [f"x{i:06d}" for i in range(len(points))], "status": "done", "m": values})
+    assert np.isfinite(sensitivity_table(runs, design, ["m"])["mu_star"]).all()
+    for bad in (np.inf, np.nan):
+        runs.loc[1, "m"] = bad
+        table = sensitivity_table(runs, design, ["m"])
+        assert table["undefined_runs"].tolist() == [1] and table["mu_star"].isna().all()

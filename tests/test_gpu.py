@@ -56,14 +56,19 @@ HARSH = (
 )
 
 
-def harsh() -> object:
-    return scenario("china_scs", *HARSH, agents=300, days=DAYS, seed=11)
+# With households, ages and dependants (docs/model.md §14), and groups rows every 3 days (§15).
+FAMILY = ("run.breakdown_every=3", "sanctions.private_school_ban.attempt_rate=0.5", "score.contagion=0.3")
 
 
-@pytest.fixture(scope="module")
-def runs() -> dict[str, object]:
+def harsh(source: str = "china_scs") -> object:
+    extra = FAMILY if source == "china_family" else ()
+    return scenario(source, *HARSH, *extra, agents=300, days=DAYS, seed=11)
+
+
+@pytest.fixture(scope="module", params=["china_scs", "china_family"])
+def runs(request: pytest.FixtureRequest) -> dict[str, object]:
     """The harsh scenario on the CPU; on the GPU (state saved half-way); the CPU resuming the GPU's state."""
-    s = harsh()
+    s = harsh(request.param)
     cpu = Simulation(s, traced=64)
     cpu.run()
     gpu = Simulation(s, traced=64, backend="gpu")
@@ -104,11 +109,23 @@ def test_every_mechanism_fires(runs: dict[str, Simulation]) -> None:
         assert m[column].sum() > 0, column
     assert m["review_backlog"].max() > 0
     assert m["active_edges"].iloc[-1] < m["active_edges"].iloc[0]
+    if runs["cpu"].scenario.households is not None:
+        assert m["children_affected_private_school_ban"].sum() > 0
+        assert m["children_wrongly_affected_private_school_ban"].sum() > 0
+        assert runs["cpu"].groups.frame()["denials"].sum() > 0
 
 
 def test_gpu_metrics_equal_cpu(runs: dict[str, Simulation]) -> None:
     """Every count of every day identical; scores and other reals to float tolerance (docs/model.md §9)."""
     assert_same(runs["cpu"].metrics.frame(), runs["gpu"].metrics.frame(), "metrics")
+
+
+def test_gpu_groups_equal_cpu(runs: dict[str, Simulation]) -> None:
+    """The rows of groups.parquet (docs/model.md §15) agree, and a resumed run keeps the earlier rows."""
+    cpu = runs["cpu"].groups.frame()
+    assert len(cpu) > 0
+    assert_same(cpu, runs["gpu"].groups.frame(), "groups")
+    assert_same(cpu, runs["resumed"].groups.frame(), "resumed groups")
 
 
 def test_gpu_agents_and_trace_equal_cpu(runs: dict[str, Simulation]) -> None:
@@ -292,6 +309,8 @@ def _on_host(value: object) -> object:
         return value.copy_to_host()
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return type(value)(*(_on_host(v) for v in value))
+    if isinstance(value, tuple):
+        return tuple(_on_host(v) for v in value)
     return value
 
 
@@ -315,6 +334,14 @@ def _record_launches() -> dict[tuple[str, str], set[tuple[object, ...]]]:
     try:
         s = harsh()
         Simulation(s.model_copy(update={"run": s.run.model_copy(update={"days": 3})}), traced=8, backend="gpu").run()
+        # With households and ages (docs/model.md §14): two days, then day 365, when ages advance.
+        family = harsh("china_family")
+        simulation = Simulation(family.model_copy(update={"run": family.run.model_copy(update={"days": 366})}),
+                                traced=8, backend="gpu")  # fmt: skip
+        simulation.step()
+        simulation.step()
+        simulation.world.day = 365
+        simulation.step()
     finally:
         simulated.FakeCUDAKernel.__call__ = original  # type: ignore[method-assign]
     return launches

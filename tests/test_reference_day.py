@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from reference_day import State, coverage_today, reference_day, schedule_value
+from reference_day import Family, State, coverage_today, reference_day, schedule_value
 from trustsim.engine import Simulation
 from trustsim.scenario import Scenario, SchedulePoint, load_scenario
 
@@ -77,6 +77,12 @@ CORNERS = [
     "blacklist.court_exit_rate=0.5",
 ]
 
+# china_family's private-school and rental bans reach many households when the list is full.
+FAMILY = [
+    "sanctions.private_school_ban.attempt_rate=0.3",
+    "score.contagion=0.3",
+]
+
 CONFIGS: dict[str, dict[str, Any]] = {
     # name: scenario, overrides, agents, seed, days stepped before checking, days checked
     "china_scs": {"source": "china_scs", "overrides": [], "agents": 2500, "seed": 3, "warm": 12, "check": 3},
@@ -123,6 +129,40 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # More than one chunk of the parallel kernels (8,192 agents), the last one ending
     # inside a 64-agent word of phase A's draws.
     "two_chunks": {"source": "china_scs", "overrides": HEAVY, "agents": 9229, "seed": 19, "warm": 3, "check": 2},
+    # Households, dependants and ages (docs/model.md §14) under heavy pressure: families
+    # in contagion and chilling, children barred, households leaving together.
+    "china_family": {
+        "source": "china_family", "overrides": [*HEAVY, *FAMILY], "agents": 2000, "seed": 23, "warm": 4, "check": 4
+    },
+    # Across day 365, when everybody in the country is a year older and some change band.
+    "birthday": {"source": "china_family", "overrides": HEAVY[3:], "agents": 600, "seed": 29, "warm": 364, "check": 2},
+    # Households without ages, a family weight other than 1, staying when one adult leaves.
+    "households_only": {
+        "source": "china_scs",
+        "overrides": [
+            *HEAVY,
+            "households={adults = [0.3, 0.4, 0.3], children = [0.5, 0.5], family_weight = 0.5, "
+            "emigrate_with_household = false}",
+            "sanctions.flight_ban.affects_children=true",
+        ],
+        "agents": 1500,
+        "seed": 31,
+        "warm": 4,
+        "check": 3,
+    },
+    # Ages without households.
+    "ages_only": {
+        "source": "china_scs",
+        "overrides": [
+            *HEAVY,
+            "ages={max_age = 70, age_bands = [{min_age = 18, share = 0.5}, {min_age = 40, share = 0.5}]}",
+            "behaviours.jaywalk.age_multiplier=[3.0, 0.25]",
+        ],
+        "agents": 1500,
+        "seed": 37,
+        "warm": 4,
+        "check": 3,
+    },
 }
 
 
@@ -156,7 +196,8 @@ def reference_of(
     before = frame[frame["day"] < t] if len(frame) else frame
     records = int(sum(before[f"observed_{b}"].sum() for b in sim.scenario.behaviours)) if len(before) else 0
     net = sim.world.network
-    return reference_day(sim.scenario, state, edges, net.src, net.dst, t, records)
+    households = Family(*sim.households) if sim.scenario.households is not None else None
+    return reference_day(sim.scenario, state, edges, net.src, net.dst, t, records, households)
 
 
 def values_differ(want: Any, got: Any) -> bool:
@@ -311,3 +352,48 @@ def test_ten_behaviour_variant_uses_wide_masks_and_every_new_branch() -> None:
     for column in ("misattributed_litter", "misattributed_help_elderly", "penalised_petition", "penalised_luxury"):
         assert metrics[column].sum() > 0, column
     assert metrics["blacklist_entries_court"].sum() > 0
+
+
+def test_family_variants_exercise_every_family_branch() -> None:
+    """On the checked days of the family configurations, children are barred (rightly and wrongly), a household
+    leaves together, and day 365 moves agents into the next age band: the checks above are not vacuous."""
+    config = CONFIGS["china_family"]
+    sim = Simulation(make_scenario(config))
+    for _ in range(config["warm"]):
+        sim.step()
+    totals: dict[str, float] = {}
+    together = 0
+    for _ in range(config["check"]):
+        before = sim.world.population.emigrated.copy()
+        state, edges = snapshot(sim)
+        _, _, row = reference_of(sim, state, edges)
+        for key, value in row.items():
+            totals[key] = totals.get(key, 0) + value
+        sim.step()
+        left = sim.world.population.emigrated & ~before
+        together += int(np.any(np.bincount(sim.households.member_of[left]) > 1))
+    for key in ("children_affected_private_school_ban", "children_wrongly_affected_private_school_ban",
+                "children_affected_rental_ban", "children_wrongly_affected_rental_ban"):  # fmt: skip
+        assert totals[key] > 0, key  # by listing and by score, rightly and wrongly
+    assert together > 0
+    config = CONFIGS["households_only"]  # a sanction of the listed that bars children, w = 0.5
+    sim = Simulation(make_scenario(config))
+    for _ in range(config["warm"]):
+        sim.step()
+    barred = {"children_affected_flight_ban": 0, "children_wrongly_affected_flight_ban": 0}
+    for _ in range(config["check"]):
+        state, edges = snapshot(sim)
+        _, _, row = reference_of(sim, state, edges)
+        for key in barred:
+            barred[key] += row[key]
+        sim.step()
+    assert all(value > 0 for value in barred.values()), barred
+    config = CONFIGS["birthday"]
+    sim = Simulation(make_scenario(config))
+    for _ in range(config["warm"] + 1):  # to the start of day 365, the second day checked
+        sim.step()
+    minimums = [band.min_age for band in sim.scenario.ages.age_bands]
+    state, edges = snapshot(sim)
+    after, _, _ = reference_of(sim, state, edges)
+    moved = np.isin(after["age"], minimums) & (after["age"] != state["age"])
+    assert moved.any()  # someone turned 30, 45 or 60 on day 365

@@ -11,7 +11,9 @@ from browser_support import ARTIFACTS, chromium_page
 from conftest import cli
 from trustsim.report.figures import RUN_FIGURES
 
-FIGURE_IDS = (*RUN_FIGURES, "agent_story")
+BEARING = tuple(f"bearing_{d}" for d in ("region", "income_quintile", "outspoken", "cashless", "privacy_minded"))
+"""The "Who bears it" figures of a society without households or ages: one per dimension."""
+FIGURE_IDS = (*RUN_FIGURES, *BEARING, "agent_story")
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +68,44 @@ def test_every_figure_exports_svg_and_the_buttons_download_svg_and_png(report: P
             svg = unquote(image.split(",", 1)[1])
             assert image.startswith("data:image/svg+xml") and "<svg" in svg and "class=\"main-svg\"" in svg, figure_id
         assert activity.errors == [], activity.errors
+
+
+def _drawn(page: object, figure_id: str) -> dict[str, object]:
+    return page.evaluate(  # type: ignore[attr-defined]
+        """id => { const gd = document.getElementById(id);
+                   return {traces: gd.data.length, laid: !!gd._fullLayout,
+                           marks: gd.querySelectorAll('.trace, .point, path.js-line, .bars path').length}; }""",
+        figure_id,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("china_family", ("bearing_age_band", "bearing_has_children", "bearing_age_over_time", "bearing_children")),
+        ("uk_credit", ("bearing_age_band", "bearing_age_over_time")),
+    ],
+)
+def test_family_and_credit_runs_say_who_bears_it_and_draw_it(
+    name: str, extra: tuple[str, ...], tmp_path: Path
+) -> None:
+    """`trustsim run china_family` and `uk_credit` end with a line of who bears it; the report's section draws."""
+    out = tmp_path / name
+    overrides = ("--set", "blacklist.blacklist_score=985") if name == "china_family" else ()
+    done = cli("run", name, "--agents", "5000", "--days", "400", "--seed", "3", "--out", str(out), *overrides)
+    assert done.returncode == 0, done.stderr
+    line = next(text for text in done.stdout.splitlines() if text.startswith("who bears it — "))
+    assert "the poorest fifth" in line and "ages 18–" in line
+    if name == "china_family":
+        assert "children barred by private_school_ban" in line
+    ids = (*BEARING, *extra)
+    with chromium_page() as (page, activity):
+        page.goto((out / "report.html").as_uri())
+        page.wait_for_selector("h2:has-text('Who bears it')")
+        for figure_id in ids:
+            page.wait_for_selector(f"#{figure_id} .main-svg")
+            drawn = _drawn(page, figure_id)
+            assert drawn["traces"] > 0 and drawn["laid"] and drawn["marks"] > 0, (figure_id, drawn)
+        assert page.locator("text=Disparities on day 399").count() == 1
+        assert activity.errors == [], activity.errors
+        assert activity.foreign_requests(allowed=("file://",)) == []

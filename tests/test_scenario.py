@@ -64,6 +64,32 @@ def test_china_scs_is_exactly_model_section_11() -> None:
     }  # fmt: skip
 
 
+def test_china_family_is_exactly_model_section_12() -> None:
+    """china_scs with households, ages and dependants, every value as docs/model.md §12 gives it."""
+    s, ref = load_scenario("china_family"), load_scenario("china_scs")
+    h = s.households
+    assert h.adults == [0.28, 0.45, 0.18, 0.09]
+    assert h.children == [0.58, 0.30, 0.11, 0.01]
+    assert (h.family_weight, h.emigrate_with_household) == (1.0, True)
+    assert [(b.min_age, b.share) for b in s.ages.age_bands] == [(18, 0.19), (30, 0.27), (45, 0.30), (60, 0.24)]
+    assert s.ages.max_age == 90
+    multipliers = {name: b.age_multiplier for name, b in s.behaviours.items() if b.age_multiplier is not None}
+    assert multipliers == {"late_payment": [2.0, 1.2, 0.8, 0.5], "dissent": [1.5, 1.0, 1.0, 0.7]}
+    barring = [name for name, sanction in s.sanctions.items() if sanction.affects_children]
+    assert barring == ["private_school_ban", "rental_ban"]
+    # Everything else is china_scs's.
+    family = s.model_dump(exclude={"name", "description", "households", "ages", "behaviours", "sanctions"})
+    assert family == ref.model_dump(exclude={"name", "description", "households", "ages", "behaviours", "sanctions"})
+    assert list(s.behaviours) == list(ref.behaviours) and list(s.sanctions) == list(ref.sanctions)
+    for name, b in s.behaviours.items():
+        assert b.model_dump(exclude={"age_multiplier"}) == ref.behaviours[name].model_dump(exclude={"age_multiplier"})
+    for name, x in s.sanctions.items():
+        assert x.model_dump(exclude={"affects_children"}) == ref.sanctions[name].model_dump(
+            exclude={"affects_children"}
+        )
+    assert ref.households is None and ref.ages is None
+
+
 def test_baseline_is_the_reference_society_with_no_coverage() -> None:
     ref, base = load_scenario("china_scs"), load_scenario("baseline")
     assert base.model_dump(exclude={"name", "description", "channels"}) == ref.model_dump(

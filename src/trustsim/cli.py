@@ -175,24 +175,30 @@ def _with_progress(start: Callable[[ProgressHooks], Result], quiet: bool, report
         report_after(result.run_dir, report and m["days_done"] > 0, quiet)  # its failure leaves the exit code
         raise typer.Exit(code=INTERRUPTED)
     if not quiet:
-        _print_summary(result.summary(), result.manifest, result.run_dir)
+        _print_summary(result)
     finish_with_report(result.run_dir, report, quiet)
 
 
-def _print_summary(summary: dict[str, float], manifest: dict, run_dir: Path) -> None:
+def _print_summary(result: Result) -> None:
+    from trustsim.disparity import children_barred, who_bears_it
+
+    manifest = result.manifest
     table = Table(title=f"{manifest['scenario_name']} — {manifest['agents']:,} agents, {manifest['days']} days")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    for name, value in summary.items():
+    for name, value in result.summary().items():
         table.add_row(name.replace("_", " "), number(value))
     console.print(table)
+    bearing = who_bears_it(result.groups, children_barred(result.metrics))
+    if bearing is not None:
+        console.print(f"who bears it — {bearing}", highlight=False, soft_wrap=True)
     seconds = manifest["wall_seconds"]
     rate = manifest["agents"] * manifest["days"] / max(seconds["simulate"], 1e-9)
     console.print(
         f"build {seconds['build']:.1f} s, simulate {seconds['simulate']:.1f} s ({rate:,.0f} agent-steps/s), "
         f"write {seconds['write']:.1f} s, peak memory {manifest['peak_memory_bytes'] / 2**20:,.0f} MiB"
     )
-    console.print(f"run written to {run_dir}")
+    console.print(f"run written to {result.run_dir}")
 
 
 @app.command("validate")

@@ -29,6 +29,11 @@ Cluster = Annotated[
 ]
 Base = Annotated[list[str] | None, typer.Option("--base", help="override of every run, KEY=VALUE (repeatable)")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="no progress bar")]
+GroupMetrics = Annotated[
+    list[str] | None,
+    typer.Option("--metric", help="a groups quantity to add, e.g. gap:ever_wrongly_sanctioned:income_quintile "
+                                  "(repeatable; docs/experiments.md)"),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -83,6 +88,7 @@ def compare(
     independent_seeds: Annotated[
         bool, typer.Option("--independent-seeds", help="give B its own seeds instead of A's (wider intervals)")
     ] = False,
+    metric: GroupMetrics = None,
     out: Out = None,
     jobs: Jobs = None,
     cluster: Cluster = None,
@@ -94,7 +100,7 @@ def compare(
 
     table = _with_runs(quiet, f"compare {a} vs {b}", lambda on_progress: run_compare(
         a, b, reps, agents=agents, days=days, seed=seed, overrides=base or (), independent=independent_seeds,
-        out=out, jobs=jobs, cluster=cluster, on_progress=on_progress,
+        metrics=metric or (), out=out, jobs=jobs, cluster=cluster, on_progress=on_progress,
     ))  # fmt: skip
     pairing = "independent seeds" if independent_seeds else "common random numbers"
     _print_frame(table, f"{b} − {a}: {reps} replicates, {pairing}", list(table.columns))
@@ -119,6 +125,7 @@ def sweep(
     days: Days = None,
     seed: Seed = None,
     base: Base = None,
+    metric: GroupMetrics = None,
     out: Out = None,
     jobs: Jobs = None,
     cluster: Cluster = None,
@@ -129,11 +136,11 @@ def sweep(
     from trustsim.experiments import sweep as run_sweep
 
     runs = _with_runs(quiet, f"sweep {scenario}", lambda on_progress: run_sweep(
-        scenario, set_, reps, agents=agents, days=days, seed=seed, overrides=base or (), out=out, jobs=jobs,
-        cluster=cluster, on_progress=on_progress,
+        scenario, set_, reps, agents=agents, days=days, seed=seed, overrides=base or (), metrics=metric or (),
+        out=out, jobs=jobs, cluster=cluster, on_progress=on_progress,
     ))  # fmt: skip
     keys = [text.partition("=")[0].strip() for text in set_]
-    shown = ["ever_wrongly_sanctioned", "blacklisted", "chilling_effect", "isolated"]
+    shown = ["ever_wrongly_sanctioned", "blacklisted", "chilling_effect", "isolated", *(metric or [])]
     done = runs[runs["status"] == "done"]
     if len(done):
         summary = done.groupby(keys, as_index=False)[[m for m in shown if m in done]].mean()
@@ -148,7 +155,9 @@ def sensitivity(
     vary: Annotated[list[str], typer.Option("--vary", help="KEY=LO:HI (repeatable)")],
     method: Annotated[str, typer.Option(help="sobol or morris")] = "sobol",
     samples: Annotated[int, typer.Option(help="base samples N (sobol: N·(D+2) runs; morris: N·(D+1))")] = 64,
-    metric: Annotated[list[str] | None, typer.Option("--metric", help="headline metric (repeatable)")] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", help="headline metric or groups quantity (repeatable)")
+    ] = None,
     agents: Agents = None,
     days: Days = None,
     seed: Seed = None,
@@ -175,7 +184,10 @@ def sensitivity(
 def calibrate(
     scenario: Annotated[str, typer.Argument(help="shipped name or .toml path")],
     target: Annotated[
-        list[str], typer.Option("--target", help="NAME=VALUE: a yearly figure for --population people (repeatable)")
+        list[str],
+        typer.Option("--target", help="NAME=VALUE: a yearly figure for --population people, or QUANTITY=VALUE: a "
+                                      "groups quantity at the run's end, e.g. rate:ever_sanctioned:age_band=18–29=0.25 "
+                                      "(repeatable)"),
     ],
     vary: Annotated[
         list[str] | None, typer.Option("--vary", help="KEY=LO:HI, a parameter to fit (repeatable; none: score only)")

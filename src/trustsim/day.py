@@ -91,7 +91,7 @@ class Outcomes(NamedTuple):
     wrongly_received: Any  # mask: behaviours whose misattributed points landed on the agent (B)
     landed_points: Any  # float64: points of misattributions that stand; zero outside phases B–C
     landed_wrongful: Any  # float64: their negative part (Δw); zero outside phases B–C
-    status: Any  # uint8: ENTERED | SANCTIONED | WRONGLY_SANCTIONED | TOUCHED | LEAVING (D, E)
+    status: Any  # uint8: ENTERED | JUDGED | SANCTIONED | WRONGLY_SANCTIONED | TOUCHED | LEAVING (D, E)
 
 
 class Tallies(NamedTuple):

@@ -19,6 +19,8 @@ import pandas as pd
 
 from trustsim.checks import InvariantChecker
 from trustsim.day import Day, n_chunks
+from trustsim.groups import Groups, breakdown_day, group_slices, groups_problems, start_group_row
+from trustsim.households import Households, form_households, no_households
 from trustsim.mechanisms.adaptation import AdaptationPhase
 from trustsim.mechanisms.base import Mechanism
 from trustsim.mechanisms.behaviour import BehaviourPhase
@@ -108,6 +110,7 @@ class SavedState:
     observed_total: int
     trace: dict[str, np.ndarray]
     credit_file: dict[str, np.ndarray] = field(default_factory=empty_file)  # records of an expiry-memory run
+    groups: dict[str, np.ndarray] = field(default_factory=lambda: Groups.empty_saved())  # groups.parquet rows
 
 
 class Simulation:
@@ -155,14 +158,17 @@ class Simulation:
         wanted = max(1, scenario.run.agents // AGENTS_PER_THREAD) if threads is None else threads
         self.threads = max(1, min(wanted, available))
         coverage = coverage_table(scenario, scenario.run.days)
+        households = form_households(scenario) if scenario.households is not None else None
+        self.households = no_households() if households is None else households  # on the host
         if start is None:
-            population = initialise(scenario)
+            population = initialise(scenario, households)
             network = build_network(scenario.network, population.region, scenario.n_regions, scenario.run.seed)
-            world = World.create(scenario, population, network, coverage)
+            world = World.create(scenario, population, network, coverage, households)
         else:
-            world = _restore_world(scenario, start, coverage)
+            world = _restore_world(scenario, start, coverage, households)
         panel = choose_panel(world.population.outspoken, traced) if start is None else start.trace["agents"]
         self.trace = Trace(scenario, panel)
+        self.groups = Groups(scenario)
         self.credit_file = CreditFile(scenario) if scenario.score.expires else None  # CPU only (preflight)
         if start is not None and self.credit_file is not None:
             self.credit_file.restore(start.credit_file)
@@ -179,6 +185,7 @@ class Simulation:
         if start is not None:
             self.metrics.restore(start.metrics, start.day, start.observed_total)
             self.trace.restore(start.trace, start.day)
+            self.groups.restore(start.groups)
         self.checker = InvariantChecker(self.world) if check else None
 
     @property
@@ -211,6 +218,10 @@ class Simulation:
             started = time.perf_counter()
             self.metrics.record(self.world, day)
             self.trace.record(self.world, day)
+            if breakdown_day(self.scenario, day.t):
+                population = self.world.population
+                self.groups.record(day.t, group_slices(population, day.outcomes.status, self.world.households))
+                start_group_row(population)
             if seconds is not None:
                 seconds.setdefault("metrics", []).append(time.perf_counter() - started)
         finally:
@@ -240,6 +251,7 @@ class Simulation:
             metrics={name: values[: self.world.day] for name, values in self.metrics.values.items()},
             observed_total=self.metrics.observed_total,
             trace=self.trace.saved(self.world.day),
+            groups=self.groups.saved(),
             credit_file=self.credit_file.saved() if self.credit_file is not None else empty_file(),
         )
 
@@ -275,6 +287,7 @@ def saved_state_problems(state: SavedState, scenario: Scenario) -> list[str]:
     else:
         problems += trace_problems(state.trace, scenario, state.day)
         problems += file_problems(state.credit_file, n, state.day, scenario.score.expires)
+        problems += groups_problems(state.groups, scenario, state.day)
     return problems
 
 
@@ -301,14 +314,19 @@ def _network_problems(state: SavedState, n: int) -> list[str]:
     return [f"network {what} inconsistent" for what, fine in checks.items() if not fine]
 
 
-def _restore_world(scenario: Scenario, state: SavedState, coverage: np.ndarray) -> World:
-    """A world on day ``state.day`` from saved arrays (checked against the scenario first)."""
+def _restore_world(
+    scenario: Scenario, state: SavedState, coverage: np.ndarray, households: Households | None
+) -> World:
+    """A world on day ``state.day`` from saved arrays (checked against the scenario first).
+
+    The households are not saved: they are drawn again from the scenario's seed (a branch
+    may not change them).
+    """
     problems = saved_state_problems(state, scenario)
     if problems:
         raise ValueError("saved state does not fit the scenario: " + "; ".join(problems))
     population = Population(**state.population)
     network = Network(scenario.run.agents, *(state.network[name] for name in NETWORK_ARRAYS))
-    world = World.create(scenario, population, network, coverage)
-    world.degree = state.degree
+    world = World.create(scenario, population, network, coverage, households, degree=state.degree)
     world.day = state.day
     return world

@@ -29,10 +29,11 @@ from trustsim.day import scratch_bytes_per_agent
 from trustsim.errors import Setting, TrustsimError
 from trustsim.mechanisms.adaptation import TOUCHED_FRIENDS
 from trustsim.mechanisms.credit_file import CreditFile, expected_file_bytes
+from trustsim.metrics import columns as metric_columns
 from trustsim.network import network_bytes
 from trustsim.population import state_bytes_per_agent
 from trustsim.scenario import Scenario
-from trustsim.trace import DEFAULT_PANEL
+from trustsim.trace import DEFAULT_PANEL, trace_columns
 from trustsim.world import world_bytes_per_agent
 
 BUILD_BYTES_PER_EDGE = 64
@@ -122,17 +123,21 @@ def estimate(
     b = len(scenario.behaviours)
     edges = expected_edges(scenario, n) if edges is None else edges
     population = n * state_bytes_per_agent(b)
+    if scenario.households is not None:  # households.py: the household of each agent; start and children of each
+        population += n * (4 + 8 + 2)
     network = network_bytes(n, edges)
     # The day's outcomes and the score's second buffer; phase E's count of touched
     # friends (CPU); the active degree and the region index.
     scratch = n * (scratch_bytes_per_agent(b) + np.dtype(TOUCHED_FRIENDS).itemsize + world_bytes_per_agent())
     if scenario.score.expires:
         scratch += n * CreditFile.BYTES_PER_AGENT + expected_file_bytes(scenario, n, t)
-    n_columns = 30 + 6 + 5 * b + 2 * len(scenario.sanctions) + len(scenario.tiers)
+    n_columns = 1 + len(metric_columns(scenario))  # with the day
     metrics = 2 * t * n_columns * 8  # the preallocated columns and the frame made from them
-    # trace.py: a panel of at most DEFAULT_PANEL agents, its columns and the long frame made from them.
+    # trace.py: a panel of at most DEFAULT_PANEL agents, its columns and the long frame made from them
+    # (with its day and id).
     traced = traced_agents(n, scenario.population.outspoken_share)
-    metrics += 2 * t * traced * (28 + 3 * b + 2 * len(scenario.sanctions) + 16)
+    traced_bytes = sum(np.dtype(kind).itemsize for kind in trace_columns(scenario).values()) + 16
+    metrics += 2 * t * traced * traced_bytes
     # agents.parquet: numeric columns go to Arrow without a copy; the per-behaviour columns
     # are widened to float64, and ids, tiers, counterfactual score and Parquet buffers added.
     agent_table = (n if table_agents is None else min(n, table_agents)) * (64 + 16 * b)

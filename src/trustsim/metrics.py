@@ -31,7 +31,14 @@ from trustsim.day import (
     agents_of,
     chunk_function,
 )
-from trustsim.mechanisms.sanctions import sanction_conditions, tier_bounds, tier_index
+from trustsim.households import Households
+from trustsim.mechanisms.sanctions import (
+    sanction_active,
+    sanction_conditions,
+    tier_bounds,
+    tier_index,
+    wrongful_sanction,
+)
 from trustsim.population import Population
 from trustsim.quantiles import percentiles
 from trustsim.scalar import tally
@@ -59,17 +66,21 @@ PERCENTILES = (10.0, 50.0, 90.0)
 
 
 class StateCounting(NamedTuple):
-    """What the state counts are broken down by: the tiers, and the sanctions' distinct score bounds."""
+    """What the state counts are broken down by: the tiers, the sanctions' distinct score bounds, and the
+    sanctions that bar children (docs/model.md §14)."""
 
     tier_bounds: np.ndarray  # float64: min_score of every tier but the last, highest first
     sanction_bounds: np.ndarray  # float64: the distinct applies_below of the sanctions, highest first
+    children_below: np.ndarray  # float64 (K,): applies_below of each sanction that affects children (-inf: none)
+    children_to_listed: np.ndarray  # bool (K,): whether listing activates it
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> StateCounting:
         """The breakdown of ``scenario``."""
-        below, _ = sanction_conditions(scenario)
+        below, listed = sanction_conditions(scenario)
         bounds = sorted({float(b) for b in below if np.isfinite(b)}, reverse=True)
-        return cls(tier_bounds(scenario), np.array(bounds, dtype=np.float64))
+        barring = np.array([s.affects_children for s in scenario.sanctions.values()], dtype=np.bool_)
+        return cls(tier_bounds(scenario), np.array(bounds, dtype=np.float64), below[barring], listed[barring])
 
     @property
     def columns(self) -> int:
@@ -90,6 +101,7 @@ class Reduction(NamedTuple):
     counts: np.ndarray  # int64: the state counts summed over the alive agents (layout above)
     score_sum: float  # of the alive agents, in a fixed order
     percentiles: list[float]  # the alive agents' score percentiles PERCENTILES
+    children: np.ndarray  # int64 (2, K): children barred by each sanction that affects them; wrongly barred
 
 
 Reduce = Callable[[World, Day, StateCounting], Reduction]
@@ -106,8 +118,10 @@ def columns(scenario: Scenario) -> dict[str, type]:
     }
     for kind in ("committed", "observed", "misattributed", "caught", "penalised"):
         cols |= {f"{kind}_{b}": int for b in scenario.behaviours}
-    for s in scenario.sanctions:
+    for s, sanction in scenario.sanctions.items():
         cols |= {f"active_{s}": int, f"denials_{s}": int}
+        if sanction.affects_children:  # docs/model.md §14
+            cols |= {f"children_affected_{s}": int, f"children_wrongly_affected_{s}": int}
     cols |= {name: int for name in ("wrongly_sanctioned", "ever_wrongly_sanctioned", "ever_sanctioned")}
     cols |= {"dissent_committed": int, "dissent_unchilled": float, "import_share": float}
     cols |= {"active_edges": int, "isolated": int, "mean_degree_blacklisted": float, "mean_degree_others": float}
@@ -136,6 +150,7 @@ class Metrics:
         self.reduce = reduce_on_host if reduce is None else reduce
         self.behaviours = list(scenario.behaviours)
         self.sanctions = list(scenario.sanctions)
+        self.barring = [name for name, s in scenario.sanctions.items() if s.affects_children]
         self.tiers = [tier.name for tier in scenario.tiers]
         self.counting = StateCounting.from_scenario(scenario)
         applies_below, self.applies_to_blacklisted = sanction_conditions(scenario)
@@ -225,6 +240,9 @@ class Metrics:
             below = int(by_position[bound + 1 :].sum()) if bound >= 0 else 0
             listed_not_below = int(listed_by_position[: bound + 1].sum()) if bound >= 0 else listed
             row[f"active_{s}"] = below + (listed_not_below if self.applies_to_blacklisted[k] else 0)
+        for k, s in enumerate(self.barring):
+            row[f"children_affected_{s}"] = int(reduced.children[0, k])
+            row[f"children_wrongly_affected_{s}"] = int(reduced.children[1, k])
         return row
 
     def restore(self, saved: dict[str, np.ndarray], days: int, observed_total: int) -> None:
@@ -275,6 +293,37 @@ def count_agent(
         tally(counts, COUNT_FIXED + n_tiers + n_positions + position, 1)
 
 
+@nb.njit(inline="always", cache=True)
+def count_household(
+    counting: StateCounting, households: Households, h: int, pop: Population, counts: np.ndarray
+) -> None:
+    """Add household ``h``'s children to ``counts`` (2, K) for each sanction that bars children (docs/model.md §14).
+
+    A sanction bars them on a day one of the household's alive adults has it active; wrongly
+    when every such adult has it wrongfully (docs/model.md §6 item 7).
+    """
+    children = households.children[h]
+    if children == 0:
+        return
+    lo, hi = households.start[h], households.start[h + 1]
+    for k in range(counting.children_below.shape[0]):
+        below, to_listed = counting.children_below[k], counting.children_to_listed[k]
+        barred = False
+        wrongly = True
+        for j in range(lo, hi):
+            if pop.emigrated[j]:
+                continue
+            s, listed = pop.score[j], pop.blacklisted[j]
+            if sanction_active(s, listed, below, to_listed):
+                barred = True
+                wrongly = wrongly and wrongful_sanction(s, pop.wrongful[j], pop.listed_wrongly[j], listed, below,
+                                                        to_listed)  # fmt: skip
+        if barred:
+            tally(counts, (0, k), children)
+            if wrongly:
+                tally(counts, (1, k), children)
+
+
 # ---------------------------------------------------------------------------------- the CPU driver
 
 
@@ -284,7 +333,31 @@ def reduce_on_host(world: World, day: Day, counting: StateCounting) -> Reduction
     counts, score_sum = _state_counts(counting, pop, day.outcomes.status, world.degree)
     score = world.scenario.score
     quantiles = percentiles(pop.score, pop.emigrated, PERCENTILES, score.score_min, score.score_max)
-    return Reduction(day.tallies, counts.sum(axis=0), float(score_sum.sum()), quantiles)
+    children = np.zeros((2, counting.children_below.shape[0]), dtype=np.int64)
+    if children.size and world.households.n_households:
+        children = _children_counts(counting, world.households, pop).sum(axis=0)
+    return Reduction(day.tallies, counts.sum(axis=0), float(score_sum.sum()), quantiles, children)
+
+
+@nb.njit(parallel=True, cache=True)
+def _children_counts(counting: StateCounting, households: Households, pop: Population) -> np.ndarray:
+    n = households.children.shape[0]
+    chunks = (n + CHUNK - 1) // CHUNK
+    counts = np.zeros((chunks, 2, counting.children_below.shape[0]), dtype=np.int64)
+    for c in nb.prange(chunks):
+        local = np.zeros((2, counting.children_below.shape[0]), dtype=np.int64)
+        _count_households(c, counting, households, pop, local)
+        counts[c] = local
+    return counts
+
+
+@chunk_function
+def _count_households(
+    c: int, counting: StateCounting, households: Households, pop: Population, counts: np.ndarray
+) -> None:
+    lo, hi = agents_of(c, households.children.shape[0])  # households, here
+    for h in range(lo, hi):
+        count_household(counting, households, h, pop, counts)
 
 
 @nb.njit(parallel=True, cache=True)

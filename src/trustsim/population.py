@@ -13,7 +13,9 @@ Initialisation draws (all with ``t = 0``, ``k`` = agent id, slot 0 unless said):
 * ``init:decile``: ``income_decile = floor(10·U)``;
 * ``init:outspoken``, ``init:privacy``: Bernoulli draws ``U < share``;
 * ``init:cashless``: ``U < cashless_share[region]``;
-* ``init:frailty:<behaviour>``: Gamma(h, 1/h) by :func:`trustsim.rng.gamma_unit_mean`.
+* ``init:frailty:<behaviour>``: Gamma(h, 1/h) by :func:`trustsim.rng.gamma_unit_mean`;
+* with households, regions and income deciles are the household's
+  (:mod:`trustsim.households`); with ages, ``init:age_band`` and ``init:age``.
 
 Streams are named after behaviours, not their position, so adding a behaviour to a
 scenario leaves every other agent attribute unchanged.
@@ -27,6 +29,7 @@ from typing import Annotated, Any, NamedTuple, get_type_hints
 import numba as nb
 import numpy as np
 
+from trustsim.households import Households, draw_ages, household_deciles, household_regions
 from trustsim.rng import gamma_unit_mean, stream_id, uniform_array
 from trustsim.scenario import Scenario
 
@@ -77,6 +80,10 @@ class Population(NamedTuple):
     emigrated: Annotated[Any, Column(np.bool_, "has left; takes no further part", "§7.6")]
     ever_sanctioned: Annotated[Any, Column(np.bool_, "had an active sanction on some day", "§6")]
     ever_wrongly_sanctioned: Annotated[Any, Column(np.bool_, "had a wrongful active sanction on some day", "§6")]
+    denials_since_row: Annotated[Any, Column(np.int32, "refusals by every sanction since the last groups row", "§15")]
+    wrongful_since_row: Annotated[Any, Column(np.float64, "wrongful points (−Δw) since the last groups row", "§15")]
+    age: Annotated[Any, Column(np.int16, "age in whole years (an emigrant keeps its age at leaving); 0 without ages",
+                               "§14")]  # fmt: skip
 
     @property
     def n_agents(self) -> int:
@@ -117,13 +124,6 @@ def state_problems(arrays: dict[str, np.ndarray], n_agents: int, n_behaviours: i
     return problems
 
 
-def blank_population(n_agents: int, n_behaviours: int) -> Population:
-    """Every state array of ``n_agents`` agents at zero (``listed_day`` at -1: not listed), for hand-built cases."""
-    arrays = {name: np.zeros(col.shape(n_agents, n_behaviours), dtype=col.dtype) for name, col in STATE.items()}
-    arrays["listed_day"][:] = -1
-    return Population(**arrays)
-
-
 def region_quotas(n_agents: int, shares: list[float]) -> np.ndarray:
     """Exact agent counts per region by the largest-remainder method (ties: lower index)."""
     ideal = np.asarray(shares, dtype=np.float64) * n_agents
@@ -135,10 +135,11 @@ def region_quotas(n_agents: int, shares: list[float]) -> np.ndarray:
     return quotas
 
 
-def _deal_regions(n_agents: int, shares: list[float], seed: int) -> np.ndarray:
+def _deal_regions(quotas: np.ndarray, seed: int) -> np.ndarray:
+    n_agents = int(quotas.sum())
     order = np.argsort(uniform_array(seed, "init:region_order", 0, np.arange(n_agents)), kind="stable")
     region = np.empty(n_agents, dtype=np.int32)
-    region[order] = np.repeat(np.arange(len(shares), dtype=np.int32), region_quotas(n_agents, shares))
+    region[order] = np.repeat(np.arange(quotas.shape[0], dtype=np.int32), quotas)
     return region
 
 
@@ -157,13 +158,20 @@ def _frailties(shape: float, seed: int, streams: np.ndarray, n_agents: int) -> n
     return out
 
 
-def initialise(scenario: Scenario) -> Population:
-    """Draw a population for ``scenario`` from its seed (docs/model.md §1)."""
+def initialise(scenario: Scenario, households: Households | None = None) -> Population:
+    """Draw a population for ``scenario`` from its seed (docs/model.md §1; with households and ages, §14)."""
     n = scenario.run.agents
     seed = scenario.run.seed
     ids = np.arange(n)
     pop = scenario.population
-    region = _deal_regions(n, [r.share for r in scenario.regions], seed)
+    quotas = region_quotas(n, [r.share for r in scenario.regions])
+    decile_type = STATE["income_decile"].dtype
+    if households is None:
+        region = _deal_regions(quotas, seed)
+        income_decile = np.floor(uniform_array(seed, "init:decile", 0, ids) * 10).astype(decile_type)
+    else:  # a household shares its region and its income (docs/model.md §14)
+        region = household_regions(households, quotas, seed)[households.member_of]
+        income_decile = household_deciles(households, seed)[households.member_of].astype(decile_type)
     cashless_share = np.array([r.cashless_share for r in scenario.regions])
     streams = np.array([stream_id(f"init:frailty:{b}") for b in scenario.behaviours], dtype=np.int64)
     n_behaviours = len(scenario.behaviours)
@@ -172,8 +180,8 @@ def initialise(scenario: Scenario) -> Population:
         return np.full(STATE[name].shape(n, n_behaviours), value, dtype=STATE[name].dtype)
 
     return Population(
-        region=region,
-        income_decile=np.floor(uniform_array(seed, "init:decile", 0, ids) * 10).astype(STATE["income_decile"].dtype),
+        region=region.astype(STATE["region"].dtype),
+        income_decile=income_decile,
         outspoken=uniform_array(seed, "init:outspoken", 0, ids) < pop.outspoken_share,
         privacy_minded=uniform_array(seed, "init:privacy", 0, ids) < pop.privacy_share,
         cashless=uniform_array(seed, "init:cashless", 0, ids) < cashless_share[region],
@@ -192,4 +200,7 @@ def initialise(scenario: Scenario) -> Population:
         emigrated=filled("emigrated", False),
         ever_sanctioned=filled("ever_sanctioned", False),
         ever_wrongly_sanctioned=filled("ever_wrongly_sanctioned", False),
+        denials_since_row=filled("denials_since_row", 0),
+        wrongful_since_row=filled("wrongful_since_row", 0),
+        age=draw_ages(scenario, STATE["age"].dtype) if scenario.ages is not None else filled("age", 0),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from trustsim.errors import Setting, TrustsimError
+from trustsim.errors import Setting, TrustsimError, literal
 from trustsim.memory import MemoryEstimate, expected_edges, require_memory
 from trustsim.scenario import Scenario
 
@@ -27,7 +27,8 @@ class BackendOptionError(TrustsimError):
 def require_backend(scenario: Scenario, backend: str, check: bool) -> None:
     """Refuse, in one line, a backend that does not exist or does not offer what the run asks for."""
     if backend not in BACKENDS:
-        raise BackendOptionError(f"{{0}}: {backend!r} is not a backend; choose one of {', '.join(BACKENDS)}",
+        named = literal(repr(backend))
+        raise BackendOptionError(f"{{0}}: {named} is not a backend; choose one of {', '.join(BACKENDS)}",
                                  Setting("backend"))  # fmt: skip
     if backend != "gpu":
         return

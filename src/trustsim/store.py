@@ -12,6 +12,7 @@ one. Layout::
     RUN_DIR/metrics.parquet        the days simulated (all of them once complete)
     RUN_DIR/agents.parquet         every agent (or a sample) at the end of the last day simulated
     RUN_DIR/trace.parquet          day-by-day story of a panel of agents (trustsim.trace)
+    RUN_DIR/groups.parquet         who bears it: outcomes by group every breakdown_every days (trustsim.groups)
     RUN_DIR/report.html            the run's report (written by the CLI; trustsim report rebuilds it)
     RUN_DIR/checkpoints/day-000030.npz   the full state after 30 days (checkpoints every 30 days)
 
@@ -41,6 +42,8 @@ import pyarrow.parquet as pq
 
 from trustsim.engine import SavedState, saved_state_problems
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError, Setting, literal
+from trustsim.groups import empty_groups
+from trustsim.households import Households
 from trustsim.mechanisms.credit_file import empty_file
 from trustsim.mechanisms.sanctions import tier_bounds, tier_of
 from trustsim.population import Population
@@ -50,9 +53,10 @@ MANIFEST = "manifest.json"
 METRICS = "metrics.parquet"
 AGENTS = "agents.parquet"
 TRACE = "trace.parquet"
+GROUPS = "groups.parquet"
 REPORT = "report.html"
 CHECKPOINTS = "checkpoints"
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 _CHECKPOINT_NAME = re.compile(r"^day-(\d+)\.npz$")
 
 
@@ -178,13 +182,15 @@ class RunDirectory:
         """The manifest as it stands."""
         return read_manifest(self.path, finished=False)
 
-    def write_results(self, metrics: pd.DataFrame, agents: pa.Table, trace: pd.DataFrame) -> None:
-        """Write (or replace) the metrics, agent and trace tables."""
+    def write_results(self, metrics: pd.DataFrame, agents: pa.Table, trace: pd.DataFrame, groups: pd.DataFrame) -> None:
+        """Write (or replace) the metrics, agent, trace and groups tables."""
         table = pa.Table.from_pandas(metrics, preserve_index=False)
         traced = pa.Table.from_pandas(trace, preserve_index=False)
+        grouped = pa.Table.from_pandas(groups, preserve_index=False)
         self._guard(METRICS, lambda: atomic_write(self.path / METRICS, lambda p: pq.write_table(table, p)))
         self._guard(AGENTS, lambda: atomic_write(self.path / AGENTS, lambda p: pq.write_table(agents, p)))
         self._guard(TRACE, lambda: atomic_write(self.path / TRACE, lambda p: pq.write_table(traced, p)))
+        self._guard(GROUPS, lambda: atomic_write(self.path / GROUPS, lambda p: pq.write_table(grouped, p)))
 
     def save_checkpoint(self, state: SavedState, keep: int) -> Path:
         """Save ``state`` as ``checkpoints/day-DDDDDD.npz``; keep only the ``keep`` latest checkpoints."""
@@ -225,6 +231,7 @@ def write_checkpoint(path: Path, state: SavedState) -> None:
     arrays |= {f"network__{name}": values for name, values in state.network.items()}
     arrays |= {f"metrics__{name}": values for name, values in state.metrics.items()}
     arrays |= {f"trace__{name}": values for name, values in state.trace.items()}
+    arrays |= {f"groups__{name}": values for name, values in state.groups.items()}
     arrays |= {f"credit_file__{name}": values for name, values in state.credit_file.items()}
     arrays["degree"] = state.degree
     with open(path, "wb") as handle:
@@ -247,8 +254,9 @@ def read_checkpoint_header(path: str | Path) -> CheckpointHeader:
     try:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(archive["meta"].tobytes().decode())
-        if isinstance(meta, dict) and meta.get("format") == 1:
-            raise ValueError("written by an older trustsim (format 1, without the agents' trace); run it again")
+        if isinstance(meta, dict) and meta.get("format") in (1, 2):
+            raise ValueError(f"written by an older trustsim (format {meta['format']}, without the groups' rows "
+                             "and their counters); run it again")  # fmt: skip
         if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"a header of format {CHECKPOINT_FORMAT} is missing")
         for key, kind in (("day", int), ("edges", int), ("observed_total", int), ("scenario", dict)):
@@ -271,7 +279,7 @@ def read_checkpoint(path: str | Path) -> SavedState:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files if name != "meta"}
         parts: dict[str, dict[str, np.ndarray]] = {
-            "population": {}, "network": {}, "metrics": {}, "trace": {}, "credit_file": {},
+            "population": {}, "network": {}, "metrics": {}, "trace": {}, "credit_file": {}, "groups": {},
         }  # fmt: skip
         for name, values in arrays.items():
             group, _, key = name.partition("__")
@@ -286,6 +294,7 @@ def read_checkpoint(path: str | Path) -> SavedState:
             metrics=parts["metrics"],
             observed_total=header.observed_total,
             trace=parts["trace"],
+            groups=parts["groups"],
             credit_file=parts["credit_file"] or empty_file(),  # a checkpoint of a run without expiry may lack it
         )
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
@@ -323,14 +332,27 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+BOOKKEEPING = ("denials_since_row", "wrongful_since_row")
+"""State arrays that only count towards the next row of groups.parquet: not in the agent table."""
+
+
 def agent_table(
-    population: Population, scenario: Scenario, degree: np.ndarray, ids: np.ndarray | None = None
+    population: Population,
+    scenario: Scenario,
+    degree: np.ndarray,
+    ids: np.ndarray | None = None,
+    households: Households | None = None,
 ) -> pa.Table:
-    """The final state of every agent, one row each (``agents.parquet``); ``ids``: whose rows these are."""
+    """The final state of every agent, one row each (``agents.parquet``); ``ids``: whose rows these are.
+
+    With households, each agent's ``household`` and its ``children``; with ages, its ``age``.
+    """
     state = population.arrays()
     agent_ids = np.arange(population.n_agents, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
     columns: dict[str, Any] = {"id": agent_ids}
     for name, values in state.items():
+        if name in BOOKKEEPING or (name == "age" and scenario.ages is None):
+            continue
         if values.ndim == 2:
             for k, behaviour in enumerate(scenario.behaviours):
                 # Written as double whatever the storage (frailty is float32 in memory),
@@ -342,6 +364,10 @@ def agent_table(
     names = np.array([tier.name for tier in scenario.tiers])
     columns["tier"] = names[tier_of(population.score, tier_bounds(scenario))]
     columns["active_degree"] = degree
+    if households is not None and households.n_households:
+        household = households.member_of[agent_ids]
+        columns["household"] = household
+        columns["children"] = households.children[household]
     return pa.table(columns)
 
 
@@ -375,6 +401,12 @@ def read_metrics(run_dir: Path) -> pd.DataFrame:
 def read_agents(run_dir: Path) -> pd.DataFrame:
     """The final agent table of a finished run directory."""
     return pd.read_parquet(Path(run_dir) / AGENTS)
+
+
+def read_groups(run_dir: Path) -> pd.DataFrame:
+    """Who bears it: the run's rows by group (an empty table if the run directory has none)."""
+    path = Path(run_dir) / GROUPS
+    return pd.read_parquet(path) if path.is_file() else empty_groups()
 
 
 def read_trace(run_dir: Path) -> pd.DataFrame:

@@ -14,7 +14,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from trustsim.network import Network
+from trustsim.households import Households, no_households
+from trustsim.network import Network, cut_edge
 from trustsim.population import Population
 from trustsim.scalar import tally
 from trustsim.scenario import Scenario
@@ -126,6 +127,18 @@ def alive_at_rank(k: int, r: int, index: RegionIndex) -> int:
     return index.members[start[r] + place]
 
 
+@nb.njit(cache=True)
+def _separate_families(
+    offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray, degree: np.ndarray, member_of: np.ndarray
+) -> None:
+    """Cut every edge between two adults of one household: they are family, not friends (docs/model.md §14)."""
+    for u in range(degree.shape[0]):
+        for slot in range(offsets[u] + degree[u] - 1, offsets[u] - 1, -1):  # backwards: a cut moves later slots up
+            v = neighbours[slot]
+            if v > u and member_of[v] == member_of[u]:
+                cut_edge(u, slot, offsets, neighbours, edge_of_slot, degree)
+
+
 def world_bytes_per_agent() -> int:
     """Bytes per agent of the world's per-agent arrays beside the state: active degree and region index."""
     n = 1024
@@ -153,18 +166,38 @@ class World:
     degree: np.ndarray  # int32 (N,): active edges of each agent; they come first in its CSR row
     coverage: np.ndarray  # float64 (T, channels, R): docs/model.md §8
     regions: RegionIndex
+    households: Households  # docs/model.md §14; empty (no_households()) without them
     day: int = 0  # the next day to simulate
 
     @classmethod
-    def create(cls, scenario: Scenario, population: Population, network: Network, coverage: np.ndarray) -> World:
-        """A world on day 0: every edge active."""
+    def create(
+        cls,
+        scenario: Scenario,
+        population: Population,
+        network: Network,
+        coverage: np.ndarray,
+        households: Households | None = None,
+        degree: np.ndarray | None = None,
+    ) -> World:
+        """A world on day 0, every friendship active; or, with ``degree``, a saved one whose cuts it gives.
+
+        On day 0 an edge between two adults of one household is family, never a
+        friendship (docs/model.md §14): it starts cut.
+        """
+        households = no_households() if households is None else households
+        if degree is None:
+            degree = network.degree().astype(DEGREE)
+            if households.member_of.shape[0]:
+                _separate_families(network.offsets, network.neighbours, network.edge_of_slot, degree,
+                                   households.member_of)  # fmt: skip
         return cls(
             scenario=scenario,
             population=population,
             network=network,
-            degree=network.degree().astype(DEGREE),
+            degree=degree,
             coverage=coverage,
             regions=RegionIndex.build(population.region, ~population.emigrated, scenario.n_regions),
+            households=households,
         )
 
     @property

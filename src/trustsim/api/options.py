@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from trustsim.errors import Problem, ScenarioError, Setting
+from trustsim.errors import Problem, ScenarioError, Setting, literal
 from trustsim.preflight import Backend
 from trustsim.trace import DEFAULT_PANEL
 
@@ -62,5 +62,5 @@ class RunOptions(BaseModel):
                 if where is not None:
                     problems.append(f"{where}: {f'options.{key}' if key else 'options'}: {detail}")
                 else:
-                    problems.append(Problem("{0}: " + detail.replace("{", "{{").replace("}", "}}"), (Setting(key),)))
+                    problems.append(Problem("{0}: " + literal(detail), (Setting(key),)))
             raise ScenarioError(problems) from None

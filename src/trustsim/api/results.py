@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from trustsim.store import read_agents, read_manifest, read_metrics
+from trustsim.store import read_agents, read_groups, read_manifest, read_metrics
 from trustsim.summary import headline
 
 
@@ -38,10 +38,15 @@ class Result:
 
     @property
     def agents(self) -> pd.DataFrame:
-        """The final state of every agent, or of a sample (``--agents-out``); read from ``agents.parquet`` once."""
+        """The final state of every agent, or of a sample; read from ``agents.parquet`` once."""
         if self._agents is None:
             self._agents = read_agents(self.run_dir)
         return self._agents
+
+    @property
+    def groups(self) -> pd.DataFrame:
+        """Who bears it: the outcomes by group (``groups.parquet``, docs/model.md §15)."""
+        return read_groups(self.run_dir)
 
     def summary(self) -> dict[str, float]:
         """Headline figures (see :func:`trustsim.summary.headline`)."""

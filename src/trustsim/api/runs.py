@@ -267,7 +267,7 @@ def _execute(
 def _write_outcome(
     directory: RunDirectory, simulation: Simulation, manifest: dict[str, Any], seconds: dict[str, float], since: float
 ) -> pd.DataFrame:
-    """Write the metrics, agent and trace tables, then the manifest saying how the run ended; the metrics.
+    """Write the metrics, agent, trace and groups tables, then the manifest saying how the run ended; the metrics.
 
     ``seconds`` are the wall times so far; writing is timed from ``since``.
     """
@@ -277,13 +277,13 @@ def _write_outcome(
     if ids is not None:  # the traced agents too: the report's story reads their rows
         ids = np.union1d(ids, simulation.trace.agents)
     population, degree = simulation.agent_state(ids)
-    agents = agent_table(population, simulation.scenario, degree, ids)
+    agents = agent_table(population, simulation.scenario, degree, ids, simulation.households)
     manifest["agents_table"] = (
         "every agent"
         if ids is None
         else f"a sample of {ids.size:,} agents: {options.agents_out} evenly spaced by id, and the traced agents"
     )
-    directory.write_results(metrics, agents, simulation.trace.frame(simulation.days_done))
+    directory.write_results(metrics, agents, simulation.trace.frame(simulation.days_done), simulation.groups.frame())
     manifest.update(
         complete=simulation.finished,
         status="complete" if simulation.finished else "interrupted",

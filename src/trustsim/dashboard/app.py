@@ -1,4 +1,4 @@
-"""The dashboard page (Solara): scenario, policy levers, run controls, live charts, ego network, saving.
+"""The dashboard page (Solara): scenario, policy levers, run controls, live charts, ego network, who bears it, saving.
 
 Served by ``trustsim dashboard`` (see :mod:`trustsim.cli_dashboard` and
 ``docs/dashboard.md``). Each browser session gets its own :class:`LiveRun`; its worker
@@ -24,6 +24,7 @@ import solara
 from plotly.utils import PlotlyJSONEncoder
 
 from trustsim.dashboard import ego as ego_view
+from trustsim.dashboard import who
 from trustsim.dashboard.levers import LEVERS, UPLOAD_LIMIT, Lever, Raw, build, defaults, read_upload, too_big
 from trustsim.dashboard.live import HEADLINE, LiveRun, Snapshot, Status, one_line, page_words
 from trustsim.errors import ScenarioError, TrustsimError
@@ -37,6 +38,8 @@ CHARTS = ("score_distribution", "blacklist", "wrongful", "chilling", "isolation"
 """Figures of :mod:`trustsim.report.figures` drawn live, in order."""
 CHART_WIDTH = 460
 """Pixels: charts have a fixed width (a widget drawn before its cell is sized would not fit it) and wrap."""
+PANEL_WIDTH = 2 * CHART_WIDTH + 12
+"""Pixels: the "who bears it" panel spans two charts and the gap between them."""
 AGENTS = (1_000, 1_000_000, 1_000)  # slider minimum, maximum, step
 DAYS = (1, 730, 1)
 LABELS = {
@@ -270,12 +273,12 @@ class Drawing:
 
 
 @solara.component
-def Chart(name: str, drawing: Drawing) -> None:
+def Chart(name: str, drawing: Drawing, width: int = CHART_WIDTH) -> None:
     """One plotly chart in its fixed-size slot (class ``chart-NAME``), kept mounted for the page's life.
 
     Widgets are never taken away and drawn anew: plotly's front end would then talk to a closed widget.
     """
-    with solara.Div(classes=[f"chart chart-{name}"], style={"width": f"{CHART_WIDTH}px"}):
+    with solara.Div(classes=[f"chart chart-{name}"], style={"width": f"{width}px"}):
         LiveFigure(drawing)
 
 
@@ -364,6 +367,27 @@ def EgoView(snapshot: Snapshot, live: LiveRun) -> None:
 
 
 @solara.component
+def WhoBearsIt(snapshot: Snapshot) -> None:
+    """Who bears it: a dimension's groups and their rates, with the disparity line, redrawn with each snapshot.
+
+    The dimension selector has class ``who-dimension``, the line ``who-disparity``, the chart ``chart-who``.
+    """
+    chosen, set_chosen = solara.use_state(who.DEFAULT_DIMENSION)
+    dimension = who.chosen_dimension(snapshot.scenario, chosen)  # another scenario may lack the chosen one
+    choices = who.dimension_choices(snapshot.scenario)
+    drawing = solara.use_memo(lambda: Drawing(who.figure(snapshot.groups, snapshot.scenario, dimension, PANEL_WIDTH)),
+                              [snapshot.version, dimension])  # fmt: skip
+    with solara.Column(gap="4px", classes=["who"], style={"width": f"{PANEL_WIDTH}px"}):
+        with solara.Row(style={"align-items": "center", "padding-top": "12px"}):
+            solara.Text("Who bears it", style={"font-size": "1.2rem", "font-weight": "bold"})
+            solara.Select("Groups by", values=list(choices), value=who.dimension_words(dimension),
+                          on_value=lambda words: set_chosen(choices[words]), dense=True,
+                          classes=["who-dimension"], style={"max-width": "220px"})  # fmt: skip
+        solara.Text(who.disparity_line(snapshot.groups, dimension), classes=["who-disparity"])
+        Chart("who", drawing, PANEL_WIDTH)
+
+
+@solara.component
 def SavePanel(snapshot: Snapshot, live: LiveRun) -> None:
     """Save the run as a normal run directory (with its report); pauses it first."""
     target, set_target = solara.use_state("")
@@ -438,3 +462,4 @@ def Page() -> None:
         SavePanel(current, live)
         Headline(current)
         Charts(current, live)
+        WhoBearsIt(current)

@@ -48,11 +48,20 @@ class EgoNetwork:
 
 
 def _row(world: World, i: int) -> tuple[np.ndarray, np.ndarray]:
-    """Agent ``i``'s neighbours and whether each friendship is active (active ones first)."""
+    """Agent ``i``'s neighbours and whether each friendship is active (active ones first).
+
+    An edge to an adult of its own household is family, never a friendship (docs/model.md §14):
+    it is left out, not drawn as a cut friendship.
+    """
     net = world.network
     start, end = int(net.offsets[i]), int(net.offsets[i + 1])
     neighbours = net.neighbours[start:end].astype(np.int64)
-    return neighbours, np.arange(end - start) < int(world.degree[i])
+    active = np.arange(end - start) < int(world.degree[i])
+    member_of = world.households.member_of
+    if member_of.shape[0]:
+        friends = member_of[neighbours] != member_of[i]
+        neighbours, active = neighbours[friends], active[friends]
+    return neighbours, active
 
 
 def _rings(world: World, agent: int, cap: int) -> tuple[list[int], list[int], list[int]]:
@@ -105,7 +114,7 @@ def ego_network(world: World, agent: int, cap: int = RING2_CAP) -> EgoNetwork:
     edges, active = _edges(world, nodes, ring)
     ids = np.array(nodes, dtype=np.int64)
     pop = world.population
-    ever = int(world.network.offsets[agent + 1] - world.network.offsets[agent])
+    ever = int(_row(world, agent)[0].shape[0])
     return EgoNetwork(
         agent=agent, nodes=ids, ring=np.array(ring, dtype=np.int8), parent=np.array(parent, dtype=np.int64),
         score=pop.score[ids].astype(np.float64), blacklisted=pop.blacklisted[ids].astype(np.bool_),

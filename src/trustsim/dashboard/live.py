@@ -8,18 +8,19 @@ command after the other, so no day is lost or done twice however the commands
 interleave. Pause takes effect at the end of the day being simulated.
 
 After changes the worker makes an immutable :class:`Snapshot` (status, days done,
-the metrics so far, headline figures, the ego network). While a run goes on snapshots
-are *throttled*: a new one is made only once the last one has been delivered and
-``max(redraw_interval, time the last on_update took)`` seconds have passed since that
-delivery ended, plus one whenever a command ends; so however fast days go, a slow
-display (five charts of a long run) spends at most about half the time redrawing. A
+the metrics so far, headline figures, the ego network, the groups rows of "who bears
+it"). While a run goes on snapshots are *throttled*: a new one is made only once the
+last one has been delivered and ``max(redraw_interval, time the last on_update took)``
+seconds have passed since that delivery ended, plus one whenever a command ends; so
+however fast days go, a slow display (five charts of a long run) spends at most about
+half the time redrawing. The groups rows are counted only for a snapshot, not every day. A
 second thread hands the snapshots to ``on_update``, so the worker never waits for a
 redraw: a display slower than the snapshots gets the latest one and skips those it had
 no time for.
 
 Numba's threading layer is not safe for parallel kernels launched from several Python
-threads at once, so every building, stepping and saving in the process holds the
-module-wide :data:`STEP_LOCK`: several dashboard sessions take turns, a day each.
+threads at once, so every building, stepping, counting of groups and saving in the
+process holds the module-wide :data:`STEP_LOCK`: several dashboard sessions take turns, a day each.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from trustsim.api import Result
 from trustsim.dashboard.ego import RING2_CAP, EgoNetwork, default_agent, ego_network
 from trustsim.engine import AGENTS_PER_THREAD, Simulation
 from trustsim.errors import Setting, TrustsimError, setting_words
+from trustsim.groups import empty_groups, group_inputs, rows_of
 from trustsim.metrics import Metrics
 from trustsim.scenario import Scenario
 from trustsim.summary import headline as summary_headline
@@ -51,7 +53,7 @@ from trustsim.summary import headline as summary_headline
 logger = logging.getLogger(__name__)
 
 STEP_LOCK = threading.Lock()
-"""Held by whoever builds, steps or saves a simulation in this process (one at a time)."""
+"""Held by whoever builds, steps, counts the groups of or saves a simulation in this process (one at a time)."""
 
 REDRAW_INTERVAL = 0.3
 """Default least time between two throttled updates while a run goes on (seconds)."""
@@ -98,6 +100,7 @@ class Snapshot:
     error: str | None = None
     saved: str | None = None
     figures: dict[str, float] = field(default_factory=dict)
+    groups: pd.DataFrame = field(default_factory=empty_groups)  # live_groups(): the state after the last day
     built: bool = False  # a society exists (False at day 0 and after a failure: Reset or Start builds anew)
 
     @property
@@ -109,6 +112,25 @@ class Snapshot:
     def progress(self) -> str:
         """``"day X / T"``."""
         return f"day {self.days_done} / {self.days}"
+
+
+def live_groups(simulation: Simulation) -> pd.DataFrame:
+    """The groups rows (:func:`trustsim.groups.rows_of`) of the state after the simulation's last day; none at day 0.
+
+    Any day, not only breakdown days: one parallel pass over the agents, with the
+    simulation's threads, so the caller holds :data:`STEP_LOCK`. Its ``denials`` and
+    ``wrongful_points`` count since the last breakdown day (the state columns are the day's).
+    """
+    if simulation.days_done == 0:
+        return empty_groups()
+    world = simulation.world
+    inputs = group_inputs(world.population, simulation.today.outcomes.status, world.households)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(simulation.threads)
+    try:
+        return rows_of(simulation.scenario, simulation.days_done - 1, inputs)
+    finally:
+        numba.set_num_threads(previous)
 
 
 def ui_threads(scenario: Scenario) -> int:
@@ -128,7 +150,8 @@ CONTROLS = {"run.agents": "Agents", "run.days": "Days", "run.seed": "Seed"}
 def page_words(setting: Setting) -> str:
     """A setting as the page lets the user change it.
 
-    ``the Days slider``; with a value, ``set the Agents slider to 5,600 or less``.
+    ``the Days slider``; with a value, ``set the Agents slider to 5,600`` (the message around it says whether
+    that is a most or a least).
     """
     control = CONTROLS.get(setting.key)
     if control is None:
@@ -136,7 +159,7 @@ def page_words(setting: Setting) -> str:
     kind = "field" if setting.key == "run.seed" else "slider"
     if setting.value is None:
         return f"the {control} {kind}"
-    return f"set the {control} {kind} to {setting.value:,} or less"
+    return f"set the {control} {kind} to {setting.value:,}"
 
 
 def one_line(err: BaseException) -> str:
@@ -204,6 +227,8 @@ class LiveRun:
         self._saved: str | None = None
         self._epoch = 0
         self._last_delivery_end = -math.inf  # clock() when on_update last returned
+        self._builds = 0  # societies built so far: which one a cached count is of
+        self._groups: tuple[int, int, pd.DataFrame] | None = None  # the last live_groups(): build, day, rows
         self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
         self._snapshot = Snapshot(0, Status.READY, scenario, 0, empty_metrics(scenario), figures=headline(
             empty_metrics(scenario)))  # fmt: skip
@@ -360,6 +385,7 @@ class LiveRun:
             self._publish()
             with STEP_LOCK:
                 self._simulation = Simulation(self._scenario, threads=ui_threads(self._scenario))
+            self._builds += 1
         return self._simulation
 
     def _do_reset(self, command: _Command) -> None:
@@ -400,7 +426,7 @@ class LiveRun:
             error=error, figures=headline(metrics), saved=self._saved, built=simulation is not None,
         )  # fmt: skip
         if simulation is not None:
-            snapshot = self._with_ego(snapshot, simulation)
+            snapshot = self._with_groups(self._with_ego(snapshot, simulation), simulation)
         with self._delivery:
             self._snapshot = snapshot
             self.updates += 1
@@ -433,3 +459,18 @@ class LiveRun:
             return replace(snapshot, ego=ego_network(simulation.world, agent, self.ego_cap))
         except ValueError as err:
             return replace(snapshot, error=snapshot.error or str(err))
+
+    def _with_groups(self, snapshot: Snapshot, simulation: Simulation) -> Snapshot:
+        """The snapshot with the groups rows of its day (counted once per day; a failure is shown, not raised)."""
+        if simulation.days_done == 0:
+            return snapshot  # no rows yet (and no wait for the lock)
+        cached = self._groups
+        if cached is None or cached[:2] != (self._builds, simulation.days_done):
+            try:
+                with STEP_LOCK:
+                    rows = live_groups(simulation)
+            except Exception as err:  # the panel's failure must not stop the snapshots
+                logger.exception("could not count the groups")
+                return replace(snapshot, error=snapshot.error or f"who bears it: {one_line(err)}")
+            cached = self._groups = (self._builds, simulation.days_done, rows)
+        return replace(snapshot, groups=cached[2])

@@ -18,6 +18,9 @@ HEADLINE = (
 """The metrics ``trustsim compare`` reports, besides the denials of each sanction."""
 
 
+SENSITIVITY_METRICS = ("ever_wrongly_sanctioned", "blacklisted", "chilling_effect", "isolated")
+"""The metrics ``trustsim sensitivity`` analyses unless told others."""
+
 HEADLINE_NAMES = (
     "days", "alive", "score_mean", "blacklisted", "blacklisted_share", "blacklist_entries", "ever_sanctioned",
     "ever_wrongly_sanctioned", "denials", "misattributed", "misattributions_caught", "chilling_effect",

@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trustsim.disparity import Quantity, is_quantity
 from trustsim.errors import ScenarioError, TrustsimError
 from trustsim.experiments.analysis import (
     HEADLINE_NAMES,
+    SENSITIVITY_METRICS,
     compared_metrics,
     paired_differences,
     sample,
@@ -31,19 +33,19 @@ from trustsim.experiments.calibration import Calibration, calibrated_raw, extend
 from trustsim.experiments.calibration import Plan as CalibrationPlan
 from trustsim.experiments.calibration import calibrate as run_calibration
 from trustsim.experiments.calibration import plan as calibration_plan
-from trustsim.experiments.catalog import ExperimentStore
+from trustsim.experiments.catalog import ExperimentStore, read_run_groups
 from trustsim.experiments.catalog import query as query_catalog
 from trustsim.experiments.design import RunSpec, factorial, paired, parse_levels, parse_range, seeds
 from trustsim.experiments.execution import dask_client, execute, run_overrides
+from trustsim.groups import dimensions
 from trustsim.scenario import (
-    SOCIETY,
-    differences,
     leaves,
     parse_assignment,
     read_raw,
     scenario_from_raw,
     set_path,
     shipped_scenarios,
+    society_changes,
     with_parent,
 )
 from trustsim.store import atomic_write
@@ -64,6 +66,7 @@ def sweep(
     days: int | None = None,
     seed: int | None = None,
     overrides: Sequence[str] = (),
+    metrics: Sequence[str] = (),
     out: str | Path | None = None,
     jobs: int | None = None,
     cluster: str | None = None,
@@ -71,15 +74,20 @@ def sweep(
 ) -> pd.DataFrame:
     """The full factorial of ``settings`` (``"key=start:stop:step"`` or ``"key=v1,v2,…"``) × ``reps`` seeds.
 
-    Returns the catalog: one row per run, with its parameters, status and headline metrics.
+    Returns the catalog: one row per run, with its parameters, status, headline metrics and
+    the groups quantities of ``metrics`` (e.g. ``"gap:ever_wrongly_sanctioned:income_quintile"``,
+    :mod:`trustsim.disparity`).
     """
     base, first_seed = _base(scenario, overrides, agents, days, seed)
+    quantities = _quantities(metrics, [base], agents, days)
     levels = [parse_levels(text) for text in settings]
     specs = factorial(scenario, levels, seeds(first_seed, reps))
     _check_settings(base, [spec for spec in specs if spec.rep == 0], (agents, days))
-    design = _design("sweep", {scenario: base}, overrides, agents, days, first_seed, reps, settings=list(settings))
+    design = _design("sweep", {scenario: base}, overrides, agents, days, first_seed, reps, settings=list(settings),
+                     **_asked(metrics))  # fmt: skip
     parameters = {key: _column_example(values) for key, values in levels}
-    return _run(design, specs, {scenario: base}, parameters, (agents, days), out, jobs, cluster, on_progress)
+    return _run(design, specs, {scenario: base}, parameters, (agents, days), out, jobs, cluster, on_progress,
+                quantities)  # fmt: skip
 
 
 def compare(
@@ -92,6 +100,7 @@ def compare(
     seed: int | None = None,
     overrides: Sequence[str] = (),
     independent: bool = False,
+    metrics: Sequence[str] = (),
     out: str | Path | None = None,
     jobs: int | None = None,
     cluster: str | None = None,
@@ -101,17 +110,20 @@ def compare(
 
     With common random numbers (docs/model.md §9) the replicate pairs share every draw that
     the policy difference does not change, so the paired interval is narrow;
-    ``independent=True`` gives B its own seeds (for teaching the difference).
+    ``independent=True`` gives B its own seeds (for teaching the difference). The groups
+    quantities of ``metrics`` (:mod:`trustsim.disparity`) are compared after the headline metrics.
     """
     if reps < 2:
         raise ExperimentError(f"--reps: a confidence interval needs at least 2 replicates (got {reps})")
     base_a, first_seed = _base(a, overrides, agents, days, seed)
     base_b, _ = _base(b, overrides, agents, days, seed)
+    quantities = _quantities(metrics, [base_a, base_b], agents, days)
     specs = paired([a, b], seeds(first_seed, reps), independent=independent)
     bases = {a: base_a, b: base_b}
-    design = _design("compare", bases, overrides, agents, days, first_seed, reps, independent=independent)
-    runs = _run(design, specs, bases, {}, (agents, days), out, jobs, cluster, on_progress)
-    table = comparison_table(runs, independent)
+    design = _design("compare", bases, overrides, agents, days, first_seed, reps, independent=independent,
+                     **_asked(metrics))  # fmt: skip
+    runs = _run(design, specs, bases, {}, (agents, days), out, jobs, cluster, on_progress, quantities)
+    table = comparison_table(runs, independent, list(metrics))
     table.attrs["society_differs"] = society_differs(base_a, base_b, agents, days, seed)
     return table
 
@@ -120,13 +132,15 @@ def society_differs(raw_a: dict[str, Any], raw_b: dict[str, Any], agents: int | 
                     seed: int | None) -> list[str]:  # fmt: skip
     """What of the society (size, regions, population, network) or the run's length differs between two scenarios."""
     a, b = (scenario_from_raw(raw, agents=agents, days=days, seed=seed).resolved() for raw in (raw_a, raw_b))
-    changed = differences(a, b)
-    parts = (*SOCIETY, "run.days")
-    return sorted({part for part in parts for key in changed if key == part or key.startswith(part + ".")})
+    parts = set(society_changes(a, b))
+    if a["run"]["days"] != b["run"]["days"]:
+        parts.add("run.days")
+    return sorted(parts)
 
 
-def comparison_table(runs: pd.DataFrame, independent: bool) -> pd.DataFrame:
-    """B − A per headline metric from a comparison's catalog (runs ``s0-*`` are A's, ``s1-*`` B's)."""
+def comparison_table(runs: pd.DataFrame, independent: bool, quantities: Sequence[str] = ()) -> pd.DataFrame:
+    """B − A per headline metric, then per groups quantity, from a comparison's catalog (runs ``s0-*`` are A's,
+    ``s1-*`` B's)."""
     done = runs[runs["status"] == "done"]
     first, second = (done[done["run_id"].str.startswith(p)].sort_values("rep") for p in ("s0-", "s1-"))
     if not independent:  # pair replicate r of A with replicate r of B: drop a replicate missing on one side
@@ -134,7 +148,8 @@ def comparison_table(runs: pd.DataFrame, independent: bool) -> pd.DataFrame:
         first, second = (x[x["rep"].isin(common)] for x in (first, second))
     if len(first) < 2 or len(second) < 2:
         raise ExperimentError(f"compare: fewer than 2 finished runs of each scenario in {runs.attrs.get('folder')}")
-    table = paired_differences(first, second, compared_metrics(list(runs.columns)), paired=not independent)
+    compared = compared_metrics(list(runs.columns)) + [q for q in quantities if q in runs.columns]
+    table = paired_differences(first, second, compared, paired=not independent)
     table.attrs["folder"] = runs.attrs.get("folder")
     return table
 
@@ -145,7 +160,7 @@ def sensitivity(
     *,
     method: str = "sobol",
     samples: int = 64,
-    metrics: Sequence[str] = ("ever_wrongly_sanctioned", "blacklisted", "chilling_effect", "isolated"),
+    metrics: Sequence[str] | None = None,
     agents: int | None = None,
     days: int | None = None,
     seed: int | None = None,
@@ -159,27 +174,33 @@ def sensitivity(
 
     ``method`` is ``sobol`` (first- and total-order indices, N·(D+2) runs) or ``morris``
     (μ* and σ, N·(D+1) runs), N = ``samples``. Every run uses the same seed (common random
-    numbers), so the indices measure the parameters, not the draws. Returns one row per
-    (metric, parameter).
+    numbers), so the indices measure the parameters, not the draws. ``metrics`` are headline
+    metrics or groups quantities (:mod:`trustsim.disparity`; default: ever wrongly sanctioned,
+    blacklisted, chilling effect, isolated). Returns one row per (metric, parameter).
     """
     if method not in ("sobol", "morris"):
         raise ExperimentError(f"--method: {method!r} is not sobol or morris")
     if samples < 1:
         raise ExperimentError(f"--samples: must be at least 1 (got {samples})")
     base, first_seed = _base(scenario, overrides, agents, days, seed)
+    asked = _asked(metrics or ())
+    metrics = list(metrics or SENSITIVITY_METRICS)
+    quantities = _quantities(metrics, [base], agents, days, headline=True)
     known = set(HEADLINE_NAMES) | {f"denials_{name}" for name in scenario_from_raw(base).sanctions}
-    unknown = [m for m in metrics if m not in known]
+    unknown = [m for m in metrics if m not in known and not is_quantity(m)]
     if unknown:
-        raise ExperimentError(f"--metric {unknown[0]!r}: not a headline metric; choose from {', '.join(sorted(known))}")
+        raise ExperimentError(f"--metric {unknown[0]!r}: not a headline metric or groups quantity; choose from "
+                              f"{', '.join(sorted(known))}, or disparity:COLUMN:DIMENSION …")  # fmt: skip
     ranges = [parse_range(text) for text in vary]
     design = _design("sensitivity", {scenario: base}, overrides, agents, days, first_seed, 1,
-                     vary=list(vary), method=method, samples=samples)  # fmt: skip
+                     vary=list(vary), method=method, samples=samples, **asked)  # fmt: skip
     problem, points = sensitivity_problem(design)
     specs, parameters = _points_as_runs(scenario, base, problem["names"], points, first_seed)
     bounds = np.array([[low for _, low, _ in ranges], [high for _, _, high in ranges]])
     corners, _ = _points_as_runs(scenario, base, problem["names"], bounds, first_seed)
     _check_settings(base, corners, (agents, days), every=True)
-    runs = _run(design, specs, {scenario: base}, parameters, (agents, days), out, jobs, cluster, on_progress)
+    runs = _run(design, specs, {scenario: base}, parameters, (agents, days), out, jobs, cluster, on_progress,
+                quantities)  # fmt: skip
     return sensitivity_table(runs, design, metrics)
 
 
@@ -207,14 +228,57 @@ def sensitivity_table(runs: pd.DataFrame, design: dict[str, Any], metrics: Seque
     frames = []
     for metric in metrics:
         if metric not in runs.columns:
-            raise ExperimentError(f"--metric {metric!r}: not a headline metric; choose from the catalog's columns")
+            raise ExperimentError(f"--metric {metric!r}: not a headline metric or groups quantity of these runs; "
+                                  "choose from the catalog's columns")  # fmt: skip
         outputs = runs.sort_values("run_id")[metric].to_numpy(float)
-        frame = sensitivity_indices(problem, points, np.nan_to_num(outputs), design["method"], seed=design["seed"])
+        frame = sensitivity_indices(problem, points, outputs, design["method"], seed=design["seed"])
         frame.insert(0, "metric", metric)
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
     table.attrs["folder"] = runs.attrs.get("folder")
     return table
+
+
+def quantity_figures(groups: pd.DataFrame, quantities: Sequence[Quantity]) -> dict[str, float]:
+    """Each groups quantity of one run (its groups rows), by the quantity's text."""
+    return {quantity.text: quantity.of(groups) for quantity in quantities}
+
+
+def _quantities(
+    metrics: Sequence[str], bases: list[dict[str, Any]], agents: int | None, days: int | None, headline: bool = False
+) -> list[Quantity]:
+    """The groups quantities among ``metrics``, checked against the scenarios before any run (one of them must have
+    each quantity's dimension and group: the other's runs give NaN). With ``headline``, the other metrics are
+    headline metrics, checked by the caller; without, every metric must be a quantity."""
+    choices = [dimensions(scenario_from_raw(base, agents=agents, days=days)) for base in bases]
+    quantities = []
+    for text in metrics:
+        if not is_quantity(text):
+            if headline:
+                continue
+            raise ExperimentError(
+                f"--metric {text!r}: every headline metric is reported already; --metric adds a groups quantity, "
+                "e.g. gap:ever_wrongly_sanctioned:income_quintile (docs/experiments.md)"
+            )
+        try:
+            quantity = Quantity.parse(text)
+            problems = []
+            for dims in choices:
+                try:
+                    quantity.check(dims)
+                except ValueError as err:
+                    problems.append(str(err))
+            if len(problems) == len(choices):
+                raise ValueError(problems[0])
+        except ValueError as err:
+            raise ExperimentError(f"--metric {err}") from None
+        quantities.append(quantity)
+    return quantities
+
+
+def _asked(metrics: Sequence[str]) -> dict[str, Any]:
+    """The design's record of the metrics asked for (none when none were: older designs stay the same)."""
+    return {"metrics": list(metrics)} if metrics else {}
 
 
 def _column_example(values: list[Any]) -> Any:
@@ -264,7 +328,8 @@ def calibrate(
     """Find values of the ``vary`` parameters (``"key=lo:hi"``) that make ``scenario`` reproduce ``targets``.
 
     ``targets`` are ``"NAME=VALUE"`` yearly figures for ``population`` people (default: the
-    simulated agents); see :mod:`trustsim.experiments.calibration`. ``budget`` trials of
+    simulated agents), or ``"QUANTITY=VALUE"`` groups quantities at the runs' end
+    (:mod:`trustsim.disparity`); see :mod:`trustsim.experiments.calibration`. ``budget`` trials of
     ``reps`` seeds each are run; the best values, each target's fit and the trials come
     back, and the calibrated scenario is written to ``write`` (default ``NAME.toml``, with
     NAME ``<scenario>_calibrated``). Without ``vary`` the scenario is only scored, on
@@ -316,11 +381,19 @@ def calibration_file(
     command = calibrate_command(plan, overrides, name, description, target_file, sizes, budget)
     lines = [f"# Calibrated by trustsim {version('trustsim')}; regenerate with:", f"#   {command}",
              f"# Fitted: {fitted or 'nothing (scored only)'}.",
-             f"# Fits, mean of {outcome.reps} seeds as yearly figures for {plan.population:,.0f} people:"]  # fmt: skip
+             f"# Fits, mean of {outcome.reps} seeds as {_scope(plan)}:"]  # fmt: skip
     for row in outcome.fits.itertuples():
         lines.append(f"#   {row.target}: observed {row.observed:,.6g}, simulated {row.simulated:,.6g} "
                      f"({row.relative_error:+.1%})")  # fmt: skip
     return "\n".join(lines) + "\n" + tomli_w.dumps(table)
+
+
+def _scope(plan: CalibrationPlan) -> str:
+    """What the fits in a calibrated file's header are."""
+    scope = f"yearly figures for {plan.population:,.0f} people"
+    if any(is_quantity(t.name) for t in plan.targets):
+        scope += " (groups quantities: at the run's end, not scaled)"
+    return scope
 
 
 def calibrate_command(
@@ -329,7 +402,7 @@ def calibrate_command(
 ) -> str:  # fmt: skip
     """The command line that regenerates a calibrated file."""
     parts = ["trustsim calibrate", shlex.quote(plan.scenario)]
-    parts += [f"--target {t.name}={t.value!r}" for t in plan.targets]  # repr: the values exactly
+    parts += [f"--target {shlex.quote(f'{t.name}={t.value!r}')}" for t in plan.targets]  # repr: the values exactly
     parts += [f"--vary {key}={low!r}:{high!r}" for key, low, high in plan.ranges]
     parts += [f"--base {shlex.quote(text)}" for text in overrides]
     parts += [f"--{flag} {value}" for flag, value in zip(("agents", "days", "seed"), sizes, strict=True)
@@ -393,12 +466,17 @@ def _run(
     jobs: int | None,
     cluster: str | None,
     on_progress: Progress | None,
+    quantities: Sequence[Quantity] = (),
 ) -> pd.DataFrame:
     folder = Path(out) if out is not None else default_folder(design)
     # The cluster first: an unreachable scheduler leaves no experiment directory behind.
     with dask_client(jobs, cluster) as client, ExperimentStore(folder, design, parameters) as store:
         execute(specs, bases, store, sizes, client, on_progress)
         runs = store.runs()
+        if quantities:
+            for run_id in runs.loc[runs["status"] == "done", "run_id"]:
+                store.annotate(run_id, quantity_figures(read_run_groups(folder, run_id), quantities))
+            runs = store.runs()
     runs.attrs["folder"] = str(folder)
     return runs
 

@@ -12,10 +12,20 @@ whole run, scaled to a year, when it is shorter):
   (``score_mean``, ``tier_<name>``, ``import_share``, ``mean_degree_*``): its mean. These
   two are not scaled.
 
+A target may instead be a **groups quantity** of :mod:`trustsim.disparity`,
+``QUANTITY=VALUE`` with VALUE after the last ``=``: ``rate:COLUMN:DIMENSION=GROUP``
+(``rate:ever_sanctioned:age_band=18–29=0.25``), ``gap:COLUMN:DIMENSION`` or
+``disparity:COLUMN:DIMENSION``. It is a level: measured on each run's groups rows
+(``groups.parquet``, docs/model.md §15) at the run's end, not over a year and not scaled
+to the population. Its column, dimension and group are checked against the scenario
+before anything runs; a run in which it is undefined (an empty group, a ratio whose
+lowest rate is 0) stops the calibration with what to do.
+
 Each trial sets the ``--vary`` parameters, runs the scenario on ``reps`` seeds (the same
-seeds for every trial: common random numbers), and compares the mean of each target
-over the seeds with its observed value by their log-ratio (a run that fails stops the
-calibration with its error: a trial must average the same seeds as every other). scipy's bounded trust-region
+seeds for every trial: common random numbers), and compares the mean of each target's
+figure over the seeds (for a groups quantity, the mean of each run's value) with its
+observed value by their log-ratio (a run that fails stops the calibration with its
+error: a trial must average the same seeds as every other). scipy's bounded trust-region
 least squares (``scipy.optimize.least_squares``) moves from the scenario's own values
 to the values that minimise the sum of squared log-ratios; its Jacobian is taken by
 forward differences whose shifted points run together. Every run goes through the
@@ -40,10 +50,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trustsim.disparity import OVER_AGENTS, OVER_ALIVE, Quantity, is_quantity
 from trustsim.errors import ScenarioError, TrustsimError
-from trustsim.experiments.catalog import RUNS, ExperimentStore
+from trustsim.experiments.catalog import RUNS, ExperimentStore, read_run_groups
 from trustsim.experiments.design import RunSpec, parse_range, seeds
 from trustsim.experiments.execution import dask_client, execute
+from trustsim.groups import dimensions as group_dimensions
+from trustsim.groups import empty_groups
 from trustsim.metrics import columns as metric_columns
 from trustsim.metrics import is_event
 from trustsim.scenario import leaves, parse_assignment, scenario_from_raw, set_path
@@ -60,27 +73,84 @@ class CalibrationError(TrustsimError):
     """A calibration that cannot run or cannot be scored (bad target, no finished run)."""
 
 
+GROUP_EXAMPLE = "rate:ever_sanctioned:age_band=18–29=0.25"
+"""A groups-quantity target, for messages."""
+
+
 @dataclass(frozen=True)
 class Target:
-    """An observed yearly figure the scenario should reproduce."""
+    """An observed figure the scenario should reproduce: a metric's yearly figure or a groups quantity."""
 
     name: str
     value: float
 
+    @property
+    def quantity(self) -> Quantity | None:
+        """The groups quantity the target names (None for a metric)."""
+        return Quantity.parse(self.name) if is_quantity(self.name) else None
+
 
 def parse_target(text: str) -> Target:
-    """``NAME=VALUE`` → :class:`Target` (VALUE a positive number, e.g. ``17.46e6``)."""
+    """``NAME=VALUE`` or ``QUANTITY=VALUE`` → :class:`Target` (VALUE a positive number, e.g. ``17.46e6``).
+
+    A groups quantity (it has a ``:``) may itself hold a ``=`` (``rate:COLUMN:DIMENSION=GROUP``):
+    its VALUE is after the last ``=``.
+    """
+    if is_quantity(text):
+        return _parse_group_target(text)
     name, sep, value = text.partition("=")
     name = name.strip()
-    try:
-        number = float(value.replace("_", ""))
-    except ValueError:
-        number = math.nan
+    number = _number(value)
     if not sep or not name or not math.isfinite(number) or number <= 0:
         raise CalibrationError(
             f"--target {text!r}: expected NAME=VALUE with a positive VALUE, e.g. denials_flight_ban=17.46e6"
         )
     return Target(name, number)
+
+
+def _number(text: str) -> float:
+    """A number as written on the command line (``17.46e6``, ``1_000``); NaN if it is none."""
+    try:
+        return float(text.replace("_", ""))
+    except ValueError:
+        return math.nan
+
+
+def _parse_group_target(text: str) -> Target:
+    """``QUANTITY=VALUE``: a well-formed groups quantity and a VALUE it can take (one line per problem)."""
+    name, sep, value = text.rpartition("=")
+    name = name.strip()
+    number = _number(value)
+    if not sep or not name or not math.isfinite(number) or number <= 0:
+        raise CalibrationError(
+            f"--target {text!r}: expected QUANTITY=VALUE with a positive VALUE after the last '=', e.g. {GROUP_EXAMPLE}"
+        )
+    try:
+        quantity = Quantity.parse(name)
+    except ValueError as err:
+        raise CalibrationError(f"--target {err}") from None
+    if quantity.kind == "disparity" and number < 1:
+        raise CalibrationError(
+            f"--target {text!r}: a disparity is the highest group's rate over the lowest, so at least 1 (got {value})"
+        )
+    if quantity.kind != "disparity" and quantity.column in (*OVER_ALIVE, *OVER_AGENTS) and number > 1:
+        raise CalibrationError(
+            f"--target {text!r}: a rate of {quantity.column} is a share of a group's people, so its {quantity.kind} "
+            f"is at most 1 (got {value})"
+        )
+    return Target(name, number)
+
+
+def check_target(target: Target, available: Sequence[str], groups: dict[str, list[str]]) -> None:
+    """Refuse a target the scenario cannot measure: an unknown metric, or a dimension or group it lacks."""
+    quantity = target.quantity
+    if quantity is None:
+        target_kind(target.name, available)
+        return
+    try:
+        quantity.check(groups)
+    except ValueError as err:
+        raise CalibrationError(f"--target {err}") from None
 
 
 def target_kind(name: str, available: Sequence[str]) -> str:
@@ -114,6 +184,38 @@ def yearly_figure(metrics: pd.DataFrame, name: str, agents: int, population: flo
         counted = year[name.removesuffix("_share")].to_numpy(float)
         return float(np.mean(np.divide(counted, alive, out=np.zeros_like(counted), where=alive > 0)))
     return float(year[name].mean())
+
+
+def group_figure(groups: pd.DataFrame, name: str) -> float:
+    """The groups quantity ``name`` on a run's groups rows at the run's end: a level, not scaled (NaN if undefined)."""
+    return Quantity.parse(name).of(groups)
+
+
+def target_figure(name: str, metrics: pd.DataFrame, groups: pd.DataFrame | None, agents: int,
+                  population: float) -> float:  # fmt: skip
+    """One run's figure of a target: a groups quantity on ``groups``, a metric as its yearly figure."""
+    if is_quantity(name):
+        return group_figure(groups if groups is not None else empty_groups(), name)
+    return yearly_figure(metrics, name, agents, population)
+
+
+def undefined_target(target: Target, value: float, setting: str, seed: int) -> CalibrationError:
+    """The error for a groups quantity that is NaN or infinite in a run: why, and what to do."""
+    quantity = Quantity.parse(target.name)
+    if math.isinf(value):
+        why = f"the lowest group's rate of {quantity.column} is 0, so the ratio is infinite"
+        todo = (f"target gap:{quantity.column}:{quantity.dimension} instead, or run more --agents or --days "
+                "so that every group has some")  # fmt: skip
+    elif quantity.kind == "rate":
+        why = f"group {quantity.group} has no agents, or the run kept no groups rows"
+        todo = "run more --agents (or start a new --out folder if the runs were stored without groups rows)"
+    else:
+        why = f"every {quantity.dimension} group's rate of {quantity.column} is 0, or the run kept no groups rows"
+        todo = "run more --agents or --days, or narrow the --vary ranges to values where some group has some"
+    state = "infinite" if math.isinf(value) else "undefined (NaN)"
+    return CalibrationError(
+        f"calibrate: --target {target.name} is {state} in the run with {setting}, seed {seed}: {why}; {todo}"
+    )
 
 
 def residual(simulated: float, observed: float) -> float:
@@ -167,10 +269,11 @@ def plan(
     resolved = scenario_from_raw(base, agents=agents, days=days, seed=seed)
     parsed = tuple(parse_target(text) for text in targets)
     available = list(metric_columns(resolved))
+    groups = group_dimensions(resolved)
     for target in parsed:
-        target_kind(target.name, available)
+        check_target(target, available, groups)
     if len({t.name for t in parsed}) != len(parsed):
-        raise CalibrationError("--target: a metric is given twice")
+        raise CalibrationError("--target: a target is given twice")
     ranges = tuple(parse_range(text) for text in vary)
     if len({key for key, _, _ in ranges}) != len(ranges):
         raise CalibrationError("--vary: a parameter is given twice")
@@ -271,18 +374,18 @@ class Trials:
 
     def per_run(self, values: dict[str, Any]) -> pd.DataFrame:
         """Each target's figure in each finished run of a point (a row per seed)."""
+        grouped = any(is_quantity(t.name) for t in self.plan.targets)
         rows = []
         for rep, seed in enumerate(self.plan.seeds):
-            path = self.folder / RUNS / f"{_trial_id(values)}-r{rep:03d}.parquet"
+            run_id = f"{_trial_id(values)}-r{rep:03d}"
+            path = self.folder / RUNS / f"{run_id}.parquet"
             if path.is_file():
                 metrics = pd.read_parquet(path)
-                rows.append(
-                    {"seed": seed}
-                    | {
-                        t.name: yearly_figure(metrics, t.name, self.plan.agents, self.plan.population)
-                        for t in self.plan.targets
-                    }
-                )
+                groups = read_run_groups(self.folder, run_id) if grouped else None
+                rows.append({"seed": seed} | {
+                    t.name: target_figure(t.name, metrics, groups, self.plan.agents, self.plan.population)
+                    for t in self.plan.targets
+                })  # fmt: skip
         return pd.DataFrame(rows, columns=["seed", *(t.name for t in self.plan.targets)])
 
     def figures(self, values: dict[str, Any]) -> dict[str, float]:
@@ -296,14 +399,26 @@ class Trials:
             [f"{_trial_id(values)}-%"],
         ).fetchone()
         per_run = self.per_run(values)
+        setting = ", ".join(f"{key}={value}" for key, value in values.items()) or "the scenario as it is"
         if failed is not None or len(per_run) != len(self.plan.seeds):
-            setting = ", ".join(f"{key}={value}" for key, value in values.items()) or "the scenario as it is"
             why = failed[1] if failed is not None else "no result"
             raise CalibrationError(
                 f"calibrate: a run with {setting} failed ({why}); narrow the --vary ranges to values that run, "
                 "then repeat the command (finished runs are kept)"
             )
+        check_defined(per_run, self.plan.targets, setting)
         return {t.name: float(per_run[t.name].mean()) for t in self.plan.targets}
+
+
+def check_defined(per_run: pd.DataFrame, targets: Sequence[Target], setting: str) -> None:
+    """Stop at the first groups quantity that is NaN or infinite in a run (``per_run``: a row per seed)."""
+    for target in targets:
+        if is_quantity(target.name):
+            values = per_run[target.name].to_numpy(float)
+            undefined = np.flatnonzero(~np.isfinite(values))
+            if undefined.size:
+                first = int(undefined[0])
+                raise undefined_target(target, float(values[first]), setting, int(per_run["seed"].iloc[first]))
 
 
 JACOBIAN_STEP = 0.02

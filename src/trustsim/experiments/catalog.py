@@ -4,12 +4,14 @@ Layout of an experiment directory::
 
     EXPERIMENT_DIR/experiment.json        the design: command, scenarios, settings, seeds
     EXPERIMENT_DIR/runs/<run_id>.parquet  the daily metrics of each finished run
+    EXPERIMENT_DIR/groups/<run_id>.parquet  its groups.parquet rows (who bears it, docs/model.md §15)
     EXPERIMENT_DIR/catalog.duckdb         table ``runs``: one row per run
 
 Table ``runs`` has ``run_id``, ``scenario``, ``rep``, ``seed``, ``status`` (``done`` or
 ``failed``), ``error``, ``wall_seconds``, one column per varied parameter named by its
-dotted path (quote it in SQL: ``"score.contagion"``) and one per headline metric. A
-run's Parquet file is written (atomically) before its catalog row, and the row is the
+dotted path (quote it in SQL: ``"score.contagion"``), one per headline metric and one per
+groups quantity an analysis asked for (``"gap:ever_wrongly_sanctioned:income_quintile"``). A
+run's Parquet files are written (atomically) before its catalog row, and the row is the
 commit: a run without a ``done`` row is run again when the experiment is resumed. The
 experiment holds the catalog open while it runs (DuckDB allows one writing process), so
 ``trustsim query`` answers once the experiment has ended or been stopped.
@@ -32,6 +34,7 @@ from trustsim.store import atomic_write, lock_directory
 DESIGN = "experiment.json"
 CATALOG = "catalog.duckdb"
 RUNS = "runs"
+GROUPS = "groups"
 FIXED_COLUMNS = {
     "run_id": "VARCHAR PRIMARY KEY", "scenario": "VARCHAR", "rep": "INTEGER", "seed": "BIGINT",
     "status": "VARCHAR", "error": "VARCHAR", "wall_seconds": "DOUBLE",
@@ -61,6 +64,7 @@ class ExperimentStore:
         self.folder = Path(folder)
         try:
             (self.folder / RUNS).mkdir(parents=True, exist_ok=True)
+            (self.folder / GROUPS).mkdir(exist_ok=True)
         except OSError as err:
             raise RunDirectoryError(f"{self.folder}: cannot write the experiment there ({err.strerror})") from None
         self._lock = lock_directory(self.folder, "experiment")
@@ -113,8 +117,11 @@ class ExperimentStore:
         """Ids of the runs finished successfully."""
         return {row[0] for row in self.catalog.execute("SELECT run_id FROM runs WHERE status = 'done'").fetchall()}
 
-    def record(self, row: dict[str, Any], parquet: bytes | None) -> None:
-        """Store one finished run: its daily metrics (a Parquet file's bytes, if it has any), then its row."""
+    def record(self, row: dict[str, Any], parquet: bytes | None, groups: bytes | None = None) -> None:
+        """Store one finished run: its daily metrics and groups rows (Parquet files' bytes, if it has them), then
+        its row."""
+        if groups is not None:
+            atomic_write(groups_file(self.folder, row["run_id"]), lambda p: p.write_bytes(groups))
         if parquet is not None:
             atomic_write(self.folder / RUNS / f"{row['run_id']}.parquet", lambda p: p.write_bytes(parquet))
         for name, value in row.items():
@@ -125,9 +132,30 @@ class ExperimentStore:
         marks = ", ".join("?" for _ in row)
         self.catalog.execute(f"INSERT OR REPLACE INTO runs ({names}) VALUES ({marks})", list(row.values()))
 
+    def annotate(self, run_id: str, figures: dict[str, float]) -> None:
+        """Add figures computed after the run (groups quantities) to its row."""
+        for name, value in figures.items():
+            if name not in self.columns:
+                self.catalog.execute(f"ALTER TABLE runs ADD COLUMN {quoted(name)} DOUBLE")
+                self.columns.add(name)
+            self.catalog.execute(f"UPDATE runs SET {quoted(name)} = ? WHERE run_id = ?", [value, run_id])
+
     def runs(self) -> pd.DataFrame:
         """The catalog as a DataFrame, ordered by run id."""
         return self.catalog.execute("SELECT * FROM runs ORDER BY run_id").fetchdf()
+
+
+def groups_file(folder: str | Path, run_id: str) -> Path:
+    """Where an experiment keeps one run's groups rows."""
+    return Path(folder) / GROUPS / f"{run_id}.parquet"
+
+
+def read_run_groups(folder: str | Path, run_id: str) -> pd.DataFrame:
+    """One run's groups rows (an empty table for a run recorded without them)."""
+    from trustsim.groups import empty_groups
+
+    path = groups_file(folder, run_id)
+    return pd.read_parquet(path) if path.is_file() else empty_groups()
 
 
 def query(folder: str | Path, sql: str) -> pd.DataFrame:

@@ -38,12 +38,14 @@ class ClusterError(TrustsimError):
 def run_one(base: dict[str, Any], spec: RunSpec, agents: int | None, days: int | None) -> dict[str, Any]:
     """Simulate one run (one thread; results do not depend on it) and return its outcome, never raising."""
     started = time.perf_counter()
-    outcome: dict[str, Any] = {"status": "done", "error": None, "metrics": None, "figures": {}}
+    outcome: dict[str, Any] = {"status": "done", "error": None, "metrics": None, "groups": None, "figures": {}}
     try:
         scenario = scenario_from_raw(base, overrides=run_overrides(spec, agents, days))
         outcome["seed"] = scenario.run.seed
-        metrics = Simulation(scenario, threads=1, traced=0).run()  # the catalog keeps metrics only
+        simulation = Simulation(scenario, threads=1, traced=0)  # the store keeps metrics and groups only
+        metrics = simulation.run()
         outcome["metrics"] = parquet_bytes(metrics)  # encoded here, on the worker, not by the collecting process
+        outcome["groups"] = parquet_bytes(simulation.groups.frame())
         outcome["figures"] = run_metrics(metrics)
     except Exception as err:  # a failed run is recorded, and the experiment goes on
         text = str(err).strip().splitlines()
@@ -58,10 +60,10 @@ def run_overrides(spec: RunSpec, agents: int | None, days: int | None) -> list[s
     return [*sizes, f"run.seed={spec.seed}", *spec.assignments()]
 
 
-def parquet_bytes(metrics: pd.DataFrame) -> bytes:
-    """A run's daily metrics as the bytes of a Parquet file."""
+def parquet_bytes(table: pd.DataFrame) -> bytes:
+    """A run's table (daily metrics, groups rows) as the bytes of a Parquet file."""
     sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(metrics, preserve_index=False), sink)
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), sink)
     return bytes(sink.getvalue())
 
 
@@ -137,10 +139,10 @@ def execute(
         try:
             outcome = future.result()
         except Exception as err:  # the worker died or the task could not run there
-            outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}", "metrics": None,
+            outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}", "metrics": None, "groups": None,
                        "figures": {}, "wall_seconds": float("nan")}  # fmt: skip
         future.release()
-        store.record(_row(spec, outcome), outcome["metrics"])
+        store.record(_row(spec, outcome), outcome["metrics"], outcome["groups"])
         done += 1
         if on_progress is not None:
             on_progress(done, total)

@@ -4,11 +4,12 @@
 1. ``_adapt`` (one thread per agent): :func:`~trustsim.mechanisms.adaptation.adapt`
    (deterrence, chilling, opting out, advisers, the emigration decision). For chilling,
    each agent counts its active friends flagged ``TOUCHED`` by phase D (a gather; the
-   CPU scatters from the few touched agents instead: the same counts).
+   CPU scatters from the few touched agents instead: the same counts), and its family.
 2. ``_unfriend`` (one thread per listed agent): each active edge to a friend who is not
    listed is cut when :func:`~trustsim.mechanisms.adaptation.unfriends` says so. An edge
    with exactly one listed end is visited by exactly one thread, so none is cut twice.
-3. ``_emigrate``: an emigrant's edges are cut; an edge between two emigrants is cut by
+3. ``_leave_together`` (with households that leave together) and ``_emigrate``: an
+   emigrant's edges are cut; an edge between two emigrants is cut by
    the one with the smaller id. Degrees and the region index's counts go down by
    integer atomics, exact in any order.
 
@@ -24,7 +25,14 @@ from numba import cuda
 from trustsim.day import LEAVING, TOUCHED, Day
 from trustsim.gpu.common import THREADS, blocks, kernel, to_device
 from trustsim.gpu.state import DeviceWorld
-from trustsim.mechanisms.adaptation import AdaptationParams, adapt, unfriends
+from trustsim.mechanisms.adaptation import (
+    AdaptationParams,
+    adapt,
+    chilling_share,
+    family_touched,
+    leaves_with_household,
+    unfriends,
+)
 from trustsim.scenario import CAMERA, Scenario
 from trustsim.world import leave_index
 
@@ -35,25 +43,28 @@ class DeviceAdaptationPhase:
     def __init__(self, scenario: Scenario) -> None:
         self.params = to_device(AdaptationParams.from_scenario(scenario))
         self.unfriending = scenario.adaptation.unfriend_rate > 0.0
+        self.together = scenario.households is not None and scenario.households.emigrate_with_household
 
     def step(self, world: DeviceWorld, day: Day) -> None:
         """Run items 1–6; take emigrants out of the region index."""
         pop, net, out = world.population, world.network, day.outcomes
         launch = (blocks(world.n_agents), THREADS)
-        _adapt[launch](world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out, net.offsets,
-                       net.neighbours, net.active, world.degree)  # fmt: skip
+        _adapt[launch](world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out,
+                       (net.offsets, net.neighbours, net.active, world.degree), world.households)  # fmt: skip
         if self.unfriending:
             _unfriend[launch](world.seed, day.t, self.params, pop.blacklisted, net.offsets, net.neighbours,
                               net.edge_of_slot, net.active, world.degree)  # fmt: skip
+        if self.together:
+            _leave_together[launch](self.params, world.households, pop.emigrated, out.status)
         _emigrate[launch](out.status, pop.emigrated, pop.region, net.offsets, net.neighbours, net.active,
                           world.degree, world.regions)  # fmt: skip
 
 
 @kernel
 def _adapt(
-    seed: int, t: int, params: Any, camera_coverage: Any, pop: Any, out: Any, offsets: Any, neighbours: Any,
-    active: Any, degree: Any,
-) -> None:  # fmt: skip
+    seed: int, t: int, params: Any, camera_coverage: Any, pop: Any, out: Any, network: Any, households: Any
+) -> None:
+    offsets, neighbours, active, degree = network
     i = cuda.grid(1)
     if i >= pop.emigrated.shape[0] or pop.emigrated[i]:
         return
@@ -62,7 +73,17 @@ def _adapt(
         if active[slot] and out.status[neighbours[slot]] & TOUCHED:
             touched += 1
     received = out.attributed[i] | out.wrongly_received[i]
-    adapt(params, seed, t, i, received, touched, degree[i], camera_coverage[pop.region[i]], pop, out.status)
+    share = chilling_share(params, touched, degree[i], family_touched(households, i, out.status, pop.emigrated))
+    adapt(params, seed, t, i, received, share, camera_coverage[pop.region[i]], pop, out.status)
+
+
+@kernel
+def _leave_together(params: Any, households: Any, emigrated: Any, status: Any) -> None:
+    # Reads and writes of LEAVING race only within a household, and every LEAVING there
+    # comes from a member's own draw: whatever the order, the same members leave.
+    i = cuda.grid(1)
+    if i < emigrated.shape[0] and not emigrated[i] and leaves_with_household(params, households, i, status):
+        status[i] |= LEAVING
 
 
 @cuda.jit(device=True)

@@ -23,8 +23,10 @@ from trustsim.gpu.common import (
     zero,
 )
 from trustsim.gpu.state import DeviceWorld
+from trustsim.households import age_band
 from trustsim.mechanisms.behaviour import (
     BehaviourParams,
+    birthday,
     commits,
     dissent_unchilled,
     probability,
@@ -43,7 +45,9 @@ class DeviceBehaviourPhase:
         self.partial = partial
 
     def step(self, world: DeviceWorld, day: Day) -> None:
-        """Fill ``outcomes.committed``; tally commitments and the unchilled dissent probability."""
+        """Ages advance (days 365, 730 …); fill ``outcomes.committed``; tally commitments and unchilled dissent."""
+        if birthday(self.params, day.t):
+            _advance_ages[blocks(world.n_agents), THREADS](world.population.age, world.population.emigrated)
         tallies = day.tallies
         zero(tallies.committed)
         zero(tallies.unchilled)
@@ -62,8 +66,9 @@ def _commit(seed: int, t: int, params: Any, pop: Any, committed: Any, counts: An
     if i < committed.shape[0]:
         mask = np.uint64(0)
         if not pop.emigrated[i]:
+            band = age_band(params.band_minimums, pop.age[i])
             for b in range(n_behaviours):
-                p = unchilled_probability(params, b, pop.frailty[b, i], pop.deterrence[b, i], pop.advised[i],
+                p = unchilled_probability(params, b, pop.frailty[b, i], band, pop.deterrence[b, i], pop.advised[i],
                                           pop.outspoken[i])  # fmt: skip
                 unchilled += dissent_unchilled(params, b, p)
                 if commits(params, b, seed, t, i, probability(params, b, p, pop.chill[i])):
@@ -72,3 +77,10 @@ def _commit(seed: int, t: int, params: Any, pop: Any, committed: Any, counts: An
         committed[i] = mask
     add_block_counters(local, counts, n_behaviours, 0)
     block_sum(unchilled, partial)
+
+
+@kernel
+def _advance_ages(age: Any, emigrated: Any) -> None:
+    i = cuda.grid(1)
+    if i < age.shape[0] and not emigrated[i]:
+        age[i] += 1

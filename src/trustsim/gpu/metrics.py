@@ -39,11 +39,20 @@ from trustsim.gpu.common import (
     zero,
 )
 from trustsim.gpu.state import DeviceWorld
-from trustsim.metrics import COUNT_ALIVE, PERCENTILES, Reduction, StateCounting, count_agent, state_count_columns
+from trustsim.metrics import (
+    COUNT_ALIVE,
+    PERCENTILES,
+    Reduction,
+    StateCounting,
+    count_agent,
+    count_household,
+    state_count_columns,
+)
 from trustsim.quantiles import interpolate, order_key, value_of_key
 
 _DIGIT_BITS = 8
 _DIGITS = 1 << _DIGIT_BITS
+_CHILDREN_COUNTERS = BLOCK_COUNTERS // 2  # per sanction that affects children: barred, wrongly barred
 _MAX_RANKS = 2 * len(PERCENTILES)  # the order statistics below and above each percentile
 
 
@@ -58,6 +67,7 @@ class DeviceReduction:
         self.counts = cuda.to_device(np.zeros((LANES, counting.columns), dtype=np.int64))
         self.partial = partial
         self.score_sum = cuda.to_device(np.zeros(1, dtype=np.float64))
+        self.children = cuda.to_device(np.zeros((LANES, 2, counting.children_below.shape[0]), dtype=np.int64))
 
     def __call__(self, world: DeviceWorld, day: Day, counting: StateCounting) -> Reduction:
         """The day's reduction (``counting`` is the one this reduction was built with, on the device)."""
@@ -69,11 +79,18 @@ class DeviceReduction:
         total = self.counts.copy_to_host().sum(axis=0)
         alive = int(total[COUNT_ALIVE])
         quantiles = device_percentiles(pop.score, pop.emigrated, alive, PERCENTILES)
-        return Reduction(day.tallies.on_host(), total, float(self.score_sum.copy_to_host()[0]), quantiles)
+        households = world.households
+        zero(self.children)
+        if self.children.shape[2] and world.host_households.n_households:
+            n = world.host_households.n_households
+            _children_counts[blocks(n), THREADS](self.counting, households, pop, self.children)
+        children = self.children.copy_to_host().sum(axis=0)
+        return Reduction(day.tallies.on_host(), total, float(self.score_sum.copy_to_host()[0]), quantiles, children)
 
 
 def require_countable(scenario: Any) -> None:
-    """Refuse a scenario whose state counts do not fit a block's shared counters (:data:`BLOCK_COUNTERS`)."""
+    """Refuse a scenario whose state counts, or children counts, do not fit a block's shared counters
+    (:data:`BLOCK_COUNTERS`)."""
     n_tiers = len(scenario.tiers)
     n_bounds = len({s.applies_below for s in scenario.sanctions.values() if s.applies_below is not None})
     if state_count_columns(n_tiers, n_bounds + 1) > BLOCK_COUNTERS:
@@ -81,6 +98,12 @@ def require_countable(scenario: Any) -> None:
         raise ScenarioError([
             Problem(f"tiers, sanctions: the GPU backend counts tiers + 2 × distinct sanction score bounds up to "
                     f"{room} (this scenario: {n_tiers} + 2 × {n_bounds}); use {{0}}", (Setting("backend", "cpu"),))
+        ])  # fmt: skip
+    barring = sum(1 for s in scenario.sanctions.values() if s.affects_children)
+    if barring > _CHILDREN_COUNTERS:
+        raise ScenarioError([
+            Problem(f"sanctions: the GPU backend counts the children of up to {_CHILDREN_COUNTERS} sanctions that "
+                    f"affect children (this scenario: {barring}); use {{0}}", (Setting("backend", "cpu"),))
         ])  # fmt: skip
 
 
@@ -96,6 +119,25 @@ def _state_counts(counting: Any, pop: Any, status: Any, degree: Any, counts: Any
         count_agent(counting, i, pop, status, degree, local)
     add_block_counters(local, counts, columns, 0)
     block_sum(s, partial)
+
+
+@kernel
+def _children_counts(counting: Any, households: Any, pop: Any, counts: Any) -> None:
+    n_barring = counting.children_below.shape[0]
+    local = cuda.shared.array((2, _CHILDREN_COUNTERS), numba.int64)
+    for k in range(cuda.threadIdx.x, n_barring, THREADS):
+        local[0, k] = 0
+        local[1, k] = 0
+    cuda.syncthreads()
+    h = cuda.grid(1)
+    if h < households.children.shape[0]:
+        count_household(counting, households, h, pop, local)
+    cuda.syncthreads()
+    row = lane()
+    for k in range(cuda.threadIdx.x, n_barring, THREADS):
+        for which in range(2):
+            if local[which, k] != 0:
+                cuda.atomic.add(counts, (row, which, k), local[which, k])
 
 
 def device_percentiles(score: Any, emigrated: Any, n: int, q: tuple[float, ...]) -> list[float]:

@@ -102,11 +102,12 @@ class GpuMemoryPlan:
 def bytes_per_agent(scenario: Scenario) -> float:
     """Device bytes per agent: state, the day's scratch, degree and region index, row offsets, block partials."""
     n_behaviours = len(scenario.behaviours)
+    households = 4 + 8 + 2 if scenario.households is not None else 0  # member_of; start and children (at most N)
     offsets = np.dtype(NETWORK_DTYPES["offsets"]).itemsize
     partials = 8 / THREADS  # one float64 per block, shared by the ordered sums of phase A and the metrics
     return (
-        state_bytes_per_agent(n_behaviours) + scratch_bytes_per_agent(n_behaviours) + world_bytes_per_agent()
-        + offsets + partials
+        state_bytes_per_agent(n_behaviours) + scratch_bytes_per_agent(n_behaviours)
+        + world_bytes_per_agent() + offsets + partials + households
     )  # fmt: skip
 
 

@@ -55,9 +55,9 @@ def _court_list_sanction(seed: int, t: int, params: Any, pop: Any, out: Any, tal
         else:
             attributed = out.attributed[i]
             denials = local[_EVENTS : _EVENTS + n_sanctions]
-            listing, flags, event = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i], attributed,
-                                                 listing_of(pop, i), pop.wrongful[i], denials)  # fmt: skip
-            record_day(pop, i, listing, flags, event)
+            listing, flags, event, refused = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i],
+                                                          attributed, listing_of(pop, i), pop.wrongful[i], denials)
+            record_day(pop, i, listing, flags, event, refused)
             if event != NO_EVENT:
                 tally(local, event, 1)
             out.status[i] = flags

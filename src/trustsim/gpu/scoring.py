@@ -16,7 +16,7 @@ from numba import cuda
 from trustsim.day import Day
 from trustsim.gpu.common import THREADS, blocks, kernel, to_device
 from trustsim.gpu.state import DeviceWorld
-from trustsim.mechanisms.scoring import ScoringParams, friends_mean, update_agent
+from trustsim.mechanisms.scoring import ScoringParams, family_scores, friends_mean, update_agent
 from trustsim.scenario import Scenario
 
 
@@ -31,18 +31,16 @@ class DeviceScoringPhase:
         """Update ``score`` and ``wrongful``; the new scores become ``population.score``."""
         net = world.network
         _update[blocks(world.n_agents), THREADS](self.params, self.contagion, world.population, day.outcomes,
-                                                 net.offsets, net.neighbours, net.active, world.degree,
-                                                 day.score_next)  # fmt: skip
+                                                 (net.offsets, net.neighbours, net.active, world.degree),
+                                                 world.households, day.score_next)  # fmt: skip
         start_of_day = world.population.score
         world.population = world.population._replace(score=day.score_next)
         day.score_next = start_of_day
 
 
 @kernel
-def _update(
-    params: Any, contagion: bool, pop: Any, out: Any, offsets: Any, neighbours: Any, active: Any, degree: Any,
-    score: Any,
-) -> None:  # fmt: skip
+def _update(params: Any, contagion: bool, pop: Any, out: Any, network: Any, households: Any, score: Any) -> None:
+    offsets, neighbours, active, degree = network
     i = cuda.grid(1)
     if i >= score.shape[0]:
         return
@@ -62,5 +60,6 @@ def _update(
                 else:
                     odd += pop.score[neighbours[slot]]
                 parity ^= 1
-        mean = friends_mean(even, odd, degree[i], s)
+        family_total, family_count = family_scores(households, i, pop.score, pop.emigrated)
+        mean = friends_mean(params, even, odd, degree[i], family_total, family_count, s)
     update_agent(params, i, mean, pop, out, score)

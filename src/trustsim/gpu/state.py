@@ -25,6 +25,7 @@ from numba import cuda
 
 from trustsim.day import Day
 from trustsim.gpu.common import LANES, THREADS, blocks, device_zeros, to_device
+from trustsim.households import Households
 from trustsim.network import Network
 from trustsim.population import Population
 from trustsim.scenario import Scenario
@@ -53,6 +54,8 @@ class DeviceWorld:
     degree: Any  # int32 (N,): active edges of each agent
     coverage: Any  # float64 (T, channels, R)
     regions: RegionIndex  # of device arrays
+    households: Households  # of device arrays (empty without households)
+    host_households: Households  # the same on the host (fixed for the run)
     day: int = 0
 
     @property
@@ -86,6 +89,8 @@ class DeviceWorld:
             degree=cuda.to_device(world.degree),
             coverage=cuda.to_device(world.coverage),
             regions=to_device(index),
+            households=to_device(world.households),
+            host_households=world.households,
             day=world.day,
         )
 
@@ -128,8 +133,8 @@ class DeviceWorld:
         _active_first(offsets, neighbours, edge_of_slot, self.network.active.copy_to_host())
         network = Network(self.n_agents, self.network.src, self.network.dst, offsets, neighbours, edge_of_slot)
         coverage = self.coverage.copy_to_host()
-        world = World.create(self.scenario, self.population_on_host(), network, coverage)
-        world.degree = self.degree.copy_to_host()
+        world = World.create(self.scenario, self.population_on_host(), network, coverage, self.host_households,
+                             degree=self.degree.copy_to_host())  # fmt: skip
         world.day = self.day
         return world
 

@@ -22,6 +22,7 @@ import numba as nb
 import numpy as np
 
 from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_function, flagged, has
+from trustsim.households import Households, family_of
 from trustsim.network import cut_edge
 from trustsim.population import Population
 from trustsim.rng import stream_id, uniform
@@ -50,6 +51,8 @@ class AdaptationParams(NamedTuple):
     adviser_rate: float
     emigrate_min_decile: int
     emigrate_rate: float
+    family_weight: float  # a family member's weight against a friend's in chilling (docs/model.md §14)
+    emigrate_with_household: bool  # the household's other adults leave with an emigrant
     unfriend_stream: int  # unf
     opt_out_stream: int  # opt
     adviser_stream: int  # adv
@@ -58,7 +61,7 @@ class AdaptationParams(NamedTuple):
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> AdaptationParams:
         """The parameters of ``scenario``."""
-        a = scenario.adaptation
+        a, households = scenario.adaptation, scenario.households
         return cls(
             negative=np.array(scenario.negative, dtype=np.bool_),
             deterrence_step=float(a.deterrence_step),
@@ -74,6 +77,8 @@ class AdaptationParams(NamedTuple):
             adviser_rate=float(a.adviser_rate),
             emigrate_min_decile=int(a.emigrate_min_decile),
             emigrate_rate=float(a.emigrate_rate),
+            family_weight=float(households.family_weight) if households is not None else 0.0,
+            emigrate_with_household=households is not None and households.emigrate_with_household,
             unfriend_stream=stream_id("unf"),
             opt_out_stream=stream_id("opt"),
             adviser_stream=stream_id("adv"),
@@ -85,16 +90,46 @@ class AdaptationParams(NamedTuple):
 
 
 @nb.njit(inline="always", cache=True)
+def family_touched(households: Households, i: int, status: np.ndarray, emigrated: np.ndarray) -> tuple[int, int]:
+    """How many of agent ``i``'s family (its household's other alive adults) got dissent points or entered the
+    list today, and how many family it has (docs/model.md §14); none without households."""
+    lo, hi = family_of(households, i)
+    touched = 0
+    count = 0
+    for j in range(lo, hi):
+        if j != i and not emigrated[j]:
+            touched += (status[j] & TOUCHED) != 0
+            count += 1
+    return touched, count
+
+
+@nb.njit(inline="always", cache=True)
+def chilling_share(
+    params: AdaptationParams, touched: int, degree: int, family: tuple[int, int]
+) -> float:
+    """``f(i)`` of item 2: the share of friends who chill the agent; with family (docs/model.md §14), the weighted
+    share ``(touched friends + w·touched family) / (friends + w·family)``, 0 when the denominator is."""
+    family_hit, family_count = family
+    if family_count == 0:
+        return touched / degree if touched != 0 else 0.0
+    weight = params.family_weight
+    denominator = degree + product(weight, np.float64(family_count))
+    if denominator == 0.0:
+        return 0.0
+    return (touched + product(weight, np.float64(family_hit))) / denominator
+
+
+@nb.njit(inline="always", cache=True)
 def adapt(
-    params: AdaptationParams, seed: int, t: int, i: int, received: np.unsignedinteger, touched: int, degree: int,
+    params: AdaptationParams, seed: int, t: int, i: int, received: np.unsignedinteger, share: float,
     camera_coverage: float, pop: Population, status: np.ndarray,
 ) -> None:  # fmt: skip
     """Items 1, 2, 4, 5 and the emigration decision of item 6 for alive agent ``i``.
 
     ``received``: the behaviours whose points reached the agent today (rightly or
-    wrongly); ``touched``: how many of its ``degree`` active friends got dissent points or
-    entered the list today; ``camera_coverage``: its region's camera coverage today. An
-    emigrant-to-be is flagged ``LEAVING`` in ``status``; it leaves after item 3.
+    wrongly); ``share``: its :func:`chilling_share` today; ``camera_coverage``: its region's
+    camera coverage today. An emigrant-to-be is flagged ``LEAVING`` in ``status``; it
+    leaves after item 3.
     """
     for b in range(params.negative.shape[0]):  # 1. deterrence
         if params.negative[b]:
@@ -102,8 +137,7 @@ def adapt(
             if has(received, b):
                 d = greater(product(d, 1.0 - params.deterrence_step), params.deterrence_floor)
             pop.deterrence[b, i] = d + product(params.deterrence_relax, 1.0 - d)
-    share = touched / degree if touched != 0 else 0.0  # 2. chilling
-    chill_today = product(pop.chill[i], 1.0 - product(params.chill_step, share))
+    chill_today = product(pop.chill[i], 1.0 - product(params.chill_step, share))  # 2. chilling
     pop.chill[i] = chill_today + product(params.chill_relax, 1.0 - chill_today)
     # 4. opting out
     if pop.privacy_minded[i] and not pop.off_grid[i] and camera_coverage >= params.opt_out_coverage:
@@ -117,6 +151,18 @@ def adapt(
     if (status[i] & SANCTIONED) and pop.income_decile[i] >= params.emigrate_min_decile:
         if uniform(seed, params.emigrate_stream, t, i, 0) < params.emigrate_rate:
             status[i] |= LEAVING
+
+
+@nb.njit(inline="always", cache=True)
+def leaves_with_household(params: AdaptationParams, households: Households, i: int, status: np.ndarray) -> bool:
+    """Item 6, leaving together (docs/model.md §14): whether an adult of agent ``i``'s household emigrates today."""
+    if not params.emigrate_with_household:
+        return False
+    lo, hi = family_of(households, i)
+    for j in range(lo, hi):  # noqa: SIM110 (numba compiles no generator expression on the GPU)
+        if status[j] & LEAVING:
+            return True
+    return False
 
 
 @nb.njit(inline="always", cache=True)
@@ -141,12 +187,15 @@ class AdaptationPhase:
         touched = flagged(out.status, TOUCHED)
         _count_touched_friends(touched, net.offsets, net.neighbours, world.degree, self.touched_friends)
         _adapt(world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out, self.touched_friends,
-               world.degree)  # fmt: skip
+               world.degree, world.households)  # fmt: skip
         if self.params.unfriend_rate > 0.0:
             listed = flagged(pop.blacklisted.view(np.uint8), 1)
             _unfriend(world.seed, day.t, self.params, listed, pop.blacklisted, net.offsets, net.neighbours,
                       net.edge_of_slot, world.degree)  # fmt: skip
         leaving = flagged(out.status, LEAVING)
+        if self.params.emigrate_with_household and leaving.shape[0]:
+            _leave_together(self.params, leaving, world.households, pop.emigrated, out.status)
+            leaving = flagged(out.status, LEAVING)
         _emigrate(leaving, net.offsets, net.neighbours, net.edge_of_slot, world.degree, pop.emigrated)
         world.regions.remove(leaving, pop.region)
 
@@ -164,17 +213,29 @@ def _count_touched_friends(
             touched_friends[neighbours[slot]] += 1
 
 
+@nb.njit(cache=True)
+def _leave_together(
+    params: AdaptationParams, drawn: np.ndarray, households: Households, emigrated: np.ndarray, status: np.ndarray
+) -> None:
+    """Item 6, leaving together: after every emigration draw, the other alive adults of an emigrant's household."""
+    for i in drawn:
+        lo, hi = family_of(households, i)
+        for j in range(lo, hi):
+            if not emigrated[j] and leaves_with_household(params, households, j, status):
+                status[j] |= LEAVING
+
+
 @nb.njit(parallel=True, cache=True)
 def _adapt(
     seed: int, t: int, params: AdaptationParams, camera_coverage: np.ndarray, pop: Population, out: Outcomes,
-    touched_friends: np.ndarray, degree: np.ndarray,
+    touched_friends: np.ndarray, degree: np.ndarray, households: Households,
 ) -> None:  # fmt: skip
     # Nothing is summed here, so the spans may be smaller than a chunk: the threads share
     # the agents more evenly.
     n = pop.emigrated.shape[0]
     for s in nb.prange((n + _SPAN - 1) // _SPAN):
         _adapt_span(np.uint64(s * _SPAN), np.uint64(min(n, (s + 1) * _SPAN)), seed, t, params, camera_coverage, pop,
-                    out, touched_friends, degree)  # fmt: skip
+                    out, touched_friends, degree, households)  # fmt: skip
 
 
 _SPAN = 1024
@@ -184,8 +245,9 @@ _SPAN = 1024
 @chunk_function
 def _adapt_span(
     lo: np.uint64, hi: np.uint64, seed: int, t: int, params: AdaptationParams, camera_coverage: np.ndarray,
-    pop: Population, out: Outcomes, touched_friends: np.ndarray, degree: np.ndarray,
+    pop: Population, out: Outcomes, touched_friends: np.ndarray, degree: np.ndarray, households: Households,
 ) -> None:  # fmt: skip
+    housed = households.member_of.shape[0] != 0
     for i in range(lo, hi):
         if pop.emigrated[i]:
             continue
@@ -193,7 +255,9 @@ def _adapt_span(
         if touched != 0:
             touched_friends[i] = 0
         received = out.attributed[i] | out.wrongly_received[i]
-        adapt(params, seed, t, i, received, touched, degree[i], camera_coverage[pop.region[i]], pop, out.status)
+        family = family_touched(households, i, out.status, pop.emigrated) if housed else (0, 0)
+        share = chilling_share(params, touched, degree[i], family)
+        adapt(params, seed, t, i, received, share, camera_coverage[pop.region[i]], pop, out.status)
 
 
 @nb.njit(cache=True)

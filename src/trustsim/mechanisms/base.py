@@ -8,8 +8,9 @@ from typing import Any, Protocol
 class Mechanism(Protocol):
     """A phase of the daily step. Built once from the scenario; ``step`` runs it for one day.
 
-    ``world`` and ``day`` are a :class:`trustsim.world.World` and :class:`trustsim.day.Day`
-    on the CPU, their device counterparts on the GPU (:mod:`trustsim.gpu.state`).
+    ``world`` is a :class:`trustsim.world.World` on the CPU and a
+    :class:`trustsim.gpu.state.DeviceWorld` on the GPU; ``day`` is a :class:`trustsim.day.Day`
+    on both, its arrays in host or device memory.
     """
 
     def step(self, world: Any, day: Any) -> None:

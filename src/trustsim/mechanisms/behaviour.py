@@ -1,8 +1,9 @@
 """Phase A — behaviour (docs/model.md §3).
 
 Every alive agent may commit each behaviour once a day, when ``U(beh:<b>, t, i) < p``
-with ``p`` its base rate times frailty, deterrence and adviser effect (negative
-behaviours), outspoken multiplier and chill (dissent), capped at 1.
+with ``p`` its base rate times frailty, its age band's factor (§14), deterrence and
+adviser effect (negative behaviours), outspoken multiplier and chill (dissent), capped
+at 1. With ages, everybody in the country is a year older from days 365, 730 … on.
 
 The rule is :func:`unchilled_probability`, :func:`probability` and :func:`commits`
 (and :func:`dissent_unchilled` for the metric of the chilling effect); the CPU driver
@@ -17,6 +18,7 @@ import numba as nb
 import numpy as np
 
 from trustsim.day import CHUNK, Day
+from trustsim.households import YEAR, advance_ages, age_band, band_minimums
 from trustsim.population import Population
 from trustsim.rng import stream_id, uniform
 from trustsim.scalar import lesser, pick
@@ -33,6 +35,10 @@ class BehaviourParams(NamedTuple):
     outspoken_multiplier: np.ndarray  # float64: 1 for a behaviour without one
     dissent: int  # the behaviour subject to chill, or -1
     adviser_effect: float
+    age_multiplier: np.ndarray  # float64 (B, bands): the factor of each age band (1 without one)
+    age_factor: np.ndarray  # bool (B,): whether the behaviour has an age multiplier
+    band_minimums: np.ndarray  # int64 (bands,): each age band's min_age (one band from 0 without ages)
+    aged: bool  # whether agents have ages, which advance every 365 days
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> BehaviourParams:
@@ -47,7 +53,20 @@ class BehaviourParams(NamedTuple):
             ),
             dissent=scenario.dissent_index,
             adviser_effect=float(scenario.adaptation.adviser_effect),
+            age_multiplier=age_multipliers(scenario),
+            age_factor=np.array([b.age_multiplier is not None for b in behaviours.values()], dtype=np.bool_),
+            band_minimums=band_minimums(scenario),
+            aged=scenario.ages is not None,
         )
+
+
+def age_multipliers(scenario: Scenario) -> np.ndarray:
+    """Each behaviour's factor per age band (docs/model.md §14): its ``age_multiplier``, or 1 in every band."""
+    bands = band_minimums(scenario).shape[0]
+    return np.array(
+        [b.age_multiplier if b.age_multiplier is not None else [1.0] * bands for b in scenario.behaviours.values()],
+        dtype=np.float64,
+    ).reshape(len(scenario.behaviours), bands)
 
 
 # ---------------------------------------------------------------------------------- the rule
@@ -55,11 +74,14 @@ class BehaviourParams(NamedTuple):
 
 @nb.njit(inline="always", cache=True)
 def unchilled_probability(
-    params: BehaviourParams, b: int, frailty: float, deterrence: float, advised: bool, outspoken: bool
+    params: BehaviourParams, b: int, frailty: float, band: int, deterrence: float, advised: bool, outspoken: bool
 ) -> float:
-    """``p`` of behaviour ``b`` before chill and before the cap at 1 (docs/model.md §3)."""
+    """``p`` of behaviour ``b`` before chill and before the cap at 1 (docs/model.md §3); ``band``: the agent's age
+    band (:func:`trustsim.households.age_band`), for the age factor of §14."""
     negative = params.negative[b]
     p = params.base_rate[b] * np.float64(frailty)
+    if params.age_factor[b]:  # a factor of 1 changes nothing: the loops without one skip it
+        p *= params.age_multiplier[b, band]
     p *= pick(negative, deterrence, 1.0)
     p *= pick(negative & advised, params.adviser_effect, 1.0)
     p *= pick(outspoken, params.outspoken_multiplier[b], 1.0)
@@ -94,9 +116,16 @@ class BehaviourPhase:
         self.params = BehaviourParams.from_scenario(scenario)
 
     def step(self, world: World, day: Day) -> None:
-        """Fill ``outcomes.committed``; tally commitments and the unchilled dissent probability."""
+        """Ages advance (days 365, 730 …); fill ``outcomes.committed``; tally commitments and unchilled dissent."""
+        if birthday(self.params, day.t):
+            advance_ages(world.population.age, world.population.emigrated)
         _commit(world.seed, day.t, self.params, world.population, day.outcomes.committed,
                 day.tallies.committed, day.tallies.unchilled)  # fmt: skip
+
+
+def birthday(params: BehaviourParams, t: int) -> bool:
+    """Whether day ``t`` starts a new year of age (day 365, 730 …), before anybody acts on it."""
+    return params.aged and t > 0 and t % YEAR == 0
 
 
 @nb.njit(parallel=True, cache=True)
@@ -115,18 +144,24 @@ def _commit(
     # only then stored. Storing every agent's outcome inside the loop made it up to 3x
     # slower on some runs: whenever the store buffer's addresses matched the rows being
     # loaded in their low 12 bits (4K aliasing), every load waited for an earlier store.
-    emigrated, advised, outspoken, chill = pop.emigrated, pop.advised, pop.outspoken, pop.chill
+    emigrated, advised, outspoken, chill, age = pop.emigrated, pop.advised, pop.outspoken, pop.chill, pop.age
     n_behaviours, n = pop.frailty.shape
     for c in nb.prange(counts.shape[0]):
         lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
         n_words = (hi - lo + 63) // 64
         # A local buffer cannot alias the inputs, which is what lets the loops vectorise.
         hits = np.empty((n_behaviours, n_words), dtype=np.uint64)
+        # The agents' age bands, once a chunk (all 0 without ages): reading ages in the drawing
+        # loops stopped them vectorising.
+        bands = np.zeros(hi - lo, dtype=np.int64)
+        if params.aged:
+            for i in range(lo, hi):
+                bands[i - lo] = age_band(params.band_minimums, age[i])
         total = 0.0
         for b in range(n_behaviours):
             frailty, deterrence = pop.frailty[b], pop.deterrence[b]
             count = 0
-            if b != params.dissent and params.outspoken_multiplier[b] == 1.0:
+            if b != params.dissent and params.outspoken_multiplier[b] == 1.0 and not params.age_factor[b]:
                 for w in range(n_words):
                     first, last = lo + 64 * w, min(hi, lo + 64 * w + 64)
                     hits[b, w], drawn = _plain_word(seed, t, params, b, first, last, frailty, deterrence, advised,
@@ -135,13 +170,14 @@ def _commit(
             else:
                 for w in range(n_words):
                     first, last = lo + 64 * w, min(hi, lo + 64 * w + 64)
-                    hits[b, w], drawn = _full_word(seed, t, params, b, first, last, frailty, deterrence, advised,
-                                                   emigrated, outspoken, chill)  # fmt: skip
+                    hits[b, w], drawn = _full_word(seed, t, params, b, first, last, frailty, bands[first - lo :],
+                                                   deterrence, advised, emigrated, outspoken, chill)  # fmt: skip
                     count += drawn
             if b == params.dissent:
                 # A separate loop: a float sum inside the drawing loop would stop it vectorising.
                 for i in range(lo, hi):
-                    p = unchilled_probability(params, b, frailty[i], deterrence[i], advised[i], outspoken[i])
+                    p = unchilled_probability(params, b, frailty[i], bands[i - lo], deterrence[i], advised[i],
+                                              outspoken[i])  # fmt: skip
                     total += pick(emigrated[i], 0.0, dissent_unchilled(params, b, p))
             counts[c, b] = count
         unchilled[c] = total
@@ -150,12 +186,12 @@ def _commit(
 
 @nb.njit(inline="always", cache=True)
 def _plain_word(seed, t, params, b, first, last, frailty, deterrence, advised, emigrated):
-    # Agents first..last-1 for a behaviour without outspoken multiplier or chill: bit
+    # Agents first..last-1 for a behaviour without outspoken multiplier, age factor or chill: bit
     # i − first of the word is whether agent i commits it; also returns how many do.
     word = np.uint64(0)
     count = 0
     for i in range(first, last):
-        unchilled = unchilled_probability(params, b, frailty[i], deterrence[i], advised[i], False)
+        unchilled = unchilled_probability(params, b, frailty[i], 0, deterrence[i], advised[i], False)
         hit = (not emigrated[i]) & commits(params, b, seed, t, i, probability(params, b, unchilled, 1.0))
         word |= np.uint64(hit) << np.uint64(i - first)
         count += hit
@@ -163,12 +199,14 @@ def _plain_word(seed, t, params, b, first, last, frailty, deterrence, advised, e
 
 
 @nb.njit(inline="always", cache=True)
-def _full_word(seed, t, params, b, first, last, frailty, deterrence, advised, emigrated, outspoken, chill):
-    # As _plain_word, with the outspoken multiplier and (for dissent) the chill.
+def _full_word(seed, t, params, b, first, last, frailty, bands, deterrence, advised, emigrated, outspoken, chill):
+    # As _plain_word, with the outspoken multiplier, the age factor (bands[i - first]: agent i's
+    # age band) and (for dissent) the chill.
     word = np.uint64(0)
     count = 0
     for i in range(first, last):
-        unchilled = unchilled_probability(params, b, frailty[i], deterrence[i], advised[i], outspoken[i])
+        unchilled = unchilled_probability(params, b, frailty[i], bands[i - first], deterrence[i], advised[i],
+                                          outspoken[i])  # fmt: skip
         hit = (not emigrated[i]) & commits(params, b, seed, t, i, probability(params, b, unchilled, chill[i]))
         word |= np.uint64(hit) << np.uint64(i - first)
         count += hit

@@ -143,8 +143,9 @@ def listing_of(pop: Population, i: int) -> Listing:
 
 
 @nb.njit(inline="always", cache=True)
-def record_day(pop: Population, i: int, listing: Listing, flags: np.uint8, event: int) -> None:
-    """Write agent ``i``'s day into the state: its new listing, and whether it was ever (wrongly) sanctioned.
+def record_day(pop: Population, i: int, listing: Listing, flags: np.uint8, event: int, denials: int) -> None:
+    """Write agent ``i``'s day into the state: its new listing, whether it was ever (wrongly) sanctioned, and
+    its ``denials`` today for the groups' next row (docs/model.md §15).
 
     A listing changes only with a judgment or an event (entry, exit): most agents' does
     not on a given day, and storing every field anyway cost phase D a third more time.
@@ -160,6 +161,8 @@ def record_day(pop: Population, i: int, listing: Listing, flags: np.uint8, event
         pop.ever_sanctioned[i] = True
     if flags & WRONGLY_SANCTIONED:
         pop.ever_wrongly_sanctioned[i] = True
+    if denials:
+        pop.denials_since_row[i] += denials
 
 
 @nb.njit(inline="always", cache=True)
@@ -252,23 +255,27 @@ def sanction_outcome(
 def sanction_day(
     params: SanctionsParams, seed: int, t: int, i: int, received: np.unsignedinteger, attributed: np.unsignedinteger,
     listing: Listing, wrongful: float, denials: np.ndarray,
-) -> tuple[Listing, np.uint8, int]:  # fmt: skip
-    """Items 1–7 for alive agent ``i``: its new listing, status flags and listing event; denials tallied by sanction.
+) -> tuple[Listing, np.uint8, int, int]:  # fmt: skip
+    """Items 1–7 for alive agent ``i``: its new listing, status flags, listing event and number of denials.
+
+    Each denial is also tallied by sanction in ``denials``.
 
     ``received``: the behaviours whose points reached the agent today, rightly or
     wrongly; ``attributed``: its own instances attributed to it (they may go to court).
     """
     listing, flags, event = court_and_list(params, seed, t, i, attributed, listing, wrongful)
     s, listed = listing.score, listing.blacklisted
+    refused = 0
     if s < params.highest_bound or listed:  # none can be active above every bound and off the list
         for k in range(params.attempt_rate.shape[0]):
             active, denied, wrong = sanction_outcome(params, k, seed, t, i, s, wrongful, listed, listing.listed_wrongly)
             flags |= active * SANCTIONED | wrong * WRONGLY_SANCTIONED
             tally(denials, k, denied)
+            refused += denied
     # Friends are chilled by a new listing or by dissent points (docs/model.md §7.2).
     if (flags & ENTERED) or (received & params.dissent_bit) != 0:
         flags |= TOUCHED
-    return listing, flags, event
+    return listing, flags, event, refused
 
 
 @nb.njit(inline="always", cache=True)
@@ -326,9 +333,9 @@ def _sanction_chunk(
             out.status[i] = 0
             continue
         attributed = out.attributed[i]
-        listing, flags, event = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i], attributed,
-                                             listing_of(pop, i), pop.wrongful[i], denials)  # fmt: skip
-        record_day(pop, i, listing, flags, event)
+        listing, flags, event, refused = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i],
+                                                      attributed, listing_of(pop, i), pop.wrongful[i], denials)
+        record_day(pop, i, listing, flags, event, refused)
         entries_score += event == ENTRIES_SCORE
         entries_court += event == ENTRIES_COURT
         exits += event == EXITS

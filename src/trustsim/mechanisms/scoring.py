@@ -15,14 +15,17 @@ Then every alive agent updates synchronously from the start-of-day scores
 
 With the ``expiry`` memory (a credit file, :mod:`trustsim.mechanisms.credit_file`) there is
 no recovery and no contagion; the points of day ``t − M`` leave the file's unclamped
-balance (:func:`filed_score`; CPU only)::
+balance (:func:`filed_balance`, :func:`filed_score`; CPU only)::
 
     balance'  = balance + Δ − Δ(t − M);   score' = clamp(balance', score_min, score_max)
     wrongful' = max(0, wrongful − Δw + Δw(t − M))
 
 ``m`` is the mean start-of-day score of the agent's active friends (the first
-``degree[i]`` slots of its row on the CPU), summed in id order with even and odd
-slots apart (:func:`friends_mean`). Edges of emigrants are cut when they leave, so
+``degree[i]`` slots of its row), with households the weighted family too
+(:func:`family_scores`, docs/model.md §14). The friends' scores are summed as two
+partial sums, of the even and of the odd slots in id order, then added: this order is
+part of the backends' contract (the GPU kernel sums the same way), so both give the
+same ``m`` to the last bit (:func:`friends_mean`). Edges of emigrants are cut when they leave, so
 active edges only join alive agents. The new scores go to the other half of a double
 buffer, which then becomes ``population.score``: no copy of the start-of-day scores.
 """
@@ -36,6 +39,7 @@ import numba as nb
 import numpy as np
 
 from trustsim.day import Day, Outcomes, chunk_function, has
+from trustsim.households import Households, family_of
 from trustsim.mechanisms.credit_file import CreditFile
 from trustsim.population import Population
 from trustsim.prefetch import prefetch
@@ -59,6 +63,7 @@ class ScoringParams(NamedTuple):
     off_grid_score: float
     score_min: float
     score_max: float
+    family_weight: float  # a family member's weight against a friend's in m(i) (docs/model.md §14)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> ScoringParams:
@@ -72,6 +77,7 @@ class ScoringParams(NamedTuple):
             off_grid_score=float(score.off_grid_score),
             score_min=float(score.score_min),
             score_max=float(score.score_max),
+            family_weight=float(scenario.households.family_weight) if scenario.households is not None else 0.0,
         )
 
 
@@ -106,9 +112,34 @@ def points_today(params: ScoringParams, i: int, out: Outcomes) -> tuple[float, f
 
 
 @nb.njit(inline="always", cache=True)
-def friends_mean(even: float, odd: float, count: int, own: float) -> float:
-    """``m(i)``: the friends' scores summed as even and odd slots (in id order) over their number; own without."""
-    return (even + odd) / count if count > 0 else own
+def family_scores(households: Households, i: int, score: np.ndarray, emigrated: np.ndarray) -> tuple[float, int]:
+    """The sum (in id order) and number of the start-of-day scores of agent ``i``'s family: its household's other
+    alive adults (docs/model.md §14); none without households."""
+    lo, hi = family_of(households, i)
+    total = 0.0
+    count = 0
+    for j in range(lo, hi):
+        if j != i and not emigrated[j]:
+            total += score[j]
+            count += 1
+    return total, count
+
+
+@nb.njit(inline="always", cache=True)
+def friends_mean(
+    params: ScoringParams, even: float, odd: float, count: int, family_total: float, family_count: int, own: float
+) -> float:
+    """``m(i)``: the friends' scores (summed as even and odd slots, in id order) over their number; own without.
+
+    With family (docs/model.md §14), ``(Σ friends + w·Σ family) / (n_friends + w·n_family)``.
+    """
+    if family_count == 0:
+        return (even + odd) / count if count > 0 else own
+    weight = params.family_weight
+    denominator = count + product(weight, np.float64(family_count))
+    if denominator == 0.0:
+        return own
+    return ((even + odd) + product(weight, family_total)) / denominator
 
 
 @nb.njit(inline="always", cache=True)
@@ -139,6 +170,20 @@ def update_agent(
     delta, delta_wrongful = points_today(params, i, out)
     score[i] = new_score(params, pop.score[i], delta, pop.off_grid[i], mean)
     pop.wrongful[i] = new_wrongful(params, pop.wrongful[i], delta_wrongful)
+    note_wrongful_points(pop, i, delta_wrongful)
+
+
+@nb.njit(inline="always", cache=True)
+def note_wrongful_points(pop: Population, i: int, delta_wrongful: float) -> None:
+    """Keep today's wrongful points (``−Δw``) for the groups' next row (docs/model.md §15)."""
+    if delta_wrongful != 0.0:
+        pop.wrongful_since_row[i] = pop.wrongful_since_row[i] - delta_wrongful
+
+
+@nb.njit(inline="always", cache=True)
+def filed_balance(balance: float, delta: float, expiring: float) -> float:
+    """A credit file's balance (``expiry`` memory): today's points in, those of day ``t − M`` out."""
+    return balance + delta - expiring
 
 
 @nb.njit(inline="always", cache=True)
@@ -174,8 +219,8 @@ class ScoringPhase:
             filed = (file.balance, file.expiring_points, file.expiring_wrongful, file.today_points)
         else:
             filed = (self._no_file, self._no_file, self._no_file, self._no_file)
-        _update(self.params, world.population, day.outcomes, net.offsets, net.neighbours, world.degree, filed,
-                day.score_next)  # fmt: skip
+        _update(self.params, world.population, day.outcomes, (net.offsets, net.neighbours, world.degree),
+                world.households, filed, day.score_next)  # fmt: skip
         if file is not None:
             file.file_day(day.t)
         start_of_day = world.population.score
@@ -197,7 +242,7 @@ def lone_score_path(scenario: Scenario, points_by_day: dict[int, float], days: i
     for t in range(days):
         delta = points_by_day.get(t, 0.0)
         if scenario.score.expires:
-            balance += delta - points_by_day.get(t - memory_days, 0.0)
+            balance = filed_balance(balance, delta, points_by_day.get(t - memory_days, 0.0))
             s = filed_score(params, balance)
         else:
             s = new_score(params, s, delta, False, s)
@@ -212,7 +257,9 @@ _AHEAD = 128
 
 
 @nb.njit(inline="always", cache=True)
-def _friends_mean(friend_scores: np.ndarray, start: int, end: int, own: float) -> float:
+def _friends_mean(
+    params: ScoringParams, friend_scores: np.ndarray, start: int, end: int, family: tuple[float, int], own: float
+) -> float:
     # Two interleaved partial sums (even and odd slots) halve the chain of dependent
     # additions; the order is fixed, so results stay independent of threads and machines.
     even = 0.0
@@ -224,28 +271,31 @@ def _friends_mean(friend_scores: np.ndarray, start: int, end: int, own: float) -
         slot += 2
     if slot < end:
         even += friend_scores[slot]
-    return friends_mean(even, odd, end - start, own)
+    return friends_mean(params, even, odd, end - start, family[0], family[1], own)
 
 
 @nb.njit(parallel=True, cache=True)
 def _update(
-    params: ScoringParams, pop: Population, out: Outcomes, offsets: np.ndarray, neighbours: np.ndarray,
-    degree: np.ndarray, filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], score: np.ndarray,
+    params: ScoringParams, pop: Population, out: Outcomes, network: tuple[np.ndarray, np.ndarray, np.ndarray],
+    households: Households, filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], score: np.ndarray,
 ) -> None:  # fmt: skip
     n = score.shape[0]
+    offsets = network[0]
     contagion = params.kappa != 0.0
     for block in nb.prange((n + _BLOCK - 1) // _BLOCK):
         lo, hi = block * _BLOCK, min(n, (block + 1) * _BLOCK)
         friend_scores = np.empty(offsets[hi] - offsets[lo] if contagion else 0, dtype=np.float64)
-        _update_block(lo, hi, params, pop, out, offsets, neighbours, degree, filed, score, friend_scores)
+        _update_block(lo, hi, params, pop, out, network, households, filed, score, friend_scores)
 
 
 @chunk_function
 def _update_block(
-    lo: int, hi: int, params: ScoringParams, pop: Population, out: Outcomes, offsets: np.ndarray,
-    neighbours: np.ndarray, degree: np.ndarray, filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    score: np.ndarray, friend_scores: np.ndarray,
+    lo: int, hi: int, params: ScoringParams, pop: Population, out: Outcomes,
+    network: tuple[np.ndarray, np.ndarray, np.ndarray], households: Households,
+    filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], score: np.ndarray, friend_scores: np.ndarray,
 ) -> None:  # fmt: skip
+    offsets, neighbours, degree = network
+    housed = households.member_of.shape[0] != 0
     score_start, wrongful, emigrated = pop.score, pop.wrongful, pop.emigrated
     balance, expiring_points, expiring_wrongful, today_points = filed
     expiry = balance.shape[0] != 0  # a credit file (its arrays are empty otherwise)
@@ -267,12 +317,14 @@ def _update_block(
         elif expiry:  # no contagion and no recovery with expiry (scenario validation)
             delta, delta_wrongful = points_today(params, i, out)
             today_points[i] = delta
-            balance[i] = balance[i] + delta - expiring_points[i]
+            balance[i] = filed_balance(balance[i], delta, expiring_points[i])
             score[i] = filed_score(params, balance[i])
             wrongful[i] = filed_wrongful(wrongful[i], delta_wrongful, expiring_wrongful[i])
+            note_wrongful_points(pop, i, delta_wrongful)
         else:
             mean = s
             if contagion:
                 row = offsets[i] - first
-                mean = _friends_mean(friend_scores, row, row + degree[i], s)
+                family = family_scores(households, i, score_start, emigrated) if housed else (0.0, 0)
+                mean = _friends_mean(params, friend_scores, row, row + degree[i], family, s)
             update_agent(params, i, mean, pop, out, score)

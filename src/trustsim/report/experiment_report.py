@@ -13,16 +13,18 @@ from plotly.subplots import make_subplots
 from scipy import stats
 
 from trustsim.errors import InputFileError
+from trustsim.experiments.analysis import SENSITIVITY_METRICS as ANALYSED
 from trustsim.experiments.api import ExperimentError, comparison_table, sensitivity_table
-from trustsim.experiments.catalog import DESIGN, RUNS, query
+from trustsim.experiments.catalog import DESIGN, RUNS, query, read_run_groups
 from trustsim.experiments.design import parse_levels
+from trustsim.report.bearing import disparity_over_seeds
 from trustsim.report.figures import PALETTE, styled
 from trustsim.report.page import Section, render
 
 RESPONSES = ("ever_wrongly_sanctioned", "blacklisted", "denials", "chilling_effect", "isolated", "emigrated")
 """Headline metrics drawn against a sweep's settings."""
-SENSITIVITY_METRICS = ("ever_wrongly_sanctioned", "blacklisted", "chilling_effect", "isolated")
-"""The metrics a sensitivity report analyses (those of ``trustsim sensitivity`` by default)."""
+SENSITIVITY_METRICS = ANALYSED
+"""The metrics a sensitivity report analyses unless its design names others (``trustsim sensitivity``'s default)."""
 TRAJECTORIES = ("blacklisted", "ever_wrongly_sanctioned", "isolated")
 
 
@@ -83,7 +85,7 @@ def _overview(design: dict[str, Any], runs: pd.DataFrame) -> Section:
 
 def _compare(folder: Path, design: dict[str, Any], runs: pd.DataFrame) -> list[Section]:
     a, b = (f"{side}: {Path(s).stem}" for side, s in zip("AB", design["scenarios"], strict=True))
-    table = comparison_table(runs, bool(design.get("independent")))
+    table = comparison_table(runs, bool(design.get("independent")), design.get("metrics") or ())
     figure = _differences(table, a, b)
     how = "paired on common random numbers" if not design.get("independent") else "independent seeds (Welch)"
     comparison = Section(
@@ -95,7 +97,54 @@ def _compare(folder: Path, design: dict[str, Any], runs: pd.DataFrame) -> list[S
     )
     trajectories = _trajectories(folder, runs, {a: "s0-", b: "s1-"})
     return [comparison, Section("Day by day (mean of the replicates, 95% band)", figures=[("trajectories",
-            trajectories)])]  # fmt: skip
+            trajectories)]), _bearing(folder, runs, {a: "s0-", b: "s1-"})]  # fmt: skip
+
+
+BEARING_RATES = ("ever_wrongly_sanctioned", "sanctioned")
+"""The rates whose disparities a comparison reports, with their intervals over seeds."""
+
+
+def _bearing(folder: Path, runs: pd.DataFrame, sides: dict[str, str]) -> Section:
+    """Who bears it in A and B: each dimension's disparity of the key rates, mean over seeds with a 95% interval."""
+    done = runs[runs["status"] == "done"]
+    tables, figures = [], []
+    for column in BEARING_RATES:
+        frames = []
+        for name, prefix in sides.items():
+            per_run = [read_run_groups(folder, run_id) for run_id in done["run_id"] if run_id.startswith(prefix)]
+            per_run = [groups for groups in per_run if len(groups)]
+            if per_run:
+                frame = disparity_over_seeds(per_run, column)
+                frame.insert(0, "scenario", name)
+                frames.append(frame)
+        if not frames:
+            continue
+        table = pd.concat(frames, ignore_index=True)
+        words = column.replace("_", " ")
+        figures.append((f"bearing_{column}", _gap_figure(table, words)))
+        tables.append((f"Disparity of {words} by dimension: mean over seeds (95% CI)",
+                       table.set_index(["dimension", "scenario"]).sort_index(level=0, sort_remaining=False)))
+    if not tables:
+        return Section("Who bears it", paragraphs=["These runs have no groups rows (groups.parquet)."])
+    text = ("For each dimension, the gap between its highest and lowest group's rate (and their ratio) at the "
+            "end of each run, averaged over the replicates with Student's 95% interval; a ratio is averaged over "
+            "the runs where it is finite.")  # fmt: skip
+    return Section("Who bears it", paragraphs=[text], figures=figures, tables=tables)
+
+
+def _gap_figure(table: pd.DataFrame, words: str) -> go.Figure:
+    """The gap of each dimension in A and B, with its 95% interval."""
+    figure = go.Figure()
+    for k, (name, part) in enumerate(table.groupby("scenario", sort=False)):
+        interval = (part["gap ci_high"] - part["gap"]).fillna(0)
+        figure.add_trace(go.Bar(x=part["dimension"], y=part["gap"], name=str(name), marker_color=PALETTE[k],
+                                error_y={"type": "data", "array": interval}))  # fmt: skip
+    figure = styled(figure, f"Gap in {words} between the highest and lowest group (95% CI over seeds)",
+                    "gap in the rate")  # fmt: skip
+    figure.update_xaxes(title_text="")
+    figure.update_yaxes(tickformat=".3~%")
+    figure.update_layout(hovermode="closest", barmode="group")
+    return figure
 
 
 def _differences(table: pd.DataFrame, a: str, b: str) -> go.Figure:
@@ -153,7 +202,7 @@ def _mean_interval(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _sweep(design: dict[str, Any], runs: pd.DataFrame) -> Section:
     keys = [parse_levels(text)[0] for text in design.get("settings", [])]
     done = runs[runs["status"] == "done"]
-    metrics = [m for m in RESPONSES if m in done.columns]
+    metrics = [m for m in (*RESPONSES, *(design.get("metrics") or ())) if m in done.columns]
     if not keys or done.empty or not metrics:
         return Section("Response curves", paragraphs=["No finished runs to draw yet."])
     x_key, line_key = keys[0], keys[1] if len(keys) > 1 else None
@@ -180,7 +229,7 @@ def _sweep(design: dict[str, Any], runs: pd.DataFrame) -> Section:
 
 
 def _sensitivity(design: dict[str, Any], runs: pd.DataFrame) -> Section:
-    metrics = [m for m in SENSITIVITY_METRICS if m in runs.columns]
+    metrics = [m for m in design.get("metrics") or SENSITIVITY_METRICS if m in runs.columns]
     table = sensitivity_table(runs, design, metrics)
     sobol = design.get("method") == "sobol"
     bars = (("S1", "S1_conf", "first order S1"), ("ST", "ST_conf", "total order ST")) if sobol else (

@@ -10,13 +10,25 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from trustsim.errors import InputFileError, ScenarioError
+from trustsim.groups import COLUMNS as GROUP_COLUMNS
 from trustsim.metrics import columns
 from trustsim.report import figures
+from trustsim.report.bearing import bearing_section
 from trustsim.report.page import Section, render
 from trustsim.report.records import record_follow_up
 from trustsim.report.story import choose_agent, narrative, story_figure
 from trustsim.scenario import validate
-from trustsim.store import AGENTS, MANIFEST, METRICS, TRACE, read_manifest, read_metrics, read_trace
+from trustsim.store import (
+    AGENTS,
+    GROUPS,
+    MANIFEST,
+    METRICS,
+    TRACE,
+    read_groups,
+    read_manifest,
+    read_metrics,
+    read_trace,
+)
 from trustsim.summary import headline
 from trustsim.trace import trace_columns
 
@@ -24,6 +36,7 @@ from trustsim.trace import trace_columns
 def run_report(run_dir: Path) -> str:
     """The HTML of a run's report (a run stopped early is reported on the days it simulated)."""
     manifest, scenario, metrics, trace = _load(Path(run_dir))
+    groups = _table(Path(run_dir) / GROUPS, lambda: read_groups(Path(run_dir)), list(GROUP_COLUMNS))
     sections = [
         _brief(manifest, scenario, metrics),
         _section("Scores and tiers", metrics, scenario, ["score_distribution", "tiers"]),
@@ -31,6 +44,7 @@ def run_report(run_dir: Path) -> str:
         _sanctions(metrics, scenario),
         _records(scenario),
         _section("Wrongful sanctions", metrics, scenario, ["wrongful", "wrongful_sources"], _WRONGFUL),
+        bearing_section(groups, metrics, scenario),
         _section("Chilling effect", metrics, scenario, ["chilling"], _CHILLING),
         _section("Isolation", metrics, scenario, ["isolation"]),
         _section("Imports and adaptation", metrics, scenario, ["import_share", "adaptation"]),

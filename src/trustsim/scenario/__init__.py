@@ -5,7 +5,7 @@
 * :mod:`~trustsim.scenario.branching` — what a branch of a saved society may change.
 """
 
-from trustsim.scenario.branching import SOCIETY, branch_problems, differences, leaves
+from trustsim.scenario.branching import SOCIETY, branch_problems, differences, leaves, society_changes
 from trustsim.scenario.loading import (
     MISSING_HINT,
     SCENARIO_DIR,
@@ -35,5 +35,5 @@ __all__ = [
     "CAMERA", "CHANNELS", "MAX_SEED", "MISSING_HINT", "ONLINE", "PAYMENT", "SCENARIO_DIR", "SOCIETY", "Scenario",
     "SchedulePoint", "branch_problems", "deep_merge", "differences", "json_schema", "leaves", "load_scenario",
     "parse_assignment", "read_raw", "resolve_source", "scenario_from_raw", "set_path", "shipped_scenarios",
-    "validate", "with_parent",
+    "society_changes", "validate", "with_parent",
 ]  # fmt: skip

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from trustsim.errors import Problem, Setting
+from trustsim.errors import Problem, Setting, literal
 from trustsim.scenario.loading import OVERRIDE
 from trustsim.scenario.schema import Scenario
 
-SOCIETY = ("run.agents", "run.seed", "population", "regions", "network")
-"""What drew the saved society; a branch may not change it (it would change nothing but the record)."""
+SOCIETY = (
+    "run.agents", "run.seed", "population", "regions", "network", "households.adults", "households.children", "ages",
+)  # fmt: skip
+"""What drew the saved society; a branch may not change it (it would change nothing but the record).
+
+A ``[households]`` or ``[ages]`` section counts too, present or not (:func:`society_changes`);
+``households.family_weight`` and ``emigrate_with_household`` are policy a branch may change."""
+SECTIONS = ("households", "ages")
+"""Optional sections whose presence is part of the society (docs/model.md §14)."""
 
 
 def leaves(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -33,17 +40,35 @@ def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list
     return {key: [old.get(key), new.get(key)] for key in keys if old.get(key) != new.get(key)}
 
 
+def society_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[str, Any, Any]]:
+    """The parts of the society (:data:`SOCIETY`) two resolved scenarios differ in, each with its first differing
+    key and values; a section of :data:`SECTIONS` one has and the other not is that section alone (key = part)."""
+    found: dict[str, tuple[str, Any, Any]] = {}
+    for section in SECTIONS:
+        if (before.get(section) is None) != (after.get(section) is None):
+            found[section] = (section, before.get(section), after.get(section))
+    for key, (old, new) in differences(before, after).items():
+        part = next((p for p in SOCIETY if key == p or key.startswith(p + ".")), None)
+        section = key.split(".")[0]
+        if part is not None and part not in found and section not in found:
+            found[part] = (key, old, new)
+    return found
+
+
 def branch_problems(saved: dict[str, Any], branch: Scenario, saved_day: int) -> list[Problem]:
     """Why ``branch`` cannot continue the society saved (resolved scenario ``saved``) after ``saved_day`` days."""
     problems: list[Problem] = []
-    changed = differences(saved, branch.resolved())
-    for key, (old, new) in changed.items():
-        if any(key == part or key.startswith(part + ".") for part in SOCIETY):
-            detail = f"{key}: {new!r} differs from the saved society's {old!r}"
+    for part, (key, old, new) in society_changes(saved, branch.resolved()).items():
+        if part in SECTIONS and key == part:
             problems.append(Problem(
-                detail.replace("{", "{{").replace("}", "}}") + "; a branch changes policy, not the population or "
-                "network it continues (drop this {0}, or start a new run)", (OVERRIDE,),
+                f"{part}: a branch keeps the saved society's {part} (add or drop [{part}] in a new run)"
             ))  # fmt: skip
+            continue
+        detail = f"{key}: {new!r} differs from the saved society's {old!r}"
+        problems.append(Problem(
+            literal(detail) + "; a branch changes policy, not the population or "
+            "network it continues (drop this {0}, or start a new run)", (OVERRIDE,),
+        ))  # fmt: skip
     memory = saved.get("score", {}).get("memory", "recovery")
     if branch.score.memory != memory:
         problems.append(Problem(

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from trustsim.errors import Problem, ScenarioError, Setting
+from trustsim.errors import Problem, ScenarioError, Setting, literal
 from trustsim.scenario.schema import Scenario
 
 _PACKAGED = Path(__file__).resolve().parents[1] / "scenarios"  # inside a built wheel
@@ -135,7 +135,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 def _override_problem(detail: str) -> Problem:
     """A problem with an override, which interfaces name their own way (the command line: ``--set``)."""
-    return Problem("{0} " + detail.replace("{", "{{").replace("}", "}}"), (OVERRIDE,))
+    return Problem("{0} " + literal(detail), (OVERRIDE,))
 
 
 def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:

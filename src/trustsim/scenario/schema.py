@@ -72,11 +72,14 @@ class Section(BaseModel):
 
 
 class RunSettings(Section):
-    """Size and seed of a run; the CLI's --agents/--days/--seed override them."""
+    """Size and seed of a run, and how often who bears it is broken down by group."""
 
     agents: int = Field(ge=2, le=2**31 - 1, description="number of agents N (agent ids are 32-bit)")
     days: int = Field(ge=1, description="number of simulated days T")
     seed: int = Field(ge=0, le=MAX_SEED, description="seed of every random stream (docs/model.md §9)")
+    breakdown_every: int = Field(
+        default=30, ge=1, description="days between the rows of groups.parquet (docs/model.md §15)"
+    )
 
 
 class Region(Section):
@@ -93,6 +96,59 @@ class Population(Section):
     outspoken_share: Probability
     privacy_share: Probability
     heterogeneity: Positive = Field(description="shape of the Gamma(h, 1/h) frailty, mean 1")
+
+
+def _shares_sum_to_one(shares: list[float], what: str) -> None:
+    total = sum(shares)
+    if not math.isclose(total, 1.0, rel_tol=0.0, abs_tol=1e-6):
+        raise ValueError(f"{what} must sum to 1 (got {total:g})")
+
+
+class Households(Section):
+    """Households of adults and their dependent children (docs/model.md §14)."""
+
+    adults: list[Probability] = Field(
+        min_length=1, description="shares of the households with 1, 2, 3 … adults (the first share is of one adult)"
+    )
+    children: list[Probability] = Field(
+        min_length=1, description="shares of the households with 0, 1, 2 … children (the first share is of none)"
+    )
+    family_weight: NonNegative = Field(
+        description="a family member's weight against a friend's in contagion and chilling (0: family plays no part)"
+    )
+    emigrate_with_household: bool = Field(description="when an adult emigrates, the household's other adults leave too")
+
+    @model_validator(mode="after")
+    def _shares(self) -> Households:
+        _shares_sum_to_one(self.adults, "adults shares")
+        _shares_sum_to_one(self.children, "children shares")
+        return self
+
+
+class AgeBand(Section):
+    """A band of ages: whole years from ``min_age`` to the next band's ``min_age`` − 1."""
+
+    min_age: int = Field(ge=0, le=200, description="the youngest age of the band, in whole years")
+    share: Probability = Field(description="share of the adults in this band on day 0")
+
+
+class Ages(Section):
+    """The adults' ages (docs/model.md §14)."""
+
+    age_bands: list[AgeBand] = Field(min_length=1, description="bands in increasing age; the last runs to max_age")
+    max_age: int = Field(le=200, description="the oldest age on day 0, in whole years")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Ages:
+        ages = [band.min_age for band in self.age_bands]
+        if ages[0] < 18:
+            raise ValueError(f"the first band's min_age must be at least 18: agents are adults (got {ages[0]})")
+        if any(b <= a for a, b in itertools.pairwise(ages)):
+            raise ValueError(f"age_bands: min_age must strictly increase (got {ages})")
+        if self.max_age < ages[-1]:
+            raise ValueError(f"max_age must be at least the last band's min_age {ages[-1]} (got {self.max_age})")
+        _shares_sum_to_one([band.share for band in self.age_bands], "age_bands shares")
+        return self
 
 
 class SmallWorld(Section):
@@ -193,6 +249,9 @@ class Behaviour(Section):
         default=None, description="probability a correctly attributed instance goes to court"
     )
     outspoken_multiplier: NonNegative | None = None
+    age_multiplier: list[NonNegative] | None = Field(
+        default=None, description="one factor per age band, on the rate of an agent of that band (needs [ages])"
+    )
 
 
 class Score(Section):
@@ -264,6 +323,9 @@ class Sanction(Section):
     applies_below: ScoreValue | None = None
     applies_to_blacklisted: bool = False
     attempt_rate: Probability
+    affects_children: bool = Field(
+        default=False, description="also bars the children of a household where an adult has it (needs [households])"
+    )
 
     @model_validator(mode="after")
     def _has_condition(self) -> Sanction:
@@ -289,6 +351,13 @@ class Adaptation(Section):
     adviser_effect: NonNegative
     emigrate_min_decile: int = Field(ge=0, le=10, description="10 means nobody emigrates")
     emigrate_rate: Probability
+
+    @model_validator(mode="after")
+    def _chill_stays_positive(self) -> Adaptation:
+        if self.chill_step == 1.0 and self.chill_relax == 0.0:
+            raise ValueError("chill_step = 1 with chill_relax = 0 would take chill to 0, which must stay above 0 "
+                             "(docs/model.md §1): set chill_step below 1 or chill_relax above 0")  # fmt: skip
+        return self
 
 
 class Accounting(Section):
@@ -321,6 +390,8 @@ class Scenario(Section):
     sanctions: dict[Name, Sanction]
     adaptation: Adaptation
     accounting: Accounting
+    households: Households | None = None
+    ages: Ages | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -353,7 +424,20 @@ class Scenario(Section):
             raise ValueError(f"network.k must be below run.agents (got k={self.network.k})")
         if self.network.generator == "scale_free" and self.network.m >= self.run.agents:
             raise ValueError(f"network.m must be below run.agents (got m={self.network.m})")
+        self._check_families_and_ages()
         return self
+
+    def _check_families_and_ages(self) -> None:
+        bands = len(self.ages.age_bands) if self.ages is not None else 0
+        for name, behaviour in self.behaviours.items():
+            factors = behaviour.age_multiplier
+            if factors is not None and len(factors) != bands:
+                needs = f"one factor per age band ({bands})" if bands else "an [ages] section"
+                raise ValueError(f"behaviours.{name}.age_multiplier: needs {needs} (got {len(factors)} factors)")
+        if self.households is None:
+            for name, sanction in self.sanctions.items():
+                if sanction.affects_children:
+                    raise ValueError(f"sanctions.{name}.affects_children: needs a [households] section (children)")
 
     @property
     def n_regions(self) -> int:
