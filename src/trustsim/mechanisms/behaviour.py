@@ -101,6 +101,13 @@ def dissent_unchilled(params: BehaviourParams, b: int, unchilled: float) -> floa
 
 
 @nb.njit(inline="always", cache=True)
+def plain(params: BehaviourParams, b: int) -> bool:
+    """Whether behaviour ``b``'s ``p`` depends on the agent only through frailty, deterrence and advice: not
+    dissent, no outspoken multiplier, no age factor (the drawing loops then skip the other arrays)."""
+    return b != params.dissent and params.outspoken_multiplier[b] == 1.0 and not params.age_factor[b]
+
+
+@nb.njit(inline="always", cache=True)
 def commits(params: BehaviourParams, b: int, seed: int, t: int, i: int, p: float) -> bool:
     """Whether agent ``i`` commits behaviour ``b`` on day ``t``, with probability ``p``."""
     return uniform(seed, params.stream[b], t, i, 0) < p
@@ -161,7 +168,7 @@ def _commit(
         for b in range(n_behaviours):
             frailty, deterrence = pop.frailty[b], pop.deterrence[b]
             count = 0
-            if b != params.dissent and params.outspoken_multiplier[b] == 1.0 and not params.age_factor[b]:
+            if plain(params, b):
                 for w in range(n_words):
                     first, last = lo + 64 * w, min(hi, lo + 64 * w + 64)
                     hits[b, w], drawn = _plain_word(seed, t, params, b, first, last, frailty, deterrence, advised,
