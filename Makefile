@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
+	@echo "compiling trustsim's kernels into numba's cache (once; about a minute)"
+	$(BIN)/trustsim compile
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -2,8 +2,9 @@
 
 A day of the full model cannot be faster than the sum of three costs it cannot avoid:
 
-* **draws** — docs/model.md §3 needs ``U(beh:b, t, i)`` for every behaviour of every agent,
-  one Philox4x32-10 block each (compute-bound);
+* **draws** — docs/model.md §3 needs a uniform for every behaviour of every agent every
+  day; one Philox4x32-10 block gives four (§9), so ``ceil(B / 4)`` blocks an agent
+  (compute-bound);
 * **gather** — §5 needs every agent's friends' start-of-day scores: one read per network
   slot, about one of them a random, far read for a rewired small-world tie
   (latency-bound);
@@ -34,7 +35,7 @@ from scale import bytes_per_agent_step  # benchmarks/ is the script's folder, so
 from trustsim.day import CHUNK
 from trustsim.engine import Simulation
 from trustsim.prefetch import prefetch
-from trustsim.rng import uniform
+from trustsim.rng import LANES, block_words, lane_uniform
 from trustsim.scenario import load_scenario
 
 PHASES = {
@@ -48,13 +49,15 @@ PHASES = {
 
 
 @nb.njit(parallel=True, cache=True)
-def _draws(n: int, n_behaviours: int, t: int, rate: float) -> int:
-    # Behaviour-major within chunks, as phase A: the inner loop vectorises.
+def _draws(n: int, blocks: int, t: int, rate: float) -> int:
+    # Block-major within chunks, as phase A: the inner loop vectorises; four uniforms a block.
     hits = 0
     for chunk in nb.prange((n + CHUNK - 1) // CHUNK):
-        for b in range(n_behaviours):
+        for block in range(blocks):
             for i in range(chunk * CHUNK, min(n, chunk * CHUNK + CHUNK)):
-                hits += uniform(1, b, t, i, 0) < rate
+                w0, w1, w2, w3 = block_words(1, 7, t, i, block)
+                hits += (lane_uniform(w0) < rate) + (lane_uniform(w1) < rate) + (lane_uniform(w2) < rate)
+                hits += lane_uniform(w3) < rate
     return hits
 
 
@@ -106,7 +109,7 @@ def main() -> None:
     simulation = Simulation(scenario)
     nb.set_num_threads(simulation.threads)
     world = simulation.world
-    n, n_behaviours = args.agents, len(scenario.behaviours)
+    n, blocks = args.agents, -(-len(scenario.behaviours) // LANES)
     offsets, neighbours = world.network.offsets, world.network.neighbours
     score = world.population.score
     gathered = np.empty(n)
@@ -115,8 +118,8 @@ def main() -> None:
     slots_per_agent = neighbours.shape[0] / n
     stream_bytes = bytes_per_agent_step() - 12 * slots_per_agent
     parts = {
-        f"draws ({n_behaviours} Philox blocks/agent)": _median_seconds(
-            lambda: _draws(n, n_behaviours, 3, 0.01), args.repeats
+        f"draws ({blocks} Philox blocks/agent)": _median_seconds(
+            lambda: _draws(n, blocks, 3, 0.01), args.repeats
         ),
         f"gather ({slots_per_agent:.0f} slots/agent)": _median_seconds(
             lambda: _gather(offsets, neighbours, score, gathered), args.repeats

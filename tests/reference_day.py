@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from trustsim.rng import uniform_array
+from trustsim.rng import lane_uniform_array, uniform_array
 from trustsim.scenario import CHANNELS, Scenario, SchedulePoint
 
 State = dict[str, np.ndarray]
@@ -180,7 +180,8 @@ def reference_day(
             dissent_p_unchilled = np.minimum(p, 1.0)
             p = p * s["chill"]
         p = np.minimum(p, 1.0)
-        committed[:, b] = alive & (draw(f"beh:{name}") < p)
+        # behaviour b: lane b mod 4 of the block of slot b div 4 of stream beh (docs/model.md §9)
+        committed[:, b] = alive & (lane_uniform_array(seed, "beh", t, ids, b // 4, b % 4) < p)
     if dissent_p_unchilled is not None:
         dissent_unchilled = float(np.sum(dissent_p_unchilled[alive]))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trustsim.rng import gamma_unit_mean, philox_block, stream_id, uniform_array
+from trustsim.rng import LANES, gamma_unit_mean, lane_uniform_array, philox_block, stream_id, uniform_array
 
 # Known-answer vectors of Philox4x32-10 from Random123 (kat_vectors).
 KAT = [
@@ -41,6 +41,27 @@ def test_draws_are_pure_functions_of_their_counter() -> None:
                   uniform_array(1, "beh:jaywalk", 6, ks), uniform_array(1, "beh:jaywalk", 5, ks, slot=1)):  # fmt: skip
         assert not np.array_equal(a, other)
         assert abs(np.corrcoef(a, other)[0, 1]) < 0.15
+
+
+def test_lanes_are_the_four_words_of_one_block_over_two_to_the_32() -> None:
+    ks = np.array([0, 1, 7, 2**32 + 5])
+    for lane in range(LANES):
+        u = lane_uniform_array(9, "beh", 4, ks, 1, lane)
+        for k, value in zip(ks, u, strict=True):
+            words = philox_block((int(k) % 2**32, int(k) // 2**32, 4, 1), (9, stream_id("beh")))
+            assert value == words[lane] / 2**32
+    with pytest.raises(ValueError, match="lane 4"):
+        lane_uniform_array(9, "beh", 4, ks, 1, LANES)
+
+
+def test_lanes_are_uniform_and_independent_of_each_other() -> None:
+    ks = np.arange(1_000_000)
+    lanes = [lane_uniform_array(7, "beh", 3, ks, 0, lane) for lane in range(LANES)]
+    for u in lanes:
+        assert u.min() >= 0.0 and u.max() < 1.0
+        assert abs(u.mean() - 0.5) < 5 * 0.000289
+    correlations = np.corrcoef(lanes)[np.triu_indices(LANES, 1)]
+    assert np.abs(correlations).max() < 5 / np.sqrt(ks.size)
 
 
 def test_stream_ids_are_crc32_of_names() -> None:

@@ -91,7 +91,7 @@ def run(
             scenario, agents=agents, days=days, seed=seed, overrides=set_ or (), out=out, check=check,
             checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, start_from=from_,
             on_start=progress.start, on_day=progress.day, backend=backend, agents_out=agents_out,
-            on_plan=None if quiet else progress.plan,
+            on_plan=None if quiet else progress.plan, on_compile=progress.compiling,
         )  # fmt: skip
 
     _with_progress(start, quiet, report)
@@ -111,7 +111,8 @@ def resume(
 
     def start(progress: ProgressHooks) -> Result:
         plan = None if quiet else progress.plan
-        return resume_run(run_dir, on_start=progress.start, on_day=progress.day, on_plan=plan, backend=backend)
+        return resume_run(run_dir, on_start=progress.start, on_day=progress.day, on_plan=plan, backend=backend,
+                          on_compile=progress.compiling)  # fmt: skip
 
     _with_progress(start, quiet, report)
 
@@ -122,9 +123,19 @@ class ProgressHooks:
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.task: TaskID | None = None
+        self.compile_task: TaskID | None = None
+
+    def compiling(self) -> None:
+        """Called by a CPU run before it compiles its kernels: say so while it happens."""
+        self.compile_task = self.progress.add_task(
+            "compiling kernels (the first run on a machine; later runs load them from numba's cache)", total=None
+        )
 
     def start(self, scenario: Scenario, days_done: int) -> None:
         """Called by the run before its first day: show the bar, filled up to ``days_done``."""
+        if self.compile_task is not None:
+            self.progress.remove_task(self.compile_task)
+            self.compile_task = None
         description = f"{scenario.name}: {scenario.run.agents:,} agents"
         self.task = self.progress.add_task(description, total=scenario.run.days, completed=days_done)
 
@@ -194,8 +205,9 @@ def _print_summary(result: Result) -> None:
         console.print(f"who bears it — {bearing}", highlight=False, soft_wrap=True)
     seconds = manifest["wall_seconds"]
     rate = manifest["agents"] * manifest["days"] / max(seconds["simulate"], 1e-9)
+    compiled = f"compile {seconds['compile']:.1f} s, " if "compile" in seconds else ""
     console.print(
-        f"build {seconds['build']:.1f} s, simulate {seconds['simulate']:.1f} s ({rate:,.0f} agent-steps/s), "
+        f"{compiled}build {seconds['build']:.1f} s, simulate {seconds['simulate']:.1f} s ({rate:,.0f} agent-steps/s), "
         f"write {seconds['write']:.1f} s, peak memory {manifest['peak_memory_bytes'] / 2**20:,.0f} MiB"
     )
     console.print(f"run written to {result.run_dir}")
@@ -214,6 +226,29 @@ def validate_command(
     console.print(
         f"{file}: valid scenario {scenario.name!r} ({scenario.run.agents:,} agents, {scenario.run.days} days)"
     )
+
+
+@app.command("compile")
+def compile_command(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="scenarios (shipped names or .toml paths); default: every shipped one")
+    ] = None,
+) -> None:
+    """Compile the kernels the runs of these scenarios call into numba's cache, so that no run waits for it.
+
+    `make` does this once at set-up; a run also compiles what it lacks before its first
+    day and reports that time apart from its simulation time.
+    """
+    from trustsim.compilation import warm_up
+
+    for name in names or shipped_scenarios():
+        try:
+            scenario = load_scenario(name)
+        except TrustsimError as err:
+            fail(err)
+        with console.status(f"compiling the kernels of {scenario.name}"):
+            seconds = warm_up(scenario)
+        console.print(f"{scenario.name}: kernels compiled or loaded from cache in {seconds:.1f} s", highlight=False)
 
 
 @app.command()

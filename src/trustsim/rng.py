@@ -4,7 +4,7 @@ Every random number in trustsim is a pure function of ``(seed, stream, t, k, slo
 
 * the generator is **Philox4x32-10** (Salmon et al., SC'11, the Random123 family);
 * the **key** is ``(seed, stream id)``: ``seed`` is an unsigned 32-bit integer and
-  the stream id is ``zlib.crc32`` of the stream's name (``"beh:jaywalk"``,
+  the stream id is ``zlib.crc32`` of the stream's name (``"obs:jaywalk"``,
   ``"unf"``, ...), so a stream's draws depend on its *name*, never on where the
   behaviour or sanction sits in a scenario file;
 * the **counter** is ``(k mod 2**32, k div 2**32, t, slot)``: ``k`` is an agent id or
@@ -13,7 +13,10 @@ Every random number in trustsim is a pure function of ``(seed, stream, t, k, slo
   (rejection sampling); ordinary daily draws use slot 0;
 * the **uniform** is made from the first two output words exactly as numpy does
   for doubles: ``((w0 >> 5) * 2**26 + (w1 >> 6)) / 2**53``, a multiple of 2**-53
-  in [0, 1).
+  in [0, 1);
+* draws made for every agent every day use **all four words** of a block instead
+  (:func:`block_words`, :func:`lane_uniform`): lane ``j`` is the uniform ``w_j / 2**32``,
+  a multiple of 2**-32, so one block serves four of them (docs/model.md §9).
 
 Because no state is carried between draws, results do not depend on the order in
 which agents are visited, on the number of threads, or on the backend, and two
@@ -36,6 +39,9 @@ _W1 = np.uint32(0xBB67AE85)
 _SHIFT32 = np.uint64(32)
 _TWO_POW_26 = 67108864.0
 _TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
+_TWO_POW_MINUS_32 = 1.0 / 4294967296.0
+LANES = 4
+"""Uniforms one Philox block gives in lanes (:func:`block_words`)."""
 
 
 def stream_id(name: str) -> int:
@@ -73,6 +79,23 @@ def uniform(seed: int, stream: int, t: int, k: int, slot: int) -> float:
         np.uint32(kk), np.uint32(kk >> _SHIFT32), np.uint32(t), np.uint32(slot), np.uint32(seed), np.uint32(stream)
     )
     return ((w0 >> np.uint32(5)) * _TWO_POW_26 + (w1 >> np.uint32(6))) * _TWO_POW_MINUS_53
+
+
+@nb.njit(inline="always", cache=True)
+def block_words(seed: int, stream: int, t: int, k: int, slot: int) -> tuple[np.uint32, np.uint32, np.uint32, np.uint32]:
+    """The four 32-bit words of the block with counter ``(k, t, slot)`` and key ``(seed, stream)``: the
+    lanes 0 … 3 of that block, each made a uniform by :func:`lane_uniform`."""
+    kk = np.uint64(k)
+    w0, w1, w2, w3 = philox4x32(
+        np.uint32(kk), np.uint32(kk >> _SHIFT32), np.uint32(t), np.uint32(slot), np.uint32(seed), np.uint32(stream)
+    )
+    return np.uint32(w0), np.uint32(w1), np.uint32(w2), np.uint32(w3)
+
+
+@nb.njit(inline="always", cache=True)
+def lane_uniform(word: np.uint32) -> float:
+    """The uniform in [0, 1) of one lane of a block: ``word / 2**32``, exact in double precision."""
+    return np.float64(word) * _TWO_POW_MINUS_32
 
 
 @nb.njit(inline="always", cache=True)
@@ -121,6 +144,21 @@ def _uniform_array(seed: int, stream: int, t: int, ks: np.ndarray, slot: int) ->
 def uniform_array(seed: int, stream: str, t: int, ks: np.ndarray, slot: int = 0) -> np.ndarray:
     """Vector of ``U(seed, stream, t, k)`` for every ``k`` in ``ks`` (for set-up code and tests)."""
     return _uniform_array(seed, stream_id(stream), t, np.asarray(ks, dtype=np.int64), slot)
+
+
+@nb.njit(parallel=True, cache=True)
+def _lane_uniform_array(seed: int, stream: int, t: int, ks: np.ndarray, slot: int, lane: int) -> np.ndarray:
+    out = np.empty(ks.shape[0], dtype=np.float64)
+    for n in nb.prange(ks.shape[0]):
+        out[n] = lane_uniform(block_words(seed, stream, t, ks[n], slot)[lane])
+    return out
+
+
+def lane_uniform_array(seed: int, stream: str, t: int, ks: np.ndarray, slot: int, lane: int) -> np.ndarray:
+    """Vector of lane ``lane`` of the blocks ``(k, t, slot)`` of ``stream`` for every ``k`` in ``ks`` (for tests)."""
+    if not 0 <= lane < LANES:
+        raise ValueError(f"lane {lane} is not one of 0 … {LANES - 1}")
+    return _lane_uniform_array(seed, stream_id(stream), t, np.asarray(ks, dtype=np.int64), slot, lane)
 
 
 def philox_block(counter: tuple[int, int, int, int], key: tuple[int, int]) -> tuple[int, ...]:

@@ -21,6 +21,7 @@ from trustsim.api.manifest import new_manifest, peak_memory_bytes, record_failur
 from trustsim.api.options import RunOptions
 from trustsim.api.results import Result
 from trustsim.api.stopping import StopRequest
+from trustsim.compilation import warm_up
 from trustsim.engine import SavedState, Simulation
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
 from trustsim.preflight import preflight
@@ -54,6 +55,7 @@ def run(
     backend: str = "cpu",
     agents_out: str = "all",
     on_plan: Callable[[list[str]], None] | None = None,
+    on_compile: Callable[[], None] | None = None,
 ) -> Result:
     """Run a scenario (shipped name, TOML path or loaded :class:`Scenario`) and write its run directory.
 
@@ -72,6 +74,9 @@ def run(
     draws; ``on_plan(lines)`` then receives the GPU memory plan before the first day).
     ``agents_out`` is ``"all"`` or ``"sample=N"``: ``agents.parquet`` then holds N
     agents evenly spaced by id (for populations whose table would not fit in memory).
+    ``on_compile()`` is called before a CPU run compiles its kernels (or loads them from
+    numba's cache: :mod:`trustsim.compilation`); the manifest's ``wall_seconds`` give that
+    time as ``compile``, apart from ``build`` and ``simulate``.
 
     Ctrl-C (or SIGTERM) stops the run at the end of the day: the days done are written,
     the state is saved as a checkpoint, the manifest says ``"complete": false`` and the
@@ -102,7 +107,7 @@ def run(
         directory.write_manifest(manifest)
         if start is not None:
             directory.save_checkpoint(start, options.keep_checkpoints)
-        return _execute(resolved, options, directory, manifest, start, (on_start, on_day, on_plan))
+        return _execute(resolved, options, directory, manifest, start, (on_start, on_day, on_plan, on_compile))
 
 
 def resume(
@@ -112,6 +117,7 @@ def resume(
     on_day: Callable[[int], None] | None = None,
     on_plan: Callable[[list[str]], None] | None = None,
     backend: str | None = None,
+    on_compile: Callable[[], None] | None = None,
 ) -> Result:
     """Finish a run that was stopped or killed, from its latest readable checkpoint (or from its start).
 
@@ -137,7 +143,7 @@ def resume(
         )
         manifest["status"] = "running"
         directory.write_manifest(manifest)
-        return _execute(scenario, options, directory, manifest, start, (on_start, on_day, on_plan))
+        return _execute(scenario, options, directory, manifest, start, (on_start, on_day, on_plan, on_compile))
 
 
 def save_simulation(simulation: Simulation, out: str | Path) -> Result:
@@ -157,7 +163,8 @@ def save_simulation(simulation: Simulation, out: str | Path) -> Result:
             writing = time.perf_counter()
             if not simulation.finished:
                 directory.save_checkpoint(simulation.saved_state(), options.keep_checkpoints)
-            metrics = _write_outcome(directory, simulation, manifest, {"build": 0.0, "simulate": 0.0}, writing)
+            metrics = _write_outcome(directory, simulation, manifest, {"compile": 0.0, "build": 0.0, "simulate": 0.0},
+                                     writing)  # fmt: skip
         except BaseException as err:
             record_failure(directory, manifest, err)
             raise
@@ -232,13 +239,21 @@ def _execute(
     manifest: dict[str, Any],
     start: SavedState | None,
     hooks: tuple[
-        Callable[[Scenario, int], None] | None, Callable[[int], None] | None, Callable[[list[str]], None] | None
+        Callable[[Scenario, int], None] | None,
+        Callable[[int], None] | None,
+        Callable[[list[str]], None] | None,
+        Callable[[], None] | None,
     ],
 ) -> Result:
-    on_start, on_day, on_plan = hooks
-    clock = time.perf_counter()
+    on_start, on_day, on_plan, on_compile = hooks
     with StopRequest() as stop:
         try:
+            compiling = 0.0
+            if options.backend == "cpu":
+                if on_compile is not None:
+                    on_compile()
+                compiling = warm_up(scenario)
+            clock = time.perf_counter()
             simulation = Simulation(scenario, check=options.check, start=start, backend=options.backend,
                                     preflighted=True)  # fmt: skip
             if simulation.memory_plan is not None:
@@ -256,7 +271,7 @@ def _execute(
             every = options.checkpoint_every
             if stopped and (every is None or simulation.days_done % every):  # not saved by _advance already
                 directory.save_checkpoint(simulation.saved_state(), options.keep_checkpoints)
-            seconds = {"build": built - clock, "simulate": simulated - built}
+            seconds = {"compile": compiling, "build": built - clock, "simulate": simulated - built}
             metrics = _write_outcome(directory, simulation, manifest, seconds, simulated)
         except BaseException as err:
             record_failure(directory, manifest, err)

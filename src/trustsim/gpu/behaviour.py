@@ -29,9 +29,11 @@ from trustsim.mechanisms.behaviour import (
     birthday,
     commits,
     dissent_unchilled,
+    draws,
     probability,
     unchilled_probability,
 )
+from trustsim.rng import LANES
 from trustsim.scalar import tally
 from trustsim.scenario import Scenario
 
@@ -67,13 +69,17 @@ def _commit(seed: int, t: int, params: Any, pop: Any, committed: Any, counts: An
         mask = np.uint64(0)
         if not pop.emigrated[i]:
             band = age_band(params.band_minimums, pop.age[i])
-            for b in range(n_behaviours):
-                p = unchilled_probability(params, b, pop.frailty[b, i], band, pop.deterrence[b, i], pop.advised[i],
-                                          pop.outspoken[i])  # fmt: skip
-                unchilled += dissent_unchilled(params, b, p)
-                if commits(params, b, seed, t, i, probability(params, b, p, pop.chill[i])):
-                    mask |= bit(b)
-                    tally(local, b, 1)
+            for block in range(params.blocks):
+                words = draws(params, seed, t, i, block)
+                for lane in range(LANES):
+                    b = LANES * block + lane
+                    if b < n_behaviours:
+                        p = unchilled_probability(params, b, pop.frailty[b, i], band, pop.deterrence[b, i],
+                                                  pop.advised[i], pop.outspoken[i])  # fmt: skip
+                        unchilled += dissent_unchilled(params, b, p)
+                        if commits(words[lane], probability(params, b, p, pop.chill[i])):
+                            mask |= bit(b)
+                            tally(local, b, 1)
         committed[i] = mask
     add_block_counters(local, counts, n_behaviours, 0)
     block_sum(unchilled, partial)

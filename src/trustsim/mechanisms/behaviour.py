@@ -1,9 +1,11 @@
 """Phase A — behaviour (docs/model.md §3).
 
-Every alive agent may commit each behaviour once a day, when ``U(beh:<b>, t, i) < p``
-with ``p`` its base rate times frailty, its age band's factor (§14), deterrence and
-adviser effect (negative behaviours), outspoken multiplier and chill (dissent), capped
-at 1. With ages, everybody in the country is a year older from days 365, 730 … on.
+Every alive agent may commit each behaviour once a day, when ``U < p`` with ``p`` its
+base rate times frailty, its age band's factor (§14), deterrence and adviser effect
+(negative behaviours), outspoken multiplier and chill (dissent), capped at 1. ``U`` for
+the behaviour in position ``b`` of the scenario is lane ``b mod 4`` of the Philox block
+``(i, t, b div 4)`` of stream ``beh`` (docs/model.md §9): one block serves four
+behaviours. With ages, everybody in the country is a year older from days 365, 730 … on.
 
 The rule is :func:`unchilled_probability`, :func:`probability` and :func:`commits`
 (and :func:`dissent_unchilled` for the metric of the chilling effect); the CPU driver
@@ -20,7 +22,7 @@ import numpy as np
 from trustsim.day import CHUNK, Day
 from trustsim.households import YEAR, advance_ages, age_band, band_minimums
 from trustsim.population import Population
-from trustsim.rng import stream_id, uniform
+from trustsim.rng import LANES, block_words, lane_uniform, stream_id
 from trustsim.scalar import lesser, pick
 from trustsim.scenario import Scenario
 from trustsim.world import World
@@ -29,7 +31,8 @@ from trustsim.world import World
 class BehaviourParams(NamedTuple):
     """Phase A's parameters, one entry per behaviour in scenario order."""
 
-    stream: np.ndarray  # int64: id of the stream beh:<b>
+    stream: int  # id of the stream beh (behaviour b: lane b mod 4 of the block of slot b div 4)
+    blocks: int  # Philox blocks an agent's day takes: one per four behaviours
     base_rate: np.ndarray  # float64: daily probability before the factors
     negative: np.ndarray  # bool: points below 0, so deterred and lowered by an adviser
     outspoken_multiplier: np.ndarray  # float64: 1 for a behaviour without one
@@ -45,7 +48,8 @@ class BehaviourParams(NamedTuple):
         """The parameters of ``scenario``."""
         behaviours = scenario.behaviours
         return cls(
-            stream=np.array([stream_id(f"beh:{name}") for name in behaviours], dtype=np.int64),
+            stream=stream_id("beh"),
+            blocks=-(-len(behaviours) // LANES),
             base_rate=np.array([b.base_rate for b in behaviours.values()], dtype=np.float64),
             negative=np.array(scenario.negative, dtype=np.bool_),
             outspoken_multiplier=np.array(
@@ -108,9 +112,17 @@ def plain(params: BehaviourParams, b: int) -> bool:
 
 
 @nb.njit(inline="always", cache=True)
-def commits(params: BehaviourParams, b: int, seed: int, t: int, i: int, p: float) -> bool:
-    """Whether agent ``i`` commits behaviour ``b`` on day ``t``, with probability ``p``."""
-    return uniform(seed, params.stream[b], t, i, 0) < p
+def draws(params: BehaviourParams, seed: int, t: int, i: int, block: int) -> tuple[np.uint32, np.uint32, np.uint32,
+                                                                                   np.uint32]:  # fmt: skip
+    """Agent ``i``'s words for behaviours ``4·block`` … ``4·block + 3`` on day ``t`` (one Philox block)."""
+    return block_words(seed, params.stream, t, i, block)
+
+
+@nb.njit(inline="always", cache=True)
+def commits(word: np.uint32, p: float) -> bool:
+    """Whether the agent commits a behaviour whose word today (from :func:`draws`) is ``word``, with
+    probability ``p``."""
+    return lane_uniform(word) < p
 
 
 # ---------------------------------------------------------------------------------- the CPU driver
@@ -140,12 +152,14 @@ def _commit(
     seed: int, t: int, params: BehaviourParams, pop: Population, committed: np.ndarray, counts: np.ndarray,
     unchilled: np.ndarray,
 ) -> None:  # fmt: skip
-    # Behaviour-major loops over one chunk whose per-agent choices are selects, not
-    # branches, so that LLVM vectorises the Philox rounds across agents; the chunk's
-    # inputs stay in cache between behaviours. Emigrants draw too and are masked out.
-    # A behaviour with no outspoken multiplier and no chill takes a loop that does not
-    # read those arrays: it passes the rule False and 1.0, factors that are exactly 1.0,
-    # so p is the same bit for bit.
+    # First the chunk's Philox blocks, one per agent and four behaviours, their words kept in
+    # a local buffer (a loop of nothing but Philox rounds, which LLVM vectorises across
+    # agents); then behaviour-major loops whose per-agent choices are selects, not
+    # branches, so that they vectorise too; the chunk's inputs stay in cache between
+    # behaviours. Emigrants draw too and are masked out. A behaviour with no outspoken
+    # multiplier, age factor or chill takes a loop that does not read those arrays: it
+    # passes the rule False and 1.0, factors that are exactly 1.0, so p is the same bit
+    # for bit.
     #
     # The draws of 64 agents are collected as bits of one word held in a register and
     # only then stored. Storing every agent's outcome inside the loop made it up to 3x
@@ -156,7 +170,10 @@ def _commit(
     for c in nb.prange(counts.shape[0]):
         lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
         n_words = (hi - lo + 63) // 64
-        # A local buffer cannot alias the inputs, which is what lets the loops vectorise.
+        # Local buffers cannot alias the inputs, which is what lets the loops vectorise.
+        words = np.empty((LANES * params.blocks, hi - lo), dtype=np.uint32)
+        for block in range(params.blocks):
+            _draw_blocks(seed, t, params, block, lo, hi, words[LANES * block : LANES * block + LANES])
         hits = np.empty((n_behaviours, n_words), dtype=np.uint64)
         # The agents' age bands, once a chunk (all 0 without ages): reading ages in the drawing
         # loops stopped them vectorising.
@@ -166,19 +183,20 @@ def _commit(
                 bands[i - lo] = age_band(params.band_minimums, age[i])
         total = 0.0
         for b in range(n_behaviours):
-            frailty, deterrence = pop.frailty[b], pop.deterrence[b]
+            frailty, deterrence, drawn_words = pop.frailty[b], pop.deterrence[b], words[b]
             count = 0
             if plain(params, b):
                 for w in range(n_words):
                     first, last = lo + 64 * w, min(hi, lo + 64 * w + 64)
-                    hits[b, w], drawn = _plain_word(seed, t, params, b, first, last, frailty, deterrence, advised,
-                                                    emigrated)  # fmt: skip
+                    hits[b, w], drawn = _plain_word(params, b, first, last, drawn_words[first - lo :], frailty,
+                                                    deterrence, advised, emigrated)  # fmt: skip
                     count += drawn
             else:
                 for w in range(n_words):
                     first, last = lo + 64 * w, min(hi, lo + 64 * w + 64)
-                    hits[b, w], drawn = _full_word(seed, t, params, b, first, last, frailty, bands[first - lo :],
-                                                   deterrence, advised, emigrated, outspoken, chill)  # fmt: skip
+                    hits[b, w], drawn = _full_word(params, b, first, last, drawn_words[first - lo :], frailty,
+                                                   bands[first - lo :], deterrence, advised, emigrated, outspoken,
+                                                   chill)  # fmt: skip
                     count += drawn
             if b == params.dissent:
                 # A separate loop: a float sum inside the drawing loop would stop it vectorising.
@@ -192,21 +210,30 @@ def _commit(
 
 
 @nb.njit(inline="always", cache=True)
-def _plain_word(seed, t, params, b, first, last, frailty, deterrence, advised, emigrated):
-    # Agents first..last-1 for a behaviour without outspoken multiplier, age factor or chill: bit
-    # i − first of the word is whether agent i commits it; also returns how many do.
+def _draw_blocks(seed, t, params, block, lo, hi, words):
+    # Row j of words, column i − lo: agent i's word for behaviour LANES·block + j today.
+    for i in range(lo, hi):
+        w0, w1, w2, w3 = draws(params, seed, t, i, block)
+        words[0, i - lo], words[1, i - lo], words[2, i - lo], words[3, i - lo] = w0, w1, w2, w3
+
+
+@nb.njit(inline="always", cache=True)
+def _plain_word(params, b, first, last, words, frailty, deterrence, advised, emigrated):
+    # Agents first..last-1 for a behaviour without outspoken multiplier, age factor or chill
+    # (words[i − first]: agent i's word for it): bit i − first of the word is whether agent i
+    # commits it; also returns how many do.
     word = np.uint64(0)
     count = 0
     for i in range(first, last):
         unchilled = unchilled_probability(params, b, frailty[i], 0, deterrence[i], advised[i], False)
-        hit = (not emigrated[i]) & commits(params, b, seed, t, i, probability(params, b, unchilled, 1.0))
+        hit = (not emigrated[i]) & commits(words[i - first], probability(params, b, unchilled, 1.0))
         word |= np.uint64(hit) << np.uint64(i - first)
         count += hit
     return word, count
 
 
 @nb.njit(inline="always", cache=True)
-def _full_word(seed, t, params, b, first, last, frailty, bands, deterrence, advised, emigrated, outspoken, chill):
+def _full_word(params, b, first, last, words, frailty, bands, deterrence, advised, emigrated, outspoken, chill):
     # As _plain_word, with the outspoken multiplier, the age factor (bands[i - first]: agent i's
     # age band) and (for dissent) the chill.
     word = np.uint64(0)
@@ -214,7 +241,7 @@ def _full_word(seed, t, params, b, first, last, frailty, bands, deterrence, advi
     for i in range(first, last):
         unchilled = unchilled_probability(params, b, frailty[i], bands[i - first], deterrence[i], advised[i],
                                           outspoken[i])  # fmt: skip
-        hit = (not emigrated[i]) & commits(params, b, seed, t, i, probability(params, b, unchilled, chill[i]))
+        hit = (not emigrated[i]) & commits(words[i - first], probability(params, b, unchilled, chill[i]))
         word |= np.uint64(hit) << np.uint64(i - first)
         count += hit
     return word, count
