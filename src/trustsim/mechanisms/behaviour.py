@@ -171,9 +171,9 @@ def _commit(
         lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
         n_words = (hi - lo + 63) // 64
         # Local buffers cannot alias the inputs, which is what lets the loops vectorise.
-        words = np.empty((LANES * params.blocks, hi - lo), dtype=np.uint32)
+        words = np.empty((params.blocks, LANES, hi - lo), dtype=np.uint32)
         for block in range(params.blocks):
-            _draw_blocks(seed, t, params, block, lo, hi, words[LANES * block : LANES * block + LANES])
+            _draw_blocks(seed, t, params, block, lo, hi, words[block])
         hits = np.empty((n_behaviours, n_words), dtype=np.uint64)
         # The agents' age bands, once a chunk (all 0 without ages): reading ages in the drawing
         # loops stopped them vectorising.
@@ -183,7 +183,7 @@ def _commit(
                 bands[i - lo] = age_band(params.band_minimums, age[i])
         total = 0.0
         for b in range(n_behaviours):
-            frailty, deterrence, drawn_words = pop.frailty[b], pop.deterrence[b], words[b]
+            frailty, deterrence, drawn_words = pop.frailty[b], pop.deterrence[b], words[b // LANES, b % LANES]
             count = 0
             if plain(params, b):
                 for w in range(n_words):
