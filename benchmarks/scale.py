@@ -17,6 +17,11 @@ Read medians of --repeats.
 With ``--against DIR`` (a checkout of another commit, e.g. ``git worktree add ../before
 HEAD~1``), each size is run with both trees alternately, in the same sitting, and a
 line ``DIR`` follows each of this tree's with the ratio of their speeds.
+
+At the end it prints every target of issue 19 with its status: measured where this
+invocation ran the size, projected from the largest size it ran where said, from the
+memory estimate and the GPU memory plan (both derived from the state table) for sizes
+that are not run here, and "not measured here" for what needs another machine.
 """
 
 from __future__ import annotations
@@ -148,6 +153,7 @@ def main() -> None:
         f"{'agents':>11} {'days':>4} {'thr':>3} {'build s':>8} {'sim s':>8} {'write s':>8} "
         f"{f'sim s/{args.days}d':>11} {'agent-steps/s':>14} {'of limit':>9} {'peak RSS MiB':>12} {'vs first':>8}"
     )
+    measured: dict[int, dict[str, float]] = {}
     for agents in args.sizes:
         days = args.big_days if agents >= 10_000_000 else args.days
         first = None
@@ -161,6 +167,8 @@ def main() -> None:
                 med = {key: statistics.median(r[key] for r in runs[tree])
                        for key in ("build", "simulate", "write", "peak_rss")}  # fmt: skip
                 rate = agents * days / med["simulate"]
+                if tree is None and agents not in measured:
+                    measured[agents] = med | {"rate": rate, "days": days}
                 first = first or rate
                 label = "" if tree is None else f"  {args.against}"
                 print(
@@ -168,6 +176,65 @@ def main() -> None:
                     f"{med['simulate']:>8.2f} {med['write']:>8.2f} {agents * args.days / rate:>11.1f} {rate:>14,.0f} "
                     f"{100 * rate / limit:>8.1f}% {med['peak_rss'] / 2**20:>12,.0f} {rate / first:>7.2f}x{label}"
                 )
+
+    print_targets(measured, args.days)
+
+
+GIB = 2**30
+TARGETS_SECONDS = {1_000_000: 10.0, 10_000_000: 120.0, 100_000_000: 1800.0}
+"""Issue 19's simulate-time targets per size, for 365 days (100M: the whole process)."""
+
+
+def print_targets(measured: dict[int, dict[str, float]], days: int) -> None:
+    """Every target of issue 19, its value here and whether it is met."""
+    from trustsim.gpu.plan import memory_plan
+    from trustsim.memory import estimate, expected_edges
+    from trustsim.scenario import load_scenario
+
+    scenario = load_scenario("china_scs")
+    rows: list[tuple[str, str, str, bool | None]] = []
+
+    def year(agents: int) -> tuple[float | None, str]:
+        if agents in measured:
+            run = measured[agents]
+            return agents * days / run["rate"], "measured" if run["days"] == days else f"from {run['days']} days"
+        if measured:
+            largest = max(measured)
+            return agents * days / measured[largest]["rate"], f"projected from {largest:,}"
+        return None, "not run"
+
+    for agents, limit in TARGETS_SECONDS.items():
+        seconds, how = year(agents)
+        label = f"{agents:,} x {days} simulate s ({how})" + (" (target: whole process)" if agents >= 10**8 else "")
+        rows.append((label, "-" if seconds is None else f"{seconds:,.1f}", f"<= {limit:,.0f}",
+                     None if seconds is None else seconds <= limit))  # fmt: skip
+    if 1_000_000 in measured:
+        run = measured[1_000_000]
+        whole = run["build"] + run["simulate"] * days / run["days"] + run["write"]
+        rows.append((f"1,000,000 x {days} whole process s", f"{whole:.1f}", "<= 16", whole <= 16))
+    if 10_000_000 in measured:
+        peak = measured[10_000_000]["peak_rss"] / GIB
+        rows.append(("10,000,000 peak memory GiB (measured)", f"{peak:.2f}", "<= 2", peak <= 2))
+    for agents, limit in ((10_000_000, 2), (100_000_000, 16)):
+        needed = estimate(scenario, agents, days).total / GIB
+        rows.append((f"{agents:,} peak memory GiB (estimate)", f"{needed:.1f}", f"<= {limit}", needed <= limit))
+    per_agent = estimate(scenario, 1_000_000, days)
+    total = (per_agent.population + per_agent.network + per_agent.scratch) / per_agent.agents
+    rows.append((f"bytes an agent (state {per_agent.population / per_agent.agents:.0f}, network "
+                 f"{per_agent.network / per_agent.agents:.0f}, scratch {per_agent.scratch / per_agent.agents:.0f})",
+                 f"{total:.0f}", "<= 100", total <= 100))  # fmt: skip
+    for agents, card, limit in ((1_410_000_000, "H200", 130), (100_000_000, "H100", 78)):
+        sized = load_scenario("china_scs", agents=agents)
+        plan = memory_plan(sized, expected_edges(sized, agents), limit * GIB, card)
+        rows.append((f"GPU plan {agents:,} agents on one {card} GiB", f"{plan.total / GIB:.1f}", f"<= {limit}",
+                     plan.total <= limit * GIB))  # fmt: skip
+    rows.append(("GPU 1.41 B x 365 s, 100 M x 365 s (benchmarks/gpu.py)", "-", "<= 300, <= 30", None))
+    rows.append(("vs the Mesa peer (benchmarks/peers/compare.py)", "-", ">= 1000x", None))
+    print("\ntargets of issue 19")
+    width = max(len(row[0]) for row in rows)
+    for label, value, target, met in rows:
+        status = "not measured here" if met is None else ("met" if met else "NOT met")
+        print(f"{label:<{width}} {value:>9} {target:>14}  {status}")
 
 
 if __name__ == "__main__":

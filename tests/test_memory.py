@@ -75,10 +75,13 @@ def test_the_trace_bound_holds_the_panel_drawn(agents: int, share: float) -> Non
 
 
 def test_a_sampled_agent_table_lets_a_run_fit_that_the_whole_table_would_not() -> None:
-    """--agents-out sample=N: the agent table is budgeted at N rows (plus the traced agents), not all."""
+    """--agents-out sample=N: the agent table is budgeted at N rows (plus the traced agents), not all.
+
+    With four friends an agent, so that writing, not building the network, is the run's peak.
+    """
     from trustsim.api import RunOptions
 
-    s = scenario("china_scs", agents=2_000_000)
+    s = scenario("china_scs", "network.k=4", agents=2_000_000)
     table = RunOptions(agents_out="sample=5000").table_agents(s.run.agents)
     assert table == 5000 + DEFAULT_PANEL and RunOptions().table_agents(s.run.agents) == s.run.agents
     full, sampled = estimate(s), estimate(s, table_agents=table)

@@ -18,6 +18,8 @@ from trustsim.network import (
     build_network,
     edge_file,
     from_edge_arrays,
+    network_bytes,
+    network_dtypes,
     regional_sbm,
     scale_free,
     small_world,
@@ -27,13 +29,20 @@ from trustsim.rng import stream_id, uniform
 # --------------------------------------------------------------------------- helpers
 
 
+def test_edge_indices_take_32_bits_below_two_to_the_31_edges_and_64_above() -> None:
+    assert network_dtypes(2**31 - 1)["edge_of_slot"] == np.int32
+    assert network_dtypes(2**31)["edge_of_slot"] == np.int64
+    assert network_bytes(10, 5) == 2 * 5 * (4 + 4) + 11 * 8
+    assert network_bytes(10, 2**31) == 2 * 2**31 * (4 + 8) + 11 * 8
+
+
 def check_network(net: Network) -> None:
     """Every structural invariant of a Network (docs/model.md §2 edge order, CSR consistency)."""
     n, e = net.n_agents, net.n_edges
     assert net.src.dtype == np.int32 and net.dst.dtype == np.int32
     assert net.offsets.dtype == np.int64 and net.offsets.shape == (n + 1,)
     assert net.neighbours.dtype == np.int32 and net.neighbours.shape == (2 * e,)
-    assert net.edge_of_slot.dtype == np.int64 and net.edge_of_slot.shape == (2 * e,)
+    assert net.edge_of_slot.dtype == np.int32 and net.edge_of_slot.shape == (2 * e,)  # below 2**31 edges
     assert np.all(net.src < net.dst), "self-loop or unnormalised pair"
     assert net.src.min(initial=0) >= 0 and net.dst.max(initial=0) < n
     keys = net.src.astype(np.int64) * n + net.dst

@@ -234,8 +234,8 @@ def test_an_old_checkpoint_says_it_is_from_an_older_trustsim(tmp_path: Path) -> 
     path = sorted((tmp_path / "run" / "checkpoints").glob("*.npz"))[-1]
     with np.load(path) as archive:
         arrays = {name: archive[name] for name in archive.files}
-    meta = json.loads(arrays["meta"].tobytes()) | {"format": 1}
+    meta = json.loads(arrays["meta"].tobytes()) | {"format": 3}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     np.savez(tmp_path / "old.npz", **arrays)
     done = cli("run", "baseline", "--from", str(tmp_path / "old.npz"), "--days", "6", "--quiet")
-    assert done.returncode == 2 and "written by an older trustsim (format 1" in done.stderr
+    assert done.returncode == 2 and "written by an older trustsim (format 3" in done.stderr

@@ -30,7 +30,7 @@ from trustsim.mechanisms.rollout import coverage_table
 from trustsim.mechanisms.sanctions import SanctionsPhase
 from trustsim.mechanisms.scoring import ScoringPhase
 from trustsim.metrics import Metrics, Reduce, columns, reduce_on_host
-from trustsim.network import NETWORK_DTYPES, Network, build_network
+from trustsim.network import NETWORK_ARRAYS, Network, build_network, network_dtypes
 from trustsim.population import STATE, Population, initialise, state_problems
 from trustsim.preflight import Backend, preflight, require_backend
 from trustsim.scenario import Scenario
@@ -89,7 +89,6 @@ def host_parts(world: World, credit_file: CreditFile | None) -> BackendParts:
     return BackendParts(world, phases, today, reduce_on_host)
 
 
-NETWORK_ARRAYS = tuple(NETWORK_DTYPES)
 
 
 @dataclass
@@ -295,18 +294,20 @@ def _network_problems(state: SavedState, n: int) -> list[str]:
     net = state.network
     if set(net) != set(NETWORK_ARRAYS):
         return [f"network arrays {sorted(net)} are not {sorted(NETWORK_ARRAYS)}"]
-    wrong = [name for name, dtype in NETWORK_DTYPES.items() if net[name].dtype != dtype or net[name].ndim != 1]
+    e = net["neighbours"].shape[0] // 2
+    dtypes = network_dtypes(e)
+    wrong = [name for name, dtype in dtypes.items() if net[name].dtype != dtype or net[name].ndim != 1]
     if wrong or state.degree.dtype != DEGREE or state.degree.shape != (n,):
         return [f"network arrays of the wrong type or shape: {wrong or ['degree']}"]
-    e = net["src"].shape[0]
     offsets = net["offsets"]
+    edge_ids = net["edge_of_slot"]
+    in_range = edge_ids.shape == (2 * e,) and bool(np.all((edge_ids >= 0) & (edge_ids < e)))
     checks = {
         "offsets": offsets.shape == (n + 1,) and offsets[0] == 0 and bool(np.all(np.diff(offsets) >= 0)),
-        "edge count": net["dst"].shape == (e,) and net["neighbours"].shape == net["edge_of_slot"].shape == (2 * e,),
+        "edge count": net["neighbours"].shape == (2 * e,) and edge_ids.shape == (2 * e,),
         "row ends": offsets[-1] == 2 * e if offsets.shape == (n + 1,) else False,
-        "edge ends": bool(np.all((net["src"] >= 0) & (net["src"] < net["dst"]) & (net["dst"] < n))),
         "neighbour ids": bool(np.all((net["neighbours"] >= 0) & (net["neighbours"] < n))),
-        "edge ids": bool(np.all((net["edge_of_slot"] >= 0) & (net["edge_of_slot"] < e))),
+        "edge ids": in_range and bool(np.all(np.bincount(edge_ids, minlength=e) == 2)),  # each in two rows
     }
     if all(checks.values()):
         row = np.diff(offsets)

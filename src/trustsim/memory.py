@@ -3,7 +3,7 @@
 The estimate adds up the arrays a run holds, their sizes derived from where they are
 declared (the state table :data:`trustsim.population.STATE`, the day's scratch of
 :meth:`trustsim.day.Day.allocate`, the region index of :mod:`trustsim.world`, the
-network's :data:`trustsim.network.NETWORK_DTYPES`), and takes the larger of its two peaks:
+network's :func:`trustsim.network.network_dtypes`), and takes the larger of its two peaks:
 
 * **building**: the population plus the network generator's temporaries (sort keys,
   lower-triangle keys, hash tables), measured at 64 bytes per edge on the three

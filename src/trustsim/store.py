@@ -56,7 +56,7 @@ TRACE = "trace.parquet"
 GROUPS = "groups.parquet"
 REPORT = "report.html"
 CHECKPOINTS = "checkpoints"
-CHECKPOINT_FORMAT = 3
+CHECKPOINT_FORMAT = 4
 _CHECKPOINT_NAME = re.compile(r"^day-(\d+)\.npz$")
 
 
@@ -222,7 +222,7 @@ def write_checkpoint(path: Path, state: SavedState) -> None:
         "format": CHECKPOINT_FORMAT,
         "day": state.day,
         "agents": int(state.degree.shape[0]),
-        "edges": int(state.network["src"].shape[0]),
+        "edges": int(state.network["neighbours"].shape[0] // 2),
         "observed_total": state.observed_total,
         "scenario": state.scenario,
     }
@@ -254,9 +254,9 @@ def read_checkpoint_header(path: str | Path) -> CheckpointHeader:
     try:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(archive["meta"].tobytes().decode())
-        if isinstance(meta, dict) and meta.get("format") in (1, 2):
-            raise ValueError(f"written by an older trustsim (format {meta['format']}, without the groups' rows "
-                             "and their counters); run it again")  # fmt: skip
+        if isinstance(meta, dict) and meta.get("format") in (1, 2, 3):
+            raise ValueError(f"written by an older trustsim (format {meta['format']}: other behaviour draws and "
+                             "network arrays); run it again")  # fmt: skip
         if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"a header of format {CHECKPOINT_FORMAT} is missing")
         for key, kind in (("day", int), ("edges", int), ("observed_total", int), ("scenario", dict)):

@@ -19,7 +19,7 @@ import numpy as np
 from trustsim.day import scratch_bytes_per_agent
 from trustsim.errors import Setting, TrustsimError
 from trustsim.gpu.common import THREADS
-from trustsim.network import NETWORK_DTYPES
+from trustsim.network import network_dtypes
 from trustsim.population import state_bytes_per_agent
 from trustsim.scenario import Scenario
 from trustsim.world import world_bytes_per_agent
@@ -103,7 +103,7 @@ def bytes_per_agent(scenario: Scenario) -> float:
     """Device bytes per agent: state, the day's scratch, degree and region index, row offsets, block partials."""
     n_behaviours = len(scenario.behaviours)
     households = 4 + 8 + 2 if scenario.households is not None else 0  # member_of; start and children (at most N)
-    offsets = np.dtype(NETWORK_DTYPES["offsets"]).itemsize
+    offsets = np.dtype(network_dtypes(0)["offsets"]).itemsize
     partials = 8 / THREADS  # one float64 per block, shared by the ordered sums of phase A and the metrics
     return (
         state_bytes_per_agent(n_behaviours) + scratch_bytes_per_agent(n_behaviours)
@@ -114,7 +114,7 @@ def bytes_per_agent(scenario: Scenario) -> float:
 def bytes_per_edge(edges: int) -> int:
     """Device bytes per edge: two CSR slots, each a neighbour id, an edge id and an active byte (:mod:`.state`)."""
     edge_id = 4 if edges < 2**32 else 8
-    return 2 * (np.dtype(NETWORK_DTYPES["neighbours"]).itemsize + edge_id + 1)
+    return 2 * (np.dtype(network_dtypes(edges)["neighbours"]).itemsize + edge_id + 1)
 
 
 def memory_plan(scenario: Scenario, edges: int, card_bytes: int, card_name: str) -> GpuMemoryPlan:

@@ -26,7 +26,7 @@ from numba import cuda
 from trustsim.day import Day
 from trustsim.gpu.common import LANES, THREADS, blocks, device_zeros, to_device
 from trustsim.households import Households
-from trustsim.network import Network
+from trustsim.network import Network, network_dtypes
 from trustsim.population import Population
 from trustsim.scenario import Scenario
 from trustsim.world import RegionIndex, World
@@ -40,8 +40,6 @@ class DeviceNetwork:
     neighbours: Any  # int32 (2E,)
     edge_of_slot: Any  # uint32 (2E,) when E < 2**32, else int64
     active: Any  # uint8 (2E,)
-    src: np.ndarray  # host copies, unchanged during a run (for checkpoints)
-    dst: np.ndarray
 
 
 @dataclass
@@ -83,8 +81,6 @@ class DeviceWorld:
                 neighbours=cuda.to_device(net.neighbours),
                 edge_of_slot=cuda.to_device(net.edge_of_slot.astype(edge_dtype)),
                 active=cuda.to_device(active),
-                src=net.src,
-                dst=net.dst,
             ),
             degree=cuda.to_device(world.degree),
             coverage=cuda.to_device(world.coverage),
@@ -129,9 +125,10 @@ class DeviceWorld:
         """The whole world copied to the host, in the CPU engine's layout."""
         offsets = self.network.offsets.copy_to_host()
         neighbours = self.network.neighbours.copy_to_host()
-        edge_of_slot = self.network.edge_of_slot.copy_to_host().astype(np.int64)
+        n_edges = neighbours.shape[0] // 2
+        edge_of_slot = self.network.edge_of_slot.copy_to_host().astype(network_dtypes(n_edges)["edge_of_slot"])
         _active_first(offsets, neighbours, edge_of_slot, self.network.active.copy_to_host())
-        network = Network(self.n_agents, self.network.src, self.network.dst, offsets, neighbours, edge_of_slot)
+        network = Network(self.n_agents, offsets, neighbours, edge_of_slot)
         coverage = self.coverage.copy_to_host()
         world = World.create(self.scenario, self.population_on_host(), network, coverage, self.host_households,
                              degree=self.degree.copy_to_host())  # fmt: skip

@@ -35,13 +35,14 @@ import numpy as np
 from trustsim.errors import ScenarioError
 from trustsim.network.csr import from_edge_arrays
 from trustsim.network.edge_file import edge_file
-from trustsim.network.graph import NETWORK_DTYPES, Network, cut_edge, network_bytes
+from trustsim.network.graph import NETWORK_ARRAYS, Network, cut_edge, network_bytes, network_dtypes
 from trustsim.network.regional_sbm import regional_sbm
 from trustsim.network.scale_free import scale_free
 from trustsim.network.small_world import small_world
 
 __all__ = [
-    "NETWORK_DTYPES", "Network", "build_network", "cut_edge", "edge_file", "from_edge_arrays", "network_bytes",
+    "NETWORK_ARRAYS", "Network", "build_network", "cut_edge", "edge_file", "from_edge_arrays", "network_bytes",
+    "network_dtypes",
     "regional_sbm", "scale_free", "small_world",
 ]  # fmt: skip
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from trustsim.network.graph import NETWORK_DTYPES, Network
+from trustsim.network.graph import Network, network_dtypes
 
 _EMPTY = np.int64(-1)
 _FIB = np.uint64(0x9E3779B97F4A7C15)
@@ -179,10 +179,11 @@ def from_sorted_keys(n_agents: int, keys: np.ndarray) -> Network:
     # The CSR arrays are read every day: numpy allocates them, since numpy asks the
     # kernel for transparent huge pages on large arrays and numba's allocator does not.
     offsets = estart + lstart
-    neighbours = np.empty(2 * keys.shape[0], dtype=NETWORK_DTYPES["neighbours"])
-    edge_of_slot = np.empty(2 * keys.shape[0], dtype=NETWORK_DTYPES["edge_of_slot"])
+    dtypes = network_dtypes(keys.shape[0])
+    neighbours = np.empty(2 * keys.shape[0], dtype=dtypes["neighbours"])
+    edge_of_slot = np.empty(2 * keys.shape[0], dtype=dtypes["edge_of_slot"])
     _fill_csr(src, dst, estart, lower, lstart, offsets, neighbours, edge_of_slot)
-    return Network(n_agents, src, dst, offsets, neighbours, edge_of_slot)
+    return Network(n_agents, offsets, neighbours, edge_of_slot)
 
 
 def from_keys(n_agents: int, keys: np.ndarray) -> Network:

@@ -3,8 +3,8 @@
 A network is an undirected simple graph over agents ``0 … N-1``. Its edges are
 indexed ``e = 0 … E-1`` in lexicographic order of the sorted pairs
 ``(src, dst)`` with ``src < dst``; that index is fixed for the run. The
-adjacency is also stored in CSR form, each agent's neighbours in increasing id
-order, with the edge index of every CSR slot.
+adjacency is stored in CSR form, each agent's neighbours in increasing id order,
+with the edge index of every CSR slot; the edges' ends are derived from it.
 """
 
 from __future__ import annotations
@@ -14,34 +14,39 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-NETWORK_DTYPES: dict[str, type[np.generic]] = {
-    "src": np.int32, "dst": np.int32, "offsets": np.int64, "neighbours": np.int32, "edge_of_slot": np.int64,
-}  # fmt: skip
-"""The dtype of every array of a :class:`Network` (checked when a saved state is loaded)."""
+NETWORK_ARRAYS = ("offsets", "neighbours", "edge_of_slot")
+"""The arrays of a :class:`Network` (what a checkpoint saves of it)."""
+
+
+def network_dtypes(n_edges: int) -> dict[str, type[np.generic]]:
+    """The dtype of every array of a :class:`Network` with ``n_edges`` edges (checked when a state is loaded).
+
+    Edge indices take 32 bits below 2³¹ edges (every run up to some 400 million agents of
+    a small world with k = 10) and 64 above: they are a third of the network's bytes.
+    """
+    return {"offsets": np.int64, "neighbours": np.int32, "edge_of_slot": np.int32 if n_edges < 2**31 else np.int64}
 
 
 def network_bytes(n_agents: int, n_edges: int) -> int:
-    """Bytes of a network's arrays: per edge its ends, per CSR slot (two an edge) its neighbour and edge."""
-    size = {name: np.dtype(dtype).itemsize for name, dtype in NETWORK_DTYPES.items()}
-    per_edge = size["src"] + size["dst"] + 2 * (size["neighbours"] + size["edge_of_slot"])
-    return n_edges * per_edge + (n_agents + 1) * size["offsets"]
+    """Bytes of a network's arrays: per CSR slot (two an edge) its neighbour and its edge, per agent its row start."""
+    size = {name: np.dtype(dtype).itemsize for name, dtype in network_dtypes(n_edges).items()}
+    return 2 * n_edges * (size["neighbours"] + size["edge_of_slot"]) + (n_agents + 1) * size["offsets"]
 
 
 @dataclass(frozen=True, eq=False)
 class Network:
     """An undirected simple graph with indexed edges and CSR adjacency (docs/model.md §2).
 
-    ``src[e] < dst[e]`` and the pairs are in lexicographic order, which defines the
-    edge index ``e``. ``neighbours[offsets[i]:offsets[i + 1]]`` are agent ``i``'s
-    neighbours in increasing order and ``edge_of_slot`` gives the edge of each slot.
+    ``neighbours[offsets[i]:offsets[i + 1]]`` are agent ``i``'s neighbours and
+    ``edge_of_slot`` gives the edge of each slot. Edges are indexed in lexicographic
+    order of their ends ``(src, dst)``, ``src < dst``; the ends are not stored (they
+    would be a third of the network), :meth:`edge_ends` derives them from the rows.
     Instances compare by identity (arrays do not support value equality). During a run
     the engine reorders each row in place so that active neighbours come first
-    (:func:`cut_edge`); ``src``, ``dst`` and ``offsets`` never change.
+    (:func:`cut_edge`); ``offsets`` and the edge of each (row, neighbour) never change.
     """
 
     n_agents: int
-    src: np.ndarray
-    dst: np.ndarray
     offsets: np.ndarray
     neighbours: np.ndarray
     edge_of_slot: np.ndarray
@@ -49,11 +54,39 @@ class Network:
     @property
     def n_edges(self) -> int:
         """Number of edges ``E``."""
-        return int(self.src.shape[0])
+        return int(self.neighbours.shape[0] // 2)
 
     def degree(self) -> np.ndarray:
         """Degree of every agent (int64 [N])."""
         return np.diff(self.offsets)
+
+    def edge_ends(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(src, dst)`` of every edge by index, ``src < dst`` (int32 [E] each), derived from the rows."""
+        src = np.empty(self.n_edges, dtype=np.int32)
+        dst = np.empty(self.n_edges, dtype=np.int32)
+        _edge_ends(self.offsets, self.neighbours, self.edge_of_slot, src, dst)
+        return src, dst
+
+    @property
+    def src(self) -> np.ndarray:
+        """The lower end of every edge (derived: :meth:`edge_ends`)."""
+        return self.edge_ends()[0]
+
+    @property
+    def dst(self) -> np.ndarray:
+        """The higher end of every edge (derived: :meth:`edge_ends`)."""
+        return self.edge_ends()[1]
+
+
+@nb.njit(parallel=True, cache=True)
+def _edge_ends(offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray, src: np.ndarray,
+               dst: np.ndarray) -> None:  # fmt: skip
+    # Each edge is in two rows; the row of its lower end writes it.
+    for i in nb.prange(offsets.shape[0] - 1):
+        for slot in range(offsets[i], offsets[i + 1]):
+            j = neighbours[slot]
+            if i < j:
+                src[edge_of_slot[slot]], dst[edge_of_slot[slot]] = i, j
 
 
 @nb.njit(inline="always", cache=True)
