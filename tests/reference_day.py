@@ -172,7 +172,7 @@ def reference_day(
         if beh.age_multiplier is not None:
             p = p * np.array(beh.age_multiplier)[band]
         if beh.points < 0:
-            p = p * s["deterrence"][b]
+            p = p * (1.0 - s["deterrence_gap"][b].astype(np.float64))  # stored as 1 − d, in single precision
             p = np.where(s["advised"], p * adapt.adviser_effect, p)
         if beh.outspoken_multiplier is not None:
             p = np.where(s["outspoken"], p * beh.outspoken_multiplier, p)
@@ -349,10 +349,11 @@ def reference_day(
     for b, (_, beh) in enumerate(behaviours):
         if beh.points >= 0:
             continue
-        d = s["deterrence"][b]
+        gap = s["deterrence_gap"][b].astype(np.float64)  # 1 − d, stored in single precision
         hit = alive & received[:, b]
-        d[hit] = np.maximum(d[hit] * (1.0 - adapt.deterrence_step), adapt.deterrence_floor)
-        d[alive] = d[alive] + adapt.deterrence_relax * (1.0 - d[alive])
+        gap[hit] = 1.0 - np.maximum((1.0 - gap[hit]) * (1.0 - adapt.deterrence_step), adapt.deterrence_floor)
+        gap[alive] = (1.0 - adapt.deterrence_relax) * gap[alive]  # d += relax·(1 − d)
+        s["deterrence_gap"][b] = gap.astype(np.float32)
     # 2. chilling
     dissent_b = [b for b, (name, _) in enumerate(behaviours) if name == "dissent"]
     signal = entered.copy()

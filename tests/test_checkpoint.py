@@ -176,7 +176,7 @@ def test_a_branch_that_rewards_a_behaviour_no_longer_divides_its_rate_by_an_old_
     first.step()
     saved = first.saved_state()
     b = list(s.behaviours).index("late_payment")
-    saved.population["deterrence"][b] = 0.05
+    saved.population["deterrence_gap"][b] = 0.95  # deterrence 0.05
     alive = ~saved.population["emigrated"].copy()
     rewarded = scenario("china_scs", "behaviours.late_payment.points=10", agents=20_000, days=4, seed=3)
     branch = Simulation(rewarded, start=saved)
@@ -187,7 +187,7 @@ def test_a_branch_that_rewards_a_behaviour_no_longer_divides_its_rate_by_an_old_
     draws = lane_uniform_array(3, "beh", 2, np.arange(20_000), b // LANES, b % LANES)
     assert np.array_equal(committed, alive & (draws < rate))
     assert committed.sum() > 20  # the comparison is not vacuous (about 40 expected; 2 if deterred)
-    assert (branch.world.population.deterrence[b] == 0.05).all()
+    assert (branch.world.population.deterrence_gap[b] == np.float32(0.95)).all()
 
 
 @pytest.mark.parametrize(

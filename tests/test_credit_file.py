@@ -102,7 +102,7 @@ def test_wrongful_points_expire_with_the_points() -> None:
         assert np.all(wrongful[on_file] > 0) and np.all(wrongful[~on_file] == 0), f"day {d}"
         balance = simulation.credit_file.balance
         np.testing.assert_array_equal(simulation.world.population.score, np.clip(balance, 0, 1300))
-    assert np.count_nonzero(np.any(received, axis=0)) > 100
+    assert np.count_nonzero(np.any(received, axis=0)) > 50  # not vacuous (about 100 expected)
 
 
 def test_a_run_resumed_from_a_checkpoint_keeps_its_file(tmp_path: Path) -> None:

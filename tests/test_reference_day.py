@@ -301,7 +301,7 @@ def test_checked_days_exercise_every_branch() -> None:
         assert totals[key] > 0, key
     assert totals["active_edges"] < start_edges * config["check"]
     floor = sim.scenario.adaptation.deterrence_floor
-    assert sim.world.population.deterrence.min() <= floor + sim.scenario.adaptation.deterrence_relax
+    assert 1.0 - sim.world.population.deterrence_gap.max() <= floor + sim.scenario.adaptation.deterrence_relax
     assert (sim.world.population.chill < 0.99).any()
 
 

@@ -73,7 +73,8 @@ class Population(NamedTuple):
     listed_wrongly: Annotated[Any, Column(np.bool_, "listed by score only because of wrongful points", "§6")]
     listed_day: Annotated[Any, Column(np.int32, "day of (first) listing; -1 when not listed", "§6")]
     days_above_exit: Annotated[Any, Column(np.int32, "consecutive days at or above the exit score", "§6")]
-    deterrence: Annotated[Any, Column(np.float64, "multiplier on each negative behaviour's rate", "§7.1", True)]
+    deterrence_gap: Annotated[Any, Column(np.float32, "1 − deterrence: how far the multiplier on each negative "
+                                          "behaviour's rate is below 1", "§7.1", True)]  # fmt: skip
     chill: Annotated[Any, Column(np.float64, "multiplier on dissent", "§7.2")]
     off_grid: Annotated[Any, Column(np.bool_, "opted out: cash only, no phone, no online life", "§7.4")]
     advised: Annotated[Any, Column(np.bool_, "has hired a score adviser", "§7.5")]
@@ -193,7 +194,7 @@ def initialise(scenario: Scenario, households: Households | None = None) -> Popu
         listed_wrongly=filled("listed_wrongly", False),
         listed_day=filled("listed_day", -1),
         days_above_exit=filled("days_above_exit", 0),
-        deterrence=filled("deterrence", 1),
+        deterrence_gap=filled("deterrence_gap", 0),
         chill=filled("chill", 1),
         off_grid=filled("off_grid", False),
         advised=filled("advised", False),

@@ -353,7 +353,10 @@ def agent_table(
     for name, values in state.items():
         if name in BOOKKEEPING or (name == "age" and scenario.ages is None):
             continue
-        if values.ndim == 2:
+        if name == "deterrence_gap":  # stored as 1 − d (adaptation.deterred_gap), written as d
+            for k, behaviour in enumerate(scenario.behaviours):
+                columns[f"deterrence_{behaviour}"] = 1.0 - values[k].astype(np.float64)
+        elif values.ndim == 2:
             for k, behaviour in enumerate(scenario.behaviours):
                 # Written as double whatever the storage (frailty is float32 in memory),
                 # so the file's schema does not follow the engine's layout.

@@ -74,7 +74,7 @@ def _commit(seed: int, t: int, params: Any, pop: Any, committed: Any, counts: An
                 for lane in range(LANES):
                     b = LANES * block + lane
                     if b < n_behaviours:
-                        p = unchilled_probability(params, b, pop.frailty[b, i], band, pop.deterrence[b, i],
+                        p = unchilled_probability(params, b, pop.frailty[b, i], band, pop.deterrence_gap[b, i],
                                                   pop.advised[i], pop.outspoken[i])  # fmt: skip
                         unchilled += dissent_unchilled(params, b, p)
                         if commits(words[lane], probability(params, b, p, pop.chill[i])):

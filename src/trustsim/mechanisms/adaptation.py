@@ -131,12 +131,9 @@ def adapt(
     camera coverage today. An emigrant-to-be is flagged ``LEAVING`` in ``status``; it
     leaves after item 3.
     """
-    for b in range(params.negative.shape[0]):  # 1. deterrence
+    for b in range(params.negative.shape[0]):  # 1. deterrence, kept as its gap to 1 (see deterred_gap)
         if params.negative[b]:
-            d = pop.deterrence[b, i]
-            if has(received, b):
-                d = greater(product(d, 1.0 - params.deterrence_step), params.deterrence_floor)
-            pop.deterrence[b, i] = d + product(params.deterrence_relax, 1.0 - d)
+            pop.deterrence_gap[b, i] = deterred_gap(params, pop.deterrence_gap[b, i], has(received, b))
     chill_today = product(pop.chill[i], 1.0 - product(params.chill_step, share))  # 2. chilling
     pop.chill[i] = chill_today + product(params.chill_relax, 1.0 - chill_today)
     # 4. opting out
@@ -163,6 +160,22 @@ def leaves_with_household(params: AdaptationParams, households: Households, i: i
         if status[j] & LEAVING:
             return True
     return False
+
+
+@nb.njit(inline="always", cache=True)
+def deterred_gap(params: AdaptationParams, gap: float, received: bool) -> float:
+    """Tomorrow's ``1 − d`` of a negative behaviour from today's ``gap = 1 − d`` (docs/model.md §7.1).
+
+    ``d ← max(d·(1 − step), floor)`` when the agent received points for it, then
+    ``d ← d + relax·(1 − d)``, which is ``gap ← gap·(1 − relax)``. Deterrence is stored as
+    its gap in single precision: stored as ``d`` it would stop relaxing a little below 1,
+    where ``relax·(1 − d)`` is under half a float32 step; its gap keeps its relative
+    precision all the way to 0.
+    """
+    gap = np.float64(gap)
+    if received:
+        gap = 1.0 - greater(product(1.0 - gap, 1.0 - params.deterrence_step), params.deterrence_floor)
+    return product(1.0 - params.deterrence_relax, gap)
 
 
 @nb.njit(inline="always", cache=True)

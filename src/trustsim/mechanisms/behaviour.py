@@ -78,15 +78,16 @@ def age_multipliers(scenario: Scenario) -> np.ndarray:
 
 @nb.njit(inline="always", cache=True)
 def unchilled_probability(
-    params: BehaviourParams, b: int, frailty: float, band: int, deterrence: float, advised: bool, outspoken: bool
+    params: BehaviourParams, b: int, frailty: float, band: int, deterrence_gap: float, advised: bool, outspoken: bool
 ) -> float:
     """``p`` of behaviour ``b`` before chill and before the cap at 1 (docs/model.md §3); ``band``: the agent's age
-    band (:func:`trustsim.households.age_band`), for the age factor of §14."""
+    band (:func:`trustsim.households.age_band`), for the age factor of §14; ``deterrence_gap``: 1 − its deterrence
+    of ``b`` (as stored, :mod:`trustsim.mechanisms.adaptation`)."""
     negative = params.negative[b]
     p = params.base_rate[b] * np.float64(frailty)
     if params.age_factor[b]:  # a factor of 1 changes nothing: the loops without one skip it
         p *= params.age_multiplier[b, band]
-    p *= pick(negative, deterrence, 1.0)
+    p *= pick(negative, 1.0 - np.float64(deterrence_gap), 1.0)
     p *= pick(negative & advised, params.adviser_effect, 1.0)
     p *= pick(outspoken, params.outspoken_multiplier[b], 1.0)
     return p
@@ -183,25 +184,25 @@ def _commit(
                 bands[i - lo] = age_band(params.band_minimums, age[i])
         total = 0.0
         for b in range(n_behaviours):
-            frailty, deterrence, drawn_words = pop.frailty[b], pop.deterrence[b], words[b // LANES, b % LANES]
+            frailty, gap, drawn_words = pop.frailty[b], pop.deterrence_gap[b], words[b // LANES, b % LANES]
             count = 0
             if plain(params, b):
                 for w in range(n_words):
                     first, last = lo + 64 * w, min(hi, lo + 64 * w + 64)
                     hits[b, w], drawn = _plain_word(params, b, first, last, drawn_words[first - lo :], frailty,
-                                                    deterrence, advised, emigrated)  # fmt: skip
+                                                    gap, advised, emigrated)  # fmt: skip
                     count += drawn
             else:
                 for w in range(n_words):
                     first, last = lo + 64 * w, min(hi, lo + 64 * w + 64)
                     hits[b, w], drawn = _full_word(params, b, first, last, drawn_words[first - lo :], frailty,
-                                                   bands[first - lo :], deterrence, advised, emigrated, outspoken,
+                                                   bands[first - lo :], gap, advised, emigrated, outspoken,
                                                    chill)  # fmt: skip
                     count += drawn
             if b == params.dissent:
                 # A separate loop: a float sum inside the drawing loop would stop it vectorising.
                 for i in range(lo, hi):
-                    p = unchilled_probability(params, b, frailty[i], bands[i - lo], deterrence[i], advised[i],
+                    p = unchilled_probability(params, b, frailty[i], bands[i - lo], gap[i], advised[i],
                                               outspoken[i])  # fmt: skip
                     total += pick(emigrated[i], 0.0, dissent_unchilled(params, b, p))
             counts[c, b] = count
@@ -218,14 +219,14 @@ def _draw_blocks(seed, t, params, block, lo, hi, words):
 
 
 @nb.njit(inline="always", cache=True)
-def _plain_word(params, b, first, last, words, frailty, deterrence, advised, emigrated):
+def _plain_word(params, b, first, last, words, frailty, gap, advised, emigrated):
     # Agents first..last-1 for a behaviour without outspoken multiplier, age factor or chill
     # (words[i − first]: agent i's word for it): bit i − first of the word is whether agent i
     # commits it; also returns how many do.
     word = np.uint64(0)
     count = 0
     for i in range(first, last):
-        unchilled = unchilled_probability(params, b, frailty[i], 0, deterrence[i], advised[i], False)
+        unchilled = unchilled_probability(params, b, frailty[i], 0, gap[i], advised[i], False)
         hit = (not emigrated[i]) & commits(words[i - first], probability(params, b, unchilled, 1.0))
         word |= np.uint64(hit) << np.uint64(i - first)
         count += hit
@@ -233,13 +234,13 @@ def _plain_word(params, b, first, last, words, frailty, deterrence, advised, emi
 
 
 @nb.njit(inline="always", cache=True)
-def _full_word(params, b, first, last, words, frailty, bands, deterrence, advised, emigrated, outspoken, chill):
+def _full_word(params, b, first, last, words, frailty, bands, gap, advised, emigrated, outspoken, chill):
     # As _plain_word, with the outspoken multiplier, the age factor (bands[i - first]: agent i's
     # age band) and (for dissent) the chill.
     word = np.uint64(0)
     count = 0
     for i in range(first, last):
-        unchilled = unchilled_probability(params, b, frailty[i], bands[i - first], deterrence[i], advised[i],
+        unchilled = unchilled_probability(params, b, frailty[i], bands[i - first], gap[i], advised[i],
                                           outspoken[i])  # fmt: skip
         hit = (not emigrated[i]) & commits(words[i - first], probability(params, b, unchilled, chill[i]))
         word |= np.uint64(hit) << np.uint64(i - first)
