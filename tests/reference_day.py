@@ -178,7 +178,7 @@ def reference_day(
             p = np.where(s["outspoken"], p * beh.outspoken_multiplier, p)
         if name == "dissent":
             dissent_p_unchilled = np.minimum(p, 1.0)
-            p = p * s["chill"]
+            p = p * (1.0 - s["chill_gap"].astype(np.float64))  # stored as 1 − chill, in single precision
         p = np.minimum(p, 1.0)
         # behaviour b: lane b mod 4 of the block of slot b div 4 of stream beh (docs/model.md §9)
         committed[:, b] = alive & (lane_uniform_array(seed, "beh", t, ids, b // 4, b % 4) < p)
@@ -363,8 +363,8 @@ def reference_day(
         hits = sum(1 for j in friends[i] if signal[j]) + weight * sum(1 for j in family[i] if signal[j])
         denominator = len(friends[i]) + weight * len(family[i])
         f = hits / denominator if denominator > 0 else 0.0
-        ch = float(s["chill"][i]) * (1.0 - adapt.chill_step * f)
-        s["chill"][i] = ch + adapt.chill_relax * (1.0 - ch)
+        ch = (1.0 - float(s["chill_gap"][i])) * (1.0 - adapt.chill_step * f)
+        s["chill_gap"][i] = (1.0 - adapt.chill_relax) * (1.0 - ch)  # chill += relax·(1 − chill)
     # 3. unfriending (edges join alive agents only: emigrants' edges are cut)
     listed = s["blacklisted"]
     u_unf = draw("unf", edge_ids)

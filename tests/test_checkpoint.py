@@ -352,7 +352,7 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
             lambda a: a.update(population__score=a["population__score"].astype("float32")),
             "agent array score is float32",
         ),
-        (lambda a: a.pop("population__chill"), "agent arrays"),
+        (lambda a: a.pop("population__chill_gap"), "agent arrays"),
         (lambda a: a.update(network__neighbours=a["network__neighbours"][:10]), "network edge count inconsistent"),
         (lambda a: a["network__neighbours"].__setitem__(3, 5000), "network neighbour ids inconsistent"),
         (lambda a: a["degree"].__setitem__(0, 999), "network active degrees inconsistent"),

@@ -31,6 +31,7 @@ def test_run_writes_manifest_metrics_and_agents(tmp_path: Path) -> None:
     done = cli("run", "china_scs", "--agents", "3000", "--days", "12", "--seed", "5", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "ever wrongly sanctioned" in done.stdout and "run written to" in done.stdout
+    assert "compile " in done.stdout and " s, build " in done.stdout  # compile time apart from the simulation
     assert "who bears it — " in done.stdout and "the poorest fifth" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == [
         "agents.parquet", "groups.parquet", "manifest.json", "metrics.parquet", "report.html", "trace.parquet"
@@ -57,6 +58,10 @@ def test_run_writes_manifest_metrics_and_agents(tmp_path: Path) -> None:
     assert list(metrics.columns) == list(columns(s))
     agents = pd.read_parquet(out / "agents.parquet")
     assert len(agents) == 3000 and {"score", "blacklisted", "tier", "emigrated", "wrongful"} <= set(agents.columns)
+    # Deterrence and chill are kept as their gaps to 1; the table gives them as the model names them.
+    assert {"chill", "deterrence_jaywalk"} <= set(agents.columns) and not any("gap" in c for c in agents.columns)
+    assert agents["chill"].between(0, 1, inclusive="right").all()
+    assert agents["deterrence_jaywalk"].between(0, 1, inclusive="right").all()
     assert agents["blacklisted"].sum() >= metrics["blacklisted"].iloc[-1]
 
 

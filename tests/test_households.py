@@ -223,8 +223,10 @@ def test_chilling_with_family_matches_a_hand_computed_share(w: float) -> None:
     a = s.adaptation
     AdaptationPhase(s).step(world, day)
     for i, f in shares.items():
-        today = 1.0 - a.chill_step * f
-        assert world.population.chill[i] == pytest.approx(today + a.chill_relax * (1.0 - today), rel=1e-12), i
+        today = 1.0 - a.chill_step * f  # chill was 1
+        chill = 1.0 - float(world.population.chill_gap[i])  # kept as 1 − chill, in single precision
+        assert chill == pytest.approx(today + a.chill_relax * (1.0 - today), abs=1e-7), i
+        assert world.population.chill_gap[i] == np.float32((1.0 - a.chill_relax) * (1.0 - today)), i
 
 
 def test_children_are_counted_exactly_and_wrongly_only_when_every_adult_is_wrong() -> None:

@@ -79,7 +79,7 @@ def test_the_engine_checks_every_day_when_asked() -> None:
     class Corruption:
         def step(self, world: World, day: Day) -> None:
             if day.t == 7:
-                world.population.chill[3] = 0.0
+                world.population.chill_gap[3] = 1.0  # chill 0
 
     s = scenario("china_scs", agents=2000, days=10)
     unchecked = Simulation(s)

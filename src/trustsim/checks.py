@@ -62,7 +62,7 @@ class InvariantChecker:
             ),
             ("wrongful points negative", pop.wrongful < 0),
             ("deterrence outside (0, 1]", (pop.deterrence_gap < 0) | (pop.deterrence_gap >= 1)),
-            ("chill outside (0, 1]", (pop.chill <= 0) | (pop.chill > 1)),
+            ("chill outside (0, 1]", (pop.chill_gap < 0) | (pop.chill_gap >= 1)),
             ("listed_day outside -1 … today", (pop.listed_day < -1) | (pop.listed_day > world.day)),
             ("active degree outside 0 … degree", (world.degree < 0) | (world.degree > self.full_degree)),
             ("wrongly listed but not listed", pop.listed_wrongly & ~pop.blacklisted),

@@ -75,7 +75,7 @@ class Population(NamedTuple):
     days_above_exit: Annotated[Any, Column(np.int32, "consecutive days at or above the exit score", "§6")]
     deterrence_gap: Annotated[Any, Column(np.float32, "1 − deterrence: how far the multiplier on each negative "
                                           "behaviour's rate is below 1", "§7.1", True)]  # fmt: skip
-    chill: Annotated[Any, Column(np.float64, "multiplier on dissent", "§7.2")]
+    chill_gap: Annotated[Any, Column(np.float32, "1 − chill: how far the multiplier on dissent is below 1", "§7.2")]
     off_grid: Annotated[Any, Column(np.bool_, "opted out: cash only, no phone, no online life", "§7.4")]
     advised: Annotated[Any, Column(np.bool_, "has hired a score adviser", "§7.5")]
     emigrated: Annotated[Any, Column(np.bool_, "has left; takes no further part", "§7.6")]
@@ -195,7 +195,7 @@ def initialise(scenario: Scenario, households: Households | None = None) -> Popu
         listed_day=filled("listed_day", -1),
         days_above_exit=filled("days_above_exit", 0),
         deterrence_gap=filled("deterrence_gap", 0),
-        chill=filled("chill", 1),
+        chill_gap=filled("chill_gap", 0),
         off_grid=filled("off_grid", False),
         advised=filled("advised", False),
         emigrated=filled("emigrated", False),

@@ -356,6 +356,8 @@ def agent_table(
         if name == "deterrence_gap":  # stored as 1 − d (adaptation.deterred_gap), written as d
             for k, behaviour in enumerate(scenario.behaviours):
                 columns[f"deterrence_{behaviour}"] = 1.0 - values[k].astype(np.float64)
+        elif name == "chill_gap":  # likewise (adaptation.chilled_gap)
+            columns["chill"] = 1.0 - values.astype(np.float64)
         elif values.ndim == 2:
             for k, behaviour in enumerate(scenario.behaviours):
                 # Written as double whatever the storage (frailty is float32 in memory),

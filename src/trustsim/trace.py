@@ -83,7 +83,8 @@ class Trace:
         if ids.size == 0:
             return
         take = world.panel_reader(ids)  # the panel's entries of an array of the world or the day
-        row["score"], row["wrongful"], row["chill"] = take(pop.score), take(pop.wrongful), take(pop.chill)
+        row["score"], row["wrongful"] = take(pop.score), take(pop.wrongful)
+        row["chill"] = 1.0 - take(pop.chill_gap).astype(np.float64)  # stored as 1 − chill
         row["active_degree"] = take(world.degree)
         row |= {flag: take(getattr(pop, flag)) for flag in _FLAGS}
         status = take(day.outcomes.status)

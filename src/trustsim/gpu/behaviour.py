@@ -27,6 +27,7 @@ from trustsim.households import age_band
 from trustsim.mechanisms.behaviour import (
     BehaviourParams,
     birthday,
+    chill_of,
     commits,
     dissent_unchilled,
     draws,
@@ -77,7 +78,7 @@ def _commit(seed: int, t: int, params: Any, pop: Any, committed: Any, counts: An
                         p = unchilled_probability(params, b, pop.frailty[b, i], band, pop.deterrence_gap[b, i],
                                                   pop.advised[i], pop.outspoken[i])  # fmt: skip
                         unchilled += dissent_unchilled(params, b, p)
-                        if commits(words[lane], probability(params, b, p, pop.chill[i])):
+                        if commits(words[lane], probability(params, b, p, chill_of(pop.chill_gap[i]))):
                             mask |= bit(b)
                             tally(local, b, 1)
         committed[i] = mask

@@ -134,8 +134,7 @@ def adapt(
     for b in range(params.negative.shape[0]):  # 1. deterrence, kept as its gap to 1 (see deterred_gap)
         if params.negative[b]:
             pop.deterrence_gap[b, i] = deterred_gap(params, pop.deterrence_gap[b, i], has(received, b))
-    chill_today = product(pop.chill[i], 1.0 - product(params.chill_step, share))  # 2. chilling
-    pop.chill[i] = chill_today + product(params.chill_relax, 1.0 - chill_today)
+    pop.chill_gap[i] = chilled_gap(params, pop.chill_gap[i], share)  # 2. chilling, kept as its gap to 1
     # 4. opting out
     if pop.privacy_minded[i] and not pop.off_grid[i] and camera_coverage >= params.opt_out_coverage:
         if uniform(seed, params.opt_out_stream, t, i, 0) < params.opt_out_rate:
@@ -176,6 +175,18 @@ def deterred_gap(params: AdaptationParams, gap: float, received: bool) -> float:
     if received:
         gap = 1.0 - greater(product(1.0 - gap, 1.0 - params.deterrence_step), params.deterrence_floor)
     return product(1.0 - params.deterrence_relax, gap)
+
+
+@nb.njit(inline="always", cache=True)
+def chilled_gap(params: AdaptationParams, gap: float, share: float) -> float:
+    """Tomorrow's ``1 − chill`` from today's ``gap`` and the share ``f`` of friends who signalled (docs/model.md §7.2).
+
+    ``chill ← chill·(1 − chill_step·f)``, then ``chill ← chill + chill_relax·(1 − chill)``,
+    which is ``gap ← gap·(1 − chill_relax)``: stored as its gap in single precision for the
+    reason given in :func:`deterred_gap`.
+    """
+    chill = product(1.0 - np.float64(gap), 1.0 - product(params.chill_step, share))
+    return product(1.0 - params.chill_relax, 1.0 - chill)
 
 
 @nb.njit(inline="always", cache=True)

@@ -94,6 +94,12 @@ def unchilled_probability(
 
 
 @nb.njit(inline="always", cache=True)
+def chill_of(chill_gap: float) -> float:
+    """The agent's chill from its stored ``chill_gap = 1 − chill`` (see ``adaptation.chilled_gap``)."""
+    return 1.0 - np.float64(chill_gap)
+
+
+@nb.njit(inline="always", cache=True)
 def probability(params: BehaviourParams, b: int, unchilled: float, chill: float) -> float:
     """``p`` of behaviour ``b``: the unchilled probability, times chill for dissent, capped at 1."""
     return lesser(unchilled * pick(b == params.dissent, chill, 1.0), 1.0)
@@ -166,7 +172,7 @@ def _commit(
     # only then stored. Storing every agent's outcome inside the loop made it up to 3x
     # slower on some runs: whenever the store buffer's addresses matched the rows being
     # loaded in their low 12 bits (4K aliasing), every load waited for an earlier store.
-    emigrated, advised, outspoken, chill, age = pop.emigrated, pop.advised, pop.outspoken, pop.chill, pop.age
+    emigrated, advised, outspoken, chill_gap, age = pop.emigrated, pop.advised, pop.outspoken, pop.chill_gap, pop.age
     n_behaviours, n = pop.frailty.shape
     for c in nb.prange(counts.shape[0]):
         lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
@@ -197,7 +203,7 @@ def _commit(
                     first, last = lo + 64 * w, min(hi, lo + 64 * w + 64)
                     hits[b, w], drawn = _full_word(params, b, first, last, drawn_words[first - lo :], frailty,
                                                    bands[first - lo :], gap, advised, emigrated, outspoken,
-                                                   chill)  # fmt: skip
+                                                   chill_gap)  # fmt: skip
                     count += drawn
             if b == params.dissent:
                 # A separate loop: a float sum inside the drawing loop would stop it vectorising.
@@ -234,7 +240,7 @@ def _plain_word(params, b, first, last, words, frailty, gap, advised, emigrated)
 
 
 @nb.njit(inline="always", cache=True)
-def _full_word(params, b, first, last, words, frailty, bands, gap, advised, emigrated, outspoken, chill):
+def _full_word(params, b, first, last, words, frailty, bands, gap, advised, emigrated, outspoken, chill_gap):
     # As _plain_word, with the outspoken multiplier, the age factor (bands[i - first]: agent i's
     # age band) and (for dissent) the chill.
     word = np.uint64(0)
@@ -242,7 +248,7 @@ def _full_word(params, b, first, last, words, frailty, bands, gap, advised, emig
     for i in range(first, last):
         unchilled = unchilled_probability(params, b, frailty[i], bands[i - first], gap[i], advised[i],
                                           outspoken[i])  # fmt: skip
-        hit = (not emigrated[i]) & commits(words[i - first], probability(params, b, unchilled, chill[i]))
+        hit = (not emigrated[i]) & commits(words[i - first], probability(params, b, unchilled, chill_of(chill_gap[i])))
         word |= np.uint64(hit) << np.uint64(i - first)
         count += hit
     return word, count
