@@ -32,6 +32,7 @@ def test_run_writes_manifest_metrics_and_agents(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "ever wrongly sanctioned" in done.stdout and "run written to" in done.stdout
     assert "compile " in done.stdout and " s, build " in done.stdout  # compile time apart from the simulation
+    assert "bytes an agent (state " in done.stdout
     assert "who bears it — " in done.stdout and "the poorest fifth" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == [
         "agents.parquet", "groups.parquet", "manifest.json", "metrics.parquet", "report.html", "trace.parquet"

@@ -210,6 +210,14 @@ def _print_summary(result: Result) -> None:
         f"{compiled}build {seconds['build']:.1f} s, simulate {seconds['simulate']:.1f} s ({rate:,.0f} agent-steps/s), "
         f"write {seconds['write']:.1f} s, peak memory {manifest['peak_memory_bytes'] / 2**20:,.0f} MiB"
     )
+    if "memory" in manifest:
+        memory = manifest["memory"]
+        console.print(
+            f"memory: {memory['bytes_per_agent']:,.0f} bytes an agent (state {memory['state_bytes_per_agent']:,.0f}, "
+            f"network {memory['network_bytes_per_agent']:,.0f}, scratch {memory['scratch_bytes_per_agent']:,.0f}), "
+            f"estimated peak {memory['estimated_peak_bytes'] / 2**20:,.0f} MiB",
+            highlight=False,
+        )
     console.print(f"run written to {result.run_dir}")
 
 

@@ -69,6 +69,13 @@ class MemoryEstimate:
         """The peak the run reaches (the larger of building and writing), the runtime and the margin."""
         return int((max(self.build_peak, self.write_peak) + RUNTIME_BYTES) * MARGIN)
 
+    def summary(self) -> dict[str, float]:
+        """Bytes an agent of what a running simulation holds (state, network, the day's scratch), and the peak."""
+        per_agent = {"state": self.population, "network": self.network, "scratch": self.scratch}
+        rounded = {f"{name}_bytes_per_agent": round(size / self.agents, 1) for name, size in per_agent.items()}
+        return rounded | {"bytes_per_agent": round(sum(per_agent.values()) / self.agents, 1),
+                          "estimated_peak_bytes": self.total}  # fmt: skip
+
 
 def expected_edges(scenario: Scenario, n_agents: int) -> int:
     """Edges the scenario's network will have with ``n_agents`` agents (an upper bound for files)."""

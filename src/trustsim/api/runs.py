@@ -24,6 +24,7 @@ from trustsim.api.stopping import StopRequest
 from trustsim.compilation import warm_up
 from trustsim.engine import SavedState, Simulation
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
+from trustsim.memory import MemoryEstimate
 from trustsim.preflight import preflight
 from trustsim.scenario import Scenario, branch_problems, differences, load_scenario, validate
 from trustsim.store import (
@@ -98,11 +99,12 @@ def run(
         header = read_checkpoint_header(start_from)
         resolved, branch = _branch(scenario, header, start_from, overrides, agents, days, seed)
     # Before the run directory exists, and before a checkpoint's arrays are loaded.
-    _preflight(resolved, options, header if start_from is not None else None)
+    needed = _preflight(resolved, options, header if start_from is not None else None)
     if start_from is not None:
         # The branch's own first checkpoint: it resumes without its parent run.
         start = replace(read_checkpoint(start_from), scenario=resolved.resolved())
     manifest = new_manifest(resolved, options, branch)
+    manifest["memory"] = needed.summary()
     with RunDirectory.create(Path(out) if out is not None else default_run_dir(resolved)) as directory:
         directory.write_manifest(manifest)
         if start is not None:
@@ -135,7 +137,7 @@ def resume(
             raise RunDirectoryError(f"{run_dir}: the run is complete already; nothing to resume")
         directory.remove_temporary_files()
         header, path = _latest_readable_checkpoint(directory.path, scenario)
-        _preflight(scenario, options, header)
+        manifest["memory"] = _preflight(scenario, options, header).summary()
         start = None if path is None else read_checkpoint(path)
         manifest.pop("error", None)
         manifest.setdefault("resumed", []).append(
@@ -171,9 +173,9 @@ def save_simulation(simulation: Simulation, out: str | Path) -> Result:
     return Result(run_dir=directory.path, manifest=manifest, metrics=metrics)
 
 
-def _preflight(scenario: Scenario, options: RunOptions, checkpoint: CheckpointHeader | None) -> None:
+def _preflight(scenario: Scenario, options: RunOptions, checkpoint: CheckpointHeader | None) -> MemoryEstimate:
     """:func:`trustsim.preflight.preflight` for a run with these options, from scratch or from ``checkpoint``."""
-    preflight(
+    return preflight(
         scenario, backend=options.backend, check=options.check, table_agents=options.table_agents(scenario.run.agents),
         edges=None if checkpoint is None else checkpoint.edges, restoring=checkpoint is not None,
     )  # fmt: skip
