@@ -53,11 +53,13 @@ def _draws(n: int, blocks: int, t: int, rate: float) -> int:
     # Block-major within chunks, as phase A: the inner loop vectorises; four uniforms a block.
     hits = 0
     for chunk in nb.prange((n + CHUNK - 1) // CHUNK):
+        local = 0
         for block in range(blocks):
             for i in range(chunk * CHUNK, min(n, chunk * CHUNK + CHUNK)):
                 w0, w1, w2, w3 = block_words(1, 7, t, i, block)
-                hits += (lane_uniform(w0) < rate) + (lane_uniform(w1) < rate) + (lane_uniform(w2) < rate)
-                hits += lane_uniform(w3) < rate
+                local += (lane_uniform(w0) < rate) + (lane_uniform(w1) < rate) + (lane_uniform(w2) < rate)
+                local += lane_uniform(w3) < rate
+        hits += local
     return hits
 
 
