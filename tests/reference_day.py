@@ -57,6 +57,10 @@ def schedule_value(points: list[SchedulePoint], t: int) -> float:
     return points[-1].coverage
 
 
+LARGEST_GAP = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
+"""Deterrence and chill are kept as gaps to 1 in single precision, never rounded to 1 (docs/model-choices.md)."""
+
+
 def coverage_today(scenario: Scenario, t: int) -> np.ndarray:
     """Coverage on day ``t`` as an array (channel, region), channels in docs/model.md §4 order."""
     out = np.zeros((len(CHANNELS), scenario.n_regions), dtype=np.float64)
@@ -353,7 +357,7 @@ def reference_day(
         hit = alive & received[:, b]
         gap[hit] = 1.0 - np.maximum((1.0 - gap[hit]) * (1.0 - adapt.deterrence_step), adapt.deterrence_floor)
         gap[alive] = (1.0 - adapt.deterrence_relax) * gap[alive]  # d += relax·(1 − d)
-        s["deterrence_gap"][b] = gap.astype(np.float32)
+        s["deterrence_gap"][b] = np.minimum(gap, LARGEST_GAP).astype(np.float32)
     # 2. chilling
     dissent_b = [b for b, (name, _) in enumerate(behaviours) if name == "dissent"]
     signal = entered.copy()
@@ -364,7 +368,7 @@ def reference_day(
         denominator = len(friends[i]) + weight * len(family[i])
         f = hits / denominator if denominator > 0 else 0.0
         ch = (1.0 - float(s["chill_gap"][i])) * (1.0 - adapt.chill_step * f)
-        s["chill_gap"][i] = (1.0 - adapt.chill_relax) * (1.0 - ch)  # chill += relax·(1 − chill)
+        s["chill_gap"][i] = min((1.0 - adapt.chill_relax) * (1.0 - ch), LARGEST_GAP)  # chill += relax·(1 − chill)
     # 3. unfriending (edges join alive agents only: emigrants' edges are cut)
     listed = s["blacklisted"]
     u_unf = draw("unf", edge_ids)

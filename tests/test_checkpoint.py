@@ -356,6 +356,10 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
         (lambda a: a.update(network__neighbours=a["network__neighbours"][:10]), "network edge count inconsistent"),
         (lambda a: a["network__neighbours"].__setitem__(3, 5000), "network neighbour ids inconsistent"),
         (lambda a: a["degree"].__setitem__(0, 999), "network active degrees inconsistent"),
+        (  # two slots of different rows swap their edges: each edge still has two slots, the wrong ones
+            lambda a: a["network__edge_of_slot"].__setitem__([0, 20], a["network__edge_of_slot"][[20, 0]].copy()),
+            "network edge ends inconsistent",
+        ),
         (lambda a: a.pop("metrics__blacklisted"), "metric columns differ"),
         (lambda a: a.pop("trace__score"), "trace columns differ"),
         (lambda a: a["trace__agents"].__setitem__(0, 10**6), "a traced agent's id is outside the population"),

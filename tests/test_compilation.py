@@ -64,3 +64,15 @@ def test_a_run_reports_compile_time_apart_and_the_command_fills_the_cache(tmp_pa
     assert "baseline: kernels compiled or loaded from cache in" in printed.output
     wrong = CliRunner().invoke(app, ["compile", "no_such_scenario"])
     assert wrong.exit_code == 2
+
+
+def test_a_network_too_big_for_the_warm_up_society_falls_back_to_a_small_world() -> None:
+    # 31 regions of a block model: valid at 100,000 agents, not at 512 (a region of 14 agents
+    # cannot hold its within-region edges).
+    regions = ", ".join(f"{{name = 'r{r}', share = {1 / 31!r}, cashless_share = 0.5}}" for r in range(31))
+    overrides = [f"regions=[{regions}]", "network={generator = 'regional_sbm', mean_degree = 10, within_share = 0.9}"]
+    scenario = load_scenario("china_scs", overrides=overrides, agents=100_000, days=3)
+    with pytest.raises((ValueError, trustsim.errors.TrustsimError)):
+        Simulation(warm_up_scenario(scenario)).run()
+    assert warm_up(scenario) >= 0.0  # falls back, does not raise
+    assert warm_up_scenario(scenario, small_world=True).network.generator == "small_world"

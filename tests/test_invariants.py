@@ -121,3 +121,21 @@ def test_a_society_that_empties_by_emigration_keeps_running() -> None:
     assert (m["committed_jaywalk"].iloc[1:] == 0).all()
     with pytest.raises(RuntimeError, match="simulated already"):
         sim.step()
+
+
+def test_chill_and_deterrence_stay_above_zero_where_single_precision_would_round_them_to_it() -> None:
+    """Kept as gaps to 1 in float32, chill and deterrence must not become 0 (docs/model.md §1: (0, 1])."""
+    from trustsim.mechanisms.adaptation import LARGEST_GAP, AdaptationParams, chilled_gap, deterred_gap
+
+    harsh = ["adaptation.chill_step=0.99", "adaptation.chill_relax=0", "adaptation.deterrence_step=0.9",
+             "adaptation.deterrence_floor=1e-12", "adaptation.deterrence_relax=0"]  # fmt: skip
+    s = scenario("china_scs", *harsh, agents=100, days=2)
+    params = AdaptationParams.from_scenario(s)
+    chill_gap = deterrence_gap = np.float32(0.0)
+    for _ in range(20):  # every friend signals, every day; points every day
+        chill_gap = np.float32(chilled_gap(params, chill_gap, 1.0))
+        deterrence_gap = np.float32(deterred_gap(params, deterrence_gap, True))
+    assert chill_gap == deterrence_gap == np.float32(LARGEST_GAP) < 1  # 0.01**20 and 1e-12 are below a float32 step
+    assert 1.0 - float(chill_gap) > 0.0 and 1.0 - float(deterrence_gap) > 0.0
+    sim = Simulation(scenario("china_scs", *harsh, agents=2000, days=30), check=True)
+    sim.run()  # the daily invariant checks hold: chill in (0, 1]

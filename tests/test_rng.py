@@ -65,7 +65,7 @@ def test_lanes_are_uniform_and_independent_of_each_other() -> None:
 
 
 def test_stream_ids_are_crc32_of_names() -> None:
-    assert stream_id("beh:jaywalk") == 0x133ED58B  # zlib.crc32(b"beh:jaywalk"), documented layout
+    assert stream_id("beh:jaywalk") == 0x133ED58B  # zlib.crc32(b"beh:jaywalk"): ids are CRC-32s of names
     assert stream_id("a") != stream_id("b")
     assert 0 <= stream_id("unf") < 2**32
 

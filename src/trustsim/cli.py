@@ -128,7 +128,7 @@ class ProgressHooks:
     def compiling(self) -> None:
         """Called by a CPU run before it compiles its kernels: say so while it happens."""
         self.compile_task = self.progress.add_task(
-            "compiling kernels (the first run on a machine; later runs load them from numba's cache)", total=None
+            "compiling kernels, or loading them from numba's cache (a minute on a machine's first run)", total=None
         )
 
     def start(self, scenario: Scenario, days_done: int) -> None:

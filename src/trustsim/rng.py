@@ -5,12 +5,14 @@ Every random number in trustsim is a pure function of ``(seed, stream, t, k, slo
 * the generator is **Philox4x32-10** (Salmon et al., SC'11, the Random123 family);
 * the **key** is ``(seed, stream id)``: ``seed`` is an unsigned 32-bit integer and
   the stream id is ``zlib.crc32`` of the stream's name (``"obs:jaywalk"``,
-  ``"unf"``, ...), so a stream's draws depend on its *name*, never on where the
-  behaviour or sanction sits in a scenario file;
+  ``"unf"``, ...), so a stream's draws depend on its *name*, never on where a
+  sanction sits in a scenario file (the behaviour draws, which share stream ``beh``
+  in lanes, do depend on the behaviour's position: below);
 * the **counter** is ``(k mod 2**32, k div 2**32, t, slot)``: ``k`` is an agent id or
   an edge index, ``t`` the day (or, for build-time streams, a round number) and
   ``slot`` separates several draws of one stream for the same ``(t, k)``
-  (rejection sampling); ordinary daily draws use slot 0;
+  (rejection sampling); ordinary daily draws use slot 0, the behaviour draws slot
+  ``b div 4``;
 * the **uniform** is made from the first two output words exactly as numpy does
   for doubles: ``((w0 >> 5) * 2**26 + (w1 >> 6)) / 2**53``, a multiple of 2**-53
   in [0, 1);

@@ -7,8 +7,8 @@ device implementations here: a multiplication the CUDA compiler may not fuse int
 FMA, and an atomic addition.
 
 Integer counts are added with atomics: integer addition is associative, so the total
-is the same in any order. Counters have ``LANES`` rows (a block adds to row
-``block mod LANES``) so that a billion agents do not all wait on one address; the
+is the same in any order. Counters have ``COUNTER_ROWS`` rows (a block adds to row
+``block mod COUNTER_ROWS``) so that a billion agents do not all wait on one address; the
 host sums the rows. Floating-point sums are never atomic: each block reduces its
 values in a fixed tree order into one partial, and one block then adds the partials
 in a fixed order, so a sum is the same on every run of the same launch shape.
@@ -28,7 +28,7 @@ from numba import cuda
 from numba.core.dispatcher import Dispatcher
 from numba.core.extending import overload
 
-from trustsim.rng import uniform
+from trustsim.rng import block_words, uniform
 from trustsim.scalar import lesser, product, tally
 
 SIMULATED = bool(numba.config.ENABLE_CUDASIM)
@@ -37,7 +37,7 @@ SIMULATED = bool(numba.config.ENABLE_CUDASIM)
 THREADS = 64 if SIMULATED else 256
 """Threads per block (the simulator runs each thread as a Python thread: fewer is quicker)."""
 
-LANES = 64
+COUNTER_ROWS = 64
 """Rows of every integer counter (see the module docstring)."""
 
 
@@ -72,11 +72,12 @@ def python_twin(function: Callable[..., Any]) -> Callable[..., Any]:
     """A copy of ``function`` (a kernel, or an ``njit`` function's source) whose ``njit`` callees are twins too.
 
     The copy runs as plain Python, for numba's CUDA simulator, where kernels are Python.
-    Philox (:func:`trustsim.rng.uniform`) stays compiled: it takes scalars only, and it
-    is defined by numba's wrapping 32-bit arithmetic, on which numpy scalars would warn.
+    Philox (:func:`trustsim.rng.uniform`, :func:`trustsim.rng.block_words`) stays compiled:
+    it takes scalars only, and it is defined by numba's wrapping 32-bit arithmetic, on
+    which numpy scalars would warn (and as Python it is slow).
     """
     source = function.py_func if isinstance(function, Dispatcher) else function
-    if source is uniform.py_func:
+    if source is uniform.py_func or source is block_words.py_func:
         return function
     if source not in _TWINS:
         namespace = dict(source.__globals__)
@@ -164,7 +165,7 @@ def blocks(n_items: int) -> int:
 @cuda.jit(device=True, inline=True)
 def lane() -> int:
     """The counter row of the calling block."""
-    return cuda.blockIdx.x % LANES
+    return cuda.blockIdx.x % COUNTER_ROWS
 
 
 BLOCK_COUNTERS = 512

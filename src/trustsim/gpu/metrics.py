@@ -26,7 +26,7 @@ from trustsim.day import Day
 from trustsim.errors import Problem, ScenarioError, Setting
 from trustsim.gpu.common import (
     BLOCK_COUNTERS,
-    LANES,
+    COUNTER_ROWS,
     THREADS,
     add_block_counters,
     block_sum,
@@ -64,10 +64,10 @@ class DeviceReduction:
         require_countable(scenario)
         counting = StateCounting.from_scenario(scenario)
         self.counting = to_device(counting)
-        self.counts = cuda.to_device(np.zeros((LANES, counting.columns), dtype=np.int64))
+        self.counts = cuda.to_device(np.zeros((COUNTER_ROWS, counting.columns), dtype=np.int64))
         self.partial = partial
         self.score_sum = cuda.to_device(np.zeros(1, dtype=np.float64))
-        self.children = cuda.to_device(np.zeros((LANES, 2, counting.children_below.shape[0]), dtype=np.int64))
+        self.children = cuda.to_device(np.zeros((COUNTER_ROWS, 2, counting.children_below.shape[0]), dtype=np.int64))
 
     def __call__(self, world: DeviceWorld, day: Day, counting: StateCounting) -> Reduction:
         """The day's reduction (``counting`` is the one this reduction was built with, on the device)."""
@@ -163,7 +163,7 @@ def _select(bits: Any, emigrated: Any, ranks: list[int], low: int, high: int) ->
     prefixes = [low >> differing << differing if differing < 64 else 0 for _ in ranks]
     remaining = list(ranks)
     shift = max(0, math.ceil(differing / _DIGIT_BITS) * _DIGIT_BITS - _DIGIT_BITS)
-    histogram = cuda.device_array((LANES, len(ranks), _DIGITS), dtype=np.int64)
+    histogram = cuda.device_array((COUNTER_ROWS, len(ranks), _DIGITS), dtype=np.int64)
     while differing > 0:
         above = ((1 << 64) - 1) ^ ((1 << (shift + _DIGIT_BITS)) - 1) if shift + _DIGIT_BITS < 64 else 0
         zero(histogram)

@@ -10,7 +10,7 @@ same values. Two things differ:
   every slot has an ``active`` byte instead and rows keep their order;
   :meth:`DeviceWorld.to_host` rebuilds the CPU's layout (active slots first, in id
   order), so a GPU run can be checkpointed and resumed on either backend.
-* **Counters** have :data:`~trustsim.gpu.common.LANES` rows instead of one per chunk.
+* **Counters** have :data:`~trustsim.gpu.common.COUNTER_ROWS` rows instead of one per chunk.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 from numba import cuda
 
 from trustsim.day import Day
-from trustsim.gpu.common import LANES, THREADS, blocks, device_zeros, to_device
+from trustsim.gpu.common import COUNTER_ROWS, THREADS, blocks, device_zeros, to_device
 from trustsim.households import Households
 from trustsim.network import Network, network_dtypes
 from trustsim.population import Population
@@ -137,9 +137,9 @@ class DeviceWorld:
 
 
 def device_day(scenario: Scenario) -> Day:
-    """The day's scratch arrays on the device: the CPU's layout, tallies in :data:`~trustsim.gpu.common.LANES` rows."""
+    """The day's scratch arrays on the device: the CPU's layout, tallies in ``COUNTER_ROWS`` rows (gpu.common)."""
     n, b = scenario.run.agents, len(scenario.behaviours)
-    return Day.allocate(n, b, scenario.n_regions, len(scenario.sanctions), LANES, device_zeros)
+    return Day.allocate(n, b, scenario.n_regions, len(scenario.sanctions), COUNTER_ROWS, device_zeros)
 
 
 @cuda.jit

@@ -26,7 +26,7 @@ from trustsim.households import Households, family_of
 from trustsim.network import cut_edge
 from trustsim.population import Population
 from trustsim.rng import stream_id, uniform
-from trustsim.scalar import greater, product
+from trustsim.scalar import greater, lesser, product
 from trustsim.scenario import CAMERA, Scenario
 from trustsim.world import World
 
@@ -174,7 +174,7 @@ def deterred_gap(params: AdaptationParams, gap: float, received: bool) -> float:
     gap = np.float64(gap)
     if received:
         gap = 1.0 - greater(product(1.0 - gap, 1.0 - params.deterrence_step), params.deterrence_floor)
-    return product(1.0 - params.deterrence_relax, gap)
+    return storable_gap(product(1.0 - params.deterrence_relax, gap))
 
 
 @nb.njit(inline="always", cache=True)
@@ -186,7 +186,19 @@ def chilled_gap(params: AdaptationParams, gap: float, share: float) -> float:
     reason given in :func:`deterred_gap`.
     """
     chill = product(1.0 - np.float64(gap), 1.0 - product(params.chill_step, share))
-    return product(1.0 - params.chill_relax, 1.0 - chill)
+    return storable_gap(product(1.0 - params.chill_relax, 1.0 - chill))
+
+
+LARGEST_GAP = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
+"""The largest single-precision number below 1 (1 − 2⁻²⁴): a stored gap never rounds to 1."""
+
+
+@nb.njit(inline="always", cache=True)
+def storable_gap(gap: float) -> float:
+    """``gap``, at most :data:`LARGEST_GAP`: rounded to single precision, a gap closer to 1 would
+    become 1, a deterrence or chill of exactly 0, which docs/model.md §1 rules out ((0, 1]).
+    Only a deterrence floor or a chill below 6·10⁻⁸ meets it."""
+    return lesser(gap, LARGEST_GAP)
 
 
 @nb.njit(inline="always", cache=True)
