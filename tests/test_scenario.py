@@ -144,6 +144,7 @@ def test_overrides_by_dotted_path_and_run_settings() -> None:
     [
         ("behaviours.jaywalk.base_rate=1.5", "behaviours.jaywalk.base_rate: must be between 0 and 1 (got 1.5)"),
         ("score.bogus=1", "score.bogus: unknown key"),
+        ("small_world=1", "small_world: unknown key"),  # a top-level key named like a network generator
         ("accounting.purchases_per_day=5e-324", "accounting.purchases_per_day: input should be greater than or equal"),
         ("run.seed=-3", "run.seed: input should be greater than or equal to 0 (got -3)"),
         ("score.contagion=nan", "score.contagion: input should be a finite number"),

@@ -183,7 +183,9 @@ MISSING_HINT = "every parameter must be set (or inherited with `extends`)"
 
 
 def _describe(error: Any) -> str:
-    path = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
+    # pydantic names the member of a union in the location (network.small_world.k); a key of
+    # that name at the top (an unknown key `small_world`) is the user's and is kept.
+    path = ".".join(str(part) for i, part in enumerate(error["loc"]) if not (i > 0 and _is_union_tag(part)))
     kind = error["type"]
     if kind == "extra_forbidden":
         message = "unknown key; check the spelling against `trustsim schema`"
