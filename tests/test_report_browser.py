@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from playwright.sync_api import Page
 
 from browser_support import ARTIFACTS, chromium_page
 from conftest import cli
@@ -70,8 +71,8 @@ def test_every_figure_exports_svg_and_the_buttons_download_svg_and_png(report: P
         assert activity.errors == [], activity.errors
 
 
-def _drawn(page: object, figure_id: str) -> dict[str, object]:
-    return page.evaluate(  # type: ignore[attr-defined]
+def _drawn(page: Page, figure_id: str) -> dict[str, object]:
+    return page.evaluate(
         """id => { const gd = document.getElementById(id);
                    return {traces: gd.data.length, laid: !!gd._fullLayout,
                            marks: gd.querySelectorAll('.trace, .point, path.js-line, .bars path').length}; }""",

@@ -312,19 +312,8 @@ def _network_problems(state: SavedState, n: int) -> list[str]:
     if all(checks.values()):
         row = np.diff(offsets)
         checks["active degrees"] = bool(np.all((state.degree >= 0) & (state.degree <= row)))
-        checks["edge ends"] = _edges_are_indexed_by_their_ends(offsets, net["neighbours"], edge_ids)
+        checks["edge ends"] = Network(n, offsets, net["neighbours"], edge_ids).edges_match_their_ends()
     return [f"network {what} inconsistent" for what, fine in checks.items() if not fine]
-
-
-def _edges_are_indexed_by_their_ends(offsets: np.ndarray, neighbours: np.ndarray, edge_ids: np.ndarray) -> bool:
-    """Whether both slots of every edge join the same two agents, in two different rows, and the edges are
-    numbered in lexicographic order of their ends (docs/model.md §2)."""
-    n = offsets.shape[0] - 1
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
-    keys = np.minimum(rows, neighbours) * np.int64(n) + np.maximum(rows, neighbours)
-    by_edge = keys[np.argsort(edge_ids, kind="stable")].reshape(-1, 2)
-    distinct_ends = bool(np.all(rows != neighbours))
-    return distinct_ends and bool(np.all(by_edge[:, 0] == by_edge[:, 1]) and np.all(np.diff(by_edge[:, 0]) > 0))
 
 
 def _restore_world(

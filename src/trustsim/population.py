@@ -42,6 +42,7 @@ class Column:
     meaning: str
     section: str  # of docs/model.md
     per_behaviour: bool = False  # shape (B, N), one row per behaviour in scenario order; else (N,)
+    gap_of: str | None = None  # stored as 1 − this variable of the model; outputs give the variable
 
     def shape(self, n_agents: int, n_behaviours: int) -> tuple[int, ...]:
         """The array's shape for ``n_agents`` agents and ``n_behaviours`` behaviours."""
@@ -74,8 +75,9 @@ class Population(NamedTuple):
     listed_day: Annotated[Any, Column(np.int32, "day of (first) listing; -1 when not listed", "§6")]
     days_above_exit: Annotated[Any, Column(np.int32, "consecutive days at or above the exit score", "§6")]
     deterrence_gap: Annotated[Any, Column(np.float32, "1 − deterrence: how far the multiplier on each negative "
-                                          "behaviour's rate is below 1", "§7.1", True)]  # fmt: skip
-    chill_gap: Annotated[Any, Column(np.float32, "1 − chill: how far the multiplier on dissent is below 1", "§7.2")]
+                                          "behaviour's rate is below 1", "§7.1", True, "deterrence")]  # fmt: skip
+    chill_gap: Annotated[Any, Column(np.float32, "1 − chill: how far the multiplier on dissent is below 1", "§7.2",
+                                     gap_of="chill")]  # fmt: skip
     off_grid: Annotated[Any, Column(np.bool_, "opted out: cash only, no phone, no online life", "§7.4")]
     advised: Annotated[Any, Column(np.bool_, "has hired a score adviser", "§7.5")]
     emigrated: Annotated[Any, Column(np.bool_, "has left; takes no further part", "§7.6")]

@@ -46,7 +46,7 @@ from trustsim.groups import empty_groups
 from trustsim.households import Households
 from trustsim.mechanisms.credit_file import empty_file
 from trustsim.mechanisms.sanctions import tier_bounds, tier_of
-from trustsim.population import Population
+from trustsim.population import STATE, Population
 from trustsim.scenario import Scenario, validate
 
 MANIFEST = "manifest.json"
@@ -353,12 +353,9 @@ def agent_table(
     for name, values in state.items():
         if name in BOOKKEEPING or (name == "age" and scenario.ages is None):
             continue
-        if name == "deterrence_gap":  # stored as 1 − d (adaptation.deterred_gap), written as d
-            for k, behaviour in enumerate(scenario.behaviours):
-                columns[f"deterrence_{behaviour}"] = 1.0 - values[k].astype(np.float64)
-        elif name == "chill_gap":  # likewise (adaptation.chilled_gap)
-            columns["chill"] = 1.0 - values.astype(np.float64)
-        elif values.ndim == 2:
+        if STATE[name].gap_of is not None:  # deterrence and chill, kept as 1 − x, are written as x
+            name, values = STATE[name].gap_of, 1.0 - values.astype(np.float64)
+        if values.ndim == 2:
             for k, behaviour in enumerate(scenario.behaviours):
                 # Written as double whatever the storage (frailty is float32 in memory),
                 # so the file's schema does not follow the engine's layout.

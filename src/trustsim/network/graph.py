@@ -62,10 +62,16 @@ class Network:
 
     def edge_ends(self) -> tuple[np.ndarray, np.ndarray]:
         """``(src, dst)`` of every edge by index, ``src < dst`` (int32 [E] each), derived from the rows."""
-        src = np.empty(self.n_edges, dtype=np.int32)
-        dst = np.empty(self.n_edges, dtype=np.int32)
+        src = np.full(self.n_edges, -1, dtype=np.int32)  # -1: an edge no row wrote (a damaged network)
+        dst = np.full(self.n_edges, -1, dtype=np.int32)
         _edge_ends(self.offsets, self.neighbours, self.edge_of_slot, src, dst)
         return src, dst
+
+    def edges_match_their_ends(self) -> bool:
+        """Whether every slot joins two different agents, the two ends of its edge, and the edges are numbered in
+        lexicographic order of their ends (docs/model.md §2): what a network read from a checkpoint must hold."""
+        src, dst = self.edge_ends()
+        return _slots_match_ends(self.offsets, self.neighbours, self.edge_of_slot, src, dst)
 
     @property
     def src(self) -> np.ndarray:
@@ -87,6 +93,19 @@ def _edge_ends(offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.nda
             j = neighbours[slot]
             if i < j:
                 src[edge_of_slot[slot]], dst[edge_of_slot[slot]] = i, j
+
+
+@nb.njit(parallel=True, cache=True)
+def _slots_match_ends(offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray, src: np.ndarray,
+                      dst: np.ndarray) -> bool:  # fmt: skip
+    wrong = 0
+    for i in nb.prange(offsets.shape[0] - 1):
+        for slot in range(offsets[i], offsets[i + 1]):
+            j, e = neighbours[slot], edge_of_slot[slot]
+            wrong += i == j or src[e] != min(i, j) or dst[e] != max(i, j)
+    for e in range(1, src.shape[0]):
+        wrong += src[e - 1] > src[e] or (src[e - 1] == src[e] and dst[e - 1] >= dst[e])
+    return wrong == 0
 
 
 @nb.njit(inline="always", cache=True)
