@@ -108,7 +108,7 @@ def main() -> None:
         except MemoryBudgetError as err:
             print(f"{agents:>15,} {plan.total / 2**30:>9.1f}  host memory: {err}")
             continue
-        traffic = 2 * bytes_per_agent(scenario) * agents + 2 * bytes_per_edge(edges) * edges
+        traffic = 2 * bytes_per_agent(scenario) * agents + 2 * bytes_per_edge() * edges
         share = traffic / bandwidth / per_day
         first_per_day = first_per_day or (agents, per_day)
         print(f"{agents:>15,} {plan.total / 2**30:>9.1f} {built:>8.1f} {per_day:>8.3f} {agents / per_day:>15,.0f} "

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import trustsim
@@ -21,7 +24,7 @@ from conftest import scenario
 from trustsim.engine import Simulation
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
 from trustsim.rng import LANES, lane_uniform_array
-from trustsim.store import CHECKPOINT_FORMAT, checkpoints
+from trustsim.store import CHECKPOINT_FORMAT, RunDirectory, agent_batches, agent_table, checkpoints
 
 AGENTS, DAYS = 60_000, 160
 """Big enough that a run takes a few seconds, so it can be stopped in the middle."""
@@ -354,11 +357,16 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
         ),
         (lambda a: a.pop("population__chill_gap"), "agent arrays"),
         (lambda a: a.update(network__neighbours=a["network__neighbours"][:10]), "network edge count inconsistent"),
-        (lambda a: a["network__neighbours"].__setitem__(3, 5000), "network neighbour ids inconsistent"),
+        (lambda a: a["network__neighbours"].__setitem__(3, 5000), "network rows inconsistent"),
         (lambda a: a["degree"].__setitem__(0, 999), "network active degrees inconsistent"),
-        (  # two slots of different rows swap their edges: each edge still has two slots, the wrong ones
-            lambda a: a["network__edge_of_slot"].__setitem__([0, 20], a["network__edge_of_slot"][[20, 0]].copy()),
-            "network edge ends inconsistent",
+        # one slot of an edge cut, its twin not: the two ends disagree
+        (lambda a: a["network__active"].__setitem__(0, ~a["network__active"][0]), "network rows inconsistent"),
+        # the first edge of row 5 moved: the edge indices would no longer be lexicographic
+        (lambda a: a["network__edge_start"].__setitem__(5, a["network__edge_start"][5] + 1),
+         "network rows inconsistent"),
+        (  # two neighbours of one row swapped: the row is no longer in id order
+            lambda a: a["network__neighbours"].__setitem__([0, 1], a["network__neighbours"][[1, 0]].copy()),
+            "network rows inconsistent",
         ),
         (lambda a: a.pop("metrics__blacklisted"), "metric columns differ"),
         (lambda a: a.pop("trace__score"), "trace columns differ"),
@@ -402,3 +410,88 @@ def test_a_simulation_saved_part_way_resumes_to_the_uninterrupted_run(tmp_path: 
     finished = trustsim.save_simulation(simulation, tmp_path / "finished")
     assert finished.complete
     assert_same_run(tmp_path / "finished", whole)
+
+
+# ---------------------------------------------------------------------------------- agents.parquet, batch by batch
+
+
+@pytest.fixture(scope="module", params=["china_scs", "china_family"])
+def finished_simulation(request: pytest.FixtureRequest) -> Simulation:
+    """A small simulation run to its end (china_family: with households and ages)."""
+    simulation = Simulation(scenario(request.param, agents=3500, days=4))
+    simulation.run()
+    return simulation
+
+
+def one_shot_agent_table(simulation: Simulation, ids: np.ndarray | None) -> pa.Table:
+    """The agent table built at once: one batch of every row (a batch boundary cannot misplace a row in it)."""
+    population, degree = simulation.agent_state(ids)
+    rows = population.n_agents if ids is None else len(ids)
+    batches = agent_batches(population, simulation.scenario, degree, ids, simulation.households,
+                            rows_per_batch=max(rows, 1))  # fmt: skip
+    return pa.Table.from_batches(list(batches))
+
+
+def write_agents(run_dir: Path, simulation: Simulation, agents: Iterable[pa.RecordBatch]) -> None:
+    """Write a simulation's results with ``agents`` as the agent table's batches."""
+    with RunDirectory.create(run_dir) as directory:
+        frames = simulation.metrics.frame(), simulation.trace.frame(simulation.days_done), simulation.groups.frame()
+        directory.write_results(frames[0], agents, *frames[1:])
+
+
+@pytest.mark.parametrize("sampled", [False, True], ids=["all", "sampled"])
+def test_agents_parquet_written_in_batches_holds_exactly_the_one_shot_table(
+    tmp_path: Path, finished_simulation: Simulation, sampled: bool
+) -> None:
+    """Batches of 1000 rows: the file is the table built at once, column for column, in ⌈n/1000⌉ row groups."""
+    simulation = finished_simulation
+    ids = np.arange(1, simulation.scenario.run.agents, 3) if sampled else None  # 1167 agents, or all 3500
+    expected = one_shot_agent_table(simulation, ids)
+    assert ("household" in expected.column_names) == (simulation.scenario.name == "china_family")
+    assert expected.schema.field("tier").type == pa.string()
+    population, degree = simulation.agent_state(ids)
+    batches = agent_batches(population, simulation.scenario, degree, ids, simulation.households, rows_per_batch=1000)
+    write_agents(tmp_path / "r", simulation, batches)
+    written = pq.ParquetFile(tmp_path / "r" / "agents.parquet")
+    assert written.metadata.num_row_groups == math.ceil(expected.num_rows / 1000)
+    assert all(written.metadata.row_group(g).num_rows <= 1000 for g in range(written.metadata.num_row_groups))
+    got = written.read()
+    assert got.schema == expected.schema and got.equals(expected)
+    whole = agent_table(population, simulation.scenario, degree, ids, simulation.households)
+    assert whole.schema == expected.schema and whole.equals(expected)
+
+
+def test_an_empty_agent_table_is_written_with_its_schema(tmp_path: Path, finished_simulation: Simulation) -> None:
+    nobody = np.array([], dtype=np.int64)
+    expected = one_shot_agent_table(finished_simulation, nobody)
+    population, degree = finished_simulation.agent_state(nobody)
+    s, households = finished_simulation.scenario, finished_simulation.households
+    write_agents(tmp_path / "r", finished_simulation, agent_batches(population, s, degree, nobody, households, 1000))
+    got = pq.read_table(tmp_path / "r" / "agents.parquet")
+    assert got.num_rows == 0 and got.schema == expected.schema
+
+
+def test_agents_parquet_is_never_half_written_when_a_batch_fails(tmp_path: Path) -> None:
+    """A batch that fails after the first leaves no agents.parquet, or the previous one untouched, and no temporary."""
+    simulation = Simulation(scenario("china_scs", agents=3500, days=2))
+    simulation.run()
+    population, degree = simulation.agent_state()
+
+    def batches(fail: BaseException | None) -> Iterator[pa.RecordBatch]:
+        for k, batch in enumerate(agent_batches(population, simulation.scenario, degree, rows_per_batch=1000)):
+            if k == 1 and fail is not None:
+                raise fail
+            yield batch
+
+    run_dir = tmp_path / "r"
+    with RunDirectory.create(run_dir) as directory:
+        frames = simulation.metrics.frame(), simulation.trace.frame(simulation.days_done), simulation.groups.frame()
+        with pytest.raises(RuntimeError, match="lost the GPU"):
+            directory.write_results(frames[0], batches(RuntimeError("lost the GPU")), *frames[1:])
+        assert not (run_dir / "agents.parquet").exists() and not list(run_dir.glob(".*.tmp"))
+        directory.write_results(frames[0], batches(None), *frames[1:])
+        before = (run_dir / "agents.parquet").read_bytes()
+        assert pq.ParquetFile(run_dir / "agents.parquet").metadata.num_row_groups == 4
+        with pytest.raises(RunDirectoryError, match=r"writing agents\.parquet failed \(No space left on device"):
+            directory.write_results(frames[0], batches(OSError(28, os.strerror(28))), *frames[1:])
+        assert (run_dir / "agents.parquet").read_bytes() == before and not list(run_dir.glob(".*.tmp"))

@@ -475,8 +475,8 @@ def world_with_cuts() -> World:
 
 def _row(world: World, i: int) -> tuple[set[int], set[int]]:
     net = world.network
-    start, end, active_end = net.offsets[i], net.offsets[i + 1], net.offsets[i] + world.degree[i]
-    return set(net.neighbours[start:active_end].tolist()), set(net.neighbours[active_end:end].tolist())
+    row, active = net.neighbours[net.offsets[i] : net.offsets[i + 1]], net.active[net.offsets[i] : net.offsets[i + 1]]
+    return set(row[active].tolist()), set(row[~active].tolist())
 
 
 def test_rings_match_the_csr_rows(world_with_cuts: World) -> None:

@@ -43,8 +43,12 @@ def _score_above_max(sim: Simulation) -> None:
 
 
 def _reconnect(sim: Simulation) -> None:
-    i = int(np.argmin(sim.world.degree - sim.world.network.degree()))  # an agent who lost a friend
-    sim.world.degree[i] += 1
+    net = sim.world.network
+    slot = int(np.flatnonzero(~net.active)[0])  # a cut friendship comes back on both ends, the degrees untouched
+    i = int(np.searchsorted(net.offsets, slot, side="right") - 1)
+    v = int(net.neighbours[slot])
+    twin = net.offsets[v] + int(np.flatnonzero(net.neighbours[net.offsets[v] : net.offsets[v + 1]] == i)[0])
+    net.active[[slot, twin]] = True
 
 
 def _unsanction(sim: Simulation) -> None:

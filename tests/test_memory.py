@@ -107,7 +107,7 @@ def test_the_estimate_counts_exactly_the_arrays_of_the_state_table_and_the_day()
     assert 1000 * scratch_bytes_per_agent(6) == sum(a.nbytes for a in day.outcomes) + day.score_next.nbytes
     # The manifest's bytes an agent are those of the arrays a running simulation holds.
     network = sim.world.network
-    held = {"state": population, "network": (network.offsets, network.neighbours, network.edge_of_slot)}
+    held = {"state": population, "network": (network.offsets, network.neighbours, network.edge_start, network.active)}
     summary = estimate(s).summary()
     assert summary["state_bytes_per_agent"] == sum(a.nbytes for a in held["state"]) / 1000
     assert summary["network_bytes_per_agent"] == pytest.approx(sum(a.nbytes for a in held["network"]) / 1000, abs=0.1)

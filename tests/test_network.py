@@ -24,16 +24,19 @@ from trustsim.network import (
     scale_free,
     small_world,
 )
+from trustsim.network.graph import cut_edge
+from trustsim.network.small_world import small_world_by_sorting
 from trustsim.rng import stream_id, uniform
 
 # --------------------------------------------------------------------------- helpers
 
 
-def test_edge_indices_take_32_bits_below_two_to_the_31_edges_and_64_above() -> None:
-    assert network_dtypes(2**31 - 1)["edge_of_slot"] == np.int32
-    assert network_dtypes(2**31)["edge_of_slot"] == np.int64
-    assert network_bytes(10, 5) == 2 * 5 * (4 + 4) + 11 * 8
-    assert network_bytes(10, 2**31) == 2 * 2**31 * (4 + 8) + 11 * 8
+def test_network_bytes_count_a_neighbour_and_a_flag_per_slot_and_two_row_starts_per_agent() -> None:
+    assert network_dtypes() == {"offsets": np.int64, "neighbours": np.int32, "edge_start": np.int64, "active": np.bool_}
+    assert network_bytes(10, 5) == 2 * 5 * (4 + 1) + 11 * (8 + 8)
+    net = small_world(1000, 10, 0.1, 1)
+    held = sum(getattr(net, name).nbytes for name in ("offsets", "neighbours", "edge_start", "active"))
+    assert held == network_bytes(1000, net.n_edges)
 
 
 def check_network(net: Network) -> None:
@@ -42,7 +45,10 @@ def check_network(net: Network) -> None:
     assert net.src.dtype == np.int32 and net.dst.dtype == np.int32
     assert net.offsets.dtype == np.int64 and net.offsets.shape == (n + 1,)
     assert net.neighbours.dtype == np.int32 and net.neighbours.shape == (2 * e,)
-    assert net.edge_of_slot.dtype == np.int32 and net.edge_of_slot.shape == (2 * e,)  # below 2**31 edges
+    assert net.edge_start.dtype == np.int64 and net.edge_start.shape == (n + 1,)
+    assert net.active.dtype == np.bool_ and net.active.shape == (2 * e,) and net.active.all()
+    assert net.is_consistent()
+    edge_of_slot = net.edge_of_slots()
     assert np.all(net.src < net.dst), "self-loop or unnormalised pair"
     assert net.src.min(initial=0) >= 0 and net.dst.max(initial=0) < n
     keys = net.src.astype(np.int64) * n + net.dst
@@ -52,9 +58,10 @@ def check_network(net: Network) -> None:
     np.testing.assert_array_equal(net.degree(), degree)
     rows = np.repeat(np.arange(n), degree)
     nbr = net.neighbours
-    s, d = net.src[net.edge_of_slot], net.dst[net.edge_of_slot]
+    s, d = net.src[edge_of_slot], net.dst[edge_of_slot]
     assert np.all(((rows == s) & (nbr == d)) | ((rows == d) & (nbr == s))), "slot does not match its edge"
-    np.testing.assert_array_equal(np.bincount(net.edge_of_slot, minlength=e), np.full(e, 2))
+    np.testing.assert_array_equal(np.bincount(edge_of_slot, minlength=e), np.full(e, 2))
+    np.testing.assert_array_equal(net.edge_start, np.concatenate(([0], np.cumsum(np.bincount(net.src, minlength=n)))))
     same_row = rows[1:] == rows[:-1]
     assert np.all(np.diff(nbr.astype(np.int64))[same_row] > 0), "row not strictly increasing"
 
@@ -66,7 +73,7 @@ def edge_set(net: Network) -> set[tuple[int, int]]:
 
 def assert_same(a: Network, b: Network) -> None:
     """Two networks are identical array by array."""
-    for name in ("src", "dst", "offsets", "neighbours", "edge_of_slot"):
+    for name in ("src", "dst", "offsets", "neighbours", "edge_start", "active"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
 
 
@@ -162,7 +169,8 @@ def test_from_edge_arrays_normalises_sorts_and_builds_csr() -> None:
     np.testing.assert_array_equal(net.dst, [1, 2, 3, 2, 4])
     np.testing.assert_array_equal(net.offsets, [0, 3, 6, 8, 9, 10])
     np.testing.assert_array_equal(net.neighbours, [1, 2, 3, 0, 2, 4, 0, 1, 0, 1])
-    np.testing.assert_array_equal(net.edge_of_slot, [0, 1, 2, 0, 3, 4, 1, 3, 2, 4])
+    np.testing.assert_array_equal(net.edge_of_slots(), [0, 1, 2, 0, 3, 4, 1, 3, 2, 4])
+    np.testing.assert_array_equal(net.edge_start, [0, 3, 5, 5, 5, 5])
     assert net.n_edges == 5
     np.testing.assert_array_equal(net.degree(), [3, 3, 2, 1, 1])
 
@@ -203,6 +211,38 @@ def test_small_world_follows_networkx_loop_with_documented_draws(n: int, k: int,
     net = small_world(n, k, p, seed)
     check_network(net)
     assert edge_set(net) == ref_small_world(n, k, p, seed)
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "p", "seed"),
+    [(5, 2, 0.5, 1), (7, 4, 1.0, 3), (10, 8, 0.3, 2), (11, 10, 1.0, 5), (1000, 10, 0.1, 7), (3001, 20, 0.5, 11)],
+)
+def test_small_world_built_from_the_lattice_equals_the_general_build(n: int, k: int, p: float, seed: int) -> None:
+    """The row-by-row build (no sort of all keys) gives the arrays the sort of every edge key gives, wraps included."""
+    assert_same(small_world(n, k, p, seed), small_world_by_sorting(n, k, p, seed))
+
+
+def test_cutting_an_edge_flags_both_slots_and_keeps_every_index() -> None:
+    net = small_world(200, 6, 0.3, 4)
+    edges_before, degree = net.edge_of_slots(), net.degree().astype(np.int32)
+    rng = np.random.default_rng(1)
+    for u in rng.choice(200, 40, replace=False):
+        live = np.flatnonzero(net.active[net.offsets[u] : net.offsets[u + 1]])
+        if live.size:
+            cut_edge(int(u), int(net.offsets[u] + live[0]), net.offsets, net.neighbours, net.active, degree)
+    assert net.is_consistent()  # both slots of every edge agree
+    np.testing.assert_array_equal(net.edge_of_slots(), edges_before)  # rows and indices never move
+    np.testing.assert_array_equal(net.active_degree(), degree)
+    cut = ~net.edge_active()
+    assert cut.sum() == (net.degree().sum() - degree.sum()) // 2 > 0
+    src, dst = net.edge_ends()
+    for e in np.flatnonzero(cut):  # each cut edge's two slots are the inactive ones
+        for u, v in ((src[e], dst[e]), (dst[e], src[e])):
+            row = net.neighbours[net.offsets[u] : net.offsets[u + 1]]
+            assert not net.active[net.offsets[u] + np.searchsorted(row, v)]
+    u = src[np.flatnonzero(cut)[0]]
+    net.active[net.offsets[u] : net.offsets[u + 1]] = True  # a cut undone on one end only
+    assert not net.is_consistent()
 
 
 def test_small_world_complete_lattice_cannot_rewire() -> None:

@@ -294,25 +294,19 @@ def _network_problems(state: SavedState, n: int) -> list[str]:
     net = state.network
     if set(net) != set(NETWORK_ARRAYS):
         return [f"network arrays {sorted(net)} are not {sorted(NETWORK_ARRAYS)}"]
-    e = net["neighbours"].shape[0] // 2
-    dtypes = network_dtypes(e)
-    wrong = [name for name, dtype in dtypes.items() if net[name].dtype != dtype or net[name].ndim != 1]
+    wrong = [name for name, dtype in network_dtypes().items() if net[name].dtype != dtype or net[name].ndim != 1]
     if wrong or state.degree.dtype != DEGREE or state.degree.shape != (n,):
         return [f"network arrays of the wrong type or shape: {wrong or ['degree']}"]
-    offsets = net["offsets"]
-    edge_ids = net["edge_of_slot"]
-    in_range = edge_ids.shape == (2 * e,) and bool(np.all((edge_ids >= 0) & (edge_ids < e)))
+    offsets, active = net["offsets"], net["active"]
     checks = {
-        "offsets": offsets.shape == (n + 1,) and offsets[0] == 0 and bool(np.all(np.diff(offsets) >= 0)),
-        "edge count": net["neighbours"].shape == (2 * e,) and edge_ids.shape == (2 * e,),
-        "row ends": offsets[-1] == 2 * e if offsets.shape == (n + 1,) else False,
-        "neighbour ids": bool(np.all((net["neighbours"] >= 0) & (net["neighbours"] < n))),
-        "edge ids": in_range and bool(np.all(np.bincount(edge_ids, minlength=e) == 2)),  # each in two rows
+        "offsets": offsets.shape == (n + 1,) and net["edge_start"].shape == (n + 1,),
+        "edge count": net["neighbours"].shape == active.shape and active.shape[0] % 2 == 0,
     }
     if all(checks.values()):
-        row = np.diff(offsets)
-        checks["active degrees"] = bool(np.all((state.degree >= 0) & (state.degree <= row)))
-        checks["edge ends"] = Network(n, offsets, net["neighbours"], edge_ids).edges_match_their_ends()
+        network = Network(n, offsets, net["neighbours"], net["edge_start"], active)
+        checks["rows"] = network.is_consistent()
+        if checks["rows"]:
+            checks["active degrees"] = bool(np.array_equal(network.active_degree(), state.degree))
     return [f"network {what} inconsistent" for what, fine in checks.items() if not fine]
 
 

@@ -5,11 +5,12 @@ declared (the state table :data:`trustsim.population.STATE`, the day's scratch o
 :meth:`trustsim.day.Day.allocate`, the region index of :mod:`trustsim.world`, the
 network's :func:`trustsim.network.network_dtypes`), and takes the larger of its two peaks:
 
-* **building**: the population plus the network generator's temporaries (sort keys,
-  lower-triangle keys, hash tables), measured at 64 bytes per edge on the three
-  generators (``benchmarks/scale.py`` prints estimate and measured peak side by side);
-* **writing**: everything a running simulation holds plus the agent table copied out
-  for ``agents.parquet``;
+* **building**: the population plus what the network generator holds at its peak
+  (:func:`build_bytes`: the small world builds its rows from the lattice's known shape;
+  the other generators sort every edge key; ``benchmarks/scale.py`` prints estimate and
+  measured peak side by side);
+* **writing**: everything a running simulation holds plus one batch of the agent table
+  that ``agents.parquet`` is written in (:data:`trustsim.store.AGENT_ROWS_PER_BATCH` rows);
 
 plus what the runtime adds (compiled kernels, Arrow buffers).
 
@@ -37,7 +38,8 @@ from trustsim.trace import DEFAULT_PANEL, trace_columns
 from trustsim.world import world_bytes_per_agent
 
 BUILD_BYTES_PER_EDGE = 64
-"""Network generator temporaries per edge at their peak (measured: 64 ± 3 B on all generators)."""
+"""What the generators that sort every edge key (scale-free, regional, edge files) hold at their
+peak, the network included, per edge (measured: 64 ± 3 B)."""
 
 RUNTIME_BYTES = 192 * 2**20
 """What a run adds beyond its arrays once trustsim is imported: compiled kernels loaded from
@@ -75,6 +77,21 @@ class MemoryEstimate:
         rounded = {f"{name}_bytes_per_agent": round(size / self.agents, 1) for name, size in per_agent.items()}
         return rounded | {"bytes_per_agent": round(sum(per_agent.values()) / self.agents, 1),
                           "estimated_peak_bytes": self.total}  # fmt: skip
+
+
+def build_bytes(scenario: Scenario, n_agents: int, edges: int) -> int:
+    """Bytes the network generator holds at its peak, the finished network included.
+
+    The small world (:func:`trustsim.network.small_world`) holds its network, the lattice's
+    state (a byte per lattice edge), the row starts of the rewired edges by either end and
+    three copies of their keys; the other generators :data:`BUILD_BYTES_PER_EDGE`.
+    """
+    spec = scenario.network
+    if spec.generator == "small_world":
+        half = spec.k // 2
+        rewired = math.ceil(spec.p * n_agents * half)
+        return network_bytes(n_agents, edges) + n_agents * (half + 24) + 24 * rewired
+    return edges * BUILD_BYTES_PER_EDGE + (n_agents + 1) * 8
 
 
 def expected_edges(scenario: Scenario, n_agents: int) -> int:
@@ -145,9 +162,13 @@ def estimate(
     traced = traced_agents(n, scenario.population.outspoken_share)
     traced_bytes = sum(np.dtype(kind).itemsize for kind in trace_columns(scenario).values()) + 16
     metrics += 2 * t * traced * traced_bytes
-    # agents.parquet: numeric columns go to Arrow without a copy; the per-behaviour columns
-    # are widened to float64, and ids, tiers, counterfactual score and Parquet buffers added.
-    agent_table = (n if table_agents is None else min(n, table_agents)) * (64 + 16 * b)
+    # agents.parquet is written one batch of rows at a time (store.AGENT_ROWS_PER_BATCH), so
+    # one batch is held: its numeric columns go to Arrow without a copy; the per-behaviour
+    # columns are widened to float64, and ids, tiers, counterfactual score and Parquet buffers added.
+    from trustsim.store import AGENT_ROWS_PER_BATCH  # here: the store imports the engine, which imports this
+
+    rows = n if table_agents is None else min(n, table_agents)
+    agent_table = min(rows, AGENT_ROWS_PER_BATCH) * (64 + 16 * b)
     return MemoryEstimate(
         agents=n,
         edges=edges,
@@ -155,7 +176,7 @@ def estimate(
         network=network,
         scratch=scratch,
         metrics=metrics,
-        build_peak=0 if restoring else population + edges * BUILD_BYTES_PER_EDGE + (n + 1) * 8 + metrics,
+        build_peak=0 if restoring else population + build_bytes(scenario, n, edges) + metrics,
         write_peak=population + network + scratch + metrics + agent_table,
     )
 

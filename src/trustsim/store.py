@@ -29,7 +29,7 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +56,7 @@ TRACE = "trace.parquet"
 GROUPS = "groups.parquet"
 REPORT = "report.html"
 CHECKPOINTS = "checkpoints"
-CHECKPOINT_FORMAT = 4
+CHECKPOINT_FORMAT = 5
 _CHECKPOINT_NAME = re.compile(r"^day-(\d+)\.npz$")
 
 
@@ -182,13 +182,19 @@ class RunDirectory:
         """The manifest as it stands."""
         return read_manifest(self.path, finished=False)
 
-    def write_results(self, metrics: pd.DataFrame, agents: pa.Table, trace: pd.DataFrame, groups: pd.DataFrame) -> None:
-        """Write (or replace) the metrics, agent, trace and groups tables."""
+    def write_results(
+        self, metrics: pd.DataFrame, agents: Iterable[pa.RecordBatch], trace: pd.DataFrame, groups: pd.DataFrame
+    ) -> None:
+        """Write (or replace) the metrics, agent, trace and groups tables.
+
+        ``agents`` are the agent table's batches (:func:`agent_batches`), written one row
+        group each as they come, so the whole table is never held at once.
+        """
         table = pa.Table.from_pandas(metrics, preserve_index=False)
         traced = pa.Table.from_pandas(trace, preserve_index=False)
         grouped = pa.Table.from_pandas(groups, preserve_index=False)
         self._guard(METRICS, lambda: atomic_write(self.path / METRICS, lambda p: pq.write_table(table, p)))
-        self._guard(AGENTS, lambda: atomic_write(self.path / AGENTS, lambda p: pq.write_table(agents, p)))
+        self._guard(AGENTS, lambda: atomic_write(self.path / AGENTS, lambda p: write_batches(p, agents)))
         self._guard(TRACE, lambda: atomic_write(self.path / TRACE, lambda p: pq.write_table(traced, p)))
         self._guard(GROUPS, lambda: atomic_write(self.path / GROUPS, lambda p: pq.write_table(grouped, p)))
 
@@ -254,7 +260,7 @@ def read_checkpoint_header(path: str | Path) -> CheckpointHeader:
     try:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(archive["meta"].tobytes().decode())
-        if isinstance(meta, dict) and meta.get("format") in (1, 2, 3):
+        if isinstance(meta, dict) and meta.get("format") in (1, 2, 3, 4):
             raise ValueError(f"written by an older trustsim (format {meta['format']}: other behaviour draws and "
                              "network arrays); run it again")  # fmt: skip
         if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
@@ -336,23 +342,53 @@ BOOKKEEPING = ("denials_since_row", "wrongful_since_row")
 """State arrays that only count towards the next row of groups.parquet: not in the agent table."""
 
 
-def agent_table(
+AGENT_ROWS_PER_BATCH = 1 << 20
+"""Rows of the agent table built and written at a time (one Parquet row group each, as
+``pq.write_table``'s default): writing ``agents.parquet`` holds one batch, about
+(64 + 16·behaviours) bytes a row, never the whole table (:func:`trustsim.memory.estimate`)."""
+
+
+def agent_batches(
     population: Population,
     scenario: Scenario,
     degree: np.ndarray,
     ids: np.ndarray | None = None,
     households: Households | None = None,
-) -> pa.Table:
-    """The final state of every agent, one row each (``agents.parquet``); ``ids``: whose rows these are.
+    rows_per_batch: int = AGENT_ROWS_PER_BATCH,
+) -> Iterator[pa.RecordBatch]:
+    """The final state of every agent (``agents.parquet``), ``rows_per_batch`` rows at a time, in order.
 
-    With households, each agent's ``household`` and its ``children``; with ages, its ``age``.
+    ``ids``: whose rows these are (``population`` then holds just those agents, as
+    :meth:`trustsim.engine.Simulation.agent_state` gives them). With households, each
+    agent's ``household`` and its ``children``; with ages, its ``age``. Every batch has
+    the same schema, and there is always at least one (an empty one for no agents).
     """
-    state = population.arrays()
-    agent_ids = np.arange(population.n_agents, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
-    columns: dict[str, Any] = {"id": agent_ids}
-    for name, values in state.items():
+    if rows_per_batch < 1:
+        raise ValueError(f"rows_per_batch must be at least 1, not {rows_per_batch}")
+    agent_ids = None if ids is None else np.asarray(ids, dtype=np.int64)
+    n = population.n_agents
+    for start in range(0, max(n, 1), rows_per_batch):
+        # Built in a function of its own, so that nothing of a batch outlives its being written.
+        yield _agent_batch(
+            population, scenario, degree, agent_ids, households, slice(start, min(start + rows_per_batch, n))
+        )
+
+
+def _agent_batch(
+    population: Population,
+    scenario: Scenario,
+    degree: np.ndarray,
+    ids: np.ndarray | None,
+    households: Households | None,
+    rows: slice,
+) -> pa.RecordBatch:
+    """The rows ``rows`` of the agent table (see :func:`agent_batches`)."""
+    batch_ids = np.arange(rows.start, rows.stop, dtype=np.int64) if ids is None else ids[rows]
+    columns: dict[str, Any] = {"id": batch_ids}
+    for name, whole in population.arrays().items():
         if name in BOOKKEEPING or (name == "age" and scenario.ages is None):
             continue
+        values = whole[..., rows]
         if STATE[name].gap_of is not None:  # deterrence and chill, kept as 1 − x, are written as x
             name, values = STATE[name].gap_of, 1.0 - values.astype(np.float64)
         if values.ndim == 2:
@@ -362,15 +398,48 @@ def agent_table(
                 columns[f"{name}_{behaviour}"] = values[k].astype(np.float64)
         else:
             columns[name] = values
-    columns["counterfactual_score"] = population.score + population.wrongful
+    score = population.score[rows]
+    columns["counterfactual_score"] = score + population.wrongful[rows]
     names = np.array([tier.name for tier in scenario.tiers])
-    columns["tier"] = names[tier_of(population.score, tier_bounds(scenario))]
-    columns["active_degree"] = degree
+    columns["tier"] = names[tier_of(score, tier_bounds(scenario))]
+    columns["active_degree"] = degree[rows]
     if households is not None and households.n_households:
-        household = households.member_of[agent_ids]
+        household = households.member_of[batch_ids]
         columns["household"] = household
         columns["children"] = households.children[household]
-    return pa.table(columns)
+    return pa.record_batch(columns)
+
+
+def agent_table(
+    population: Population,
+    scenario: Scenario,
+    degree: np.ndarray,
+    ids: np.ndarray | None = None,
+    households: Households | None = None,
+) -> pa.Table:
+    """The whole agent table at once: the batches of :func:`agent_batches`, concatenated.
+
+    Holds every row in memory; runs write ``agents.parquet`` batch by batch instead.
+    """
+    return pa.Table.from_batches(list(agent_batches(population, scenario, degree, ids, households)))
+
+
+def write_batches(path: Path, batches: Iterable[pa.RecordBatch]) -> None:
+    """Write ``batches`` (at least one, all of one schema) to the Parquet file ``path``, one row group each.
+
+    Only one batch is held at a time. Should a batch fail to come, the exception goes
+    through, with ``path`` left half-written: call it under :func:`atomic_write`.
+    """
+    remaining = iter(batches)
+    first = next(remaining, None)
+    if first is None:
+        raise ValueError(f"{path}: no batches to write (not even an empty one, which carries the schema)")
+    with pq.ParquetWriter(path, first.schema) as writer:
+        writer.write_batch(first)
+        del first
+        for batch in remaining:
+            writer.write_batch(batch)
+            del batch  # not held while the next batch is built
 
 
 def read_manifest(run_dir: Path, *, finished: bool = True) -> dict[str, Any]:

@@ -129,14 +129,14 @@ def alive_at_rank(k: int, r: int, index: RegionIndex) -> int:
 
 @nb.njit(cache=True)
 def _separate_families(
-    offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray, degree: np.ndarray, member_of: np.ndarray
+    offsets: np.ndarray, neighbours: np.ndarray, active: np.ndarray, degree: np.ndarray, member_of: np.ndarray
 ) -> None:
     """Cut every edge between two adults of one household: they are family, not friends (docs/model.md §14)."""
     for u in range(degree.shape[0]):
-        for slot in range(offsets[u] + degree[u] - 1, offsets[u] - 1, -1):  # backwards: a cut moves later slots up
+        for slot in range(offsets[u], offsets[u + 1]):
             v = neighbours[slot]
-            if v > u and member_of[v] == member_of[u]:
-                cut_edge(u, slot, offsets, neighbours, edge_of_slot, degree)
+            if v > u and active[slot] and member_of[v] == member_of[u]:
+                cut_edge(u, slot, offsets, neighbours, active, degree)
 
 
 def world_bytes_per_agent() -> int:
@@ -155,15 +155,15 @@ DEGREE = np.int32
 class World:
     """Everything that persists from one day to the next.
 
-    The network's CSR rows are reordered in place as edges are cut (see
-    :func:`trustsim.network.cut_edge`): the first ``degree[i]`` entries of row ``i`` are
-    agent ``i``'s active friends.
+    The network's ``active`` flags fall as edges are cut (see
+    :func:`trustsim.network.cut_edge`): agent ``i``'s friends are the active slots of its
+    row, ``degree[i]`` of them.
     """
 
     scenario: Scenario
     population: Population
     network: Network
-    degree: np.ndarray  # int32 (N,): active edges of each agent; they come first in its CSR row
+    degree: np.ndarray  # int32 (N,): active edges of each agent (active slots of its CSR row)
     coverage: np.ndarray  # float64 (T, channels, R): docs/model.md §8
     regions: RegionIndex
     households: Households  # docs/model.md §14; empty (no_households()) without them
@@ -188,7 +188,7 @@ class World:
         if degree is None:
             degree = network.degree().astype(DEGREE)
             if households.member_of.shape[0]:
-                _separate_families(network.offsets, network.neighbours, network.edge_of_slot, degree,
+                _separate_families(network.offsets, network.neighbours, network.active, degree,
                                    households.member_of)  # fmt: skip
         return cls(
             scenario=scenario,
@@ -203,12 +203,7 @@ class World:
     @property
     def edge_active(self) -> np.ndarray:
         """Whether each edge ``e`` (docs/model.md §2 order) is still active."""
-        net = self.network
-        rows = np.repeat(np.arange(net.n_agents), np.diff(net.offsets))
-        active_slots = np.arange(net.neighbours.shape[0]) - net.offsets[rows] < self.degree[rows]
-        active = np.zeros(net.n_edges, dtype=np.bool_)
-        active[net.edge_of_slot[active_slots]] = True
-        return active
+        return self.network.edge_active()
 
     @property
     def active_edges(self) -> int:

@@ -31,7 +31,7 @@ from trustsim.store import (
     MANIFEST,
     CheckpointHeader,
     RunDirectory,
-    agent_table,
+    agent_batches,
     checkpoints,
     default_run_dir,
     read_checkpoint,
@@ -294,7 +294,7 @@ def _write_outcome(
     if ids is not None:  # the traced agents too: the report's story reads their rows
         ids = np.union1d(ids, simulation.trace.agents)
     population, degree = simulation.agent_state(ids)
-    agents = agent_table(population, simulation.scenario, degree, ids, simulation.households)
+    agents = agent_batches(population, simulation.scenario, degree, ids, simulation.households)
     manifest["agents_table"] = (
         "every agent"
         if ids is None

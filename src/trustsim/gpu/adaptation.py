@@ -33,6 +33,8 @@ from trustsim.mechanisms.adaptation import (
     leaves_with_household,
     unfriends,
 )
+from trustsim.network import edge_of
+from trustsim.network.graph import twin_slot
 from trustsim.scenario import CAMERA, Scenario
 from trustsim.world import leave_index
 
@@ -53,7 +55,7 @@ class DeviceAdaptationPhase:
                        (net.offsets, net.neighbours, net.active, world.degree), world.households)  # fmt: skip
         if self.unfriending:
             _unfriend[launch](world.seed, day.t, self.params, pop.blacklisted, net.offsets, net.neighbours,
-                              net.edge_of_slot, net.active, world.degree)  # fmt: skip
+                              net.edge_start, net.active, world.degree)  # fmt: skip
         if self.together:
             _leave_together[launch](self.params, world.households, pop.emigrated, out.status)
         _emigrate[launch](out.status, pop.emigrated, pop.region, net.offsets, net.neighbours, net.active,
@@ -87,29 +89,31 @@ def _leave_together(params: Any, households: Any, emigrated: Any, status: Any) -
 
 
 @cuda.jit(device=True)
-def _cut(u: int, slot: int, offsets: Any, neighbours: Any, active: Any, degree: Any) -> None:
-    """Cut the active edge in ``u``'s ``slot``, on both ends."""
-    v = neighbours[slot]
-    active[slot] = 0
-    for twin in range(offsets[v], offsets[v + 1]):
-        if neighbours[twin] == u:
-            active[twin] = 0
-            break
+def _cut(u: int, v: int, slot: int, twin: int, active: Any, degree: Any) -> None:
+    """Cut the active edge ``(u, v)`` in ``u``'s ``slot`` and ``v``'s ``twin`` slot.
+
+    (The kernel finds the twin: under the simulator only a kernel's own calls of the
+    model's rules run as Python, see :func:`trustsim.gpu.common.kernel`.)
+    """
+    active[slot] = False
+    active[twin] = False
     cuda.atomic.sub(degree, u, 1)
     cuda.atomic.sub(degree, v, 1)
 
 
 @kernel
 def _unfriend(
-    seed: int, t: int, params: Any, blacklisted: Any, offsets: Any, neighbours: Any, edge_of_slot: Any, active: Any,
+    seed: int, t: int, params: Any, blacklisted: Any, offsets: Any, neighbours: Any, edge_start: Any, active: Any,
     degree: Any,
 ) -> None:  # fmt: skip
     u = cuda.grid(1)
     if u >= blacklisted.shape[0] or not blacklisted[u]:
         return
     for slot in range(offsets[u], offsets[u + 1]):
-        if active[slot] and not blacklisted[neighbours[slot]] and unfriends(params, seed, t, edge_of_slot[slot]):
-            _cut(u, slot, offsets, neighbours, active, degree)
+        if (active[slot] and not blacklisted[neighbours[slot]]
+                and unfriends(params, seed, t, edge_of(offsets, neighbours, edge_start, u, slot))):  # fmt: skip
+            v = neighbours[slot]
+            _cut(u, v, slot, twin_slot(offsets, neighbours, v, u), active, degree)
 
 
 @kernel
@@ -123,5 +127,5 @@ def _emigrate(
     for slot in range(offsets[i], offsets[i + 1]):
         v = neighbours[slot]
         if active[slot] and not (status[v] & LEAVING and v < i):
-            _cut(i, slot, offsets, neighbours, active, degree)
+            _cut(i, v, slot, twin_slot(offsets, neighbours, v, i), active, degree)
     leave_index(i, region[i], index)

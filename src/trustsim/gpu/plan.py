@@ -88,10 +88,7 @@ class GpuMemoryPlan:
     def largest_fitting_agents(self) -> int:
         """About the most agents of this network's density that fit the card."""
         room = self.card_bytes / MARGIN
-        most = int(room / (self.bytes_per_agent + bytes_per_edge(0) * self.edges_per_agent))
-        if most * self.edges_per_agent >= 2**32:  # edge ids then take 8 bytes
-            most = int(room / (self.bytes_per_agent + bytes_per_edge(2**32) * self.edges_per_agent))
-        return most
+        return int(room / (self.bytes_per_agent + bytes_per_edge() * self.edges_per_agent))
 
     @property
     def edges_per_agent(self) -> float:
@@ -100,10 +97,12 @@ class GpuMemoryPlan:
 
 
 def bytes_per_agent(scenario: Scenario) -> float:
-    """Device bytes per agent: state, the day's scratch, degree and region index, row offsets, block partials."""
+    """Device bytes per agent: state, the day's scratch, degree and region index, row offsets and first edges, block
+    partials."""
     n_behaviours = len(scenario.behaviours)
     households = 4 + 8 + 2 if scenario.households is not None else 0  # member_of; start and children (at most N)
-    offsets = np.dtype(network_dtypes(0)["offsets"]).itemsize
+    dtypes = network_dtypes()
+    offsets = np.dtype(dtypes["offsets"]).itemsize + np.dtype(dtypes["edge_start"]).itemsize
     partials = 8 / THREADS  # one float64 per block, shared by the ordered sums of phase A and the metrics
     return (
         state_bytes_per_agent(n_behaviours) + scratch_bytes_per_agent(n_behaviours)
@@ -111,10 +110,10 @@ def bytes_per_agent(scenario: Scenario) -> float:
     )  # fmt: skip
 
 
-def bytes_per_edge(edges: int) -> int:
-    """Device bytes per edge: two CSR slots, each a neighbour id, an edge id and an active byte (:mod:`.state`)."""
-    edge_id = 4 if edges < 2**32 else 8
-    return 2 * (np.dtype(network_dtypes(edges)["neighbours"]).itemsize + edge_id + 1)
+def bytes_per_edge() -> int:
+    """Device bytes per edge: two CSR slots, each a neighbour id and an active flag (:mod:`.state`)."""
+    dtypes = network_dtypes()
+    return 2 * (np.dtype(dtypes["neighbours"]).itemsize + np.dtype(dtypes["active"]).itemsize)
 
 
 def memory_plan(scenario: Scenario, edges: int, card_bytes: int, card_name: str) -> GpuMemoryPlan:
@@ -123,7 +122,7 @@ def memory_plan(scenario: Scenario, edges: int, card_bytes: int, card_name: str)
         agents=scenario.run.agents,
         edges=edges,
         bytes_per_agent=bytes_per_agent(scenario),
-        bytes_per_edge=bytes_per_edge(edges),
+        bytes_per_edge=bytes_per_edge(),
         card_bytes=card_bytes,
         card_name=card_name,
     )

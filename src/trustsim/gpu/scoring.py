@@ -2,8 +2,7 @@
 :func:`~trustsim.mechanisms.scoring.update_agent`.
 
 The friends' start-of-day scores are summed as the CPU sums them (even and odd active
-slots apart, then added), over the row's active slots in id order: the CPU keeps its
-active slots in that order too (:func:`trustsim.network.cut_edge`), so the mean is the
+friends apart, then added), over the row's active slots in id order, so the mean is the
 same bit for bit.
 """
 

@@ -3,14 +3,10 @@
 The device holds the same named arrays as the CPU engine (:class:`trustsim.population.
 Population`, the region index, and the day's :class:`trustsim.day.Day`, allocated by
 :func:`device_day`), with the same dtypes, so the kernels call the same rules on the
-same values. Two things differ:
-
-* **Cut edges.** The CPU keeps each CSR row's active neighbours first, in id order,
-  moving the active slots after a cut one up; that cannot run in parallel. On the GPU
-  every slot has an ``active`` byte instead and rows keep their order;
-  :meth:`DeviceWorld.to_host` rebuilds the CPU's layout (active slots first, in id
-  order), so a GPU run can be checkpointed and resumed on either backend.
-* **Counters** have :data:`~trustsim.gpu.common.COUNTER_ROWS` rows instead of one per chunk.
+same values, and the network in the same layout (rows in id order, an ``active`` flag
+per slot), so a GPU run can be checkpointed and resumed on either backend. One thing
+differs: **counters** have :data:`~trustsim.gpu.common.COUNTER_ROWS` rows instead of
+one per chunk.
 """
 
 from __future__ import annotations
@@ -19,14 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numba as nb
 import numpy as np
 from numba import cuda
 
 from trustsim.day import Day
 from trustsim.gpu.common import COUNTER_ROWS, THREADS, blocks, device_zeros, to_device
 from trustsim.households import Households
-from trustsim.network import Network, network_dtypes
+from trustsim.network import NETWORK_ARRAYS, Network
 from trustsim.population import Population
 from trustsim.scenario import Scenario
 from trustsim.world import RegionIndex, World
@@ -34,12 +29,12 @@ from trustsim.world import RegionIndex, World
 
 @dataclass
 class DeviceNetwork:
-    """CSR adjacency on the device: rows in id order, an ``active`` byte per slot."""
+    """The host's :class:`~trustsim.network.Network` arrays on the device."""
 
     offsets: Any  # int64 (N + 1,)
     neighbours: Any  # int32 (2E,)
-    edge_of_slot: Any  # uint32 (2E,) when E < 2**32, else int64
-    active: Any  # uint8 (2E,)
+    edge_start: Any  # int64 (N + 1,)
+    active: Any  # bool (2E,)
 
 
 @dataclass
@@ -70,18 +65,11 @@ class DeviceWorld:
     def upload(cls, world: World) -> DeviceWorld:
         """Copy a host world to the device."""
         net = world.network
-        edge_dtype = np.uint32 if net.n_edges < 2**32 else np.int64
-        active = _active_slots(net.offsets, world.degree)
         index = world.regions
         return cls(
             scenario=world.scenario,
             population=to_device(world.population),
-            network=DeviceNetwork(
-                offsets=cuda.to_device(net.offsets),
-                neighbours=cuda.to_device(net.neighbours),
-                edge_of_slot=cuda.to_device(net.edge_of_slot.astype(edge_dtype)),
-                active=cuda.to_device(active),
-            ),
+            network=DeviceNetwork(*(cuda.to_device(getattr(net, name)) for name in NETWORK_ARRAYS)),
             degree=cuda.to_device(world.degree),
             coverage=cuda.to_device(world.coverage),
             regions=to_device(index),
@@ -123,12 +111,8 @@ class DeviceWorld:
 
     def to_host(self) -> World:
         """The whole world copied to the host, in the CPU engine's layout."""
-        offsets = self.network.offsets.copy_to_host()
-        neighbours = self.network.neighbours.copy_to_host()
-        n_edges = neighbours.shape[0] // 2
-        edge_of_slot = self.network.edge_of_slot.copy_to_host().astype(network_dtypes(n_edges)["edge_of_slot"])
-        _active_first(offsets, neighbours, edge_of_slot, self.network.active.copy_to_host())
-        network = Network(self.n_agents, offsets, neighbours, edge_of_slot)
+        arrays = (getattr(self.network, name).copy_to_host() for name in NETWORK_ARRAYS)
+        network = Network(self.n_agents, *arrays)
         coverage = self.coverage.copy_to_host()
         world = World.create(self.scenario, self.population_on_host(), network, coverage, self.host_households,
                              degree=self.degree.copy_to_host())  # fmt: skip
@@ -147,26 +131,3 @@ def _gather(values: Any, ids: Any, out: Any) -> None:
     k = cuda.grid(1)
     if k < ids.shape[0]:
         out[k] = values[ids[k]]
-
-
-@nb.njit(cache=True)
-def _active_slots(offsets: np.ndarray, degree: np.ndarray) -> np.ndarray:
-    # The CPU layout: the first degree[i] slots of row i are active.
-    active = np.zeros(offsets[-1], dtype=np.uint8)
-    for i in range(degree.shape[0]):
-        active[offsets[i] : offsets[i] + degree[i]] = 1
-    return active
-
-
-@nb.njit(cache=True)
-def _active_first(offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray, active: np.ndarray) -> None:
-    # Stable partition of every row: active slots first, in their order, then the cut ones.
-    for i in range(offsets.shape[0] - 1):
-        lo, hi = offsets[i], offsets[i + 1]
-        row_n, row_e, row_a = neighbours[lo:hi].copy(), edge_of_slot[lo:hi].copy(), active[lo:hi]
-        k = lo
-        for keep in (1, 0):
-            for s in range(hi - lo):
-                if row_a[s] == keep:
-                    neighbours[k], edge_of_slot[k] = row_n[s], row_e[s]
-                    k += 1

@@ -20,10 +20,10 @@ balance (:func:`filed_balance`, :func:`filed_score`; CPU only)::
     balance'  = balance + Δ − Δ(t − M);   score' = clamp(balance', score_min, score_max)
     wrongful' = max(0, wrongful − Δw + Δw(t − M))
 
-``m`` is the mean start-of-day score of the agent's active friends (the first
-``degree[i]`` slots of its row), with households the weighted family too
+``m`` is the mean start-of-day score of the agent's active friends (the active slots
+of its row), with households the weighted family too
 (:func:`family_scores`, docs/model.md §14). The friends' scores are summed as two
-partial sums, of the even and of the odd slots in id order, then added: this order is
+partial sums, of the even and of the odd active friends in id order, then added: this order is
 part of the backends' contract (the GPU kernel sums the same way), so both give the
 same ``m`` to the last bit (:func:`friends_mean`). Edges of emigrants are cut when they leave, so
 active edges only join alive agents. The new scores go to the other half of a double
@@ -219,7 +219,7 @@ class ScoringPhase:
             filed = (file.balance, file.expiring_points, file.expiring_wrongful, file.today_points)
         else:
             filed = (self._no_file, self._no_file, self._no_file, self._no_file)
-        _update(self.params, world.population, day.outcomes, (net.offsets, net.neighbours, world.degree),
+        _update(self.params, world.population, day.outcomes, (net.offsets, net.neighbours, net.active, world.degree),
                 world.households, filed, day.score_next)  # fmt: skip
         if file is not None:
             file.file_day(day.t)
@@ -258,26 +258,38 @@ _AHEAD = 128
 
 @nb.njit(inline="always", cache=True)
 def _friends_mean(
-    params: ScoringParams, friend_scores: np.ndarray, start: int, end: int, family: tuple[float, int], own: float
-) -> float:
-    # Two interleaved partial sums (even and odd slots) halve the chain of dependent
+    params: ScoringParams, friend_scores: np.ndarray, start: int, end: int, active: np.ndarray, active_start: int,
+    count: int, family: tuple[float, int], own: float,
+) -> float:  # fmt: skip
+    # Two interleaved partial sums (even and odd active friends) halve the chain of dependent
     # additions; the order is fixed, so results stay independent of threads and machines.
     even = 0.0
     odd = 0.0
-    slot = start
-    while slot + 1 < end:
-        even += friend_scores[slot]
-        odd += friend_scores[slot + 1]
-        slot += 2
-    if slot < end:
-        even += friend_scores[slot]
-    return friends_mean(params, even, odd, end - start, family[0], family[1], own)
+    if count == end - start:  # no cut edge in the row (most rows): no flag to read
+        slot = start
+        while slot + 1 < end:
+            even += friend_scores[slot]
+            odd += friend_scores[slot + 1]
+            slot += 2
+        if slot < end:
+            even += friend_scores[slot]
+    else:
+        k = 0
+        for slot in range(start, end):
+            if active[active_start + slot - start]:
+                if k & 1:
+                    odd += friend_scores[slot]
+                else:
+                    even += friend_scores[slot]
+                k += 1
+    return friends_mean(params, even, odd, count, family[0], family[1], own)
 
 
 @nb.njit(parallel=True, cache=True)
 def _update(
-    params: ScoringParams, pop: Population, out: Outcomes, network: tuple[np.ndarray, np.ndarray, np.ndarray],
-    households: Households, filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], score: np.ndarray,
+    params: ScoringParams, pop: Population, out: Outcomes,
+    network: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], households: Households,
+    filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], score: np.ndarray,
 ) -> None:  # fmt: skip
     n = score.shape[0]
     offsets = network[0]
@@ -291,10 +303,10 @@ def _update(
 @chunk_function
 def _update_block(
     lo: int, hi: int, params: ScoringParams, pop: Population, out: Outcomes,
-    network: tuple[np.ndarray, np.ndarray, np.ndarray], households: Households,
+    network: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], households: Households,
     filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], score: np.ndarray, friend_scores: np.ndarray,
 ) -> None:  # fmt: skip
-    offsets, neighbours, degree = network
+    offsets, neighbours, active, degree = network
     housed = households.member_of.shape[0] != 0
     score_start, wrongful, emigrated = pop.score, pop.wrongful, pop.emigrated
     balance, expiring_points, expiring_wrongful, today_points = filed
@@ -326,5 +338,6 @@ def _update_block(
             if contagion:
                 row = offsets[i] - first
                 family = family_scores(households, i, score_start, emigrated) if housed else (0.0, 0)
-                mean = _friends_mean(params, friend_scores, row, row + degree[i], family, s)
+                mean = _friends_mean(params, friend_scores, row, offsets[i + 1] - first, active, offsets[i], degree[i],
+                                     family, s)  # fmt: skip
             update_agent(params, i, mean, pop, out, score)

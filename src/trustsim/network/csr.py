@@ -100,7 +100,7 @@ def _bucket_sort(keys: np.ndarray, shift: int, n_buckets: int) -> np.ndarray:
     return out
 
 
-def _sort_keys(keys: np.ndarray, key_bound: int) -> np.ndarray:
+def sort_keys(keys: np.ndarray, key_bound: int) -> np.ndarray:
     """Sorted copy of int64 ``keys``, all in ``0 … key_bound``."""
     n_buckets_wanted = max(1, keys.shape[0] // _BUCKET_SIZE)
     shift = max(0, int(key_bound).bit_length() - n_buckets_wanted.bit_length())
@@ -108,18 +108,16 @@ def _sort_keys(keys: np.ndarray, key_bound: int) -> np.ndarray:
 
 
 @nb.njit(parallel=True, cache=True)
-def _split_keys(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Edge ends ``(key // n, key % n)`` as int32 arrays."""
-    src = np.empty(keys.shape[0], dtype=np.int32)
+def _higher_ends(keys: np.ndarray, n: int) -> np.ndarray:
+    """The higher end ``key % n`` of every edge key (int32)."""
     dst = np.empty(keys.shape[0], dtype=np.int32)
     for e in nb.prange(keys.shape[0]):
-        src[e] = keys[e] // n
-        dst[e] = keys[e] - src[e] * np.int64(n)
-    return src, dst
+        dst[e] = keys[e] % n
+    return dst
 
 
 @nb.njit(parallel=True, cache=True)
-def _row_starts(keys: np.ndarray, div: int, n: int) -> np.ndarray:
+def row_starts(keys: np.ndarray, div: int, n: int) -> np.ndarray:
     """``starts[i]``: first position whose row ``keys[p] // div`` is ≥ ``i`` (keys sorted), for i = 0 … n."""
     n_keys = keys.shape[0]
     starts = np.empty(n + 1, dtype=np.int64)
@@ -142,53 +140,47 @@ def _lower_keys(dst: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(parallel=True, cache=True)
-def _fill_csr(
-    src: np.ndarray, dst: np.ndarray, estart: np.ndarray, lower: np.ndarray, lstart: np.ndarray,
-    offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray,
-) -> None:  # fmt: skip
+def _fill_rows(keys: np.ndarray, dst: np.ndarray, estart: np.ndarray, lower: np.ndarray, lstart: np.ndarray,
+               offsets: np.ndarray, neighbours: np.ndarray) -> None:  # fmt: skip
     """CSR rows: agent ``i``'s lower neighbours (edges ``(s, i)``, increasing ``s``), then its higher ones.
 
-    ``estart`` are the row starts of the sorted edges by ``src``; ``lower`` the sorted
-    keys ``dst·E + e`` with row starts ``lstart``. Row ``i`` starts at ``offsets[i] =
-    estart[i] + lstart[i]``.
+    ``estart`` are the row starts of the sorted edge ``keys`` by lower end; ``lower`` the
+    sorted keys ``dst·E + e`` with row starts ``lstart``. Row ``i`` starts at ``offsets[i]
+    = estart[i] + lstart[i]``.
     """
-    n_edges = src.shape[0]
+    n_edges = dst.shape[0]
     n = estart.shape[0] - 1
     for i in nb.prange(n):
         o = offsets[i]
         for p in range(lstart[i], lstart[i + 1]):
-            e = lower[p] - i * np.int64(n_edges)
-            neighbours[o] = src[e]
-            edge_of_slot[o] = e
+            neighbours[o] = keys[lower[p] - i * np.int64(n_edges)] // n
             o += 1
         for e in range(estart[i], estart[i + 1]):
             neighbours[o] = dst[e]
-            edge_of_slot[o] = e
             o += 1
 
 
 def from_sorted_keys(n_agents: int, keys: np.ndarray) -> Network:
     """A :class:`Network` from the sorted, distinct edge keys ``src·N + dst`` (``src < dst``)."""
-    src, dst = _split_keys(keys, n_agents)
-    estart = _row_starts(keys, n_agents, n_agents)
+    dst = _higher_ends(keys, n_agents)
+    estart = row_starts(keys, n_agents, n_agents)
     if keys.shape[0] == 0:
         lower, lstart = keys, estart
     else:
-        lower = _sort_keys(_lower_keys(dst), n_agents * keys.shape[0])
-        lstart = _row_starts(lower, keys.shape[0], n_agents)
+        lower = sort_keys(_lower_keys(dst), n_agents * keys.shape[0])
+        lstart = row_starts(lower, keys.shape[0], n_agents)
     # The CSR arrays are read every day: numpy allocates them, since numpy asks the
     # kernel for transparent huge pages on large arrays and numba's allocator does not.
     offsets = estart + lstart
-    dtypes = network_dtypes(keys.shape[0])
+    dtypes = network_dtypes()
     neighbours = np.empty(2 * keys.shape[0], dtype=dtypes["neighbours"])
-    edge_of_slot = np.empty(2 * keys.shape[0], dtype=dtypes["edge_of_slot"])
-    _fill_csr(src, dst, estart, lower, lstart, offsets, neighbours, edge_of_slot)
-    return Network(n_agents, offsets, neighbours, edge_of_slot)
+    _fill_rows(keys, dst, estart, lower, lstart, offsets, neighbours)
+    return Network(n_agents, offsets, neighbours, estart, np.ones(2 * keys.shape[0], dtype=dtypes["active"]))
 
 
 def from_keys(n_agents: int, keys: np.ndarray) -> Network:
     """A :class:`Network` from distinct edge keys ``min·N + max`` in any order."""
-    return from_sorted_keys(n_agents, _sort_keys(keys, n_agents * n_agents))
+    return from_sorted_keys(n_agents, sort_keys(keys, n_agents * n_agents))
 
 
 def from_edge_arrays(n_agents: int, u: np.ndarray, v: np.ndarray) -> Network:

@@ -4,7 +4,8 @@ A network is an undirected simple graph over agents ``0 … N-1``. Its edges are
 indexed ``e = 0 … E-1`` in lexicographic order of the sorted pairs
 ``(src, dst)`` with ``src < dst``; that index is fixed for the run. The
 adjacency is stored in CSR form, each agent's neighbours in increasing id order,
-with the edge index of every CSR slot; the edges' ends are derived from it.
+with a flag per slot saying whether its edge is still active; a slot's edge index
+and the edges' ends are derived from the rows.
 """
 
 from __future__ import annotations
@@ -14,42 +15,40 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-NETWORK_ARRAYS = ("offsets", "neighbours", "edge_of_slot")
+NETWORK_ARRAYS = ("offsets", "neighbours", "edge_start", "active")
 """The arrays of a :class:`Network` (what a checkpoint saves of it)."""
 
 
-def network_dtypes(n_edges: int) -> dict[str, type[np.generic]]:
-    """The dtype of every array of a :class:`Network` with ``n_edges`` edges (checked when a state is loaded).
-
-    Edge indices take 32 bits below 2³¹ edges (every run up to some 400 million agents of
-    a small world with k = 10) and 64 above: they are a third of the network's bytes.
-    """
-    return {"offsets": np.int64, "neighbours": np.int32, "edge_of_slot": np.int32 if n_edges < 2**31 else np.int64}
+def network_dtypes() -> dict[str, type[np.generic]]:
+    """The dtype of every array of a :class:`Network` (checked when a state is loaded)."""
+    return {"offsets": np.int64, "neighbours": np.int32, "edge_start": np.int64, "active": np.bool_}
 
 
 def network_bytes(n_agents: int, n_edges: int) -> int:
-    """Bytes of a network's arrays: per CSR slot (two an edge) its neighbour and its edge, per agent its row start."""
-    size = {name: np.dtype(dtype).itemsize for name, dtype in network_dtypes(n_edges).items()}
-    return 2 * n_edges * (size["neighbours"] + size["edge_of_slot"]) + (n_agents + 1) * size["offsets"]
+    """Bytes of a network's arrays: per CSR slot (two an edge) its neighbour and its active flag, per agent its
+    row start and its first edge."""
+    size = {name: np.dtype(dtype).itemsize for name, dtype in network_dtypes().items()}
+    return 2 * n_edges * (size["neighbours"] + size["active"]) + (n_agents + 1) * (size["offsets"] + size["edge_start"])
 
 
 @dataclass(frozen=True, eq=False)
 class Network:
     """An undirected simple graph with indexed edges and CSR adjacency (docs/model.md §2).
 
-    ``neighbours[offsets[i]:offsets[i + 1]]`` are agent ``i``'s neighbours and
-    ``edge_of_slot`` gives the edge of each slot. Edges are indexed in lexicographic
-    order of their ends ``(src, dst)``, ``src < dst``; the ends are not stored (they
-    would be a third of the network), :meth:`edge_ends` derives them from the rows.
-    Instances compare by identity (arrays do not support value equality). During a run
-    the engine reorders each row in place so that active neighbours come first
-    (:func:`cut_edge`); ``offsets`` and the edge of each (row, neighbour) never change.
+    ``neighbours[offsets[i]:offsets[i + 1]]`` are agent ``i``'s neighbours in increasing id
+    order, for the whole run. Edges are indexed in lexicographic order of their ends
+    ``(src, dst)``, ``src < dst``, so the edges agent ``i`` is the lower end of are
+    ``edge_start[i] … edge_start[i + 1] - 1``, held by the last slots of its row in order:
+    a slot's edge index is derived (:func:`edge_of`), not stored. ``active[slot]`` is
+    False once the slot's edge is cut (:func:`cut_edge`), the one array a run changes.
+    Instances compare by identity (arrays do not support value equality).
     """
 
     n_agents: int
     offsets: np.ndarray
     neighbours: np.ndarray
-    edge_of_slot: np.ndarray
+    edge_start: np.ndarray
+    active: np.ndarray
 
     @property
     def n_edges(self) -> int:
@@ -57,21 +56,39 @@ class Network:
         return int(self.neighbours.shape[0] // 2)
 
     def degree(self) -> np.ndarray:
-        """Degree of every agent (int64 [N])."""
+        """Degree of every agent, cut edges included (int64 [N])."""
         return np.diff(self.offsets)
+
+    def active_degree(self) -> np.ndarray:
+        """Active edges of every agent: its row's active slots (int32 [N])."""
+        degree = np.empty(self.n_agents, dtype=np.int32)
+        _count_active(self.offsets, self.active, degree)
+        return degree
+
+    def edge_of_slots(self) -> np.ndarray:
+        """The edge index of every CSR slot (int64 [2E]), derived from the rows."""
+        edges = np.empty(self.neighbours.shape[0], dtype=np.int64)
+        _edge_of_slots(self.offsets, self.neighbours, self.edge_start, edges)
+        return edges
+
+    def edge_active(self) -> np.ndarray:
+        """Whether each edge ``e`` (docs/model.md §2 order) is still active (bool [E])."""
+        active = np.zeros(self.n_edges, dtype=np.bool_)
+        _edge_active(self.offsets, self.neighbours, self.edge_start, self.active, active)
+        return active
 
     def edge_ends(self) -> tuple[np.ndarray, np.ndarray]:
         """``(src, dst)`` of every edge by index, ``src < dst`` (int32 [E] each), derived from the rows."""
         src = np.full(self.n_edges, -1, dtype=np.int32)  # -1: an edge no row wrote (a damaged network)
         dst = np.full(self.n_edges, -1, dtype=np.int32)
-        _edge_ends(self.offsets, self.neighbours, self.edge_of_slot, src, dst)
+        _edge_ends(self.offsets, self.neighbours, self.edge_start, src, dst)
         return src, dst
 
-    def edges_match_their_ends(self) -> bool:
-        """Whether every slot joins two different agents, the two ends of its edge, and the edges are numbered in
-        lexicographic order of their ends (docs/model.md §2): what a network read from a checkpoint must hold."""
-        src, dst = self.edge_ends()
-        return _slots_match_ends(self.offsets, self.neighbours, self.edge_of_slot, src, dst)
+    def is_consistent(self) -> bool:
+        """Whether the arrays describe a simple undirected graph in this layout: rows strictly increasing, no
+        self-loop, every slot's twin in its neighbour's row with the same active flag, and ``edge_start`` counting
+        each row's higher neighbours (what a network read from a checkpoint must hold)."""
+        return _consistent(self.offsets, self.neighbours, self.edge_start, self.active)
 
     @property
     def src(self) -> np.ndarray:
@@ -84,59 +101,104 @@ class Network:
         return self.edge_ends()[1]
 
 
-@nb.njit(parallel=True, cache=True)
-def _edge_ends(offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray, src: np.ndarray,
-               dst: np.ndarray) -> None:  # fmt: skip
-    # Each edge is in two rows; the row of its lower end writes it.
-    for i in nb.prange(offsets.shape[0] - 1):
-        for slot in range(offsets[i], offsets[i + 1]):
-            j = neighbours[slot]
-            if i < j:
-                src[edge_of_slot[slot]], dst[edge_of_slot[slot]] = i, j
-
-
-@nb.njit(parallel=True, cache=True)
-def _slots_match_ends(offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray, src: np.ndarray,
-                      dst: np.ndarray) -> bool:  # fmt: skip
-    wrong = 0
-    for i in nb.prange(offsets.shape[0] - 1):
-        for slot in range(offsets[i], offsets[i + 1]):
-            j, e = neighbours[slot], edge_of_slot[slot]
-            wrong += i == j or src[e] != min(i, j) or dst[e] != max(i, j)
-    for e in range(1, src.shape[0]):
-        wrong += src[e - 1] > src[e] or (src[e - 1] == src[e] and dst[e - 1] >= dst[e])
-    return wrong == 0
+@nb.njit(inline="always", cache=True)
+def twin_slot(offsets: np.ndarray, neighbours: np.ndarray, v: int, u: int) -> int:
+    """The slot of ``u`` in ``v``'s row (rows are increasing: a binary search), or -1 if it is not there."""
+    lo, hi = offsets[v], offsets[v + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if neighbours[mid] < u:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < offsets[v + 1] and neighbours[lo] == u else -1
 
 
 @nb.njit(inline="always", cache=True)
-def _drop_slot(row: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray,
-               degree: np.ndarray) -> None:  # fmt: skip
-    # The active slots after it move up one, so the active ones stay in id order: the
-    # friends' scores are then summed in the same order as on the GPU, which flags cut
-    # slots in place (a swap with the last active slot would reorder the row).
-    last = offsets[row] + degree[row] - 1
-    neighbour, edge = neighbours[slot], edge_of_slot[slot]
-    for k in range(slot, last):
-        neighbours[k] = neighbours[k + 1]
-        edge_of_slot[k] = edge_of_slot[k + 1]
-    neighbours[last], edge_of_slot[last] = neighbour, edge
-    degree[row] -= 1
+def edge_of(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarray, i: int, slot: int) -> int:
+    """The index of the edge in agent ``i``'s CSR ``slot``.
+
+    An agent's higher neighbours are the last slots of its row and its edges
+    ``edge_start[i] … edge_start[i + 1] - 1`` in order, so a slot towards a higher id has
+    ``edge_start[i + 1] - (offsets[i + 1] - slot)``; one towards a lower id ``v`` has the
+    index of ``i``'s slot in ``v``'s row.
+    """
+    u, v = np.int64(i), np.int64(neighbours[slot])
+    if v < u:
+        return edge_start[v + 1] - (offsets[v + 1] - twin_slot(offsets, neighbours, v, u))
+    return edge_start[u + 1] - (offsets[u + 1] - slot)
+
+
+@nb.njit(parallel=True, cache=True)
+def _count_active(offsets: np.ndarray, active: np.ndarray, degree: np.ndarray) -> None:
+    for i in nb.prange(degree.shape[0]):
+        degree[i] = np.sum(active[offsets[i] : offsets[i + 1]])
+
+
+@nb.njit(parallel=True, cache=True)
+def _edge_of_slots(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarray, edges: np.ndarray) -> None:
+    for i in nb.prange(offsets.shape[0] - 1):
+        for slot in range(offsets[i], offsets[i + 1]):
+            edges[slot] = edge_of(offsets, neighbours, edge_start, i, slot)
+
+
+@nb.njit(parallel=True, cache=True)
+def _edge_active(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarray, active: np.ndarray,
+                 edge_active: np.ndarray) -> None:  # fmt: skip
+    for i in nb.prange(offsets.shape[0] - 1):  # each edge from its lower end
+        for slot in range(offsets[i], offsets[i + 1]):
+            if neighbours[slot] > i:
+                edge_active[edge_start[i + 1] - (offsets[i + 1] - slot)] = active[slot]
+
+
+@nb.njit(parallel=True, cache=True)
+def _edge_ends(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarray, src: np.ndarray,
+               dst: np.ndarray) -> None:  # fmt: skip
+    for i in nb.prange(offsets.shape[0] - 1):  # each edge from its lower end
+        for slot in range(offsets[i], offsets[i + 1]):
+            j = neighbours[slot]
+            if j > i:
+                e = edge_start[i + 1] - (offsets[i + 1] - slot)
+                src[e], dst[e] = i, j
+
+
+@nb.njit(parallel=True, cache=True)
+def _consistent(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarray, active: np.ndarray) -> bool:
+    n = offsets.shape[0] - 1
+    if edge_start.shape[0] != n + 1 or edge_start[0] != 0 or 2 * edge_start[n] != neighbours.shape[0]:
+        return False
+    if active.shape[0] != neighbours.shape[0] or offsets[0] != 0 or offsets[n] != neighbours.shape[0]:
+        return False
+    wrong = 0
+    for i in nb.prange(n):
+        if offsets[i + 1] < offsets[i]:
+            wrong += 1
+            continue
+        higher = 0
+        for slot in range(offsets[i], offsets[i + 1]):
+            v = neighbours[slot]
+            if v < 0 or v >= n or v == i or (slot > offsets[i] and neighbours[slot - 1] >= v):
+                wrong += 1
+                continue
+            higher += v > i
+            twin = twin_slot(offsets, neighbours, v, i)
+            wrong += twin < 0 or active[twin] != active[slot]
+        wrong += edge_start[i + 1] - edge_start[i] != higher
+    return wrong == 0
 
 
 @nb.njit(cache=True)
-def cut_edge(u: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, edge_of_slot: np.ndarray,
+def cut_edge(u: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, active: np.ndarray,
              degree: np.ndarray) -> None:  # fmt: skip
     """Cut the active edge in ``u``'s CSR ``slot``, in both directions (docs/model.md §2).
 
-    Rows keep their *active* neighbours first, in increasing id order:
-    ``neighbours[offsets[i] : offsets[i] + degree[i]]`` are agent ``i``'s friends. A cut
-    moves the slot behind that range (the active slots after it move up one, carrying
-    their edge indices along) and lowers both degrees, so a cut edge is never visited
-    again and never comes back.
+    Both of its slots are flagged inactive and both ends' active degrees lowered; the
+    rows keep their order, so the active friends are still visited in increasing id
+    order (the order the friends' scores are summed in on either backend), and a cut
+    edge never comes back.
     """
-    v = neighbours[slot]
-    _drop_slot(u, slot, offsets, neighbours, edge_of_slot, degree)
-    for twin in range(offsets[v], offsets[v] + degree[v]):
-        if neighbours[twin] == u:
-            _drop_slot(v, twin, offsets, neighbours, edge_of_slot, degree)
-            return
+    v = np.int64(neighbours[slot])
+    active[slot] = False
+    active[twin_slot(offsets, neighbours, v, np.int64(u))] = False
+    degree[u] -= 1
+    degree[v] -= 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from trustsim.network.csr import check_seed, from_keys, pick_index, set_contains, set_insert
-from trustsim.network.graph import Network
+from trustsim.network.csr import check_seed, from_keys, pick_index, row_starts, set_contains, set_insert, sort_keys
+from trustsim.network.graph import Network, network_dtypes
 from trustsim.rng import stream_id, uniform
 
 
@@ -75,8 +75,8 @@ def _sw_rewire(n: int, half: int, state: np.ndarray, n_planned: int, seed: int, 
 
 
 @nb.njit(cache=True)
-def _sw_edges(n: int, half: int, state: np.ndarray, new_keys: np.ndarray) -> np.ndarray:
-    """Keys ``min·n + max`` of all edges: surviving lattice edges, then the rewired ones."""
+def _sw_lattice_keys(n: int, half: int, state: np.ndarray) -> np.ndarray:
+    """Keys ``min·n + max`` of the surviving lattice edges (for the reference build, :func:`small_world_by_sorting`)."""
     keys = np.empty(n * half, dtype=np.int64)
     e = 0
     for idx in range(n * half):
@@ -86,8 +86,111 @@ def _sw_edges(n: int, half: int, state: np.ndarray, new_keys: np.ndarray) -> np.
             v = (u + j) % n
             keys[e] = min(u, v) * n + max(u, v)
             e += 1
-    keys[e:] = new_keys
-    return keys
+    return keys[:e]
+
+
+@nb.njit(inline="always", cache=True)
+def _lattice_present(n: int, state: np.ndarray, u: int, j: int) -> bool:
+    """Whether the lattice edge ``(u, u+j mod n)`` survived the rewiring."""
+    return state[(j - 1) * n + u] != 2
+
+
+@nb.njit(inline="always", cache=True)
+def _ring(u: int, n: int) -> int:
+    """``u mod n`` for ``-n ≤ u < 2n`` (a neighbour on the ring), without a division."""
+    return u + n if u < 0 else (u - n if u >= n else u)
+
+
+@nb.njit(parallel=True, cache=True)
+def _sw_row_counts(n: int, half: int, state: np.ndarray, hstart: np.ndarray, lstart: np.ndarray,
+                   degree: np.ndarray, higher: np.ndarray) -> None:  # fmt: skip
+    """Every agent's degree and its number of higher neighbours (the edges it is the lower end of)."""
+    for i in nb.prange(n):
+        deg = hstart[i + 1] - hstart[i] + lstart[i + 1] - lstart[i]
+        hi = hstart[i + 1] - hstart[i]
+        for j in range(1, half + 1):
+            forward, backward = _ring(i + j, n), _ring(i - j, n)
+            if _lattice_present(n, state, i, j):
+                deg += 1
+                hi += forward > i
+            if _lattice_present(n, state, backward, j):
+                deg += 1
+                hi += backward > i
+        degree[i], higher[i] = deg, hi
+
+
+@nb.njit(inline="always", cache=True)
+def _insert(row: np.ndarray, start: int, end: int, value: int) -> int:
+    """Insert ``value`` into the increasing ``row[start:end]``, keeping it increasing; the new end."""
+    k = end
+    while k > start and row[k - 1] > value:
+        row[k] = row[k - 1]
+        k -= 1
+    row[k] = value
+    return end + 1
+
+
+@nb.njit(parallel=True, cache=True)
+def _sw_fill_rows(n: int, half: int, state: np.ndarray, hi_keys: np.ndarray, hstart: np.ndarray,
+                  lo_keys: np.ndarray, lstart: np.ndarray, offsets: np.ndarray,
+                  neighbours: np.ndarray) -> None:  # fmt: skip
+    """Each row's neighbours in increasing id order."""
+    for i in nb.prange(n):
+        o = offsets[i]
+        # Listed nearly in order (i-k/2 … i-1, i+1 … i+k/2 unless the ring wraps), so an
+        # insertion sort orders the row in about one pass.
+        for j in range(half, 0, -1):
+            backward = _ring(i - j, n)
+            if _lattice_present(n, state, backward, j):
+                o = _insert(neighbours, offsets[i], o, backward)
+        for j in range(1, half + 1):
+            if _lattice_present(n, state, i, j):
+                o = _insert(neighbours, offsets[i], o, _ring(i + j, n))
+        for p in range(lstart[i], lstart[i + 1]):
+            o = _insert(neighbours, offsets[i], o, lo_keys[p] - i * np.int64(n))
+        for p in range(hstart[i], hstart[i + 1]):
+            o = _insert(neighbours, offsets[i], o, hi_keys[p] - i * np.int64(n))
+
+
+def _sw_csr(n: int, half: int, state: np.ndarray, new_keys: np.ndarray) -> Network:
+    """The CSR network of the surviving lattice edges (``state != 2``) and the rewired edges ``new_keys``.
+
+    Built row by row from the lattice's known shape, without sorting the ``n·k/2`` edge keys
+    (which took 64 bytes an edge at its peak): only the rewired edges are sorted, once by
+    lower end and once by higher end. The result is the network :func:`from_keys` builds
+    from all the keys (a test checks it).
+    """
+    hi_keys = sort_keys(new_keys, n * n)
+    lo_keys = sort_keys((new_keys % n) * np.int64(n) + new_keys // n, n * n)
+    hstart = row_starts(hi_keys, n, n)
+    lstart = row_starts(lo_keys, n, n)
+    degree = np.empty(n, dtype=np.int64)
+    higher = np.empty(n, dtype=np.int64)
+    _sw_row_counts(n, half, state, hstart, lstart, degree, higher)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(degree, out=offsets[1:])
+    del degree
+    estart = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(higher, out=estart[1:])
+    del higher
+    n_edges = int(estart[n])
+    dtypes = network_dtypes()
+    neighbours = np.empty(2 * n_edges, dtype=dtypes["neighbours"])
+    _sw_fill_rows(n, half, state, hi_keys, hstart, lo_keys, lstart, offsets, neighbours)
+    return Network(n, offsets, neighbours, estart, np.ones(2 * n_edges, dtype=dtypes["active"]))
+
+
+def _rewired(n: int, k: int, p: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lattice's state after the rewiring (2: removed) and the rewired edges' keys."""
+    seed = check_seed(seed)
+    if k % 2 or not 2 <= k < n:
+        raise ValueError(f"small_world needs an even k with 2 <= k < n (got k={k}, n={n}); pick an even k below n")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"small_world needs a rewiring probability p in [0, 1] (got p={p})")
+    half = k // 2
+    state, n_planned = _sw_plan(n, half, float(p), seed, stream_id("net:sw_rewire"))
+    new_keys = _sw_rewire(n, half, state, n_planned, seed, stream_id("net:sw_target"))
+    return state, new_keys
 
 
 def small_world(n: int, k: int, p: float, seed: int) -> Network:
@@ -101,14 +204,11 @@ def small_world(n: int, k: int, p: float, seed: int) -> Network:
     current neighbour of ``u``; a node already joined to all others keeps its edge.
     The graph has exactly ``n·k/2`` edges. Needs an even ``k`` with ``2 ≤ k < n``.
     """
-    seed = check_seed(seed)
-    if k % 2 or not 2 <= k < n:
-        raise ValueError(f"small_world needs an even k with 2 <= k < n (got k={k}, n={n}); pick an even k below n")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"small_world needs a rewiring probability p in [0, 1] (got p={p})")
-    half = k // 2
-    state, n_planned = _sw_plan(n, half, float(p), seed, stream_id("net:sw_rewire"))
-    new_keys = _sw_rewire(n, half, state, n_planned, seed, stream_id("net:sw_target"))
-    keys = _sw_edges(n, half, state, new_keys)
-    del state, new_keys
-    return from_keys(n, keys)
+    state, new_keys = _rewired(n, k, p, seed)
+    return _sw_csr(n, k // 2, state, new_keys)
+
+
+def small_world_by_sorting(n: int, k: int, p: float, seed: int) -> Network:
+    """:func:`small_world` built the general way, by sorting every edge key (a reference for the tests)."""
+    state, new_keys = _rewired(n, k, p, seed)
+    return from_keys(n, np.concatenate((_sw_lattice_keys(n, k // 2, state), new_keys)))
