@@ -273,7 +273,7 @@ def reference_day(
         goal = sc.off_grid_score if s["off_grid"][i] else sc.base_score
         s["score"][i] = clamp(x + delta[i] + rho * (goal - x) + kappa * (mean - x), sc.score_min, sc.score_max)
         s["wrongful"][i] = max(0.0, (1.0 - rho) * float(s["wrongful"][i]) - delta_w[i])
-        s["wrongful_since_row"][i] -= delta_w[i]  # for groups.parquet (§15)
+        s["wrongful_since_row"][i] = float(s["wrongful_since_row"][i]) - delta_w[i]  # for groups.parquet (§15)
 
     # ---------------------------------------------------------------- D. blacklist (§6)
     bl = scenario.blacklist
@@ -301,7 +301,7 @@ def reference_day(
         entered[i] = True
         s["blacklisted"][i] = True
         s["listed_day"][i] = t
-        s["listed_wrongly"][i] = s["score"][i] + s["wrongful"][i] >= bl.blacklist_score
+        s["listed_wrongly"][i] = float(s["score"][i]) + float(s["wrongful"][i]) >= bl.blacklist_score
     # 3. exit counter
     above = s["score"] >= bl.blacklist_exit_score
     s["days_above_exit"][alive & above] += 1
@@ -334,7 +334,7 @@ def reference_day(
         wrong_score = np.zeros(n, dtype=bool)
         if sanction.applies_below is not None:
             by_score = s["score"] < sanction.applies_below
-            wrong_score = sanction.applies_below <= s["score"] + s["wrongful"]
+            wrong_score = sanction.applies_below <= s["score"].astype(np.float64) + s["wrongful"]
         by_list = s["blacklisted"] & sanction.applies_to_blacklisted
         act = alive & (by_score | by_list)
         wrongful = act & (~by_score | wrong_score) & (~by_list | s["listed_wrongly"])
@@ -396,7 +396,7 @@ def reference_day(
     # ---------------------------------------------------------------- metrics (§10)
     now = ~s["emigrated"]  # alive at the end of the day
     n_now = int(now.sum())
-    scores = s["score"][now]
+    scores = s["score"][now].astype(np.float64)  # stored in single precision; statistics in double
     row: dict[str, float] = {"day": t, "alive": n_now}
     if n_now:
         row["score_mean"] = float(np.mean(scores))

@@ -350,10 +350,10 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda a: a.update(population__score=a["population__score"][:-1]), "agent array score is float64[999]"),
+        (lambda a: a.update(population__score=a["population__score"][:-1]), "agent array score is float32[999]"),
         (
-            lambda a: a.update(population__score=a["population__score"].astype("float32")),
-            "agent array score is float32",
+            lambda a: a.update(population__score=a["population__score"].astype("float64")),
+            "agent array score is float64",
         ),
         (lambda a: a.pop("population__chill_gap"), "agent arrays"),
         (lambda a: a.update(network__neighbours=a["network__neighbours"][:10]), "network edge count inconsistent"),

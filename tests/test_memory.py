@@ -52,7 +52,7 @@ def test_the_estimate_covers_every_array_a_built_simulation_holds(name: str) -> 
     sim = Simulation(s)
     held = sum(values.nbytes for values in sim.world.population.arrays().values())
     net = sim.world.network
-    held += sum(getattr(net, a).nbytes for a in ("src", "dst", "offsets", "neighbours", "edge_of_slot"))
+    held += sum(getattr(net, a).nbytes for a in ("offsets", "neighbours", "edge_start", "active"))
     held += sim.world.degree.nbytes + sum(
         getattr(sim.world.regions, a).nbytes for a in ("members", "start", "position", "tree", "alive")
     )
@@ -62,7 +62,8 @@ def test_the_estimate_covers_every_array_a_built_simulation_holds(name: str) -> 
     held += sum(v.nbytes for v in sim.trace.values.values())
     e = estimate(s)
     assert e.edges == net.n_edges
-    assert held <= e.write_peak <= 2 * held
+    table_batch = s.run.agents * (64 + 16 * len(s.behaviours))  # the batch of agents.parquet, made only at the end
+    assert held <= e.write_peak - table_batch <= 2 * held
 
 
 @pytest.mark.parametrize(("agents", "share"), [(50, 0.0), (3000, 0.01), (200_000, 0.01), (20_000, 0.5), (900, 0.001)])

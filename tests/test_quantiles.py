@@ -17,15 +17,19 @@ def _both_paths_for_every_size(request: pytest.FixtureRequest, monkeypatch: pyte
     monkeypatch.setattr(quantiles, "_SMALL", 0 if request.param == "histogram" else 1 << 40)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 1001, 200_000])
-def test_percentiles_equal_numpy(n: int) -> None:
+def test_percentiles_equal_numpy(n: int, dtype: type[np.floating]) -> None:
+    """Double or single precision values (the scores are single): numpy's percentiles of the values as doubles."""
     rng = np.random.default_rng(n)
     values = np.clip(np.round(rng.normal(1000, 40, n), 1), 0, 1300)  # many ties
     values[: n // 3] = 1000.0  # a heavy atom, as on early days
-    values[n // 3 : n // 2] = 1000.0 + rng.normal(0, 1e-6, n // 2 - n // 3)  # a tight cluster in one bin
+    spread = 1e-6 if dtype == np.float64 else 1e-4  # a tight cluster in one bin, distinct values in either precision
+    values[n // 3 : n // 2] = 1000.0 + rng.normal(0, spread, n // 2 - n // 3)
+    values = values.astype(dtype)
     excluded = rng.random(n) >= 0.9
     excluded[0] = False
-    expected = np.percentile(values[~excluded], [10, 50, 90])
+    expected = np.percentile(values[~excluded].astype(np.float64), [10, 50, 90])
     assert percentiles(values, excluded, (10, 50, 90), 0.0, 1300.0) == list(expected)
 
 
@@ -57,13 +61,17 @@ def test_constant_and_empty() -> None:
     st.lists(st.sampled_from([-3.0, -0.0, 0.0, 1e-300, 2.5, 2.5000000000000004, 7.0, 1000.0]), min_size=1, max_size=60),
     st.lists(st.floats(-3.0, 1000.0, allow_nan=False), min_size=0, max_size=60),
     st.floats(0.0, 100.0),
+    st.sampled_from([np.float64, np.float32]),
 )
-def test_radix_select_inside_a_crowded_bin(atoms: list[float], spread: list[float], q: float) -> None:
-    values = np.array(atoms + spread)
+def test_radix_select_inside_a_crowded_bin(
+    atoms: list[float], spread: list[float], q: float, dtype: type[np.floating]
+) -> None:
+    """Atoms as close as the precision allows (in single precision 1e-300 is 0, and 2.5 + 2⁻⁵¹ is 2.5)."""
+    values = np.array(atoms + spread).astype(dtype)
     excluded = np.zeros(values.shape[0], dtype=np.bool_)
     crowded, quantiles._COLLECT = quantiles._COLLECT, 2  # every bin of more than two values is narrowed by radix
     try:
         got = percentiles(values, excluded, (q,), -3.0, 1000.0)
     finally:
         quantiles._COLLECT = crowded
-    assert got == list(np.percentile(values, [q]))
+    assert got == list(np.percentile(values.astype(np.float64), [q]))

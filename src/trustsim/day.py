@@ -123,7 +123,7 @@ class Day:
     t: int
     outcomes: Outcomes
     tallies: Tallies
-    score_next: Any  # float64 (N,): the other half of the score's double buffer (C)
+    score_next: Any  # float32 (N,): the other half of the score's double buffer (C)
     alive_start_count: int = 0
     review_backlog: float = 0.0
 
@@ -153,7 +153,7 @@ class Day:
             candidates=zeros((rows, n_regions), np.int64),
             unchilled=zeros(rows, np.float64),
         )
-        return cls(t=-1, outcomes=outcomes, tallies=tallies, score_next=zeros(n_agents, np.float64))
+        return cls(t=-1, outcomes=outcomes, tallies=tallies, score_next=zeros(n_agents, np.float32))
 
 
 def scratch_bytes_per_agent(n_behaviours: int) -> int:

@@ -272,7 +272,7 @@ def count_agent(
     counting: StateCounting, i: int, pop: Population, status: np.ndarray, degree: np.ndarray, counts: np.ndarray
 ) -> None:
     """Add alive agent ``i`` to the state counts ``counts`` (layout above)."""
-    s = pop.score[i]
+    s = np.float64(pop.score[i])
     listed = pop.blacklisted[i]
     active_degree = degree[i]
     tally(counts, COUNT_ALIVE, 1)
@@ -313,11 +313,11 @@ def count_household(
         for j in range(lo, hi):
             if pop.emigrated[j]:
                 continue
-            s, listed = pop.score[j], pop.blacklisted[j]
+            s, listed = np.float64(pop.score[j]), pop.blacklisted[j]
             if sanction_active(s, listed, below, to_listed):
                 barred = True
-                wrongly = wrongly and wrongful_sanction(s, pop.wrongful[j], pop.listed_wrongly[j], listed, below,
-                                                        to_listed)  # fmt: skip
+                wrongful = np.float64(pop.wrongful[j])
+                wrongly = wrongly and wrongful_sanction(s, wrongful, pop.listed_wrongly[j], listed, below, to_listed)
         if barred:
             tally(counts, (0, k), children)
             if wrongly:
@@ -385,6 +385,6 @@ def _count_chunk(
     lo, hi = agents_of(c, pop.score.shape[0])
     for i in range(lo, hi):
         if not pop.emigrated[i]:
-            total += pop.score[i]
+            total += np.float64(pop.score[i])
             count_agent(counting, i, pop, status, degree, counts)
     return total

@@ -67,8 +67,8 @@ class Population(NamedTuple):
     privacy_minded: Annotated[Any, Column(np.bool_, "may opt out of the connected life", "§1")]
     cashless: Annotated[Any, Column(np.bool_, "pays by phone, so purchases are visible", "§1")]
     frailty: Annotated[Any, Column(np.float32, "multiplier of each behaviour's base rate", "§1", True)]
-    score: Annotated[Any, Column(np.float64, "the social credit score", "§5")]
-    wrongful: Annotated[Any, Column(np.float64, "part of the score's deficit owed to unearned points", "§5")]
+    score: Annotated[Any, Column(np.float32, "the social credit score", "§5")]
+    wrongful: Annotated[Any, Column(np.float32, "part of the score's deficit owed to unearned points", "§5")]
     blacklisted: Annotated[Any, Column(np.bool_, "on the public list", "§6")]
     court_listed: Annotated[Any, Column(np.bool_, "listed by a court", "§6")]
     listed_wrongly: Annotated[Any, Column(np.bool_, "listed by score only because of wrongful points", "§6")]
@@ -84,7 +84,7 @@ class Population(NamedTuple):
     ever_sanctioned: Annotated[Any, Column(np.bool_, "had an active sanction on some day", "§6")]
     ever_wrongly_sanctioned: Annotated[Any, Column(np.bool_, "had a wrongful active sanction on some day", "§6")]
     denials_since_row: Annotated[Any, Column(np.int32, "refusals by every sanction since the last groups row", "§15")]
-    wrongful_since_row: Annotated[Any, Column(np.float64, "wrongful points (−Δw) since the last groups row", "§15")]
+    wrongful_since_row: Annotated[Any, Column(np.float32, "wrongful points (−Δw) since the last groups row", "§15")]
     age: Annotated[Any, Column(np.int16, "age in whole years (an emigrant keeps its age at leaving); 0 without ages",
                                "§14")]  # fmt: skip
 

@@ -12,7 +12,9 @@ number of threads.
 A bin can hold most agents (on the first days nearly everybody has exactly the base
 score). Such a bin is not collected: a radix select on the bits of its values (as
 order-preserving unsigned keys, 12 bits per pass, starting below the bits its
-smallest and largest values share) narrows it down to few values or to one.
+smallest and largest values share) narrows it down to few values or to one. Values
+may be double or single precision (the scores are single since issue 19): a key has
+their width, held in a 64-bit integer.
 """
 
 from __future__ import annotations
@@ -27,8 +29,16 @@ _GROUPS = 16  # independent histograms, one per group of agents, summed afterwar
 _SMALL = 1 << 18  # up to this many values, partitioning a copy is quicker than the parallel passes
 _COLLECT = 1 << 20  # a bin with more values than this is narrowed by radix select
 _DIGIT = 12  # bits per radix pass
-_SIGN = np.uint64(1 << 63)
-_ALL = np.uint64((1 << 64) - 1)
+_NONE = np.uint64((1 << 64) - 1)  # above every key
+
+
+def key_bits(values: np.ndarray) -> tuple[np.ndarray, np.uint64]:
+    """The raw bits of float ``values`` as unsigned integers of their width, and the position of the sign bit."""
+    if values.dtype == np.float64:
+        return values.view(np.uint64), np.uint64(63)
+    if values.dtype == np.float32:
+        return values.view(np.uint32), np.uint64(31)
+    raise TypeError(f"percentiles of float32 or float64 values only, not {values.dtype}")
 
 
 def percentiles(values: np.ndarray, excluded: np.ndarray, q: tuple[float, ...], low: float, high: float) -> list[float]:
@@ -54,7 +64,8 @@ def percentiles(values: np.ndarray, excluded: np.ndarray, q: tuple[float, ...], 
     if small:
         wanted = np.zeros(BINS, dtype=np.bool_)
         wanted[[b for _, b in small]] = True
-        collected = _collect(values, excluded, low, scale, wanted, np.uint64(0), _ALL)
+        bits, sign = key_bits(values)
+        collected = _collect(values, bits, sign, excluded, low, scale, wanted, np.uint64(0), _NONE)
         kept_before = np.cumsum(np.where(wanted, counts, 0)) - np.where(wanted, counts, 0)
         positions = [int(r - before[b] + kept_before[b]) for r, b in small]
         collected.partition(positions)
@@ -116,11 +127,10 @@ def _histogram(values: np.ndarray, excluded: np.ndarray, low: float, scale: floa
 
 @nb.njit(parallel=True, cache=True)
 def _collect(
-    values: np.ndarray, excluded: np.ndarray, low: float, scale: float, wanted: np.ndarray,
-    lowest: np.uint64, highest: np.uint64,
+    values: np.ndarray, bits: np.ndarray, sign: np.uint64, excluded: np.ndarray, low: float, scale: float,
+    wanted: np.ndarray, lowest: np.uint64, highest: np.uint64,
 ) -> np.ndarray:  # fmt: skip
     """The included values in a wanted bin whose keys lie in ``[lowest, highest]``, in id order."""
-    bits = values.view(np.uint64)
     n = values.shape[0]
     step = (n + _GROUPS - 1) // _GROUPS
     found = np.zeros(_GROUPS, dtype=np.int64)
@@ -131,7 +141,7 @@ def _collect(
     for g in nb.prange(_GROUPS):
         k = g * step
         for i in range(g * step, min(n, (g + 1) * step)):
-            key = order_key(bits[i])
+            key = order_key(np.uint64(bits[i]), sign)
             if (not excluded[i]) and wanted[_bin(values[i], low, scale)] and lowest <= key and key <= highest:
                 buffer[k] = values[i]
                 k += 1
@@ -153,19 +163,19 @@ def _select_in_bin(
     and largest key of every digit, so a range whose keys are all equal (an atom such
     as the base score) is recognised at once. Ranks that share a range share its passes.
     """
-    bits = values.view(np.uint64)
+    bits, sign = key_bits(values)
     this_bin = np.zeros(BINS, dtype=np.bool_)
     this_bin[b] = True
     found: dict[int, float] = {}
-    lowest, highest = _key_range(bits, values, excluded, low, scale, b)  # numba returns them as Python ints
+    lowest, highest = _key_range(bits, sign, values, excluded, low, scale, b)  # numba returns them as Python ints
     todo = [(np.uint64(lowest), np.uint64(highest), list(enumerate(ks)))]
     while todo:
         lowest, highest, items = todo.pop()
         if lowest == highest:
-            found |= {index: value_of_key(lowest) for index, _ in items}
+            found |= {index: value_of_key(lowest, values.dtype) for index, _ in items}
             continue
         shift = max(0, int(lowest ^ highest).bit_length() - _DIGIT)
-        counts, mins, maxs = _digit_histogram(bits, excluded, lowest, highest, shift)
+        counts, mins, maxs = _digit_histogram(bits, sign, excluded, lowest, highest, shift)
         cumulative = np.cumsum(counts)
         by_digit: dict[int, list[tuple[int, int]]] = {}
         for index, k in items:
@@ -173,7 +183,7 @@ def _select_in_bin(
             by_digit.setdefault(digit, []).append((index, k - int(cumulative[digit] - counts[digit])))
         for digit, sub in by_digit.items():
             if counts[digit] <= _COLLECT and mins[digit] != maxs[digit]:
-                keys = _collect(values, excluded, low, scale, this_bin, mins[digit], maxs[digit])
+                keys = _collect(values, bits, sign, excluded, low, scale, this_bin, mins[digit], maxs[digit])
                 keys.partition([k for _, k in sub])
                 found |= {index: float(keys[k]) for index, k in sub}
             else:
@@ -181,22 +191,26 @@ def _select_in_bin(
     return [found[index] for index in range(len(ks))]
 
 
-def value_of_key(key: np.uint64) -> float:
-    """The double whose order-preserving key is ``key`` (inverse of :func:`order_key`)."""
-    raw = key ^ _SIGN if key & _SIGN else key ^ _ALL
-    return float(np.array([raw], dtype=np.uint64).view(np.float64)[0])
+def value_of_key(key: np.uint64, dtype: np.dtype) -> float:
+    """The float of ``dtype`` (double or single) whose order-preserving key is ``key`` (:func:`order_key` inverted)."""
+    width = np.dtype(dtype).itemsize * 8
+    sign, every = 1 << (width - 1), (1 << width) - 1
+    raw = int(key) ^ sign if int(key) & sign else int(key) ^ every
+    unsigned = np.uint64 if width == 64 else np.uint32
+    return float(np.array([raw], dtype=unsigned).view(dtype)[0])
 
 
 @nb.njit(inline="always", cache=True)
-def order_key(bits: np.uint64) -> np.uint64:
-    # Order-preserving map of a double's bits to an unsigned integer: negative numbers
-    # have every bit flipped, the others only the sign bit (written without a branch).
-    return bits ^ (((bits >> np.uint64(63)) * np.uint64((1 << 63) - 1)) | np.uint64(1 << 63))
+def order_key(bits: np.uint64, sign: np.uint64) -> np.uint64:
+    """Order-preserving map of a float's bits (its sign bit at position ``sign``: 63 for a double, 31 for a
+    single) to an unsigned integer: negative numbers have every bit flipped, the others only the sign bit."""
+    top = np.uint64(1) << sign
+    return bits ^ (((bits >> sign) * (top - np.uint64(1))) | top)
 
 
 @nb.njit(parallel=True, cache=True)
 def _key_range(
-    bits: np.ndarray, values: np.ndarray, excluded: np.ndarray, low: float, scale: float, b: int
+    bits: np.ndarray, sign: np.uint64, values: np.ndarray, excluded: np.ndarray, low: float, scale: float, b: int
 ) -> tuple[np.uint64, np.uint64]:
     n = values.shape[0]
     step = (n + _GROUPS - 1) // _GROUPS
@@ -207,7 +221,7 @@ def _key_range(
         lo, hi = top, np.uint64(0)
         for i in range(g * step, min(n, (g + 1) * step)):
             inside = (not excluded[i]) and _bin(values[i], low, scale) == b
-            key = order_key(bits[i])
+            key = order_key(np.uint64(bits[i]), sign)
             lo = min(lo, key if inside else top)
             hi = max(hi, key if inside else np.uint64(0))
         lows[g], highs[g] = lo, hi
@@ -216,7 +230,7 @@ def _key_range(
 
 @nb.njit(parallel=True, cache=True)
 def _digit_histogram(
-    bits: np.ndarray, excluded: np.ndarray, lowest: np.uint64, highest: np.uint64, shift: int
+    bits: np.ndarray, sign: np.uint64, excluded: np.ndarray, lowest: np.uint64, highest: np.uint64, shift: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # Keys between the smallest and largest key of a bin belong to that bin (the bin is
     # a monotone function of the value), so a key range stands for "in bin b".
@@ -235,7 +249,7 @@ def _digit_histogram(
         # written once, instead of one dependent update of the same counter per value.
         current, run, run_low, run_high = -1, 0, np.uint64((1 << 64) - 1), np.uint64(0)
         for i in range(g * step, min(n, (g + 1) * step)):
-            key = order_key(bits[i])
+            key = order_key(np.uint64(bits[i]), sign)
             if (not excluded[i]) and lowest <= key and key <= highest:
                 digit = np.int64((key >> np.uint64(shift)) & mask)
                 if digit != current:

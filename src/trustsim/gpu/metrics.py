@@ -48,7 +48,7 @@ from trustsim.metrics import (
     count_household,
     state_count_columns,
 )
-from trustsim.quantiles import interpolate, order_key, value_of_key
+from trustsim.quantiles import interpolate, key_bits, order_key, value_of_key
 
 _DIGIT_BITS = 8
 _DIGITS = 1 << _DIGIT_BITS
@@ -115,7 +115,7 @@ def _state_counts(counting: Any, pop: Any, status: Any, degree: Any, counts: Any
     i = cuda.grid(1)
     s = 0.0
     if i < pop.score.shape[0] and not pop.emigrated[i]:
-        s = pop.score[i]
+        s = np.float64(pop.score[i])
         count_agent(counting, i, pop, status, degree, local)
     add_block_counters(local, counts, columns, 0)
     block_sum(s, partial)
@@ -146,18 +146,18 @@ def device_percentiles(score: Any, emigrated: Any, n: int, q: tuple[float, ...])
         return [math.nan] * len(q)
     virtual = [(n - 1) * (x / 100) for x in q]
     ranks = sorted({r for v in virtual for r in (math.floor(v), min(math.floor(v) + 1, n - 1))})
-    bits = score.view(np.uint64)
+    bits, sign = key_bits(score)
     extremes = cuda.to_device(np.array([np.iinfo(np.uint64).max, 0], dtype=np.uint64))
-    _key_extremes[blocks(score.shape[0]), THREADS](bits, emigrated, extremes)
+    _key_extremes[blocks(score.shape[0]), THREADS](bits, sign, emigrated, extremes)
     low, high = (int(k) for k in extremes.copy_to_host())
     keys = []
     for first in range(0, len(ranks), _MAX_RANKS):  # the histogram kernel holds _MAX_RANKS ranks at a time
-        keys += _select(bits, emigrated, ranks[first : first + _MAX_RANKS], low, high)
-    stats = {rank: value_of_key(np.uint64(key)) for rank, key in zip(ranks, keys, strict=True)}
+        keys += _select(bits, sign, emigrated, ranks[first : first + _MAX_RANKS], low, high)
+    stats = {rank: value_of_key(np.uint64(key), score.dtype) for rank, key in zip(ranks, keys, strict=True)}
     return [interpolate(stats, v) for v in virtual]
 
 
-def _select(bits: Any, emigrated: Any, ranks: list[int], low: int, high: int) -> list[int]:
+def _select(bits: Any, sign: np.uint64, emigrated: Any, ranks: list[int], low: int, high: int) -> list[int]:
     """The keys of the given ranks among the alive agents' keys, which lie in ``[low, high]``."""
     differing = (low ^ high).bit_length()  # bits below this may differ; those above are shared
     prefixes = [low >> differing << differing if differing < 64 else 0 for _ in ranks]
@@ -168,7 +168,8 @@ def _select(bits: Any, emigrated: Any, ranks: list[int], low: int, high: int) ->
         above = ((1 << 64) - 1) ^ ((1 << (shift + _DIGIT_BITS)) - 1) if shift + _DIGIT_BITS < 64 else 0
         zero(histogram)
         known = cuda.to_device(np.array([p & above for p in prefixes], dtype=np.uint64))
-        _digit_histogram[blocks(bits.shape[0]), THREADS](bits, emigrated, known, np.uint64(above), shift, histogram)
+        _digit_histogram[blocks(bits.shape[0]), THREADS](bits, sign, emigrated, known, np.uint64(above), shift,
+                                                          histogram)  # fmt: skip
         counts = histogram.copy_to_host().sum(axis=0)
         for k in range(len(ranks)):
             cumulative = np.cumsum(counts[k])
@@ -182,16 +183,18 @@ def _select(bits: Any, emigrated: Any, ranks: list[int], low: int, high: int) ->
 
 
 @cuda.jit
-def _key_extremes(bits: Any, emigrated: Any, extremes: Any) -> None:
+def _key_extremes(bits: Any, sign: Any, emigrated: Any, extremes: Any) -> None:
     i = cuda.grid(1)
     if i < bits.shape[0] and not emigrated[i]:
-        key = order_key(bits[i])
+        key = order_key(np.uint64(bits[i]), sign)
         cuda.atomic.min(extremes, 0, key)
         cuda.atomic.max(extremes, 1, key)
 
 
 @cuda.jit
-def _digit_histogram(bits: Any, emigrated: Any, prefixes: Any, above: Any, shift: int, histogram: Any) -> None:
+def _digit_histogram(
+    bits: Any, sign: Any, emigrated: Any, prefixes: Any, above: Any, shift: int, histogram: Any
+) -> None:
     # Counted in shared memory per block, then one atomic per non-empty bin and block:
     # scores cluster (most agents share a few bins), so per-agent global atomics would queue.
     local = cuda.shared.array((_MAX_RANKS, _DIGITS), numba.int64)
@@ -203,7 +206,7 @@ def _digit_histogram(bits: Any, emigrated: Any, prefixes: Any, above: Any, shift
     cuda.syncthreads()
     i = cuda.grid(1)
     if i < bits.shape[0] and not emigrated[i]:
-        key = order_key(bits[i])
+        key = order_key(np.uint64(bits[i]), sign)
         digit = (key >> np.uint64(shift)) & np.uint64(_DIGITS - 1)
         for k in range(n_ranks):
             if key & above == prefixes[k]:

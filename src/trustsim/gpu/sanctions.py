@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numba
+import numpy as np
 from numba import cuda
 
 from trustsim.day import Day
@@ -55,8 +56,9 @@ def _court_list_sanction(seed: int, t: int, params: Any, pop: Any, out: Any, tal
         else:
             attributed = out.attributed[i]
             denials = local[_EVENTS : _EVENTS + n_sanctions]
+            wrongful = np.float64(pop.wrongful[i])  # stored in single precision
             listing, flags, event, refused = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i],
-                                                          attributed, listing_of(pop, i), pop.wrongful[i], denials)
+                                                          attributed, listing_of(pop, i), wrongful, denials)
             record_day(pop, i, listing, flags, event, refused)
             if event != NO_EVENT:
                 tally(local, event, 1)

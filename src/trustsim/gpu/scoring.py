@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from numba import cuda
 
 from trustsim.day import Day
@@ -43,7 +44,7 @@ def _update(params: Any, contagion: bool, pop: Any, out: Any, network: Any, hous
     i = cuda.grid(1)
     if i >= score.shape[0]:
         return
-    s = pop.score[i]
+    s = np.float64(pop.score[i])  # stored in single precision; summed in double, as on the CPU
     if pop.emigrated[i]:
         score[i] = s
         return
@@ -55,9 +56,9 @@ def _update(params: Any, contagion: bool, pop: Any, out: Any, network: Any, hous
         for slot in range(offsets[i], offsets[i + 1]):
             if active[slot]:
                 if parity == 0:
-                    even += pop.score[neighbours[slot]]
+                    even += np.float64(pop.score[neighbours[slot]])
                 else:
-                    odd += pop.score[neighbours[slot]]
+                    odd += np.float64(pop.score[neighbours[slot]])
                 parity ^= 1
         family_total, family_count = family_scores(households, i, pop.score, pop.emigrated)
         mean = friends_mean(params, even, odd, degree[i], family_total, family_count, s)

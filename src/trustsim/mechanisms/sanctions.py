@@ -129,6 +129,16 @@ class Listing(NamedTuple):
 
 
 @nb.njit(inline="always", cache=True)
+def stored_score(score: float) -> float:
+    """``score`` rounded as the state stores it (single precision, :data:`trustsim.population.STATE`), in double.
+
+    A score the court lowers is rounded at once, so the list's rules read the value the
+    state will hold, as they do for a score phase C wrote.
+    """
+    return np.float64(np.float32(score))
+
+
+@nb.njit(inline="always", cache=True)
 def listing_of(pop: Population, i: int) -> Listing:
     """Agent ``i``'s :class:`Listing`, read from the state.
 
@@ -136,10 +146,10 @@ def listing_of(pop: Population, i: int) -> Listing:
     (exits clear all three), so only a listed agent's are read: most agents are not listed.
     """
     above = np.int64(pop.days_above_exit[i])
+    score = np.float64(pop.score[i])  # stored in single precision; the rules compute in double
     if pop.blacklisted[i]:
-        return Listing(pop.score[i], True, pop.court_listed[i], pop.listed_wrongly[i], np.int64(pop.listed_day[i]),
-                       above)  # fmt: skip
-    return Listing(pop.score[i], False, False, False, np.int64(-1), above)
+        return Listing(score, True, pop.court_listed[i], pop.listed_wrongly[i], np.int64(pop.listed_day[i]), above)
+    return Listing(score, False, False, False, np.int64(-1), above)
 
 
 @nb.njit(inline="always", cache=True)
@@ -186,7 +196,7 @@ def court_and_list(
             if params.escalation[b] > 0.0 and has(attributed, b):
                 if uniform(seed, params.court_stream[b], t, i, 0) < params.escalation[b]:
                     flags |= JUDGED
-                    s = lesser(greater(s - params.court_points, params.score_min), params.score_max)
+                    s = stored_score(lesser(greater(s - params.court_points, params.score_min), params.score_max))
                     if not listed:
                         event = ENTRIES_COURT
                         day = t
@@ -333,8 +343,9 @@ def _sanction_chunk(
             out.status[i] = 0
             continue
         attributed = out.attributed[i]
+        wrongful = np.float64(pop.wrongful[i])  # stored in single precision
         listing, flags, event, refused = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i],
-                                                      attributed, listing_of(pop, i), pop.wrongful[i], denials)
+                                                      attributed, listing_of(pop, i), wrongful, denials)
         record_day(pop, i, listing, flags, event, refused)
         entries_score += event == ENTRIES_SCORE
         entries_court += event == ENTRIES_COURT

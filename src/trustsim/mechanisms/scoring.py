@@ -120,7 +120,7 @@ def family_scores(households: Households, i: int, score: np.ndarray, emigrated: 
     count = 0
     for j in range(lo, hi):
         if j != i and not emigrated[j]:
-            total += score[j]
+            total += np.float64(score[j])
             count += 1
     return total, count
 
@@ -168,8 +168,9 @@ def update_agent(
 ) -> None:
     """Alive agent ``i``'s score tomorrow (into ``score[i]``) and wrongful part, with ``m(i) = mean``."""
     delta, delta_wrongful = points_today(params, i, out)
-    score[i] = new_score(params, pop.score[i], delta, pop.off_grid[i], mean)
-    pop.wrongful[i] = new_wrongful(params, pop.wrongful[i], delta_wrongful)
+    # Stored in single precision, read as double: a rule computes in double on either backend.
+    score[i] = new_score(params, np.float64(pop.score[i]), delta, pop.off_grid[i], np.float64(mean))
+    pop.wrongful[i] = new_wrongful(params, np.float64(pop.wrongful[i]), delta_wrongful)
     note_wrongful_points(pop, i, delta_wrongful)
 
 
@@ -177,7 +178,7 @@ def update_agent(
 def note_wrongful_points(pop: Population, i: int, delta_wrongful: float) -> None:
     """Keep today's wrongful points (``−Δw``) for the groups' next row (docs/model.md §15)."""
     if delta_wrongful != 0.0:
-        pop.wrongful_since_row[i] = pop.wrongful_since_row[i] - delta_wrongful
+        pop.wrongful_since_row[i] = np.float64(pop.wrongful_since_row[i]) - delta_wrongful
 
 
 @nb.njit(inline="always", cache=True)
@@ -258,31 +259,20 @@ _AHEAD = 128
 
 @nb.njit(inline="always", cache=True)
 def _friends_mean(
-    params: ScoringParams, friend_scores: np.ndarray, start: int, end: int, active: np.ndarray, active_start: int,
-    count: int, family: tuple[float, int], own: float,
-) -> float:  # fmt: skip
+    params: ScoringParams, friend_scores: np.ndarray, start: int, end: int, family: tuple[float, int], own: float
+) -> float:
     # Two interleaved partial sums (even and odd active friends) halve the chain of dependent
     # additions; the order is fixed, so results stay independent of threads and machines.
     even = 0.0
     odd = 0.0
-    if count == end - start:  # no cut edge in the row (most rows): no flag to read
-        slot = start
-        while slot + 1 < end:
-            even += friend_scores[slot]
-            odd += friend_scores[slot + 1]
-            slot += 2
-        if slot < end:
-            even += friend_scores[slot]
-    else:
-        k = 0
-        for slot in range(start, end):
-            if active[active_start + slot - start]:
-                if k & 1:
-                    odd += friend_scores[slot]
-                else:
-                    even += friend_scores[slot]
-                k += 1
-    return friends_mean(params, even, odd, count, family[0], family[1], own)
+    slot = start
+    while slot + 1 < end:
+        even += friend_scores[slot]
+        odd += friend_scores[slot + 1]
+        slot += 2
+    if slot < end:
+        even += friend_scores[slot]
+    return friends_mean(params, even, odd, end - start, family[0], family[1], own)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -312,16 +302,23 @@ def _update_block(
     balance, expiring_points, expiring_wrongful, today_points = filed
     expiry = balance.shape[0] != 0  # a credit file (its arrays are empty otherwise)
     contagion = params.kappa != 0.0
-    # First every slot of the block's rows is gathered in one flat loop: its loads are
-    # independent, so the CPU keeps many cache misses in flight, which a loop over
-    # rows of varying length (one mispredicted exit per row) would not.
+    # First the active friends of the block's rows are gathered in one flat loop: its loads
+    # are independent, so the CPU keeps many cache misses in flight, which a loop over
+    # rows of varying length (one mispredicted exit per row) would not. Every slot is
+    # written and only an active one kept (no branch): agent i's active friends, in id
+    # order, fill the buffer from the sum of the active degrees before it in the block.
     first = offsets[lo]
-    ahead = min(_AHEAD, friend_scores.shape[0])
-    for k in range(friend_scores.shape[0] - ahead):
+    slots = friend_scores.shape[0]
+    ahead = min(_AHEAD, slots)
+    kept = 0
+    for k in range(slots - ahead):
         prefetch(score_start, neighbours[first + k + ahead])
-        friend_scores[k] = score_start[neighbours[first + k]]
-    for k in range(friend_scores.shape[0] - ahead, friend_scores.shape[0]):
-        friend_scores[k] = score_start[neighbours[first + k]]
+        friend_scores[kept] = score_start[neighbours[first + k]]
+        kept += active[first + k]
+    for k in range(slots - ahead, slots):
+        friend_scores[kept] = score_start[neighbours[first + k]]
+        kept += active[first + k]
+    row = 0
     for i in range(np.uint64(lo), np.uint64(hi)):  # unsigned indices, as day.agents_of gives them
         s = score_start[i]
         if emigrated[i]:
@@ -336,8 +333,7 @@ def _update_block(
         else:
             mean = s
             if contagion:
-                row = offsets[i] - first
                 family = family_scores(households, i, score_start, emigrated) if housed else (0.0, 0)
-                mean = _friends_mean(params, friend_scores, row, offsets[i + 1] - first, active, offsets[i], degree[i],
-                                     family, s)  # fmt: skip
+                mean = _friends_mean(params, friend_scores, row, row + degree[i], family, s)
             update_agent(params, i, mean, pop, out, score)
+        row += degree[i]
