@@ -116,9 +116,9 @@ def main() -> None:
     score = world.population.score
     gathered = np.empty(n)
     # State other than the gather, in bytes per agent: scale.py's model of an agent-step
-    # less the gather's 12 B per network slot (a 4-byte id and an 8-byte score).
+    # less the gather's 8 B per network slot (a 4-byte id and a 4-byte score).
     slots_per_agent = neighbours.shape[0] / n
-    stream_bytes = bytes_per_agent_step() - 12 * slots_per_agent
+    stream_bytes = bytes_per_agent_step() - 8 * slots_per_agent
     parts = {
         f"draws ({blocks} Philox blocks/agent)": _median_seconds(
             lambda: _draws(n, blocks, 3, 0.01), args.repeats

@@ -93,7 +93,7 @@ def bytes_per_agent_step() -> float:
         if name not in SPARSE_SCRATCH
     ) / n  # fmt: skip
     slots = sim.world.network.neighbours.shape[0] / n
-    return static + 2 * state + 2 * scratch + slots * (4 + 1 + 8)
+    return static + 2 * state + 2 * scratch + slots * (4 + 1 + 4)
 
 
 def measure(agents: int, days: int, threads: int, source: str | None = None) -> dict[str, float]:

@@ -296,14 +296,15 @@ def reference_day(
             s["court_listed"][i] = True
             s["listed_wrongly"][i] = False
     # 2. score listing
-    for i in np.flatnonzero(alive & ~s["blacklisted"] & (s["score"] < bl.blacklist_score)):
+    score64 = s["score"].astype(np.float64)  # the stored single-precision scores, compared as the rules do: in double
+    for i in np.flatnonzero(alive & ~s["blacklisted"] & (score64 < bl.blacklist_score)):
         entries_score += 1
         entered[i] = True
         s["blacklisted"][i] = True
         s["listed_day"][i] = t
         s["listed_wrongly"][i] = float(s["score"][i]) + float(s["wrongful"][i]) >= bl.blacklist_score
     # 3. exit counter
-    above = s["score"] >= bl.blacklist_exit_score
+    above = s["score"].astype(np.float64) >= bl.blacklist_exit_score
     s["days_above_exit"][alive & above] += 1
     s["days_above_exit"][alive & ~above] = 0
     # 4. exit
@@ -322,7 +323,7 @@ def reference_day(
     # 5. tiers
     tier_of = np.full(n, len(scenario.tiers) - 1, dtype=np.int64)
     for k in range(len(scenario.tiers) - 2, -1, -1):  # highest tier whose bound is met wins
-        tier_of[s["score"] >= scenario.tiers[k].min_score] = k
+        tier_of[s["score"].astype(np.float64) >= scenario.tiers[k].min_score] = k
     # 6. sanctions, 7. wrongful sanctions
     sanction_active: dict[str, np.ndarray] = {}
     denials: dict[str, int] = {}
@@ -333,7 +334,7 @@ def reference_day(
         by_score = np.zeros(n, dtype=bool)
         wrong_score = np.zeros(n, dtype=bool)
         if sanction.applies_below is not None:
-            by_score = s["score"] < sanction.applies_below
+            by_score = s["score"].astype(np.float64) < sanction.applies_below
             wrong_score = sanction.applies_below <= s["score"].astype(np.float64) + s["wrongful"]
         by_list = s["blacklisted"] & sanction.applies_to_blacklisted
         act = alive & (by_score | by_list)
@@ -380,7 +381,7 @@ def reference_day(
     opt = alive & s["privacy_minded"] & ~s["off_grid"] & (camera_cov >= adapt.opt_out_coverage)
     s["off_grid"] |= opt & (draw("opt") < adapt.opt_out_rate)
     # 5. advisers
-    adv = alive & ~s["advised"] & (s["score"] < adapt.adviser_below)
+    adv = alive & ~s["advised"] & (s["score"].astype(np.float64) < adapt.adviser_below)
     adv &= s["income_decile"] >= adapt.adviser_min_decile
     s["advised"] |= adv & (draw("adv") < adapt.adviser_rate)
     # 6. emigration

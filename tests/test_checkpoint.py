@@ -359,6 +359,9 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
         (lambda a: a.update(network__neighbours=a["network__neighbours"][:10]), "network edge count inconsistent"),
         (lambda a: a["network__neighbours"].__setitem__(3, 5000), "network rows inconsistent"),
         (lambda a: a["degree"].__setitem__(0, 999), "network active degrees inconsistent"),
+        # a row start far beyond the slots: refused before any row is read (it would read out of bounds)
+        (lambda a: a["network__offsets"].__setitem__(2, 2**40), "network rows inconsistent"),
+        (lambda a: a["network__offsets"].__setitem__(2, -5), "network rows inconsistent"),
         # one slot of an edge cut, its twin not: the two ends disagree
         (lambda a: a["network__active"].__setitem__(0, ~a["network__active"][0]), "network rows inconsistent"),
         # the first edge of row 5 moved: the edge indices would no longer be lexicographic

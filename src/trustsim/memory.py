@@ -82,15 +82,18 @@ class MemoryEstimate:
 def build_bytes(scenario: Scenario, n_agents: int, edges: int) -> int:
     """Bytes the network generator holds at its peak, the finished network included.
 
-    The small world (:func:`trustsim.network.small_world`) holds its network, the lattice's
-    state (a byte per lattice edge), the row starts of the rewired edges by either end and
-    three copies of their keys; the other generators :data:`BUILD_BYTES_PER_EDGE`.
+    The small world (:func:`trustsim.network.small_world`) holds, while it rewires, the
+    lattice's state (a byte per lattice edge), the degrees and the rewired keys with their
+    hash set (up to 40 bytes a rewiring); then its network, the lattice's state, the row
+    starts of the rewired edges by either end and three copies of their keys. The other
+    generators hold :data:`BUILD_BYTES_PER_EDGE`.
     """
     spec = scenario.network
     if spec.generator == "small_world":
         half = spec.k // 2
         rewired = math.ceil(spec.p * n_agents * half)
-        return network_bytes(n_agents, edges) + n_agents * (half + 24) + 24 * rewired
+        rewiring = n_agents * (half + 4) + 40 * rewired
+        return max(rewiring, network_bytes(n_agents, edges) + n_agents * (half + 24) + 24 * rewired)
     return edges * BUILD_BYTES_PER_EDGE + (n_agents + 1) * 8
 
 

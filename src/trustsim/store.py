@@ -399,7 +399,7 @@ def _agent_batch(
         else:
             columns[name] = values
     score = population.score[rows]
-    columns["counterfactual_score"] = score + population.wrongful[rows]
+    columns["counterfactual_score"] = score.astype(np.float64) + population.wrongful[rows]  # as the rules add them
     names = np.array([tier.name for tier in scenario.tiers])
     columns["tier"] = names[tier_of(score, tier_bounds(scenario))]
     columns["active_degree"] = degree[rows]

@@ -5,7 +5,8 @@ so it follows the layout: the agents' state (the state table
 :data:`trustsim.population.STATE`), the day's per-agent scratch
 (:meth:`trustsim.day.Day.allocate`), the active degree and the region index
 (:mod:`trustsim.world`), one float per block for ordered sums, and the CSR network
-with 32-bit neighbour and edge ids and one ``active`` byte per slot. It is printed
+with a 32-bit neighbour id and an ``active`` byte per slot and, per agent, its row's
+start and first edge. It is printed
 before a GPU run, and a run that does not fit the card is refused before anything is
 allocated.
 """

@@ -140,7 +140,8 @@ def adapt(
         if uniform(seed, params.opt_out_stream, t, i, 0) < params.opt_out_rate:
             pop.off_grid[i] = True
     # 5. advisers
-    if not pop.advised[i] and pop.score[i] < params.adviser_below and pop.income_decile[i] >= params.adviser_min_decile:
+    poor_score = np.float64(pop.score[i]) < params.adviser_below  # stored in single precision, compared in double
+    if not pop.advised[i] and poor_score and pop.income_decile[i] >= params.adviser_min_decile:
         if uniform(seed, params.adviser_stream, t, i, 0) < params.adviser_rate:
             pop.advised[i] = True
     # 6. emigration decision (applied after unfriending)

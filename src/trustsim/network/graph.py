@@ -88,7 +88,13 @@ class Network:
         """Whether the arrays describe a simple undirected graph in this layout: rows strictly increasing, no
         self-loop, every slot's twin in its neighbour's row with the same active flag, and ``edge_start`` counting
         each row's higher neighbours (what a network read from a checkpoint must hold)."""
-        return _consistent(self.offsets, self.neighbours, self.edge_start, self.active)
+        offsets = self.offsets
+        n_slots = self.neighbours.shape[0]
+        if offsets.shape != (self.n_agents + 1,) or offsets[0] != 0 or offsets[-1] != n_slots:
+            return False
+        if not np.all(np.diff(offsets) >= 0):  # before any row is read: a bad offset would read out of bounds
+            return False
+        return _consistent(offsets, self.neighbours, self.edge_start, self.active)
 
     @property
     def src(self) -> np.ndarray:
@@ -167,13 +173,10 @@ def _consistent(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndar
     n = offsets.shape[0] - 1
     if edge_start.shape[0] != n + 1 or edge_start[0] != 0 or 2 * edge_start[n] != neighbours.shape[0]:
         return False
-    if active.shape[0] != neighbours.shape[0] or offsets[0] != 0 or offsets[n] != neighbours.shape[0]:
+    if active.shape[0] != neighbours.shape[0]:
         return False
     wrong = 0
-    for i in nb.prange(n):
-        if offsets[i + 1] < offsets[i]:
-            wrong += 1
-            continue
+    for i in nb.prange(n):  # offsets are known to rise from 0 to the slot count (Network.is_consistent)
         higher = 0
         for slot in range(offsets[i], offsets[i + 1]):
             v = neighbours[slot]
