@@ -121,18 +121,23 @@ def twin_slot(offsets: np.ndarray, neighbours: np.ndarray, v: int, u: int) -> in
 
 
 @nb.njit(inline="always", cache=True)
+def _edge_from_lower_end(offsets: np.ndarray, edge_start: np.ndarray, i: int, slot: int) -> int:
+    """The edge in ``slot`` of agent ``i``'s row, a slot towards a higher id: ``i``'s higher neighbours
+    are the last slots of its row, holding its edges ``edge_start[i] … edge_start[i + 1] - 1`` in order."""
+    return edge_start[i + 1] - (offsets[i + 1] - slot)
+
+
+@nb.njit(inline="always", cache=True)
 def edge_of(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarray, i: int, slot: int) -> int:
     """The index of the edge in agent ``i``'s CSR ``slot``.
 
-    An agent's higher neighbours are the last slots of its row and its edges
-    ``edge_start[i] … edge_start[i + 1] - 1`` in order, so a slot towards a higher id has
-    ``edge_start[i + 1] - (offsets[i + 1] - slot)``; one towards a lower id ``v`` has the
-    index of ``i``'s slot in ``v``'s row.
+    A slot towards a higher id is counted from ``i``'s row (:func:`_edge_from_lower_end`);
+    one towards a lower id ``v`` has the index of ``i``'s slot in ``v``'s row.
     """
     u, v = np.int64(i), np.int64(neighbours[slot])
     if v < u:
-        return edge_start[v + 1] - (offsets[v + 1] - twin_slot(offsets, neighbours, v, u))
-    return edge_start[u + 1] - (offsets[u + 1] - slot)
+        return _edge_from_lower_end(offsets, edge_start, v, twin_slot(offsets, neighbours, v, u))
+    return _edge_from_lower_end(offsets, edge_start, u, slot)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -154,7 +159,7 @@ def _edge_active(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.nda
     for i in nb.prange(offsets.shape[0] - 1):  # each edge from its lower end
         for slot in range(offsets[i], offsets[i + 1]):
             if neighbours[slot] > i:
-                edge_active[edge_start[i + 1] - (offsets[i + 1] - slot)] = active[slot]
+                edge_active[_edge_from_lower_end(offsets, edge_start, i, slot)] = active[slot]
 
 
 @nb.njit(parallel=True, cache=True)
@@ -164,7 +169,7 @@ def _edge_ends(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarr
         for slot in range(offsets[i], offsets[i + 1]):
             j = neighbours[slot]
             if j > i:
-                e = edge_start[i + 1] - (offsets[i + 1] - slot)
+                e = _edge_from_lower_end(offsets, edge_start, i, slot)
                 src[e], dst[e] = i, j
 
 
