@@ -16,8 +16,8 @@ that stand on it, added up in order of (actor id, behaviour); a friends' mean ad
 the friends' scores in increasing id order, then divides by their number; with
 households (§14) it adds ``w`` times the family's scores (summed in id order) and divides
 by ``n_friends + w·n_family``.
-``frailty`` is stored in single precision and computed with in double precision
-(docs/model-choices.md).
+``frailty`` is stored as a 16-bit code (6 bits of exponent, 10 of mantissa), decoded
+here by its formula, and computed with in double precision (docs/model-choices.md).
 """
 
 from __future__ import annotations
@@ -107,6 +107,12 @@ def age_bands(scenario: Scenario, age: np.ndarray) -> np.ndarray:
     return np.maximum(np.searchsorted(minimums, age, side="right") - 1, 0)
 
 
+def decoded_frailty(codes: np.ndarray) -> np.ndarray:
+    """Frailties from their 16-bit codes: ``2**(e - 48) · (1 + m/1024)``, ``e`` the top 6 bits, ``m`` the low 10."""
+    codes = codes.astype(np.int64)
+    return np.ldexp(1.0 + (codes & 1023) / 1024.0, (codes >> 10) - 48)
+
+
 def clamp(x: float, lo: float, hi: float) -> float:
     """``x`` clamped into ``[lo, hi]``."""
     return min(max(x, lo), hi)
@@ -172,7 +178,7 @@ def reference_day(
     dissent_unchilled = 0.0
     dissent_p_unchilled: np.ndarray | None = None
     for b, (name, beh) in enumerate(behaviours):
-        p = beh.base_rate * s["frailty"][b].astype(np.float64)  # stored in single, used in double precision
+        p = beh.base_rate * decoded_frailty(s["frailty"][b])
         if beh.age_multiplier is not None:
             p = p * np.array(beh.age_multiplier)[band]
         if beh.points < 0:

@@ -15,7 +15,7 @@ import pytest
 from conftest import NO_ADAPTATION, only, scenario, simulate
 from trustsim.engine import Simulation
 from trustsim.mechanisms.scoring import recovery_rate
-from trustsim.population import initialise
+from trustsim.population import frailty_values, initialise
 from trustsim.scenario import read_raw, validate
 
 SIGMAS = 4.5
@@ -29,7 +29,7 @@ def within(observed: float, expected: float, variance: float) -> bool:
 def test_committed_jaywalks_match_rate_times_frailty_without_deterrence() -> None:
     s = scenario("china_scs", *NO_ADAPTATION, agents=20_000, days=40)
     metrics = simulate(s)
-    p = np.minimum(0.02 * initialise(s).frailty[0], 1.0)
+    p = np.minimum(0.02 * frailty_values(initialise(s).frailty[0]), 1.0)
     total = metrics["committed_jaywalk"].sum()
     assert within(total, s.run.days * p.sum(), s.run.days * (p * (1 - p)).sum())
     # and ≈ N·0.02 per day, up to the sampling of frailties (mean 1, sd 1/sqrt(2N))
@@ -66,7 +66,7 @@ def test_payment_channel_sees_only_cashless_agents() -> None:
     s = scenario("china_scs", *NO_ADAPTATION, agents=20_000, days=30)
     m = simulate(s)
     pop = initialise(s)
-    p = np.minimum(0.05 * pop.frailty[3], 1.0)
+    p = np.minimum(0.05 * frailty_values(pop.frailty[3]), 1.0)
     expected = s.run.days * p[pop.cashless].sum()  # payment coverage 1.0
     assert within(m["observed_imported_purchase"].sum(), expected, s.run.days * (p * (1 - p))[pop.cashless].sum())
 
@@ -78,7 +78,7 @@ def test_court_listings_per_year_from_late_payment() -> None:
         agents=20_000, days=365,
     )  # fmt: skip
     m = simulate(s)
-    p = np.minimum(0.002 * initialise(s).frailty[1], 1.0)
+    p = np.minimum(0.002 * frailty_values(initialise(s).frailty[1]), 1.0)
     per_day = p.sum() * 0.9 * 0.02  # committed × finance coverage × escalation
     # court-listed agents leave the next day; a second judgment while listed is no entry (rare)
     expected = s.run.days * per_day
@@ -98,7 +98,7 @@ def test_mean_score_follows_recovery_and_constant_drift_to_steady_state() -> Non
     )  # fmt: skip
     m = simulate(s)
     rho = recovery_rate(half_life)
-    p = np.minimum(rate * initialise(s).frailty[1], 1.0)
+    p = np.minimum(rate * frailty_values(initialise(s).frailty[1]), 1.0)
     drift = points * p
     k = np.arange(1, s.run.days + 1)[:, None]
     expected = 1000 + (drift / rho * (1 - (1 - rho) ** k)).mean(axis=1)

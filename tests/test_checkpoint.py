@@ -23,6 +23,8 @@ import trustsim
 from conftest import scenario
 from trustsim.engine import Simulation
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
+from trustsim.network import CUT
+from trustsim.population import frailty_values
 from trustsim.rng import LANES, lane_uniform_array
 from trustsim.store import CHECKPOINT_FORMAT, RunDirectory, agent_batches, agent_table, checkpoints
 
@@ -185,7 +187,7 @@ def test_a_branch_that_rewards_a_behaviour_no_longer_divides_its_rate_by_an_old_
     branch = Simulation(rewarded, start=saved)
     branch.step()
     committed = (branch.today.outcomes.committed.astype(np.uint64) >> np.uint64(b)) & np.uint64(1) != 0
-    frailty = branch.world.population.frailty[b].astype(np.float64)
+    frailty = frailty_values(branch.world.population.frailty[b])
     rate = np.minimum(rewarded.behaviours["late_payment"].base_rate * frailty, 1.0)
     draws = lane_uniform_array(3, "beh", 2, np.arange(20_000), b // LANES, b % LANES)
     assert np.array_equal(committed, alive & (draws < rate))
@@ -363,7 +365,8 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
         (lambda a: a["network__offsets"].__setitem__(2, 2**40), "network rows inconsistent"),
         (lambda a: a["network__offsets"].__setitem__(2, -5), "network rows inconsistent"),
         # one slot of an edge cut, its twin not: the two ends disagree
-        (lambda a: a["network__active"].__setitem__(0, ~a["network__active"][0]), "network rows inconsistent"),
+        (lambda a: a["network__neighbours"].__setitem__(0, a["network__neighbours"][0] | CUT),
+         "network rows inconsistent"),
         # the first edge of row 5 moved: the edge indices would no longer be lexicographic
         (lambda a: a["network__edge_start"].__setitem__(5, a["network__edge_start"][5] + 1),
          "network rows inconsistent"),

@@ -185,7 +185,7 @@ def test_memory_plan_counts_what_the_device_holds() -> None:
                  world.regions.members, world.regions.position, world.regions.tree]  # fmt: skip
     net = world.network
     agent_bytes = sum(a.nbytes for a in per_agent) + net.offsets.nbytes + net.edge_start.nbytes
-    edge_bytes = net.neighbours.nbytes + net.active.nbytes
+    edge_bytes = net.neighbours.nbytes
     n, e = s.run.agents, simulation.memory_plan.edges
     assert abs(agent_bytes - n * bytes_per_agent(s)) <= 64  # the +1 of offsets, the last partial block, R tree roots
     assert edge_bytes == e * bytes_per_edge()
@@ -229,7 +229,7 @@ def test_cli_gpu_run_prints_its_plan_and_samples_agents(tmp_path: Path) -> None:
     assert done.stdout.index("GPU memory plan for 300 agents") < done.stdout.index("run written to")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["backend"] == "gpu" and manifest["options"]["backend"] == "gpu"
-    assert manifest["gpu"]["bytes_per_edge"] == 10  # two slots: a neighbour id (4) and an active flag (1)
+    assert manifest["gpu"]["bytes_per_edge"] == 8  # two slots, each a neighbour id (4) whose sign bit is the cut flag
     agents = pd.read_parquet(out / "agents.parquet")
     traced = set(pd.read_parquet(out / "trace.parquet")["id"])
     assert traced and traced <= set(agents["id"])  # the report's story needs the traced agents' rows

@@ -24,7 +24,7 @@ from trustsim.mechanisms.rollout import coverage_table
 from trustsim.mechanisms.scoring import ScoringPhase
 from trustsim.metrics import StateCounting, reduce_on_host
 from trustsim.network import from_edge_arrays
-from trustsim.population import initialise, region_quotas
+from trustsim.population import frailty_values, initialise, region_quotas
 from trustsim.rng import uniform_array
 from trustsim.scenario import Scenario, branch_problems, load_scenario
 from trustsim.world import World
@@ -133,7 +133,7 @@ def test_the_age_multiplier_changes_the_committed_rate_by_its_factor() -> None:
         sim = Simulation(s)
         population = sim.world.population
         b = list(s.behaviours).index("jaywalk")
-        p_plain = s.behaviours["jaywalk"].base_rate * population.frailty[b].astype(np.float64)
+        p_plain = s.behaviours["jaywalk"].base_rate * frailty_values(population.frailty[b])
         band = (population.age >= 40).astype(int)
         sim.step()
         committed = (sim.today.outcomes.committed >> b) & 1

@@ -12,6 +12,7 @@ from conftest import scenario
 from trustsim.checks import InvariantError
 from trustsim.day import Day
 from trustsim.engine import Simulation
+from trustsim.network import CUT, ID_BITS
 from trustsim.scenario import shipped_scenarios
 from trustsim.world import World
 
@@ -44,11 +45,11 @@ def _score_above_max(sim: Simulation) -> None:
 
 def _reconnect(sim: Simulation) -> None:
     net = sim.world.network
-    slot = int(np.flatnonzero(~net.active)[0])  # a cut friendship comes back on both ends, the degrees untouched
+    slot = int(np.flatnonzero(net.neighbours < 0)[0])  # a cut friendship comes back on both ends, degrees untouched
     i = int(np.searchsorted(net.offsets, slot, side="right") - 1)
-    v = int(net.neighbours[slot])
-    twin = net.offsets[v] + int(np.flatnonzero(net.neighbours[net.offsets[v] : net.offsets[v + 1]] == i)[0])
-    net.active[[slot, twin]] = True
+    v = int(net.neighbours[slot] & ID_BITS)
+    twin = net.offsets[v] + int(np.flatnonzero(net.neighbours[net.offsets[v] : net.offsets[v + 1]] == i | CUT)[0])
+    net.neighbours[[slot, twin]] = v, i
 
 
 def _unsanction(sim: Simulation) -> None:

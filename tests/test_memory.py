@@ -31,9 +31,11 @@ def test_an_absurd_number_of_agents_is_refused_with_the_largest_size_that_fits(t
     assert 2 <= suggested < 2_000_000_000
 
 
-def test_absurd_days_are_refused_naming_days() -> None:
+def test_absurd_days_are_refused_naming_days_and_the_limit() -> None:
     done = cli("run", "china_scs", "--agents", "100", "--days", "100000000000000")
-    assert done.returncode == 2 and "lower --days" in done.stderr and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "run.days" in lines[0] and "less than or equal to 32767" in lines[0]
 
 
 def test_the_largest_fitting_size_fits_and_a_tenth_more_does_not() -> None:
@@ -108,7 +110,7 @@ def test_the_estimate_counts_exactly_the_arrays_of_the_state_table_and_the_day()
     assert 1000 * scratch_bytes_per_agent(6) == sum(a.nbytes for a in day.outcomes) + day.score_next.nbytes
     # The manifest's bytes an agent are those of the arrays a running simulation holds.
     network = sim.world.network
-    held = {"state": population, "network": (network.offsets, network.neighbours, network.edge_start, network.active)}
+    held = {"state": population, "network": (network.offsets, network.neighbours, network.edge_start)}
     summary = estimate(s).summary()
     assert summary["state_bytes_per_agent"] == sum(a.nbytes for a in held["state"]) / 1000
     assert summary["network_bytes_per_agent"] == pytest.approx(sum(a.nbytes for a in held["network"]) / 1000, abs=0.1)

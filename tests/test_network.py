@@ -14,6 +14,7 @@ import pytest
 
 from trustsim.errors import InputFileError
 from trustsim.network import (
+    CUT,
     Network,
     build_network,
     edge_file,
@@ -31,11 +32,11 @@ from trustsim.rng import stream_id, uniform
 # --------------------------------------------------------------------------- helpers
 
 
-def test_network_bytes_count_a_neighbour_and_a_flag_per_slot_and_two_row_starts_per_agent() -> None:
-    assert network_dtypes() == {"offsets": np.int64, "neighbours": np.int32, "edge_start": np.int64, "active": np.bool_}
-    assert network_bytes(10, 5) == 2 * 5 * (4 + 1) + 11 * (8 + 8)
+def test_network_bytes_count_a_neighbour_per_slot_and_two_row_starts_per_agent() -> None:
+    assert network_dtypes() == {"offsets": np.int64, "neighbours": np.int32, "edge_start": np.int64}
+    assert network_bytes(10, 5) == 2 * 5 * 4 + 11 * (8 + 8)
     net = small_world(1000, 10, 0.1, 1)
-    held = sum(getattr(net, name).nbytes for name in ("offsets", "neighbours", "edge_start", "active"))
+    held = sum(getattr(net, name).nbytes for name in ("offsets", "neighbours", "edge_start"))
     assert held == network_bytes(1000, net.n_edges)
 
 
@@ -46,7 +47,7 @@ def check_network(net: Network) -> None:
     assert net.offsets.dtype == np.int64 and net.offsets.shape == (n + 1,)
     assert net.neighbours.dtype == np.int32 and net.neighbours.shape == (2 * e,)
     assert net.edge_start.dtype == np.int64 and net.edge_start.shape == (n + 1,)
-    assert net.active.dtype == np.bool_ and net.active.shape == (2 * e,) and net.active.all()
+    assert np.all(net.neighbours >= 0)  # no edge is cut yet
     assert net.is_consistent()
     edge_of_slot = net.edge_of_slots()
     assert np.all(net.src < net.dst), "self-loop or unnormalised pair"
@@ -224,12 +225,14 @@ def test_small_world_built_from_the_lattice_equals_the_general_build(n: int, k: 
 
 def test_cutting_an_edge_flags_both_slots_and_keeps_every_index() -> None:
     net = small_world(200, 6, 0.3, 4)
-    edges_before, degree = net.edge_of_slots(), net.degree().astype(np.int32)
+    edges_before, degree, ids = net.edge_of_slots(), net.degree().astype(np.int32), net.neighbours.copy()
     rng = np.random.default_rng(1)
     for u in rng.choice(200, 40, replace=False):
         live = np.flatnonzero(net.active[net.offsets[u] : net.offsets[u + 1]])
         if live.size:
-            cut_edge(int(u), int(net.offsets[u] + live[0]), net.offsets, net.neighbours, net.active, degree)
+            cut_edge(int(u), int(net.offsets[u] + live[0]), net.offsets, net.neighbours, degree)
+    np.testing.assert_array_equal(net.friend_ids(), ids)  # a cut slot still names its friend
+    np.testing.assert_array_equal(net.neighbours < 0, ~net.active)  # the sign bit is the flag
     assert net.is_consistent()  # both slots of every edge agree
     np.testing.assert_array_equal(net.edge_of_slots(), edges_before)  # rows and indices never move
     np.testing.assert_array_equal(net.active_degree(), degree)
@@ -238,10 +241,10 @@ def test_cutting_an_edge_flags_both_slots_and_keeps_every_index() -> None:
     src, dst = net.edge_ends()
     for e in np.flatnonzero(cut):  # each cut edge's two slots are the inactive ones
         for u, v in ((src[e], dst[e]), (dst[e], src[e])):
-            row = net.neighbours[net.offsets[u] : net.offsets[u + 1]]
-            assert not net.active[net.offsets[u] + np.searchsorted(row, v)]
+            row = ids[net.offsets[u] : net.offsets[u + 1]]
+            assert net.neighbours[net.offsets[u] + np.searchsorted(row, v)] == v | CUT
     u = src[np.flatnonzero(cut)[0]]
-    net.active[net.offsets[u] : net.offsets[u + 1]] = True  # a cut undone on one end only
+    net.neighbours[net.offsets[u] : net.offsets[u + 1]] = ids[net.offsets[u] : net.offsets[u + 1]]  # undone on one end
     assert not net.is_consistent()
 
 

@@ -89,8 +89,8 @@ class Outcomes(NamedTuple):
     attributed: Any  # mask: own instances observed and attributed to the agent (B)
     misattributed: Any  # mask: own camera instances pinned on somebody else (B)
     wrongly_received: Any  # mask: behaviours whose misattributed points landed on the agent (B)
-    landed_points: Any  # float64: points of misattributions that stand; zero outside phases B–C
-    landed_wrongful: Any  # float64: their negative part (Δw); zero outside phases B–C
+    landed_points: Any  # float32: points of misattributions that stand; zero outside phases B–C
+    landed_wrongful: Any  # float32: their negative part (Δw); zero outside phases B–C
     status: Any  # uint8: ENTERED | JUDGED | SANCTIONED | WRONGLY_SANCTIONED | TOUCHED | LEAVING (D, E)
 
 
@@ -138,8 +138,8 @@ class Day:
             attributed=zeros(n_agents, mask),
             misattributed=zeros(n_agents, mask),
             wrongly_received=zeros(n_agents, mask),
-            landed_points=zeros(n_agents, np.float64),
-            landed_wrongful=zeros(n_agents, np.float64),
+            landed_points=zeros(n_agents, np.float32),  # as the score they go into
+            landed_wrongful=zeros(n_agents, np.float32),
             status=zeros(n_agents, np.uint8),
         )
         tallies = Tallies(

@@ -297,13 +297,14 @@ def _network_problems(state: SavedState, n: int) -> list[str]:
     wrong = [name for name, dtype in network_dtypes().items() if net[name].dtype != dtype or net[name].ndim != 1]
     if wrong or state.degree.dtype != DEGREE or state.degree.shape != (n,):
         return [f"network arrays of the wrong type or shape: {wrong or ['degree']}"]
-    offsets, active = net["offsets"], net["active"]
+    offsets, neighbours = net["offsets"], net["neighbours"]
+    rows_fit = offsets.shape == (n + 1,)
     checks = {
-        "offsets": offsets.shape == (n + 1,) and net["edge_start"].shape == (n + 1,),
-        "edge count": net["neighbours"].shape == active.shape and active.shape[0] % 2 == 0,
+        "offsets": rows_fit and net["edge_start"].shape == (n + 1,),
+        "edge count": neighbours.shape[0] % 2 == 0 and (not rows_fit or offsets[-1] == neighbours.shape[0]),
     }
     if all(checks.values()):
-        network = Network(n, offsets, net["neighbours"], net["edge_start"], active)
+        network = Network(n, offsets, neighbours, net["edge_start"])
         checks["rows"] = network.is_consistent()
         if checks["rows"]:
             checks["active degrees"] = bool(np.array_equal(network.active_degree(), state.degree))

@@ -23,6 +23,8 @@ scenario leaves every other agent attribute unchanged.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple, get_type_hints
 
@@ -43,6 +45,7 @@ class Column:
     section: str  # of docs/model.md
     per_behaviour: bool = False  # shape (B, N), one row per behaviour in scenario order; else (N,)
     gap_of: str | None = None  # stored as 1 − this variable of the model; outputs give the variable
+    decoded_by: Callable[[np.ndarray], np.ndarray] | None = None  # stored as codes; this gives the values
 
     def shape(self, n_agents: int, n_behaviours: int) -> tuple[int, ...]:
         """The array's shape for ``n_agents`` agents and ``n_behaviours`` behaviours."""
@@ -53,27 +56,74 @@ class Column:
         return np.dtype(self.dtype).itemsize * (n_behaviours if self.per_behaviour else 1)
 
 
+FRAILTY_MIN_EXPONENT = -48
+"""The smallest frailty stored is ``2**-48``; the largest just below ``2**15`` (:func:`frailty_code`)."""
+
+_FRAILTY_MANTISSA = 1024  # 10 stored bits of mantissa: a relative step of 2**-10, a rounding of at most 2**-11
+_FRAILTY_TOP = 62 * _FRAILTY_MANTISSA + _FRAILTY_MANTISSA - 1  # exponents 0 … 62 above the smallest
+
+
+@nb.njit(inline="always", cache=True)
+def frailty_of(code: int) -> float:
+    """The frailty a 16-bit code stands for: ``2**(e - 48) · (1 + m/1024)`` with ``e = code >> 10``, ``m`` its
+    low 10 bits (exact in double and in single precision; only shifts, a product and conversions, so the
+    drawing loops that read it still vectorise)."""
+    c = np.int64(code)
+    return np.float64(np.int64(1) << (c >> 10)) * np.float64(_FRAILTY_MANTISSA + (c & 1023)) * 2.0**-58
+
+
+@nb.njit(cache=True)
+def frailty_code(value: float) -> np.uint16:
+    """The code of the frailty nearest ``value`` (round to nearest, ties to even): 10 bits of mantissa and 6 of
+    exponent, so within 2**-11 of ``value`` relatively; values beyond the range are clamped to its ends."""
+    if not value > 2.0**FRAILTY_MIN_EXPONENT:  # also NaN, which a Gamma draw never is
+        return np.uint16(0)
+    mantissa, exponent = math.frexp(value)  # value = mantissa · 2**exponent, 0.5 ≤ mantissa < 1
+    e = exponent - 1 - FRAILTY_MIN_EXPONENT
+    m = np.int64(np.rint((2.0 * mantissa - 1.0) * _FRAILTY_MANTISSA))
+    if m == _FRAILTY_MANTISSA:  # rounded up to the next power of two
+        e, m = e + 1, 0
+    return np.uint16(min(e * _FRAILTY_MANTISSA + m, _FRAILTY_TOP))
+
+
+@nb.njit(parallel=True, cache=True)
+def _decode_frailties(codes: np.ndarray, out: np.ndarray) -> None:
+    for j in nb.prange(codes.shape[0]):
+        out[j] = frailty_of(codes[j])
+
+
+def frailty_values(codes: np.ndarray) -> np.ndarray:
+    """The frailties (float64, same shape) that the 16-bit ``codes`` stand for (:func:`frailty_of`)."""
+    flat = np.ascontiguousarray(codes).reshape(-1)
+    out = np.empty(flat.shape[0], dtype=np.float64)
+    _decode_frailties(flat, out)
+    return out.reshape(codes.shape)
+
+
 class Population(NamedTuple):
     """Every agent attribute and state variable of docs/model.md §1, one array each.
 
     A named tuple of arrays, so that kernels on both backends take it as one record.
-    ``frailty`` is stored in single precision (it is read for every behaviour of every
-    agent every day, so its size sets phase A's speed); arithmetic on it is in double.
+    ``frailty`` is stored as a 16-bit code (:func:`frailty_code`, read back by
+    :func:`frailty_of`: within 2**-11 of the Gamma draw), since it is read for every
+    behaviour of every agent every day and is the largest array of the state;
+    arithmetic on it is in double.
     """
 
-    region: Annotated[Any, Column(np.int32, "region 0 … R-1", "§1")]
+    region: Annotated[Any, Column(np.int16, "region 0 … R-1", "§1")]
     income_decile: Annotated[Any, Column(np.int8, "income decile 0 … 9", "§1")]
     outspoken: Annotated[Any, Column(np.bool_, "posts criticism far more often", "§1")]
     privacy_minded: Annotated[Any, Column(np.bool_, "may opt out of the connected life", "§1")]
     cashless: Annotated[Any, Column(np.bool_, "pays by phone, so purchases are visible", "§1")]
-    frailty: Annotated[Any, Column(np.float32, "multiplier of each behaviour's base rate", "§1", True)]
+    frailty: Annotated[Any, Column(np.uint16, "multiplier of each behaviour's base rate", "§1", True,
+                                   decoded_by=frailty_values)]  # fmt: skip
     score: Annotated[Any, Column(np.float32, "the social credit score", "§5")]
     wrongful: Annotated[Any, Column(np.float32, "part of the score's deficit owed to unearned points", "§5")]
     blacklisted: Annotated[Any, Column(np.bool_, "on the public list", "§6")]
     court_listed: Annotated[Any, Column(np.bool_, "listed by a court", "§6")]
     listed_wrongly: Annotated[Any, Column(np.bool_, "listed by score only because of wrongful points", "§6")]
-    listed_day: Annotated[Any, Column(np.int32, "day of (first) listing; -1 when not listed", "§6")]
-    days_above_exit: Annotated[Any, Column(np.int32, "consecutive days at or above the exit score", "§6")]
+    listed_day: Annotated[Any, Column(np.int16, "day of (first) listing; -1 when not listed", "§6")]
+    days_above_exit: Annotated[Any, Column(np.int16, "consecutive days at or above the exit score", "§6")]
     deterrence_gap: Annotated[Any, Column(np.float32, "1 − deterrence: how far the multiplier on each negative "
                                           "behaviour's rate is below 1", "§7.1", True, "deterrence")]  # fmt: skip
     chill_gap: Annotated[Any, Column(np.float32, "1 − chill: how far the multiplier on dissent is below 1", "§7.2",
@@ -150,7 +200,7 @@ def _deal_regions(quotas: np.ndarray, seed: int) -> np.ndarray:
 def _frailty(shape: float, seed: int, streams: np.ndarray, out: np.ndarray) -> None:
     for i in nb.prange(out.shape[1]):
         for b in range(streams.shape[0]):
-            out[b, i] = gamma_unit_mean(shape, seed, streams[b], i)
+            out[b, i] = frailty_code(gamma_unit_mean(shape, seed, streams[b], i))
 
 
 def _frailties(shape: float, seed: int, streams: np.ndarray, n_agents: int) -> np.ndarray:

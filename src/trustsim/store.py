@@ -56,7 +56,7 @@ TRACE = "trace.parquet"
 GROUPS = "groups.parquet"
 REPORT = "report.html"
 CHECKPOINTS = "checkpoints"
-CHECKPOINT_FORMAT = 5
+CHECKPOINT_FORMAT = 6
 _CHECKPOINT_NAME = re.compile(r"^day-(\d+)\.npz$")
 
 
@@ -260,8 +260,8 @@ def read_checkpoint_header(path: str | Path) -> CheckpointHeader:
     try:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(archive["meta"].tobytes().decode())
-        if isinstance(meta, dict) and meta.get("format") in (1, 2, 3, 4):
-            raise ValueError(f"written by an older trustsim (format {meta['format']}: other behaviour draws and "
+        if isinstance(meta, dict) and meta.get("format") in (1, 2, 3, 4, 5):
+            raise ValueError(f"written by an older trustsim (format {meta['format']}: other draws, agent arrays or "
                              "network arrays); run it again")  # fmt: skip
         if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"a header of format {CHECKPOINT_FORMAT} is missing")
@@ -342,7 +342,7 @@ BOOKKEEPING = ("denials_since_row", "wrongful_since_row")
 """State arrays that only count towards the next row of groups.parquet: not in the agent table."""
 
 
-AGENT_ROWS_PER_BATCH = 1 << 20
+AGENT_ROWS_PER_BATCH = 1 << 16
 """Rows of the agent table built and written at a time (one Parquet row group each, as
 ``pq.write_table``'s default): writing ``agents.parquet`` holds one batch, about
 (64 + 16·behaviours) bytes a row, never the whole table (:func:`trustsim.memory.estimate`)."""
@@ -388,12 +388,14 @@ def _agent_batch(
     for name, whole in population.arrays().items():
         if name in BOOKKEEPING or (name == "age" and scenario.ages is None):
             continue
-        values = whole[..., rows]
-        if STATE[name].gap_of is not None:  # deterrence and chill, kept as 1 − x, are written as x
-            name, values = STATE[name].gap_of, 1.0 - values.astype(np.float64)
+        values, column = whole[..., rows], STATE[name]
+        if column.gap_of is not None:  # deterrence and chill, kept as 1 − x, are written as x
+            name, values = column.gap_of, 1.0 - values.astype(np.float64)
+        if column.decoded_by is not None:  # frailty, kept as a 16-bit code, is written as its value
+            values = column.decoded_by(values)
         if values.ndim == 2:
             for k, behaviour in enumerate(scenario.behaviours):
-                # Written as double whatever the storage (frailty is float32 in memory),
+                # Written as double whatever the storage (deterrence is float32 in memory),
                 # so the file's schema does not follow the engine's layout.
                 columns[f"{name}_{behaviour}"] = values[k].astype(np.float64)
         else:

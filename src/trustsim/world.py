@@ -128,15 +128,13 @@ def alive_at_rank(k: int, r: int, index: RegionIndex) -> int:
 
 
 @nb.njit(cache=True)
-def _separate_families(
-    offsets: np.ndarray, neighbours: np.ndarray, active: np.ndarray, degree: np.ndarray, member_of: np.ndarray
-) -> None:
+def _separate_families(offsets: np.ndarray, neighbours: np.ndarray, degree: np.ndarray, member_of: np.ndarray) -> None:
     """Cut every edge between two adults of one household: they are family, not friends (docs/model.md §14)."""
     for u in range(degree.shape[0]):
         for slot in range(offsets[u], offsets[u + 1]):
-            v = neighbours[slot]
-            if v > u and active[slot] and member_of[v] == member_of[u]:
-                cut_edge(u, slot, offsets, neighbours, active, degree)
+            v = neighbours[slot]  # negative once cut
+            if v > u and member_of[v] == member_of[u]:
+                cut_edge(u, slot, offsets, neighbours, degree)
 
 
 def world_bytes_per_agent() -> int:
@@ -155,7 +153,7 @@ DEGREE = np.int32
 class World:
     """Everything that persists from one day to the next.
 
-    The network's ``active`` flags fall as edges are cut (see
+    The network's slots are flagged as their edges are cut (see
     :func:`trustsim.network.cut_edge`): agent ``i``'s friends are the active slots of its
     row, ``degree[i]`` of them.
     """
@@ -188,8 +186,7 @@ class World:
         if degree is None:
             degree = network.degree().astype(DEGREE)
             if households.member_of.shape[0]:
-                _separate_families(network.offsets, network.neighbours, network.active, degree,
-                                   households.member_of)  # fmt: skip
+                _separate_families(network.offsets, network.neighbours, degree, households.member_of)
         return cls(
             scenario=scenario,
             population=population,

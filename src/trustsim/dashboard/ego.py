@@ -4,7 +4,7 @@ Rings: the agent (ring 0), every friend it ever had (ring 1: active and cut; at 
 :data:`RING1_CAP`, the lowest ids, for a hub of a scale-free network), and up
 to ``cap`` friends-of-friends (ring 2, the first met when walking ring 1 in id order,
 each ring-1 row's active friends before its cut ones). Edges are those among the
-shown agents; an edge is *active* when its CSR slot's ``active`` flag is still set
+shown agents; an edge is *active* when its CSR slot's cut flag (the entry's sign bit) is still clear
 (see :func:`trustsim.network.cut_edge`).
 The layout is deterministic: concentric rings, ring 1 evenly spaced in id order,
 each ring-2 agent placed next to the first ring-1 friend it was reached from.
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from trustsim.network import ID_BITS
 from trustsim.world import World
 
 RING2_CAP = 60
@@ -55,9 +56,10 @@ def _row(world: World, i: int) -> tuple[np.ndarray, np.ndarray]:
     """
     net = world.network
     start, end = int(net.offsets[i]), int(net.offsets[i + 1])
-    order = np.argsort(~net.active[start:end], kind="stable")  # active friends first, each part in id order
-    neighbours = net.neighbours[start:end][order].astype(np.int64)
-    active = net.active[start:end][order]
+    entries = net.neighbours[start:end]  # with the sign bit set once the edge is cut
+    order = np.argsort(entries < 0, kind="stable")  # active friends first, each part in id order
+    active = entries[order] >= 0
+    neighbours = (entries[order] & ID_BITS).astype(np.int64)
     member_of = world.households.member_of
     if member_of.shape[0]:
         friends = member_of[neighbours] != member_of[i]

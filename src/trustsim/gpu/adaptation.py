@@ -13,7 +13,10 @@
    the one with the smaller id. Degrees and the region index's counts go down by
    integer atomics, exact in any order.
 
-Cut edges are flagged in place (an ``active`` byte per CSR slot, :mod:`trustsim.gpu.state`).
+Cut edges are flagged in place: both slots' entries get their sign bit set (``id | CUT``,
+:func:`trustsim.network.friend_of`), each slot written by one thread only. A thread's
+binary search for a twin may read entries another thread is flagging; it compares ids,
+which flagging leaves unchanged.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from trustsim.mechanisms.adaptation import (
     leaves_with_household,
     unfriends,
 )
-from trustsim.network import edge_of
+from trustsim.network import CUT, edge_of, is_active
 from trustsim.network.graph import twin_slot
 from trustsim.scenario import CAMERA, Scenario
 from trustsim.world import leave_index
@@ -52,27 +55,28 @@ class DeviceAdaptationPhase:
         pop, net, out = world.population, world.network, day.outcomes
         launch = (blocks(world.n_agents), THREADS)
         _adapt[launch](world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out,
-                       (net.offsets, net.neighbours, net.active, world.degree), world.households)  # fmt: skip
+                       (net.offsets, net.neighbours, world.degree), world.households)  # fmt: skip
         if self.unfriending:
             _unfriend[launch](world.seed, day.t, self.params, pop.blacklisted, net.offsets, net.neighbours,
-                              net.edge_start, net.active, world.degree)  # fmt: skip
+                              net.edge_start, world.degree)  # fmt: skip
         if self.together:
             _leave_together[launch](self.params, world.households, pop.emigrated, out.status)
-        _emigrate[launch](out.status, pop.emigrated, pop.region, net.offsets, net.neighbours, net.active,
-                          world.degree, world.regions)  # fmt: skip
+        _emigrate[launch](out.status, pop.emigrated, pop.region, net.offsets, net.neighbours, world.degree,
+                          world.regions)  # fmt: skip
 
 
 @kernel
 def _adapt(
     seed: int, t: int, params: Any, camera_coverage: Any, pop: Any, out: Any, network: Any, households: Any
 ) -> None:
-    offsets, neighbours, active, degree = network
+    offsets, neighbours, degree = network
     i = cuda.grid(1)
     if i >= pop.emigrated.shape[0] or pop.emigrated[i]:
         return
     touched = 0
     for slot in range(offsets[i], offsets[i + 1]):
-        if active[slot] and out.status[neighbours[slot]] & TOUCHED:
+        entry = neighbours[slot]
+        if is_active(entry) and out.status[entry] & TOUCHED:
             touched += 1
     received = out.attributed[i] | out.wrongly_received[i]
     share = chilling_share(params, touched, degree[i], family_touched(households, i, out.status, pop.emigrated))
@@ -89,43 +93,42 @@ def _leave_together(params: Any, households: Any, emigrated: Any, status: Any) -
 
 
 @cuda.jit(device=True)
-def _cut(u: int, v: int, slot: int, twin: int, active: Any, degree: Any) -> None:
+def _cut(u: int, v: int, slot: int, twin: int, neighbours: Any, degree: Any) -> None:
     """Cut the active edge ``(u, v)`` in ``u``'s ``slot`` and ``v``'s ``twin`` slot.
 
     (The kernel finds the twin: under the simulator only a kernel's own calls of the
     model's rules run as Python, see :func:`trustsim.gpu.common.kernel`.)
     """
-    active[slot] = False
-    active[twin] = False
+    neighbours[slot] = v | CUT
+    neighbours[twin] = u | CUT
     cuda.atomic.sub(degree, u, 1)
     cuda.atomic.sub(degree, v, 1)
 
 
 @kernel
 def _unfriend(
-    seed: int, t: int, params: Any, blacklisted: Any, offsets: Any, neighbours: Any, edge_start: Any, active: Any,
-    degree: Any,
-) -> None:  # fmt: skip
+    seed: int, t: int, params: Any, blacklisted: Any, offsets: Any, neighbours: Any, edge_start: Any, degree: Any
+) -> None:
     u = cuda.grid(1)
     if u >= blacklisted.shape[0] or not blacklisted[u]:
         return
     for slot in range(offsets[u], offsets[u + 1]):
-        if (active[slot] and not blacklisted[neighbours[slot]]
+        v = neighbours[slot]
+        if (is_active(v) and not blacklisted[v]
                 and unfriends(params, seed, t, edge_of(offsets, neighbours, edge_start, u, slot))):  # fmt: skip
-            v = neighbours[slot]
-            _cut(u, v, slot, twin_slot(offsets, neighbours, v, u), active, degree)
+            _cut(u, v, slot, twin_slot(offsets, neighbours, v, u), neighbours, degree)
 
 
 @kernel
 def _emigrate(
-    status: Any, emigrated: Any, region: Any, offsets: Any, neighbours: Any, active: Any, degree: Any, index: Any
+    status: Any, emigrated: Any, region: Any, offsets: Any, neighbours: Any, degree: Any, index: Any
 ) -> None:
     i = cuda.grid(1)
     if i >= status.shape[0] or not status[i] & LEAVING:
         return
     emigrated[i] = True
     for slot in range(offsets[i], offsets[i + 1]):
-        v = neighbours[slot]
-        if active[slot] and not (status[v] & LEAVING and v < i):
-            _cut(i, v, slot, twin_slot(offsets, neighbours, v, i), active, degree)
+        v = neighbours[slot]  # an emigrant of smaller id may be flagging it: then it stays for that one to cut
+        if is_active(v) and not (status[v] & LEAVING and v < i):
+            _cut(i, v, slot, twin_slot(offsets, neighbours, v, i), neighbours, degree)
     leave_index(i, region[i], index)

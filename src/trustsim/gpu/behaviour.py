@@ -34,6 +34,7 @@ from trustsim.mechanisms.behaviour import (
     probability,
     unchilled_probability,
 )
+from trustsim.population import frailty_of
 from trustsim.rng import LANES
 from trustsim.scalar import tally
 from trustsim.scenario import Scenario
@@ -75,8 +76,9 @@ def _commit(seed: int, t: int, params: Any, pop: Any, committed: Any, counts: An
                 for lane in range(LANES):
                     b = LANES * block + lane
                     if b < n_behaviours:
-                        p = unchilled_probability(params, b, pop.frailty[b, i], band, pop.deterrence_gap[b, i],
-                                                  pop.advised[i], pop.outspoken[i])  # fmt: skip
+                        frailty = frailty_of(pop.frailty[b, i])
+                        p = unchilled_probability(params, b, frailty, band, pop.deterrence_gap[b, i], pop.advised[i],
+                                                  pop.outspoken[i])  # fmt: skip
                         unchilled += dissent_unchilled(params, b, p)
                         if commits(words[lane], probability(params, b, p, chill_of(pop.chill_gap[i]))):
                             mask |= bit(b)

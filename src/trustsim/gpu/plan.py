@@ -5,8 +5,8 @@ so it follows the layout: the agents' state (the state table
 :data:`trustsim.population.STATE`), the day's per-agent scratch
 (:meth:`trustsim.day.Day.allocate`), the active degree and the region index
 (:mod:`trustsim.world`), one float per block for ordered sums, and the CSR network
-with a 32-bit neighbour id and an ``active`` byte per slot and, per agent, its row's
-start and first edge. It is printed
+with a 32-bit neighbour id per slot (its sign bit the cut flag) and, per agent, its
+row's start and first edge. It is printed
 before a GPU run, and a run that does not fit the card is refused before anything is
 allocated.
 """
@@ -112,9 +112,8 @@ def bytes_per_agent(scenario: Scenario) -> float:
 
 
 def bytes_per_edge() -> int:
-    """Device bytes per edge: two CSR slots, each a neighbour id and an active flag (:mod:`.state`)."""
-    dtypes = network_dtypes()
-    return 2 * (np.dtype(dtypes["neighbours"]).itemsize + np.dtype(dtypes["active"]).itemsize)
+    """Device bytes per edge: two CSR slots, each a neighbour id whose sign bit says it is cut (:mod:`.state`)."""
+    return 2 * np.dtype(network_dtypes()["neighbours"]).itemsize
 
 
 def memory_plan(scenario: Scenario, edges: int, card_bytes: int, card_name: str) -> GpuMemoryPlan:

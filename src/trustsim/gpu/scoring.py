@@ -17,6 +17,7 @@ from trustsim.day import Day
 from trustsim.gpu.common import THREADS, blocks, kernel, to_device
 from trustsim.gpu.state import DeviceWorld
 from trustsim.mechanisms.scoring import ScoringParams, family_scores, friends_mean, update_agent
+from trustsim.network import is_active
 from trustsim.scenario import Scenario
 
 
@@ -31,7 +32,7 @@ class DeviceScoringPhase:
         """Update ``score`` and ``wrongful``; the new scores become ``population.score``."""
         net = world.network
         _update[blocks(world.n_agents), THREADS](self.params, self.contagion, world.population, day.outcomes,
-                                                 (net.offsets, net.neighbours, net.active, world.degree),
+                                                 (net.offsets, net.neighbours, world.degree),
                                                  world.households, day.score_next)  # fmt: skip
         start_of_day = world.population.score
         world.population = world.population._replace(score=day.score_next)
@@ -40,7 +41,7 @@ class DeviceScoringPhase:
 
 @kernel
 def _update(params: Any, contagion: bool, pop: Any, out: Any, network: Any, households: Any, score: Any) -> None:
-    offsets, neighbours, active, degree = network
+    offsets, neighbours, degree = network
     i = cuda.grid(1)
     if i >= score.shape[0]:
         return
@@ -54,11 +55,12 @@ def _update(params: Any, contagion: bool, pop: Any, out: Any, network: Any, hous
         odd = 0.0
         parity = 0
         for slot in range(offsets[i], offsets[i + 1]):
-            if active[slot]:
+            friend = neighbours[slot]
+            if is_active(friend):
                 if parity == 0:
-                    even += np.float64(pop.score[neighbours[slot]])
+                    even += np.float64(pop.score[friend])
                 else:
-                    odd += np.float64(pop.score[neighbours[slot]])
+                    odd += np.float64(pop.score[friend])
                 parity ^= 1
         family_total, family_count = family_scores(households, i, pop.score, pop.emigrated)
         mean = friends_mean(params, even, odd, degree[i], family_total, family_count, s)

@@ -3,8 +3,8 @@
 The device holds the same named arrays as the CPU engine (:class:`trustsim.population.
 Population`, the region index, and the day's :class:`trustsim.day.Day`, allocated by
 :func:`device_day`), with the same dtypes, so the kernels call the same rules on the
-same values, and the network in the same layout (rows in id order, an ``active`` flag
-per slot), so a GPU run can be checkpointed and resumed on either backend. One thing
+same values, and the network in the same layout (rows in id order, a cut slot's entry
+with its sign bit set), so a GPU run can be checkpointed and resumed on either backend. One thing
 differs: **counters** have :data:`~trustsim.gpu.common.COUNTER_ROWS` rows instead of
 one per chunk.
 """
@@ -32,9 +32,8 @@ class DeviceNetwork:
     """The host's :class:`~trustsim.network.Network` arrays on the device."""
 
     offsets: Any  # int64 (N + 1,)
-    neighbours: Any  # int32 (2E,)
+    neighbours: Any  # int32 (2E,): the sign bit set once the edge is cut
     edge_start: Any  # int64 (N + 1,)
-    active: Any  # bool (2E,)
 
 
 @dataclass

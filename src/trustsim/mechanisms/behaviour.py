@@ -21,7 +21,7 @@ import numpy as np
 
 from trustsim.day import CHUNK, Day
 from trustsim.households import YEAR, advance_ages, age_band, band_minimums
-from trustsim.population import Population
+from trustsim.population import Population, frailty_of
 from trustsim.rng import LANES, block_words, lane_uniform, stream_id
 from trustsim.scalar import lesser, pick
 from trustsim.scenario import Scenario
@@ -208,8 +208,8 @@ def _commit(
             if b == params.dissent:
                 # A separate loop: a float sum inside the drawing loop would stop it vectorising.
                 for i in range(lo, hi):
-                    p = unchilled_probability(params, b, frailty[i], bands[i - lo], gap[i], advised[i],
-                                              outspoken[i])  # fmt: skip
+                    p = unchilled_probability(params, b, frailty_of(frailty[i]), bands[i - lo], gap[i],
+                                              advised[i], outspoken[i])  # fmt: skip
                     total += pick(emigrated[i], 0.0, dissent_unchilled(params, b, p))
             counts[c, b] = count
         unchilled[c] = total
@@ -232,7 +232,7 @@ def _plain_word(params, b, first, last, words, frailty, gap, advised, emigrated)
     word = np.uint64(0)
     count = 0
     for i in range(first, last):
-        unchilled = unchilled_probability(params, b, frailty[i], 0, gap[i], advised[i], False)
+        unchilled = unchilled_probability(params, b, frailty_of(frailty[i]), 0, gap[i], advised[i], False)
         hit = (not emigrated[i]) & commits(words[i - first], probability(params, b, unchilled, 1.0))
         word |= np.uint64(hit) << np.uint64(i - first)
         count += hit
@@ -246,8 +246,8 @@ def _full_word(params, b, first, last, words, frailty, bands, gap, advised, emig
     word = np.uint64(0)
     count = 0
     for i in range(first, last):
-        unchilled = unchilled_probability(params, b, frailty[i], bands[i - first], gap[i], advised[i],
-                                          outspoken[i])  # fmt: skip
+        unchilled = unchilled_probability(params, b, frailty_of(frailty[i]), bands[i - first], gap[i],
+                                          advised[i], outspoken[i])  # fmt: skip
         hit = (not emigrated[i]) & commits(words[i - first], probability(params, b, unchilled, chill_of(chill_gap[i])))
         word |= np.uint64(hit) << np.uint64(i - first)
         count += hit

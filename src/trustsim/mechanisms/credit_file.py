@@ -91,7 +91,7 @@ class CreditFile:
             )
         # Phase C zeroes the landed wrongful points once applied: note them first.
         ids = np.flatnonzero(landed_wrongful).astype(np.int32)
-        self._wrongful_today = (ids, landed_wrongful[ids].copy())
+        self._wrongful_today = (ids, landed_wrongful[ids].astype(np.float64))
 
     def file_day(self, t: int) -> None:
         """After phase C of day ``t``: put the day's points (``today_points``) on file."""

@@ -41,6 +41,7 @@ import numpy as np
 from trustsim.day import Day, Outcomes, chunk_function, has
 from trustsim.households import Households, family_of
 from trustsim.mechanisms.credit_file import CreditFile
+from trustsim.network import friend_of, is_active
 from trustsim.population import Population
 from trustsim.prefetch import prefetch
 from trustsim.scalar import greater, lesser, pick, product
@@ -104,8 +105,8 @@ def points_today(params: ScoringParams, i: int, out: Outcomes) -> tuple[float, f
     delta = own_points(params, out.attributed[i])
     delta_wrongful = 0.0
     if out.wrongly_received[i] != 0:
-        delta += out.landed_points[i]
-        delta_wrongful = out.landed_wrongful[i]
+        delta += np.float64(out.landed_points[i])  # stored in single precision, added in double
+        delta_wrongful = np.float64(out.landed_wrongful[i])
         out.landed_points[i] = 0.0
         out.landed_wrongful[i] = 0.0
     return delta, delta_wrongful
@@ -220,7 +221,7 @@ class ScoringPhase:
             filed = (file.balance, file.expiring_points, file.expiring_wrongful, file.today_points)
         else:
             filed = (self._no_file, self._no_file, self._no_file, self._no_file)
-        _update(self.params, world.population, day.outcomes, (net.offsets, net.neighbours, net.active, world.degree),
+        _update(self.params, world.population, day.outcomes, (net.offsets, net.neighbours, world.degree),
                 world.households, filed, day.score_next)  # fmt: skip
         if file is not None:
             file.file_day(day.t)
@@ -278,7 +279,7 @@ def _friends_mean(
 @nb.njit(parallel=True, cache=True)
 def _update(
     params: ScoringParams, pop: Population, out: Outcomes,
-    network: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], households: Households,
+    network: tuple[np.ndarray, np.ndarray, np.ndarray], households: Households,
     filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], score: np.ndarray,
 ) -> None:  # fmt: skip
     n = score.shape[0]
@@ -293,10 +294,10 @@ def _update(
 @chunk_function
 def _update_block(
     lo: int, hi: int, params: ScoringParams, pop: Population, out: Outcomes,
-    network: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], households: Households,
+    network: tuple[np.ndarray, np.ndarray, np.ndarray], households: Households,
     filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], score: np.ndarray, friend_scores: np.ndarray,
 ) -> None:  # fmt: skip
-    offsets, neighbours, active, degree = network
+    offsets, neighbours, degree = network
     housed = households.member_of.shape[0] != 0
     score_start, wrongful, emigrated = pop.score, pop.wrongful, pop.emigrated
     balance, expiring_points, expiring_wrongful, today_points = filed
@@ -305,19 +306,22 @@ def _update_block(
     # First the active friends of the block's rows are gathered in one flat loop: its loads
     # are independent, so the CPU keeps many cache misses in flight, which a loop over
     # rows of varying length (one mispredicted exit per row) would not. Every slot is
-    # written and only an active one kept (no branch): agent i's active friends, in id
+    # written and only an active one kept (no branch: a cut slot's entry is its friend's id
+    # with the sign bit set, friend_of reads the id back): agent i's active friends, in id
     # order, fill the buffer from the sum of the active degrees before it in the block.
     first = offsets[lo]
     slots = friend_scores.shape[0]
     ahead = min(_AHEAD, slots)
     kept = 0
     for k in range(slots - ahead):
-        prefetch(score_start, neighbours[first + k + ahead])
-        friend_scores[kept] = score_start[neighbours[first + k]]
-        kept += active[first + k]
+        prefetch(score_start, friend_of(neighbours[first + k + ahead]))
+        entry = neighbours[first + k]
+        friend_scores[kept] = score_start[friend_of(entry)]
+        kept += is_active(entry)
     for k in range(slots - ahead, slots):
-        friend_scores[kept] = score_start[neighbours[first + k]]
-        kept += active[first + k]
+        entry = neighbours[first + k]
+        friend_scores[kept] = score_start[friend_of(entry)]
+        kept += is_active(entry)
     row = 0
     for i in range(np.uint64(lo), np.uint64(hi)):  # unsigned indices, as day.agents_of gives them
         s = score_start[i]

@@ -4,7 +4,8 @@ A network is an undirected simple graph over agents ``0 … N-1``. Its edges are
 indexed ``e = 0 … E-1`` in lexicographic order of the sorted pairs
 ``(src, dst)`` with ``src < dst``; that index is fixed for the run. The
 adjacency is also stored in CSR form, each agent's neighbours in increasing id
-order, with an active flag per slot; a slot's edge index is derived (:func:`edge_of`).
+order, a cut edge's slots holding ``id | CUT`` (the sign bit is the cut flag,
+:func:`friend_of`); a slot's edge index is derived (:func:`edge_of`).
 
 Every generator is a pure function of its parameters and the run's ``seed``: all
 randomness comes from the counter-based generator ``U(seed, stream, t, k, slot)``
@@ -35,15 +36,25 @@ import numpy as np
 from trustsim.errors import ScenarioError
 from trustsim.network.csr import from_edge_arrays
 from trustsim.network.edge_file import edge_file
-from trustsim.network.graph import NETWORK_ARRAYS, Network, cut_edge, edge_of, network_bytes, network_dtypes
+from trustsim.network.graph import (
+    CUT,
+    ID_BITS,
+    NETWORK_ARRAYS,
+    Network,
+    cut_edge,
+    edge_of,
+    friend_of,
+    is_active,
+    network_bytes,
+    network_dtypes,
+)
 from trustsim.network.regional_sbm import regional_sbm
 from trustsim.network.scale_free import scale_free
 from trustsim.network.small_world import small_world
 
 __all__ = [
-    "NETWORK_ARRAYS", "Network", "build_network", "cut_edge", "edge_file", "edge_of", "from_edge_arrays",
-    "network_bytes", "network_dtypes",
-    "regional_sbm", "scale_free", "small_world",
+    "CUT", "ID_BITS", "NETWORK_ARRAYS", "Network", "build_network", "cut_edge", "edge_file", "edge_of", "friend_of",
+    "from_edge_arrays", "is_active", "network_bytes", "network_dtypes", "regional_sbm", "scale_free", "small_world",
 ]  # fmt: skip
 
 

@@ -177,7 +177,7 @@ def _sw_csr(n: int, half: int, state: np.ndarray, new_keys: np.ndarray) -> Netwo
     dtypes = network_dtypes()
     neighbours = np.empty(2 * n_edges, dtype=dtypes["neighbours"])
     _sw_fill_rows(n, half, state, hi_keys, hstart, lo_keys, lstart, offsets, neighbours)
-    return Network(n, offsets, neighbours, estart, np.ones(2 * n_edges, dtype=dtypes["active"]))
+    return Network(n, offsets, neighbours, estart)
 
 
 def _rewired(n: int, k: int, p: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

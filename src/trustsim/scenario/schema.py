@@ -25,6 +25,10 @@ CHANNELS = ("camera", "payment", "online", "finance", "civic")
 ChannelName = Literal["camera", "payment", "online", "finance", "civic"]
 CAMERA, PAYMENT, ONLINE = (CHANNELS.index(name) for name in ("camera", "payment", "online"))
 MAX_SEED = 2**32 - 1
+MAX_DAYS = 2**15 - 1
+"""The longest run (about 90 years): a day, such as the day of listing, is stored in 16 bits."""
+MAX_REGIONS = 2**15 - 1
+"""The most regions: an agent's region is stored in 16 bits."""
 
 
 def _probability(value: float) -> float:
@@ -75,7 +79,7 @@ class RunSettings(Section):
     """Size and seed of a run, and how often who bears it is broken down by group."""
 
     agents: int = Field(ge=2, le=2**31 - 1, description="number of agents N (agent ids are 32-bit)")
-    days: int = Field(ge=1, description="number of simulated days T")
+    days: int = Field(ge=1, le=MAX_DAYS, description="number of simulated days T (at most 32,767: about 90 years)")
     seed: int = Field(ge=0, le=MAX_SEED, description="seed of every random stream (docs/model.md §9)")
     breakdown_every: int = Field(
         default=30, ge=1, description="days between the rows of groups.parquet (docs/model.md §15)"
@@ -378,7 +382,7 @@ class Scenario(Section):
     name: Name
     description: str
     run: RunSettings
-    regions: list[Region] = Field(min_length=1)
+    regions: list[Region] = Field(min_length=1, max_length=MAX_REGIONS)
     population: Population
     network: NetworkSpec
     channels: Channels

@@ -1,0 +1,71 @@
+"""The agents' state as stored: frailty's 16-bit code (docs/model-choices.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trustsim.population import FRAILTY_MIN_EXPONENT, frailty_code, frailty_of, frailty_values, initialise
+from trustsim.rng import gamma_unit_mean, stream_id
+from trustsim.scenario import load_scenario
+from trustsim.store import agent_table
+
+SMALLEST = 2.0**FRAILTY_MIN_EXPONENT
+TOP = 62 * 1024 + 1023  # the largest code: exponent 62 above the smallest, every mantissa bit set
+
+
+def test_every_code_stands_for_two_to_its_exponent_times_one_plus_its_mantissa() -> None:
+    codes = np.arange(TOP + 1, dtype=np.uint16)
+    expected = np.ldexp(1.0 + (codes & 1023) / 1024.0, (codes.astype(np.int64) >> 10) + FRAILTY_MIN_EXPONENT)
+    assert np.array_equal(frailty_values(codes), expected)
+    assert frailty_of(np.uint16(1234)) == expected[1234]
+    assert np.all(np.diff(expected) > 0)  # codes are ordered as the frailties they stand for
+
+
+def test_a_code_encodes_back_to_itself() -> None:
+    codes = np.arange(TOP + 1, dtype=np.uint16)
+    again = np.array([frailty_code(value) for value in frailty_values(codes)], dtype=np.uint16)
+    assert np.array_equal(again, codes)
+
+
+@given(st.floats(min_value=SMALLEST, max_value=2.0**15 * (1 - 2**-12), allow_subnormal=False))
+def test_the_code_is_the_nearest_within_half_a_step(value: float) -> None:
+    code = int(frailty_code(value))
+    stored = frailty_of(np.uint16(code))
+    assert abs(stored / value - 1.0) <= 2.0**-11
+    neighbours = [frailty_of(np.uint16(c)) for c in (code - 1, code + 1) if 0 <= c <= TOP]
+    assert all(abs(other - value) >= abs(stored - value) for other in neighbours)
+
+
+def test_values_beyond_the_range_are_clamped_to_its_ends() -> None:
+    assert frailty_code(0.0) == 0 and frailty_code(SMALLEST / 4) == 0
+    assert frailty_code(2.0**20) == TOP
+    assert frailty_of(np.uint16(TOP)) < 2.0**15
+
+
+def test_frailty_is_the_code_of_each_agents_gamma_draw_with_mean_one_and_variance_one_over_h() -> None:
+    s = load_scenario("china_scs", agents=100_000, days=1, seed=4)
+    population = initialise(s)
+    h = s.population.heterogeneity
+    for b, name in enumerate(s.behaviours):
+        stream = stream_id(f"init:frailty:{name}")
+        sample = [0, 1, 77, 99_999]
+        assert [int(population.frailty[b, i]) for i in sample] == [
+            int(frailty_code(gamma_unit_mean(h, s.run.seed, stream, i))) for i in sample
+        ]
+        values = frailty_values(population.frailty[b])
+        n = values.shape[0]
+        # Gamma(h, 1/h): mean 1, variance 1/h, fourth central moment 3(h + 2)/h³ (for the variance's error)
+        assert abs(values.mean() - 1.0) < 5 * np.sqrt(1 / h / n)
+        assert abs(values.var() - 1 / h) < 5 * np.sqrt((3 * (h + 2) / h**3 - 1 / h**2) / n)
+
+
+def test_the_agent_table_gives_frailties_not_codes() -> None:
+    s = load_scenario("china_scs", agents=1_000, days=1, seed=2)
+    population = initialise(s)
+    table = agent_table(population, s, np.zeros(1_000, dtype=np.int32))
+    for b, name in enumerate(s.behaviours):
+        column = table.column(f"frailty_{name}").to_numpy()
+        assert column.dtype == np.float64
+        assert np.array_equal(column, frailty_values(population.frailty[b]))
