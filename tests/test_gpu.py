@@ -182,7 +182,7 @@ def test_memory_plan_counts_what_the_device_holds() -> None:
     partial = simulation.phases["A"].partial
     assert partial is simulation.metrics.reduce.partial  # one buffer of per-block sums, shared
     per_agent = [*world.population, world.degree, *day.outcomes, day.score_next, partial,
-                 world.regions.members, world.regions.position, world.regions.tree]  # fmt: skip
+                 world.regions.members, world.regions.tree]  # fmt: skip
     net = world.network
     agent_bytes = sum(a.nbytes for a in per_agent) + net.offsets.nbytes + net.edge_start.nbytes
     edge_bytes = net.neighbours.nbytes

@@ -29,7 +29,8 @@ def test_ranks_match_sorted_alive_members_through_removals(seed: int) -> None:
     region = rng.integers(0, n_regions, n).astype(np.int32)
     region[:3] = 4  # region 4 also gets a member whatever the draw
     alive = rng.random(n) < 0.9
-    index = RegionIndex.build(region, alive, n_regions)
+    emigrated = ~alive
+    index = RegionIndex.build(region, emigrated, n_regions)
     for _ in range(4):
         for r in range(n_regions):
             members = np.flatnonzero(alive & (region == r))  # sorted by id
@@ -40,5 +41,24 @@ def test_ranks_match_sorted_alive_members_through_removals(seed: int) -> None:
                 for k in rng.integers(0, members.shape[0], 20):
                     assert _agent_at(index, r, int(k)) == members[k]
         leaving = rng.choice(np.flatnonzero(alive), 200, replace=False)
+        emigrated[leaving] = True  # flagged first, as the engine does, then removed
         index.remove(np.sort(leaving), region)
         alive[leaving] = False
+
+
+@pytest.mark.parametrize("size", [1, 15, 16, 17, 33, 64])
+def test_ranks_hold_across_block_boundaries_as_agents_leave_one_by_one(size: int) -> None:
+    """Regions whose member lists end inside, at and just past a block of the tree; everybody leaves in turn."""
+    rng = np.random.default_rng(size)
+    region = np.repeat(np.arange(3, dtype=np.int16), [size, 2 * size, 5])[rng.permutation(3 * size + 5)]
+    emigrated = np.zeros(region.shape[0], dtype=np.bool_)
+    index = RegionIndex.build(region, emigrated, 3)
+    for leaving in rng.permutation(region.shape[0]):
+        for r in range(3):
+            members = np.flatnonzero(~emigrated & (region == r))
+            assert index.alive[r] == members.shape[0]
+            assert np.array_equal(_queries(index, region, members), np.arange(members.shape[0]))
+            assert [_agent_at(index, r, k) for k in range(members.shape[0])] == members.tolist()
+        emigrated[leaving] = True
+        index.remove(np.array([leaving]), region)
+    assert index.alive.sum() == 0 and index.tree.sum() == 0

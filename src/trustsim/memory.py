@@ -155,7 +155,8 @@ def estimate(
     network = network_bytes(n, edges)
     # The day's outcomes and the score's second buffer; phase E's count of touched
     # friends (CPU); the active degree and the region index.
-    scratch = n * (scratch_bytes_per_agent(b) + np.dtype(TOUCHED_FRIENDS).itemsize + world_bytes_per_agent())
+    scratch = n * (scratch_bytes_per_agent(b) + np.dtype(TOUCHED_FRIENDS).itemsize)
+    scratch += math.ceil(n * world_bytes_per_agent())
     if scenario.score.expires:
         scratch += n * CreditFile.BYTES_PER_AGENT + expected_file_bytes(scenario, n, t)
     n_columns = 1 + len(metric_columns(scenario))  # with the day

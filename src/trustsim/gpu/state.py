@@ -64,14 +64,18 @@ class DeviceWorld:
     def upload(cls, world: World) -> DeviceWorld:
         """Copy a host world to the device."""
         net = world.network
-        index = world.regions
+        population = to_device(world.population)
+        # The index reads who has emigrated from the population's own array, on the device too.
+        index = to_device(world.regions._replace(emigrated=np.empty(0, dtype=np.bool_)))._replace(
+            emigrated=population.emigrated
+        )
         return cls(
             scenario=world.scenario,
-            population=to_device(world.population),
+            population=population,
             network=DeviceNetwork(*(cuda.to_device(getattr(net, name)) for name in NETWORK_ARRAYS)),
             degree=cuda.to_device(world.degree),
             coverage=cuda.to_device(world.coverage),
-            regions=to_device(index),
+            regions=index,
             households=to_device(world.households),
             host_households=world.households,
             day=world.day,

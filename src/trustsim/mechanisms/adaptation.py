@@ -26,7 +26,7 @@ from trustsim.households import Households, family_of
 from trustsim.network import cut_edge, edge_of, friend_of, is_active
 from trustsim.population import Population
 from trustsim.rng import stream_id, uniform
-from trustsim.scalar import greater, lesser, product
+from trustsim.scalar import greater, lesser, pick, product
 from trustsim.scenario import CAMERA, Scenario
 from trustsim.world import World
 
@@ -104,6 +104,14 @@ def family_touched(households: Households, i: int, status: np.ndarray, emigrated
 
 
 @nb.njit(inline="always", cache=True)
+def friends_share(touched: int, degree: int) -> float:
+    """``touched / degree``, the share of friends who chill an agent without family; 0 when none does (an agent
+    without friends included). Written without a branch, so the loops calling it vectorise: ``touched ≠ 0``
+    means ``degree ≥ touched ≥ 1``."""
+    return np.float64(touched) / np.float64(greater(degree, 1))
+
+
+@nb.njit(inline="always", cache=True)
 def chilling_share(
     params: AdaptationParams, touched: int, degree: int, family: tuple[int, int]
 ) -> float:
@@ -111,7 +119,7 @@ def chilling_share(
     share ``(touched friends + w·touched family) / (friends + w·family)``, 0 when the denominator is."""
     family_hit, family_count = family
     if family_count == 0:
-        return touched / degree if touched != 0 else 0.0
+        return friends_share(touched, degree)
     weight = params.family_weight
     denominator = degree + product(weight, np.float64(family_count))
     if denominator == 0.0:
@@ -135,6 +143,15 @@ def adapt(
         if params.negative[b]:
             pop.deterrence_gap[b, i] = deterred_gap(params, pop.deterrence_gap[b, i], has(received, b))
     pop.chill_gap[i] = chilled_gap(params, pop.chill_gap[i], share)  # 2. chilling, kept as its gap to 1
+    decide(params, seed, t, i, camera_coverage, pop, status)
+
+
+@nb.njit(inline="always", cache=True)
+def decide(
+    params: AdaptationParams, seed: int, t: int, i: int, camera_coverage: float, pop: Population, status: np.ndarray
+) -> None:
+    """Items 4, 5 and the emigration decision of item 6 for alive agent ``i`` (see :func:`adapt`): the ones that
+    draw, for the few agents they apply to."""
     # 4. opting out
     if pop.privacy_minded[i] and not pop.off_grid[i] and camera_coverage >= params.opt_out_coverage:
         if uniform(seed, params.opt_out_stream, t, i, 0) < params.opt_out_rate:
@@ -285,17 +302,32 @@ def _adapt_span(
     lo: np.uint64, hi: np.uint64, seed: int, t: int, params: AdaptationParams, camera_coverage: np.ndarray,
     pop: Population, out: Outcomes, touched_friends: np.ndarray, degree: np.ndarray, households: Households,
 ) -> None:  # fmt: skip
-    housed = households.member_of.shape[0] != 0
+    # The rule adapt, item by item over the span, each item a loop of its own: the loops
+    # of items 1 and 2 have no branch left (an emigrant's gaps are written back unchanged)
+    # and vectorise, and only the agents items 4-6 apply to reach their draws. The same
+    # arithmetic in the same order as adapt, so the same values.
+    emigrated = pop.emigrated
+    for b in range(params.negative.shape[0]):  # 1. deterrence
+        if params.negative[b]:
+            gaps = pop.deterrence_gap[b]
+            for i in range(lo, hi):
+                received = has(out.attributed[i] | out.wrongly_received[i], b)
+                gaps[i] = pick(emigrated[i], np.float64(gaps[i]), deterred_gap(params, gaps[i], received))
+    chill_gap = pop.chill_gap
+    if households.member_of.shape[0] != 0:  # 2. chilling
+        for i in range(lo, hi):
+            family = family_touched(households, i, out.status, emigrated)
+            share = chilling_share(params, touched_friends[i], degree[i], family)
+            chill_gap[i] = pick(emigrated[i], np.float64(chill_gap[i]), chilled_gap(params, chill_gap[i], share))
+    else:
+        for i in range(lo, hi):
+            share = friends_share(touched_friends[i], degree[i])
+            chill_gap[i] = pick(emigrated[i], np.float64(chill_gap[i]), chilled_gap(params, chill_gap[i], share))
     for i in range(lo, hi):
-        if pop.emigrated[i]:
-            continue
-        touched = touched_friends[i]
-        if touched != 0:
-            touched_friends[i] = 0
-        received = out.attributed[i] | out.wrongly_received[i]
-        family = family_touched(households, i, out.status, pop.emigrated) if housed else (0, 0)
-        share = chilling_share(params, touched, degree[i], family)
-        adapt(params, seed, t, i, received, share, camera_coverage[pop.region[i]], pop, out.status)
+        touched_friends[i] = 0
+    for i in range(lo, hi):  # 4-6
+        if not emigrated[i]:
+            decide(params, seed, t, i, camera_coverage[pop.region[i]], pop, out.status)
 
 
 @nb.njit(cache=True)
