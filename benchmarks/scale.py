@@ -76,8 +76,8 @@ def bytes_per_agent_step() -> float:
     """Least bytes one agent-day moves in the CPU engine's layout.
 
     Static attributes read once; every other state array read and written once; the
-    day's per-agent scratch written and read once; per network slot the neighbour id, the
-    slot's active flag and the neighbour's score.
+    day's per-agent scratch written and read once; per network slot the neighbour id (its
+    sign bit the cut flag) and the neighbour's score.
     """
     from trustsim.engine import Simulation
     from trustsim.scenario import load_scenario
@@ -93,7 +93,7 @@ def bytes_per_agent_step() -> float:
         if name not in SPARSE_SCRATCH
     ) / n  # fmt: skip
     slots = sim.world.network.neighbours.shape[0] / n
-    return static + 2 * state + 2 * scratch + slots * (4 + 1 + 4)
+    return static + 2 * state + 2 * scratch + slots * (4 + 4)
 
 
 def measure(agents: int, days: int, threads: int, source: str | None = None) -> dict[str, float]:

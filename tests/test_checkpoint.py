@@ -358,6 +358,10 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
             "agent array score is float64",
         ),
         (lambda a: a.pop("population__chill_gap"), "agent arrays"),
+        # values the kernels would misread: a code that decodes to a negative frailty, a region past the index
+        (lambda a: a["population__frailty"].__setitem__((0, 0), 65535), "frailty holds a code above 64511"),
+        (lambda a: a["population__region"].__setitem__(0, -3), "region holds a region outside 0"),
+        (lambda a: a["population__region"].__setitem__(0, 4), "region holds a region outside 0"),
         (lambda a: a.update(network__neighbours=a["network__neighbours"][:10]), "network edge count inconsistent"),
         (lambda a: a["network__neighbours"].__setitem__(3, 5000), "network rows inconsistent"),
         (lambda a: a["degree"].__setitem__(0, 999), "network active degrees inconsistent"),

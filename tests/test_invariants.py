@@ -43,6 +43,10 @@ def _score_above_max(sim: Simulation) -> None:
     sim.world.population.score[5] = sim.scenario.score.score_max + 1
 
 
+def _unreadable_frailty(sim: Simulation) -> None:
+    sim.world.population.frailty[2, 9] = 65535  # above the largest code: it would decode as a negative rate
+
+
 def _reconnect(sim: Simulation) -> None:
     net = sim.world.network
     slot = int(np.flatnonzero(net.neighbours < 0)[0])  # a cut friendship comes back on both ends, degrees untouched
@@ -65,6 +69,7 @@ def _miscount(sim: Simulation) -> None:
     [
         (_break_score, "score is NaN or infinite (1 case(s), first at index 17)"),
         (_score_above_max, "score outside [0, 1300] (1 case(s), first at index 5)"),
+        (_unreadable_frailty, "frailty code above the largest (1 case(s), first at index 9)"),
         (_reconnect, "metric active_edges is"),
         (_unsanction, "metric ever_sanctioned is"),
         (_miscount, "metric blacklisted is"),

@@ -54,9 +54,9 @@ def test_the_estimate_covers_every_array_a_built_simulation_holds(name: str) -> 
     sim = Simulation(s)
     held = sum(values.nbytes for values in sim.world.population.arrays().values())
     net = sim.world.network
-    held += sum(getattr(net, a).nbytes for a in ("offsets", "neighbours", "edge_start", "active"))
-    held += sim.world.degree.nbytes + sum(
-        getattr(sim.world.regions, a).nbytes for a in ("members", "start", "position", "tree", "alive")
+    held += sum(getattr(net, a).nbytes for a in ("offsets", "neighbours", "edge_start"))
+    held += sim.world.degree.nbytes + sum(  # the index's emigrated is the population's own array
+        getattr(sim.world.regions, a).nbytes for a in ("members", "start", "tree", "tree_start", "alive")
     )
     held += sum(v.nbytes for v in (*sim.today.outcomes, *sim.today.tallies, sim.today.score_next))
     held += sim.phases["E"].touched_friends.nbytes

@@ -74,7 +74,7 @@ def edge_set(net: Network) -> set[tuple[int, int]]:
 
 def assert_same(a: Network, b: Network) -> None:
     """Two networks are identical array by array."""
-    for name in ("src", "dst", "offsets", "neighbours", "edge_start", "active"):
+    for name in ("src", "dst", "offsets", "neighbours", "edge_start"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
 
 
@@ -228,11 +228,10 @@ def test_cutting_an_edge_flags_both_slots_and_keeps_every_index() -> None:
     edges_before, degree, ids = net.edge_of_slots(), net.degree().astype(np.int32), net.neighbours.copy()
     rng = np.random.default_rng(1)
     for u in rng.choice(200, 40, replace=False):
-        live = np.flatnonzero(net.active[net.offsets[u] : net.offsets[u + 1]])
+        live = np.flatnonzero(net.active_slots()[net.offsets[u] : net.offsets[u + 1]])
         if live.size:
             cut_edge(int(u), int(net.offsets[u] + live[0]), net.offsets, net.neighbours, degree)
     np.testing.assert_array_equal(net.friend_ids(), ids)  # a cut slot still names its friend
-    np.testing.assert_array_equal(net.neighbours < 0, ~net.active)  # the sign bit is the flag
     assert net.is_consistent()  # both slots of every edge agree
     np.testing.assert_array_equal(net.edge_of_slots(), edges_before)  # rows and indices never move
     np.testing.assert_array_equal(net.active_degree(), degree)

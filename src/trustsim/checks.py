@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from trustsim.day import Day
+from trustsim.population import FRAILTY_TOP_CODE
 from trustsim.world import World
 
 NAN_WHEN_EMPTY = {"score_mean", "score_p10", "score_p50", "score_p90", "import_share"}
@@ -64,6 +65,7 @@ class InvariantChecker:
             ("deterrence outside (0, 1]", (pop.deterrence_gap < 0) | (pop.deterrence_gap >= 1)),
             ("chill outside (0, 1]", (pop.chill_gap < 0) | (pop.chill_gap >= 1)),
             ("listed_day outside -1 … today", (pop.listed_day < -1) | (pop.listed_day > world.day)),
+            ("frailty code above the largest", np.any(pop.frailty > FRAILTY_TOP_CODE, axis=0)),
             ("active degree outside 0 … degree", (world.degree < 0) | (world.degree > self.full_degree)),
             ("wrongly listed but not listed", pop.listed_wrongly & ~pop.blacklisted),
             ("court-listed but not listed", pop.court_listed & ~pop.blacklisted),

@@ -60,7 +60,8 @@ FRAILTY_MIN_EXPONENT = -48
 """The smallest frailty stored is ``2**-48``; the largest just below ``2**15`` (:func:`frailty_code`)."""
 
 _FRAILTY_MANTISSA = 1024  # 10 stored bits of mantissa: a relative step of 2**-10, a rounding of at most 2**-11
-_FRAILTY_TOP = 62 * _FRAILTY_MANTISSA + _FRAILTY_MANTISSA - 1  # exponents 0 … 62 above the smallest
+FRAILTY_TOP_CODE = 62 * _FRAILTY_MANTISSA + _FRAILTY_MANTISSA - 1
+"""The largest frailty code (exponents 0 … 62 above the smallest): a larger one is not a frailty."""
 
 
 @nb.njit(inline="always", cache=True)
@@ -78,12 +79,14 @@ def frailty_code(value: float) -> np.uint16:
     exponent, so within 2**-11 of ``value`` relatively; values beyond the range are clamped to its ends."""
     if not value > 2.0**FRAILTY_MIN_EXPONENT:  # also NaN, which a Gamma draw never is
         return np.uint16(0)
+    if not value < 2.0**15:
+        return np.uint16(FRAILTY_TOP_CODE)
     mantissa, exponent = math.frexp(value)  # value = mantissa · 2**exponent, 0.5 ≤ mantissa < 1
     e = exponent - 1 - FRAILTY_MIN_EXPONENT
     m = np.int64(np.rint((2.0 * mantissa - 1.0) * _FRAILTY_MANTISSA))
     if m == _FRAILTY_MANTISSA:  # rounded up to the next power of two
         e, m = e + 1, 0
-    return np.uint16(min(e * _FRAILTY_MANTISSA + m, _FRAILTY_TOP))
+    return np.uint16(min(e * _FRAILTY_MANTISSA + m, FRAILTY_TOP_CODE))
 
 
 @nb.njit(parallel=True, cache=True)
@@ -163,8 +166,9 @@ def state_bytes_per_agent(n_behaviours: int) -> int:
     return sum(column.bytes_per_agent(n_behaviours) for column in STATE.values())
 
 
-def state_problems(arrays: dict[str, np.ndarray], n_agents: int, n_behaviours: int) -> list[str]:
-    """Why ``arrays`` cannot be the agent state of ``n_agents`` agents (empty if they can)."""
+def state_problems(arrays: dict[str, np.ndarray], n_agents: int, n_behaviours: int, n_regions: int) -> list[str]:
+    """Why ``arrays`` cannot be the agent state of ``n_agents`` agents (empty if they can): a missing array, a
+    wrong dtype or shape, or a region or frailty code that the kernels would read as an index or a rate it is not."""
     if set(arrays) != set(STATE):
         return [f"agent arrays {sorted(arrays)} are not {sorted(STATE)}"]
     problems = []
@@ -174,6 +178,13 @@ def state_problems(arrays: dict[str, np.ndarray], n_agents: int, n_behaviours: i
             problems.append(
                 f"agent array {name} is {values.dtype}{list(values.shape)}, not {np.dtype(column.dtype)}{list(shape)}"
             )
+    if problems:
+        return problems
+    region, frailty = arrays["region"], arrays["frailty"]
+    if region.size and (region.min() < 0 or region.max() >= n_regions):
+        problems.append(f"agent array region holds a region outside 0 … {n_regions - 1}")
+    if frailty.size and frailty.max() > FRAILTY_TOP_CODE:
+        problems.append(f"agent array frailty holds a code above {FRAILTY_TOP_CODE}")
     return problems
 
 

@@ -343,8 +343,8 @@ BOOKKEEPING = ("denials_since_row", "wrongful_since_row")
 
 
 AGENT_ROWS_PER_BATCH = 1 << 16
-"""Rows of the agent table built and written at a time (one Parquet row group each, as
-``pq.write_table``'s default): writing ``agents.parquet`` holds one batch, about
+"""Rows of the agent table built and written at a time (one Parquet row group each):
+writing ``agents.parquet`` holds one batch, about
 (64 + 16·behaviours) bytes a row, never the whole table (:func:`trustsim.memory.estimate`)."""
 
 

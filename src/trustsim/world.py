@@ -173,14 +173,15 @@ def _separate_families(offsets: np.ndarray, neighbours: np.ndarray, degree: np.n
     """Cut every edge between two adults of one household: they are family, not friends (docs/model.md §14)."""
     for u in range(degree.shape[0]):
         for slot in range(offsets[u], offsets[u + 1]):
-            v = neighbours[slot]  # negative once cut
+            v = neighbours[slot]  # negative once cut, so v > u also says the slot is active
             if v > u and member_of[v] == member_of[u]:
                 cut_edge(u, slot, offsets, neighbours, degree)
 
 
 def world_bytes_per_agent() -> float:
     """Bytes per agent of the world's per-agent arrays beside the state: active degree and region index (its
-    members and a count per block of :data:`PLACES_PER_BLOCK` of them)."""
+    members and a count per block of :data:`PLACES_PER_BLOCK` of them; its per-region arrays, some 32 bytes a
+    region, are left out)."""
     return 4 + 4 / PLACES_PER_BLOCK + np.dtype(DEGREE).itemsize
 
 

@@ -303,9 +303,9 @@ def _adapt_span(
     pop: Population, out: Outcomes, touched_friends: np.ndarray, degree: np.ndarray, households: Households,
 ) -> None:  # fmt: skip
     # The rule adapt, item by item over the span, each item a loop of its own: the loops
-    # of items 1 and 2 have no branch left (an emigrant's gaps are written back unchanged)
-    # and vectorise, and only the agents items 4-6 apply to reach their draws. The same
-    # arithmetic in the same order as adapt, so the same values.
+    # of item 1 and (without households) item 2 have no branch left (an emigrant's gaps
+    # are written back unchanged) and vectorise, and only the agents items 4-6 apply to
+    # reach their draws. The same arithmetic in the same order as adapt, so the same values.
     emigrated = pop.emigrated
     for b in range(params.negative.shape[0]):  # 1. deterrence
         if params.negative[b]:

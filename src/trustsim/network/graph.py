@@ -17,13 +17,13 @@ import numba as nb
 import numpy as np
 
 NETWORK_ARRAYS = ("offsets", "neighbours", "edge_start")
+"""The arrays of a :class:`Network` (what a checkpoint saves of it)."""
 
 CUT = -(2**31)
 """The sign bit of a 32-bit neighbour entry, set once the slot's edge is cut (:func:`cut_edge`)."""
 
 ID_BITS = 2**31 - 1
 """The bits of a neighbour entry that hold the neighbour's id (:func:`friend_of`)."""
-"""The arrays of a :class:`Network` (what a checkpoint saves of it)."""
 
 
 def network_dtypes() -> dict[str, type[np.generic]]:
@@ -78,9 +78,9 @@ class Network:
         _edge_of_slots(self.offsets, self.neighbours, self.edge_start, edges)
         return edges
 
-    @property
-    def active(self) -> np.ndarray:
-        """Whether each CSR slot's edge is still active (bool [2E], a new array)."""
+    def active_slots(self) -> np.ndarray:
+        """Whether each CSR slot's edge is still active (bool [2E], a new array: the flags are the entries' sign
+        bits, see :func:`cut_edge`)."""
         return self.neighbours >= 0
 
     def friend_ids(self) -> np.ndarray:
@@ -237,7 +237,8 @@ def _consistent(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndar
 
 @nb.njit(cache=True)
 def cut_edge(u: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, degree: np.ndarray) -> None:
-    """Cut the active edge in ``u``'s CSR ``slot``, in both directions (docs/model.md §2).
+    """Cut the active edge in ``u``'s CSR ``slot``, in both directions (docs/model.md §2). The slot must be
+    active (every caller checks :func:`is_active` first): its entry is then the friend's id.
 
     Both of its slots' entries get the sign bit :data:`CUT` (:func:`friend_of`) and both
     ends' active degrees are lowered; the rows keep their order, so the active friends
