@@ -792,7 +792,7 @@ def test_the_ego_network_leaves_out_the_family() -> None:
     net = sim.world.network
     checked = 0
     for agent in range(200):
-        row = net.friend_ids()[net.offsets[agent] : net.offsets[agent + 1]]
+        row = net.neighbours[net.offsets[agent] : net.offsets[agent + 1]] & ID_BITS
         family = int(np.sum(member_of[row] == member_of[agent]))
         ego = ego_network(sim.world, agent)
         ring1 = ego.nodes[ego.ring == 1]

@@ -6,16 +6,24 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trustsim.population import FRAILTY_MIN_EXPONENT, frailty_code, frailty_of, frailty_values, initialise
+from trustsim.population import (
+    FRAILTY_MIN_EXPONENT,
+    FRAILTY_TOP_CODE,
+    frailty_code,
+    frailty_of,
+    frailty_values,
+    initialise,
+)
 from trustsim.rng import gamma_unit_mean, stream_id
 from trustsim.scenario import load_scenario
 from trustsim.store import agent_table
 
 SMALLEST = 2.0**FRAILTY_MIN_EXPONENT
-TOP = 62 * 1024 + 1023  # the largest code: exponent 62 above the smallest, every mantissa bit set
+TOP = FRAILTY_TOP_CODE
 
 
 def test_every_code_stands_for_two_to_its_exponent_times_one_plus_its_mantissa() -> None:
+    assert TOP == 62 * 1024 + 1023  # the largest code: exponent 62 above the smallest, every mantissa bit set
     codes = np.arange(TOP + 1, dtype=np.uint16)
     expected = np.ldexp(1.0 + (codes & 1023) / 1024.0, (codes.astype(np.int64) >> 10) + FRAILTY_MIN_EXPONENT)
     assert np.array_equal(frailty_values(codes), expected)

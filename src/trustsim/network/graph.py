@@ -78,14 +78,9 @@ class Network:
         _edge_of_slots(self.offsets, self.neighbours, self.edge_start, edges)
         return edges
 
-    def active_slots(self) -> np.ndarray:
-        """Whether each CSR slot's edge is still active (bool [2E], a new array: the flags are the entries' sign
-        bits, see :func:`cut_edge`)."""
-        return self.neighbours >= 0
-
     def friend_ids(self) -> np.ndarray:
-        """The neighbour of every CSR slot, cut or not (int32 [2E], a new array)."""
-        return _friend_ids(self.neighbours)
+        """The neighbour of every CSR slot, cut or not (int32 [2E], a new array: :func:`friend_of` of each)."""
+        return self.neighbours & ID_BITS
 
     def edge_active(self) -> np.ndarray:
         """Whether each edge ``e`` (docs/model.md §2 order) is still active (bool [E])."""
@@ -178,13 +173,6 @@ def _count_active(offsets: np.ndarray, neighbours: np.ndarray, degree: np.ndarra
             count += is_active(neighbours[slot])
         degree[i] = count
 
-
-@nb.njit(parallel=True, cache=True)
-def _friend_ids(neighbours: np.ndarray) -> np.ndarray:
-    out = np.empty_like(neighbours)
-    for slot in nb.prange(neighbours.shape[0]):
-        out[slot] = friend_of(neighbours[slot])
-    return out
 
 
 @nb.njit(parallel=True, cache=True)
