@@ -5,9 +5,9 @@ A day of the full model cannot be faster than the sum of three costs it cannot a
 * **draws** — docs/model.md §3 needs a uniform for every behaviour of every agent every
   day; one Philox4x32-10 block gives four (§9), so ``ceil(B / 4)`` blocks an agent
   (compute-bound);
-* **gather** — §5 needs every agent's friends' start-of-day scores: one read per network
-  slot, about one of them a random, far read for a rewired small-world tie
-  (latency-bound);
+* **gather** — §5 needs every agent's friends' start-of-day scores: on the ring lattice a
+  contiguous window masked by the lattice word's live bits, then one read per CSR slot,
+  a random, far read for a rewired small-world tie (latency-bound);
 * **stream** — every other state array read and written once (bandwidth-bound; the
   bytes of ``scale.py``'s model minus the gather's).
 
@@ -34,7 +34,7 @@ import numpy as np
 from scale import bytes_per_agent_step  # benchmarks/ is the script's folder, so on sys.path
 from trustsim.day import CHUNK
 from trustsim.engine import Simulation
-from trustsim.prefetch import prefetch
+from trustsim.network import ID_BITS, Links
 from trustsim.rng import LANES, block_words, lane_uniform
 from trustsim.scenario import load_scenario
 
@@ -64,16 +64,28 @@ def _draws(n: int, blocks: int, t: int, rate: float) -> int:
 
 
 @nb.njit(parallel=True, cache=True)
-def _gather(offsets: np.ndarray, neighbours: np.ndarray, score: np.ndarray, out: np.ndarray) -> None:
-    # Every slot once, prefetched 128 slots ahead (as phase C), summed per agent.
-    n_slots = neighbours.shape[0]
-    for block in nb.prange((out.shape[0] + 1023) // 1024):
-        lo, hi = block * 1024, min(out.shape[0], block * 1024 + 1024)
-        for i in range(lo, hi):
-            total = 0.0
+def _gather(links: Links, score: np.ndarray, out: np.ndarray) -> None:
+    # The lattice window, one vectorised loop per distance over unsigned indices (as phase
+    # C); then every CSR slot once, summed per agent.
+    n = out.shape[0]
+    half, ring, offsets, neighbours = links.half, links.ring, links.offsets, links.neighbours
+    for block in nb.prange((n + 1023) // 1024):
+        lo, hi = block * 1024, min(n, block * 1024 + 1024)
+        first, width = np.uint64(lo), np.uint64(hi - lo)
+        for k in range(width):
+            out[first + k] = 0.0
+        if lo >= half and hi + half <= n:  # the ring's two end blocks are left out
+            for j in range(1, half + 1):
+                behind, ahead, bit = np.uint64(lo - j), np.uint64(lo + j), np.uint16(j - 1)
+                for k in range(width):
+                    live_behind = np.int32((ring[behind + k] >> bit) & np.uint16(1))
+                    live_ahead = np.int32((ring[first + k] >> bit) & np.uint16(1))
+                    out[first + k] += (np.float64(score[behind + k]) * np.float64(live_behind)
+                                       + np.float64(score[ahead + k]) * np.float64(live_ahead))  # fmt: skip
+        for i in range(first, np.uint64(hi)):
+            total = out[i]
             for slot in range(offsets[i], offsets[i + 1]):
-                prefetch(score, neighbours[min(slot + 128, n_slots - 1)])
-                total += score[neighbours[slot]]
+                total += score[neighbours[slot] & ID_BITS]
             out[i] = total
 
 
@@ -112,19 +124,19 @@ def main() -> None:
     nb.set_num_threads(simulation.threads)
     world = simulation.world
     n, blocks = args.agents, -(-len(scenario.behaviours) // LANES)
-    offsets, neighbours = world.network.offsets, world.network.neighbours
+    links = world.network.links
     score = world.population.score
     gathered = np.empty(n)
     # State other than the gather, in bytes per agent: scale.py's model of an agent-step
-    # less the gather's 8 B per network slot (a 4-byte id and a 4-byte score).
-    slots_per_agent = neighbours.shape[0] / n
-    stream_bytes = bytes_per_agent_step() - 8 * slots_per_agent
+    # less the gather's 8 B per CSR slot (a 4-byte id and a 4-byte score) and its lattice word.
+    slots_per_agent = links.neighbours.shape[0] / n
+    stream_bytes = bytes_per_agent_step() - 8 * slots_per_agent - links.ring.nbytes / n
     parts = {
         f"draws ({blocks} Philox blocks/agent)": _median_seconds(
             lambda: _draws(n, blocks, 3, 0.01), args.repeats
         ),
-        f"gather ({slots_per_agent:.0f} slots/agent)": _median_seconds(
-            lambda: _gather(offsets, neighbours, score, gathered), args.repeats
+        f"gather (lattice k/2={links.half}, {slots_per_agent:.1f} slots/agent)": _median_seconds(
+            lambda: _gather(links, score, gathered), args.repeats
         ),
         f"stream ({stream_bytes:.0f} B/agent)": _stream_seconds(int(n * stream_bytes / 16), args.repeats),
     }

@@ -4,8 +4,9 @@ For each size it prints build / simulate / write seconds, agent-steps per second
 RSS, and the share of the memory-bandwidth limit the simulation reaches: the machine's
 bandwidth is measured in the same run (a STREAM-like triad with numba) and divided by
 the bytes one agent-step must move at least (every state array read and written once,
-one day's scratch read and written once, and per edge slot the neighbour id and the
-neighbour's score). Each run is a fresh subprocess, so peak RSS is its
+one day's scratch read and written once, the lattice word of each agent, and per CSR
+slot the neighbour id and the neighbour's score; the lattice friends' scores are a window
+of the score array, already counted). Each run is a fresh subprocess, so peak RSS is its
 own; runs are compared side by side in one invocation since these machines are noisy.
 Read medians of --repeats.
 
@@ -76,8 +77,9 @@ def bytes_per_agent_step() -> float:
     """Least bytes one agent-day moves in the CPU engine's layout.
 
     Static attributes read once; every other state array read and written once; the
-    day's per-agent scratch written and read once; per network slot the neighbour id (its
-    sign bit the cut flag) and the neighbour's score.
+    day's per-agent scratch written and read once; the lattice word (its friends' scores are a
+    window of the score array, read once already); per CSR slot the neighbour id (its sign
+    bit the cut flag) and the neighbour's score.
     """
     from trustsim.engine import Simulation
     from trustsim.scenario import load_scenario
@@ -92,8 +94,9 @@ def bytes_per_agent_step() -> float:
         value.nbytes for name, value in (*day.outcomes._asdict().items(), ("score_next", day.score_next))
         if name not in SPARSE_SCRATCH
     ) / n  # fmt: skip
-    slots = sim.world.network.neighbours.shape[0] / n
-    return static + 2 * state + 2 * scratch + slots * (4 + 4)
+    network = sim.world.network
+    slots = network.neighbours.shape[0] / n
+    return static + 2 * state + 2 * scratch + network.ring.nbytes / n + slots * (4 + 4)
 
 
 def measure(agents: int, days: int, threads: int, source: str | None = None) -> dict[str, float]:

@@ -365,6 +365,11 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
         (lambda a: a.update(network__neighbours=a["network__neighbours"][:10]), "network edge count inconsistent"),
         (lambda a: a["network__neighbours"].__setitem__(3, 5000), "network rows inconsistent"),
         (lambda a: a["degree"].__setitem__(0, 999), "network active degrees inconsistent"),
+        # a lattice bit beyond k/2 = 5; a lattice edge cut without its ends' degrees
+        (lambda a: a["network__ring"].__setitem__(7, a["network__ring"][7] | (1 << 6)), "network rows inconsistent"),
+        (lambda a: a["network__ring"].__setitem__(7, a["network__ring"][7] & 0xFF00),
+         "network active degrees inconsistent"),
+        (lambda a: a.update(network__ring=a["network__ring"].astype("int32")), "network arrays of the wrong type"),
         # a row start far beyond the slots: refused before any row is read (it would read out of bounds)
         (lambda a: a["network__offsets"].__setitem__(2, 2**40), "network rows inconsistent"),
         (lambda a: a["network__offsets"].__setitem__(2, -5), "network rows inconsistent"),

@@ -29,7 +29,6 @@ from trustsim.disparity import FLOWS, SHOWN
 from trustsim.engine import Simulation
 from trustsim.errors import ScenarioError, TrustsimError
 from trustsim.groups import COLUMNS, dimensions, rows_of
-from trustsim.network import ID_BITS
 from trustsim.scenario import load_scenario, read_raw
 from trustsim.world import World
 
@@ -475,9 +474,8 @@ def world_with_cuts() -> World:
 
 
 def _row(world: World, i: int) -> tuple[set[int], set[int]]:
-    net = world.network
-    row = net.neighbours[net.offsets[i] : net.offsets[i + 1]]
-    return set(row[row >= 0].tolist()), set((row[row < 0] & ID_BITS).tolist())  # a cut slot: sign bit set
+    ids, live = world.network.row(i)
+    return set(ids[live].tolist()), set(ids[~live].tolist())
 
 
 def test_rings_match_the_csr_rows(world_with_cuts: World) -> None:
@@ -792,7 +790,7 @@ def test_the_ego_network_leaves_out_the_family() -> None:
     net = sim.world.network
     checked = 0
     for agent in range(200):
-        row = net.neighbours[net.offsets[agent] : net.offsets[agent + 1]] & ID_BITS
+        row = net.row(agent)[0]
         family = int(np.sum(member_of[row] == member_of[agent]))
         ego = ego_network(sim.world, agent)
         ring1 = ego.nodes[ego.ring == 1]

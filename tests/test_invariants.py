@@ -12,7 +12,7 @@ from conftest import scenario
 from trustsim.checks import InvariantError
 from trustsim.day import Day
 from trustsim.engine import Simulation
-from trustsim.network import CUT, ID_BITS
+from trustsim.network import ID_BITS
 from trustsim.scenario import shipped_scenarios
 from trustsim.world import World
 
@@ -48,12 +48,17 @@ def _unreadable_frailty(sim: Simulation) -> None:
 
 
 def _reconnect(sim: Simulation) -> None:
+    """A cut friendship comes back on both ends, degrees untouched."""
     net = sim.world.network
-    slot = int(np.flatnonzero(net.neighbours < 0)[0])  # a cut friendship comes back on both ends, degrees untouched
-    i = int(np.searchsorted(net.offsets, slot, side="right") - 1)
-    v = int(net.neighbours[slot] & ID_BITS)
-    twin = net.offsets[v] + int(np.flatnonzero(net.neighbours[net.offsets[v] : net.offsets[v + 1]] == i | CUT)[0])
-    net.neighbours[[slot, twin]] = v, i
+    e = int(np.flatnonzero(~net.edge_active())[0])
+    u, v, n = int(net.src[e]), int(net.dst[e]), net.n_agents
+    for owner, j in ((u, (v - u) % n), (v, (u - v) % n)):  # a lattice edge: its live bit again
+        if 1 <= j <= net.half and net.ring[owner] >> (8 + j - 1) & 1:
+            net.ring[owner] |= np.uint16(1 << (j - 1))
+            return
+    for a, b in ((u, v), (v, u)):  # a CSR edge: both slots' sign bits cleared
+        row = net.neighbours[net.offsets[a] : net.offsets[a + 1]]
+        row[np.flatnonzero((row & ID_BITS) == b)[0]] = b
 
 
 def _unsanction(sim: Simulation) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,57 +15,66 @@ import pytest
 
 from trustsim.errors import InputFileError
 from trustsim.network import (
-    CUT,
+    ID_BITS,
     Network,
     build_network,
+    cut_at,
     edge_file,
+    friend_at,
     from_edge_arrays,
     network_bytes,
     network_dtypes,
     regional_sbm,
+    row_length,
     scale_free,
     small_world,
 )
-from trustsim.network.graph import cut_edge
 from trustsim.network.small_world import small_world_by_sorting
 from trustsim.rng import stream_id, uniform
 
 # --------------------------------------------------------------------------- helpers
 
 
-def test_network_bytes_count_a_neighbour_per_slot_and_two_row_starts_per_agent() -> None:
-    assert network_dtypes() == {"offsets": np.int64, "neighbours": np.int32, "edge_start": np.int64}
+def test_network_bytes_count_a_neighbour_per_slot_two_row_starts_and_a_lattice_word_per_agent() -> None:
+    assert network_dtypes() == {"ring": np.uint16, "offsets": np.int64, "neighbours": np.int32, "edge_start": np.int64}
     assert network_bytes(10, 5) == 2 * 5 * 4 + 11 * (8 + 8)
-    net = small_world(1000, 10, 0.1, 1)
-    held = sum(getattr(net, name).nbytes for name in ("offsets", "neighbours", "edge_start"))
-    assert held == network_bytes(1000, net.n_edges)
+    assert network_bytes(10, 5, lattice_edges=3) == 2 * 2 * 4 + 11 * (8 + 8) + 10 * 2
+    for net in (small_world(1000, 10, 0.1, 1), scale_free(1000, 3, 1)):
+        held = sum(getattr(net, name).nbytes for name in ("ring", "offsets", "neighbours", "edge_start"))
+        assert held == network_bytes(1000, net.n_edges, net.lattice_edges)
+    assert small_world(1000, 10, 0.1, 1).lattice_edges > 4000 and scale_free(1000, 3, 1).lattice_edges == 0
 
 
 def check_network(net: Network) -> None:
-    """Every structural invariant of a Network (docs/model.md §2 edge order, CSR consistency)."""
+    """Every structural invariant of a Network (docs/model.md §2 edge order, rows, derived edge indices)."""
     n, e = net.n_agents, net.n_edges
-    assert net.src.dtype == np.int32 and net.dst.dtype == np.int32
+    src, dst = net.edge_ends()
+    assert src.dtype == np.int32 and dst.dtype == np.int32 and src.shape == (e,)
     assert net.offsets.dtype == np.int64 and net.offsets.shape == (n + 1,)
-    assert net.neighbours.dtype == np.int32 and net.neighbours.shape == (2 * e,)
+    assert net.neighbours.dtype == np.int32 and net.neighbours.shape == (2 * net.csr_edges,)
+    assert net.ring.dtype == np.uint16 and net.ring.shape == ((n,) if net.half else (0,))
     assert net.edge_start.dtype == np.int64 and net.edge_start.shape == (n + 1,)
     assert np.all(net.neighbours >= 0)  # no edge is cut yet
+    assert net.edge_active().all()
     assert net.is_consistent()
-    edge_of_slot = net.edge_of_slots()
-    assert np.all(net.src < net.dst), "self-loop or unnormalised pair"
-    assert net.src.min(initial=0) >= 0 and net.dst.max(initial=0) < n
-    keys = net.src.astype(np.int64) * n + net.dst
+    assert np.all(src < dst), "self-loop or unnormalised pair"
+    assert src.min(initial=0) >= 0 and dst.max(initial=0) < n
+    keys = src.astype(np.int64) * n + dst
     assert np.all(np.diff(keys) > 0), "edges not in strict lexicographic order (or duplicated)"
-    degree = np.bincount(net.src, minlength=n) + np.bincount(net.dst, minlength=n)
-    assert net.offsets[0] == 0
+    degree = np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)
     np.testing.assert_array_equal(net.degree(), degree)
-    rows = np.repeat(np.arange(n), degree)
-    nbr = net.neighbours
-    s, d = net.src[edge_of_slot], net.dst[edge_of_slot]
-    assert np.all(((rows == s) & (nbr == d)) | ((rows == d) & (nbr == s))), "slot does not match its edge"
-    np.testing.assert_array_equal(np.bincount(edge_of_slot, minlength=e), np.full(e, 2))
-    np.testing.assert_array_equal(net.edge_start, np.concatenate(([0], np.cumsum(np.bincount(net.src, minlength=n)))))
-    same_row = rows[1:] == rows[:-1]
-    assert np.all(np.diff(nbr.astype(np.int64))[same_row] > 0), "row not strictly increasing"
+    np.testing.assert_array_equal(net.active_degree(), degree)
+    np.testing.assert_array_equal(net.edge_start, np.concatenate(([0], np.cumsum(np.bincount(src, minlength=n)))))
+    seen = np.zeros(e, dtype=np.int64)
+    for i in range(n):  # every row lists its neighbours once, increasing, each edge's index derived from its ends
+        ids, live = net.row(i)
+        assert ids.shape == (degree[i],) and live.all()
+        assert np.all(np.diff(ids) > 0), "row not strictly increasing"
+        for v in ids.tolist():
+            edge = net.edge_of(i, v)
+            assert (src[edge], dst[edge]) == (min(i, v), max(i, v)), "derived edge index names another edge"
+            seen[edge] += 1
+    np.testing.assert_array_equal(seen, np.full(e, 2))
 
 
 def edge_set(net: Network) -> set[tuple[int, int]]:
@@ -73,9 +83,13 @@ def edge_set(net: Network) -> set[tuple[int, int]]:
 
 
 def assert_same(a: Network, b: Network) -> None:
-    """Two networks are identical array by array."""
-    for name in ("src", "dst", "offsets", "neighbours", "edge_start"):
+    """Two networks have the same indexed edges, the same rows and the same degrees."""
+    for name in ("src", "dst", "edge_start"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_array_equal(a.degree(), b.degree())
+    for i in range(a.n_agents):
+        for x, y in zip(a.row(i), b.row(i), strict=True):
+            np.testing.assert_array_equal(x, y)
 
 
 def ref_small_world(n: int, k: int, p: float, seed: int) -> set[tuple[int, int]]:
@@ -170,7 +184,8 @@ def test_from_edge_arrays_normalises_sorts_and_builds_csr() -> None:
     np.testing.assert_array_equal(net.dst, [1, 2, 3, 2, 4])
     np.testing.assert_array_equal(net.offsets, [0, 3, 6, 8, 9, 10])
     np.testing.assert_array_equal(net.neighbours, [1, 2, 3, 0, 2, 4, 0, 1, 0, 1])
-    np.testing.assert_array_equal(net.edge_of_slots(), [0, 1, 2, 0, 3, 4, 1, 3, 2, 4])
+    slots = [net.edge_of(u, int(v)) for u in range(5) for v in net.neighbours[net.offsets[u] : net.offsets[u + 1]]]
+    assert slots == [0, 1, 2, 0, 3, 4, 1, 3, 2, 4]
     np.testing.assert_array_equal(net.edge_start, [0, 3, 5, 5, 5, 5])
     assert net.n_edges == 5
     np.testing.assert_array_equal(net.degree(), [3, 3, 2, 1, 1])
@@ -223,27 +238,49 @@ def test_small_world_built_from_the_lattice_equals_the_general_build(n: int, k: 
     assert_same(small_world(n, k, p, seed), small_world_by_sorting(n, k, p, seed))
 
 
-def test_cutting_an_edge_flags_both_slots_and_keeps_every_index() -> None:
-    net = small_world(200, 6, 0.3, 4)
-    edges_before, degree, ids = net.edge_of_slots(), net.degree().astype(np.int32), net.neighbours.copy()
-    rng = np.random.default_rng(1)
-    for u in rng.choice(200, 40, replace=False):
-        live = np.flatnonzero(net.neighbours[net.offsets[u] : net.offsets[u + 1]] >= 0)
-        if live.size:
-            cut_edge(int(u), int(net.offsets[u] + live[0]), net.offsets, net.neighbours, degree)
-    np.testing.assert_array_equal(net.friend_ids(), ids)  # a cut slot still names its friend
-    assert net.is_consistent()  # both slots of every edge agree
-    np.testing.assert_array_equal(net.edge_of_slots(), edges_before)  # rows and indices never move
-    np.testing.assert_array_equal(net.active_degree(), degree)
-    cut = ~net.edge_active()
-    assert cut.sum() == (net.degree().sum() - degree.sum()) // 2 > 0
+@pytest.mark.parametrize("build", [lambda: small_world(200, 6, 0.3, 4), lambda: scale_free(200, 3, 4)])
+def test_cutting_an_edge_flags_it_for_both_ends_and_keeps_every_index(build: Callable[[], Network]) -> None:
+    net = build()
+    n = net.n_agents
     src, dst = net.edge_ends()
-    for e in np.flatnonzero(cut):  # each cut edge's two slots are the inactive ones
-        for u, v in ((src[e], dst[e]), (dst[e], src[e])):
-            row = ids[net.offsets[u] : net.offsets[u + 1]]
-            assert net.neighbours[net.offsets[u] + np.searchsorted(row, v)] == v | CUT
-    u = src[np.flatnonzero(cut)[0]]
-    net.neighbours[net.offsets[u] : net.offsets[u + 1]] = ids[net.offsets[u] : net.offsets[u + 1]]  # undone on one end
+    degree = net.degree().astype(np.int32)
+    rows = [net.row(i)[0] for i in range(n)]
+    cut = set()
+    rng = np.random.default_rng(1)
+    for u in rng.choice(n, 40, replace=False).tolist():
+        live = [q for q in range(row_length(net.links, u)) if friend_at(net.links, u, q)[1]]
+        if live:
+            q = live[int(rng.integers(len(live)))]
+            v = int(friend_at(net.links, u, q)[0])
+            cut_at(net.links, u, q, degree)
+            cut.add((min(u, v), max(u, v)))
+    assert len(cut) > 10
+    assert net.is_consistent()  # both ends of every edge agree
+    for i in range(n):  # a cut edge still names its friend, rows never move, each end sees the cut
+        ids, live = net.row(i)
+        np.testing.assert_array_equal(ids, rows[i])
+        assert [(min(i, v), max(i, v)) in cut for v in ids.tolist()] == (~live).tolist()
+    np.testing.assert_array_equal(net.src, src)
+    np.testing.assert_array_equal(net.dst, dst)  # indices never move
+    np.testing.assert_array_equal(net.active_degree(), degree)
+    assert {(int(src[e]), int(dst[e])) for e in np.flatnonzero(~net.edge_active())} == cut
+    a, b = next(iter(sorted(cut)))
+    if net.csr_edges and net.half == 0:  # undone on one end of a CSR edge
+        slot = net.offsets[a] + np.searchsorted(net.neighbours[net.offsets[a] : net.offsets[a + 1]] & ID_BITS, b)
+        net.neighbours[slot] = b
+        assert not net.is_consistent()
+
+
+def test_a_lattice_edge_live_but_not_there_is_inconsistent() -> None:
+    net = small_world(300, 6, 0.3, 4)
+    there = (net.ring >> 8) & 0b111
+    u = int(np.flatnonzero(there != 0b111)[0])  # a node with a lattice edge rewired away
+    j = next(d for d in (1, 2, 3) if not there[u] >> (d - 1) & 1)
+    net.ring[u] |= np.uint16(1 << (j - 1))
+    assert not net.is_consistent()
+    net.ring[u] &= np.uint16(~(1 << (j - 1)) & 0xFFFF)
+    assert net.is_consistent()
+    net.ring[u] |= np.uint16(1 << 5)  # a bit beyond half = 3
     assert not net.is_consistent()
 
 

@@ -30,7 +30,7 @@ from trustsim.mechanisms.rollout import coverage_table
 from trustsim.mechanisms.sanctions import SanctionsPhase
 from trustsim.mechanisms.scoring import ScoringPhase
 from trustsim.metrics import Metrics, Reduce, columns, reduce_on_host
-from trustsim.network import NETWORK_ARRAYS, Network, build_network, network_dtypes
+from trustsim.network import NETWORK_ARRAYS, Network, build_network, lattice_half, network_dtypes
 from trustsim.population import STATE, Population, initialise, state_problems
 from trustsim.preflight import Backend, preflight, require_backend
 from trustsim.scenario import Scenario
@@ -275,7 +275,7 @@ def saved_state_problems(state: SavedState, scenario: Scenario) -> list[str]:
     problems = state_problems(state.population, n, len(scenario.behaviours), scenario.n_regions)
     if set(state.population) != set(STATE):
         return problems
-    problems += _network_problems(state, n)
+    problems += _network_problems(state, n, lattice_half(scenario.network))
     expected = columns(scenario)
     if set(state.metrics) != set(expected):
         problems.append(f"metric columns differ from the scenario's: {sorted(set(state.metrics) ^ set(expected))[:4]}")
@@ -290,7 +290,7 @@ def saved_state_problems(state: SavedState, scenario: Scenario) -> list[str]:
     return problems
 
 
-def _network_problems(state: SavedState, n: int) -> list[str]:
+def _network_problems(state: SavedState, n: int, half: int) -> list[str]:
     net = state.network
     if set(net) != set(NETWORK_ARRAYS):
         return [f"network arrays {sorted(net)} are not {sorted(NETWORK_ARRAYS)}"]
@@ -304,7 +304,7 @@ def _network_problems(state: SavedState, n: int) -> list[str]:
         "edge count": neighbours.shape[0] % 2 == 0 and (not rows_fit or offsets[-1] == neighbours.shape[0]),
     }
     if all(checks.values()):
-        network = Network(n, offsets, neighbours, net["edge_start"])
+        network = Network(n, half, net["ring"], offsets, neighbours, net["edge_start"])
         checks["rows"] = network.is_consistent()
         if checks["rows"]:
             checks["active degrees"] = bool(np.array_equal(network.active_degree(), state.degree))
@@ -323,7 +323,8 @@ def _restore_world(
     if problems:
         raise ValueError("saved state does not fit the scenario: " + "; ".join(problems))
     population = Population(**state.population)
-    network = Network(scenario.run.agents, *(state.network[name] for name in NETWORK_ARRAYS))
+    half = lattice_half(scenario.network)
+    network = Network(scenario.run.agents, half, *(state.network[name] for name in NETWORK_ARRAYS))
     world = World.create(scenario, population, network, coverage, households, degree=state.degree)
     world.day = state.day
     return world

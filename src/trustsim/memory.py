@@ -31,7 +31,7 @@ from trustsim.errors import Setting, TrustsimError
 from trustsim.mechanisms.adaptation import TOUCHED_FRIENDS
 from trustsim.mechanisms.credit_file import CreditFile, expected_file_bytes
 from trustsim.metrics import columns as metric_columns
-from trustsim.network import network_bytes
+from trustsim.network import lattice_half, network_bytes
 from trustsim.population import state_bytes_per_agent
 from trustsim.scenario import Scenario
 from trustsim.trace import DEFAULT_PANEL, trace_columns
@@ -84,17 +84,39 @@ def build_bytes(scenario: Scenario, n_agents: int, edges: int) -> int:
 
     The small world (:func:`trustsim.network.small_world`) holds, while it rewires, the
     lattice's state (a byte per lattice edge), the degrees and the rewired keys with their
-    hash set (up to 40 bytes a rewiring); then its network, the lattice's state, the row
-    starts of the rewired edges by either end and three copies of their keys. The other
-    generators hold :data:`BUILD_BYTES_PER_EDGE`.
+    hash set (up to 40 bytes a rewiring); then its network, the lattice's state, two
+    more row starts of the rewired edges (8 bytes an agent beyond the network's) and their
+    keys, ends and sorted copies (44 bytes a rewiring). A small world too wide for lattice bits, and the other
+    generators, hold :data:`BUILD_BYTES_PER_EDGE` (with the lattice's state for the first).
     """
     spec = scenario.network
-    if spec.generator == "small_world":
-        half = spec.k // 2
-        rewired = math.ceil(spec.p * n_agents * half)
-        rewiring = n_agents * (half + 4) + 40 * rewired
-        return max(rewiring, network_bytes(n_agents, edges) + n_agents * (half + 24) + 24 * rewired)
-    return edges * BUILD_BYTES_PER_EDGE + (n_agents + 1) * 8
+    generic = edges * BUILD_BYTES_PER_EDGE + (n_agents + 1) * 8
+    if spec.generator != "small_world":
+        return generic
+    half = spec.k // 2
+    rewired = math.ceil(spec.p * n_agents * half)
+    rewiring = n_agents * (half + 4) + 40 * rewired
+    lattice = expected_lattice_edges(scenario, n_agents)
+    if not lattice:
+        return max(rewiring, generic + n_agents * half)
+    return max(rewiring, network_bytes(n_agents, edges, lattice) + n_agents * (half + 8) + 44 * rewired)
+
+
+def expected_lattice_edges(scenario: Scenario, n_agents: int) -> int:
+    """Edges a small world holds as lattice bits (:func:`trustsim.network.lattice_half`), a lower bound: its
+    lattice less the expected rewirings and six standard deviations (0 for the other generators)."""
+    half = lattice_half(scenario.network)
+    if not half:
+        return 0
+    lattice = n_agents * half
+    p = float(scenario.network.p)
+    rewired = lattice * p + 6 * math.sqrt(lattice * p * (1 - p)) + 1
+    return max(0, lattice - math.ceil(rewired))
+
+
+def expected_csr_edges(scenario: Scenario, n_agents: int) -> int:
+    """Edges the scenario's network will hold in CSR slots (not as lattice bits), an upper bound."""
+    return expected_edges(scenario, n_agents) - expected_lattice_edges(scenario, n_agents)
 
 
 def expected_edges(scenario: Scenario, n_agents: int) -> int:
@@ -152,7 +174,7 @@ def estimate(
     population = n * state_bytes_per_agent(b)
     if scenario.households is not None:  # households.py: the household of each agent; start and children of each
         population += n * (4 + 8 + 2)
-    network = network_bytes(n, edges)
+    network = network_bytes(n, edges, min(edges, expected_lattice_edges(scenario, n)))
     # The day's outcomes and the score's second buffer; phase E's count of touched
     # friends (CPU); the active degree and the region index.
     scratch = n * (scratch_bytes_per_agent(b) + np.dtype(TOUCHED_FRIENDS).itemsize)

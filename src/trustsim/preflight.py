@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 from trustsim.errors import Setting, TrustsimError, literal
-from trustsim.memory import MemoryEstimate, expected_edges, require_memory
+from trustsim.memory import MemoryEstimate, expected_csr_edges, expected_lattice_edges, require_memory
 from trustsim.scenario import Scenario
 
 Backend = Literal["cpu", "gpu"]
@@ -66,6 +66,8 @@ def preflight(
 
         require_countable(scenario)
         name, free = require_gpu()
-        planned_edges = expected_edges(scenario, scenario.run.agents) if edges is None else edges
-        memory_plan(scenario, planned_edges, free, name).require()
+        n = scenario.run.agents
+        lattice = expected_lattice_edges(scenario, n)
+        planned = expected_csr_edges(scenario, n) if edges is None else max(0, edges - lattice)
+        memory_plan(scenario, planned, free, name).require()
     return needed

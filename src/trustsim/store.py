@@ -56,7 +56,7 @@ TRACE = "trace.parquet"
 GROUPS = "groups.parquet"
 REPORT = "report.html"
 CHECKPOINTS = "checkpoints"
-CHECKPOINT_FORMAT = 6
+CHECKPOINT_FORMAT = 7
 _CHECKPOINT_NAME = re.compile(r"^day-(\d+)\.npz$")
 
 
@@ -228,7 +228,7 @@ def write_checkpoint(path: Path, state: SavedState) -> None:
         "format": CHECKPOINT_FORMAT,
         "day": state.day,
         "agents": int(state.degree.shape[0]),
-        "edges": int(state.network["neighbours"].shape[0] // 2),
+        "edges": int(state.network["edge_start"][-1]),
         "observed_total": state.observed_total,
         "scenario": state.scenario,
     }

@@ -15,7 +15,7 @@ import numba as nb
 import numpy as np
 
 from trustsim.households import Households, no_households
-from trustsim.network import Network, cut_edge
+from trustsim.network import Links, Network, cut_at, friend_at, row_length
 from trustsim.population import Population
 from trustsim.scalar import lesser, tally
 from trustsim.scenario import Scenario
@@ -169,13 +169,13 @@ def alive_at_rank(k: int, r: int, index: RegionIndex) -> int:
 
 
 @nb.njit(cache=True)
-def _separate_families(offsets: np.ndarray, neighbours: np.ndarray, degree: np.ndarray, member_of: np.ndarray) -> None:
+def _separate_families(links: Links, degree: np.ndarray, member_of: np.ndarray) -> None:
     """Cut every edge between two adults of one household: they are family, not friends (docs/model.md §14)."""
     for u in range(degree.shape[0]):
-        for slot in range(offsets[u], offsets[u + 1]):
-            v = neighbours[slot]  # negative once cut, so v > u also says the slot is active
-            if v > u and member_of[v] == member_of[u]:
-                cut_edge(u, slot, offsets, neighbours, degree)
+        for q in range(row_length(links, u)):
+            v, live = friend_at(links, u, q)
+            if live and v > u and member_of[v] == member_of[u]:
+                cut_at(links, u, q, degree)
 
 
 def world_bytes_per_agent() -> float:
@@ -193,15 +193,14 @@ DEGREE = np.int32
 class World:
     """Everything that persists from one day to the next.
 
-    The network's slots are flagged as their edges are cut (see
-    :func:`trustsim.network.cut_edge`): agent ``i``'s friends are the active slots of its
-    row, ``degree[i]`` of them.
+    The network's edges are flagged as they are cut (see :func:`trustsim.network.cut_at`):
+    agent ``i``'s friends are the active positions of its row, ``degree[i]`` of them.
     """
 
     scenario: Scenario
     population: Population
     network: Network
-    degree: np.ndarray  # int32 (N,): active edges of each agent (active slots of its CSR row)
+    degree: np.ndarray  # int32 (N,): active edges of each agent (active positions of its row)
     coverage: np.ndarray  # float64 (T, channels, R): docs/model.md §8
     regions: RegionIndex
     households: Households  # docs/model.md §14; empty (no_households()) without them
@@ -226,7 +225,7 @@ class World:
         if degree is None:
             degree = network.degree().astype(DEGREE)
             if households.member_of.shape[0]:
-                _separate_families(network.offsets, network.neighbours, degree, households.member_of)
+                _separate_families(network.links, degree, households.member_of)
         return cls(
             scenario=scenario,
             population=population,

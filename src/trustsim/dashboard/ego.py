@@ -1,11 +1,10 @@
-"""An agent's ego network, read from the CSR arrays of a running world, and its figure.
+"""An agent's ego network, read from the network of a running world, and its figure.
 
 Rings: the agent (ring 0), every friend it ever had (ring 1: active and cut; at most
 :data:`RING1_CAP`, the lowest ids, for a hub of a scale-free network), and up
 to ``cap`` friends-of-friends (ring 2, the first met when walking ring 1 in id order,
 each ring-1 row's active friends before its cut ones). Edges are those among the
-shown agents; an edge is *active* when its CSR slot's cut flag (the entry's sign bit) is still clear
-(see :func:`trustsim.network.cut_edge`).
+shown agents; an edge is *active* until it is cut (see :func:`trustsim.network.cut_at`).
 The layout is deterministic: concentric rings, ring 1 evenly spaced in id order,
 each ring-2 agent placed next to the first ring-1 friend it was reached from.
 """
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from trustsim.network import ID_BITS
 from trustsim.world import World
 
 RING2_CAP = 60
@@ -54,12 +52,9 @@ def _row(world: World, i: int) -> tuple[np.ndarray, np.ndarray]:
     An edge to an adult of its own household is family, never a friendship (docs/model.md §14):
     it is left out, not drawn as a cut friendship.
     """
-    net = world.network
-    start, end = int(net.offsets[i]), int(net.offsets[i + 1])
-    entries = net.neighbours[start:end]  # with the sign bit set once the edge is cut
-    order = np.argsort(entries < 0, kind="stable")  # active friends first, each part in id order
-    active = entries[order] >= 0
-    neighbours = (entries[order] & ID_BITS).astype(np.int64)
+    ids, live = world.network.row(i)
+    order = np.argsort(~live, kind="stable")  # active friends first, each part in id order
+    neighbours, active = ids[order], live[order]
     member_of = world.households.member_of
     if member_of.shape[0]:
         friends = member_of[neighbours] != member_of[i]

@@ -5,18 +5,20 @@
    (deterrence, chilling, opting out, advisers, the emigration decision). For chilling,
    each agent counts its active friends flagged ``TOUCHED`` by phase D (a gather; the
    CPU scatters from the few touched agents instead: the same counts), and its family.
-2. ``_unfriend`` (one thread per listed agent): each active edge to a friend who is not
-   listed is cut when :func:`~trustsim.mechanisms.adaptation.unfriends` says so. An edge
-   with exactly one listed end is visited by exactly one thread, so none is cut twice.
+2. ``_unfriend``: each active edge with exactly one listed end is cut when
+   :func:`~trustsim.mechanisms.adaptation.unfriends` says so. A CSR edge is visited by
+   the thread of its listed end, a lattice edge by the thread of its owner (its lower
+   end on the ring, whose word holds its bits): by exactly one thread, so none is cut twice.
 3. ``_leave_together`` (with households that leave together) and ``_emigrate``: an
-   emigrant's edges are cut; an edge between two emigrants is cut by
-   the one with the smaller id. Degrees and the region index's counts go down by
-   integer atomics, exact in any order.
+   emigrant's edges are cut; a CSR edge between two emigrants is cut by the one with the
+   smaller id, a lattice edge by its owner. Degrees and the region index's counts go down
+   by integer atomics, exact in any order.
 
-Cut edges are flagged in place: both slots' entries get their sign bit set (``id | CUT``,
-:func:`trustsim.network.friend_of`), each slot written by one thread only. A thread's
-binary search for a twin may read entries another thread is flagging; it compares ids,
-which flagging leaves unchanged.
+Cut edges are flagged in place. A CSR edge's two slots get their sign bit set (``id | CUT``,
+:func:`trustsim.network.friend_of`), each slot written by one thread only; a thread's
+binary search for a twin may read entries another thread is flagging, and it compares
+ids, which flagging leaves unchanged. A lattice edge loses its live bit in its owner's
+word, which only the owner's thread writes (16-bit words have no atomics).
 """
 
 from __future__ import annotations
@@ -36,8 +38,18 @@ from trustsim.mechanisms.adaptation import (
     leaves_with_household,
     unfriends,
 )
-from trustsim.network import CUT, edge_of, is_active
-from trustsim.network.graph import twin_slot
+from trustsim.network import (
+    CUT,
+    around,
+    cut_lattice,
+    edge_index,
+    friend_at,
+    is_active,
+    lattice_live,
+    row_length,
+    twin_slot,
+)
+from trustsim.scalar import greater, lesser
 from trustsim.scenario import CAMERA, Scenario
 from trustsim.world import leave_index
 
@@ -54,29 +66,27 @@ class DeviceAdaptationPhase:
         """Run items 1–6; take emigrants out of the region index."""
         pop, net, out = world.population, world.network, day.outcomes
         launch = (blocks(world.n_agents), THREADS)
-        _adapt[launch](world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out,
-                       (net.offsets, net.neighbours, world.degree), world.households)  # fmt: skip
+        _adapt[launch](world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out, net, world.degree,
+                       world.households)  # fmt: skip
         if self.unfriending:
-            _unfriend[launch](world.seed, day.t, self.params, pop.blacklisted, net.offsets, net.neighbours,
-                              net.edge_start, world.degree)  # fmt: skip
+            _unfriend[launch](world.seed, day.t, self.params, pop.blacklisted, net, world.degree)
         if self.together:
             _leave_together[launch](self.params, world.households, pop.emigrated, out.status)
-        _emigrate[launch](out.status, pop.emigrated, pop.region, net.offsets, net.neighbours, world.degree,
-                          world.regions)  # fmt: skip
+        _emigrate[launch](out.status, pop.emigrated, pop.region, net, world.degree, world.regions)
 
 
 @kernel
 def _adapt(
-    seed: int, t: int, params: Any, camera_coverage: Any, pop: Any, out: Any, network: Any, households: Any
-) -> None:
-    offsets, neighbours, degree = network
+    seed: int, t: int, params: Any, camera_coverage: Any, pop: Any, out: Any, links: Any, degree: Any,
+    households: Any,
+) -> None:  # fmt: skip
     i = cuda.grid(1)
     if i >= pop.emigrated.shape[0] or pop.emigrated[i]:
         return
     touched = 0
-    for slot in range(offsets[i], offsets[i + 1]):
-        entry = neighbours[slot]
-        if is_active(entry) and out.status[entry] & TOUCHED:
+    for q in range(row_length(links, i)):
+        friend, live = friend_at(links, i, q)
+        if live and out.status[friend] & TOUCHED:
             touched += 1
     received = out.attributed[i] | out.wrongly_received[i]
     share = chilling_share(params, touched, degree[i], family_touched(households, i, out.status, pop.emigrated))
@@ -106,27 +116,44 @@ def _cut(u: int, v: int, slot: int, twin: int, neighbours: Any, degree: Any) -> 
 
 
 @kernel
-def _unfriend(
-    seed: int, t: int, params: Any, blacklisted: Any, offsets: Any, neighbours: Any, edge_start: Any, degree: Any
-) -> None:
+def _unfriend(seed: int, t: int, params: Any, blacklisted: Any, links: Any, degree: Any) -> None:
     u = cuda.grid(1)
-    if u >= blacklisted.shape[0] or not blacklisted[u]:
+    if u >= blacklisted.shape[0]:
         return
+    n = blacklisted.shape[0]
+    for j in range(1, links.half + 1):  # the lattice edges u owns, listed at one end
+        v = around(u + j, n)
+        if (lattice_live(links.ring, u, j) and blacklisted[u] != blacklisted[v]
+                and unfriends(params, seed, t, edge_index(links, lesser(u, v), greater(u, v)))):  # fmt: skip
+            cut_lattice(links.ring, u, j)
+            cuda.atomic.sub(degree, u, 1)
+            cuda.atomic.sub(degree, v, 1)
+    if not blacklisted[u]:
+        return
+    offsets, neighbours = links.offsets, links.neighbours
     for slot in range(offsets[u], offsets[u + 1]):
         v = neighbours[slot]
         if (is_active(v) and not blacklisted[v]
-                and unfriends(params, seed, t, edge_of(offsets, neighbours, edge_start, u, slot))):  # fmt: skip
+                and unfriends(params, seed, t, edge_index(links, lesser(u, v), greater(u, v)))):  # fmt: skip
             _cut(u, v, slot, twin_slot(offsets, neighbours, v, u), neighbours, degree)
 
 
 @kernel
-def _emigrate(
-    status: Any, emigrated: Any, region: Any, offsets: Any, neighbours: Any, degree: Any, index: Any
-) -> None:
+def _emigrate(status: Any, emigrated: Any, region: Any, links: Any, degree: Any, index: Any) -> None:
     i = cuda.grid(1)
-    if i >= status.shape[0] or not status[i] & LEAVING:
+    if i >= status.shape[0]:
+        return
+    n = status.shape[0]
+    for j in range(1, links.half + 1):  # the lattice edges i owns, an emigrant at one end
+        v = around(i + j, n)
+        if lattice_live(links.ring, i, j) and (status[i] & LEAVING or status[v] & LEAVING):
+            cut_lattice(links.ring, i, j)
+            cuda.atomic.sub(degree, i, 1)
+            cuda.atomic.sub(degree, v, 1)
+    if not status[i] & LEAVING:
         return
     emigrated[i] = True
+    offsets, neighbours = links.offsets, links.neighbours
     for slot in range(offsets[i], offsets[i + 1]):
         v = neighbours[slot]  # an emigrant of smaller id may be flagging it: then it stays for that one to cut
         if is_active(v) and not (status[v] & LEAVING and v < i):

@@ -25,7 +25,7 @@ def device_parts(world: World) -> BackendParts:
     """
     scenario = world.scenario
     name, free = require_gpu()
-    plan = memory_plan(scenario, world.network.n_edges, free, name)
+    plan = memory_plan(scenario, world.network.csr_edges, free, name)
     plan.require()
     partial = cuda.device_array(blocks(scenario.run.agents), dtype="float64")  # per-block sums, A and metrics
     phases = {

@@ -20,7 +20,7 @@ import numpy as np
 from trustsim.day import scratch_bytes_per_agent
 from trustsim.errors import Setting, TrustsimError
 from trustsim.gpu.common import THREADS
-from trustsim.network import network_dtypes
+from trustsim.network import lattice_half, network_dtypes
 from trustsim.population import state_bytes_per_agent
 from trustsim.scenario import Scenario
 from trustsim.world import world_bytes_per_agent
@@ -38,7 +38,7 @@ class GpuMemoryPlan:
     """Bytes a GPU run holds on the card, by part."""
 
     agents: int
-    edges: int
+    edges: int  # held in CSR slots (a small world's lattice edges are bits of each agent's word)
     bytes_per_agent: float
     bytes_per_edge: int
     card_bytes: int
@@ -59,7 +59,7 @@ class GpuMemoryPlan:
         gib = 2**30
         verdict = "fits" if self.fits else "does NOT fit"
         return [
-            f"GPU memory plan for {self.agents:,} agents and {self.edges:,} edges on {self.card_name}:",
+            f"GPU memory plan for {self.agents:,} agents and {self.edges:,} edges in CSR slots on {self.card_name}:",
             f"  {self.bytes_per_agent:.1f} B per agent ({self.agents * self.bytes_per_agent / gib:.2f} GiB), "
             f"{self.bytes_per_edge} B per edge ({self.edges * self.bytes_per_edge / gib:.2f} GiB)",
             f"  total with {MARGIN - 1:.0%} margin {self.total / gib:.2f} GiB of {self.card_bytes / gib:.2f} GiB free: "
@@ -98,21 +98,23 @@ class GpuMemoryPlan:
 
 
 def bytes_per_agent(scenario: Scenario) -> float:
-    """Device bytes per agent: state, the day's scratch, degree and region index, row offsets and first edges, block
-    partials."""
+    """Device bytes per agent: state, the day's scratch, degree and region index, row offsets and first edges,
+    the lattice word of a small world (:func:`trustsim.network.lattice_half`), block partials."""
     n_behaviours = len(scenario.behaviours)
     households = 4 + 8 + 2 if scenario.households is not None else 0  # member_of; start and children (at most N)
     dtypes = network_dtypes()
     offsets = np.dtype(dtypes["offsets"]).itemsize + np.dtype(dtypes["edge_start"]).itemsize
+    ring = np.dtype(dtypes["ring"]).itemsize if lattice_half(scenario.network) else 0
     partials = 8 / THREADS  # one float64 per block, shared by the ordered sums of phase A and the metrics
     return (
         state_bytes_per_agent(n_behaviours) + scratch_bytes_per_agent(n_behaviours)
-        + world_bytes_per_agent() + offsets + partials + households
+        + world_bytes_per_agent() + offsets + ring + partials + households
     )  # fmt: skip
 
 
 def bytes_per_edge() -> int:
-    """Device bytes per edge: two CSR slots, each a neighbour id whose sign bit says it is cut (:mod:`.state`)."""
+    """Device bytes per edge held in CSR (a lattice edge is two bits of :func:`bytes_per_agent`'s word): two
+    slots, each a neighbour id whose sign bit says it is cut (:mod:`.state`)."""
     return 2 * np.dtype(network_dtypes()["neighbours"]).itemsize
 
 

@@ -1,8 +1,8 @@
 """Phase C on the GPU — points and the score update (docs/model.md §5): one thread per agent, calling
 :func:`~trustsim.mechanisms.scoring.update_agent`.
 
-The friends' start-of-day scores are summed as the CPU sums them (even and odd active
-friends apart, then added), over the row's active slots in id order, so the mean is the
+The friends' start-of-day scores are summed as the CPU sums them, in one sum over the row's
+active positions in row order (:func:`~trustsim.network.friend_at`), so the mean is the
 same bit for bit.
 """
 
@@ -17,7 +17,7 @@ from trustsim.day import Day
 from trustsim.gpu.common import THREADS, blocks, kernel, to_device
 from trustsim.gpu.state import DeviceWorld
 from trustsim.mechanisms.scoring import ScoringParams, family_scores, friends_mean, update_agent
-from trustsim.network import is_active
+from trustsim.network import friend_at, row_length
 from trustsim.scenario import Scenario
 
 
@@ -32,16 +32,16 @@ class DeviceScoringPhase:
         """Update ``score`` and ``wrongful``; the new scores become ``population.score``."""
         net = world.network
         _update[blocks(world.n_agents), THREADS](self.params, self.contagion, world.population, day.outcomes,
-                                                 (net.offsets, net.neighbours, world.degree),
-                                                 world.households, day.score_next)  # fmt: skip
+                                                 net, world.degree, world.households, day.score_next)  # fmt: skip
         start_of_day = world.population.score
         world.population = world.population._replace(score=day.score_next)
         day.score_next = start_of_day
 
 
 @kernel
-def _update(params: Any, contagion: bool, pop: Any, out: Any, network: Any, households: Any, score: Any) -> None:
-    offsets, neighbours, degree = network
+def _update(
+    params: Any, contagion: bool, pop: Any, out: Any, links: Any, degree: Any, households: Any, score: Any
+) -> None:
     i = cuda.grid(1)
     if i >= score.shape[0]:
         return
@@ -51,17 +51,11 @@ def _update(params: Any, contagion: bool, pop: Any, out: Any, network: Any, hous
         return
     mean = s
     if contagion:
-        even = 0.0
-        odd = 0.0
-        parity = 0
-        for slot in range(offsets[i], offsets[i + 1]):
-            friend = neighbours[slot]
-            if is_active(friend):
-                if parity == 0:
-                    even += np.float64(pop.score[friend])
-                else:
-                    odd += np.float64(pop.score[friend])
-                parity ^= 1
+        total = 0.0
+        for q in range(row_length(links, i)):
+            friend, live = friend_at(links, i, q)
+            if live:
+                total += np.float64(pop.score[friend])
         family_total, family_count = family_scores(households, i, pop.score, pop.emigrated)
-        mean = friends_mean(params, even, odd, degree[i], family_total, family_count, s)
+        mean = friends_mean(params, total, degree[i], family_total, family_count, s)
     update_agent(params, i, mean, pop, out, score)

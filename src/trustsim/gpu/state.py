@@ -21,19 +21,10 @@ from numba import cuda
 from trustsim.day import Day
 from trustsim.gpu.common import COUNTER_ROWS, THREADS, blocks, device_zeros, to_device
 from trustsim.households import Households
-from trustsim.network import NETWORK_ARRAYS, Network
+from trustsim.network import NETWORK_ARRAYS, Links, Network
 from trustsim.population import Population
 from trustsim.scenario import Scenario
 from trustsim.world import RegionIndex, World
-
-
-@dataclass
-class DeviceNetwork:
-    """The host's :class:`~trustsim.network.Network` arrays on the device."""
-
-    offsets: Any  # int64 (N + 1,)
-    neighbours: Any  # int32 (2E,): the sign bit set once the edge is cut
-    edge_start: Any  # int64 (N + 1,)
 
 
 @dataclass
@@ -42,7 +33,7 @@ class DeviceWorld:
 
     scenario: Scenario
     population: Population  # of device arrays
-    network: DeviceNetwork
+    network: Links  # of device arrays
     degree: Any  # int32 (N,): active edges of each agent
     coverage: Any  # float64 (T, channels, R)
     regions: RegionIndex  # of device arrays
@@ -72,7 +63,7 @@ class DeviceWorld:
         return cls(
             scenario=world.scenario,
             population=population,
-            network=DeviceNetwork(*(cuda.to_device(getattr(net, name)) for name in NETWORK_ARRAYS)),
+            network=Links(net.half, *(cuda.to_device(getattr(net, name)) for name in NETWORK_ARRAYS)),
             degree=cuda.to_device(world.degree),
             coverage=cuda.to_device(world.coverage),
             regions=index,
@@ -115,7 +106,7 @@ class DeviceWorld:
     def to_host(self) -> World:
         """The whole world copied to the host, in the CPU engine's layout."""
         arrays = (getattr(self.network, name).copy_to_host() for name in NETWORK_ARRAYS)
-        network = Network(self.n_agents, *arrays)
+        network = Network(self.n_agents, self.network.half, *arrays)
         coverage = self.coverage.copy_to_host()
         world = World.create(self.scenario, self.population_on_host(), network, coverage, self.host_households,
                              degree=self.degree.copy_to_host())  # fmt: skip

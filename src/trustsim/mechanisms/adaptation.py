@@ -23,7 +23,7 @@ import numpy as np
 
 from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_function, flagged, has
 from trustsim.households import Households, family_of
-from trustsim.network import cut_edge, edge_of, friend_of, is_active
+from trustsim.network import Links, cut_at, edge_index, friend_at, row_length
 from trustsim.population import Population
 from trustsim.rng import stream_id, uniform
 from trustsim.scalar import greater, lesser, pick, product
@@ -239,33 +239,30 @@ class AdaptationPhase:
         """Run items 1–6; take emigrants out of the region index."""
         pop, net, out = world.population, world.network, day.outcomes
         touched = flagged(out.status, TOUCHED)
-        _count_touched_friends(touched, net.offsets, net.neighbours, self.touched_friends)
+        _count_touched_friends(touched, net.links, self.touched_friends)
         _adapt(world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out, self.touched_friends,
                world.degree, world.households)  # fmt: skip
         if self.params.unfriend_rate > 0.0:
             listed = flagged(pop.blacklisted.view(np.uint8), 1)
-            _unfriend(world.seed, day.t, self.params, listed, pop.blacklisted, net.offsets, net.neighbours,
-                      net.edge_start, world.degree)  # fmt: skip
+            _unfriend(world.seed, day.t, self.params, listed, pop.blacklisted, net.links, world.degree)
         leaving = flagged(out.status, LEAVING)
         if self.params.emigrate_with_household and leaving.shape[0]:
             _leave_together(self.params, leaving, world.households, pop.emigrated, out.status)
             leaving = flagged(out.status, LEAVING)
-        _emigrate(leaving, net.offsets, net.neighbours, world.degree, pop.emigrated)
+        _emigrate(leaving, net.links, world.degree, pop.emigrated)
         world.regions.remove(leaving, pop.region)
 
 
 @nb.njit(cache=True)
-def _count_touched_friends(
-    touched: np.ndarray, offsets: np.ndarray, neighbours: np.ndarray, touched_friends: np.ndarray
-) -> None:
+def _count_touched_friends(touched: np.ndarray, links: Links, touched_friends: np.ndarray) -> None:
     """For item 2: how many active friends of each agent got dissent points or entered the list today.
 
     ``touched_friends`` is all zero on entry; :func:`_adapt` zeroes what it reads.
     """
     for j in touched:
-        for slot in range(offsets[j], offsets[j + 1]):
-            entry = neighbours[slot]
-            touched_friends[friend_of(entry)] += is_active(entry)
+        for q in range(row_length(links, j)):
+            v, live = friend_at(links, j, q)
+            touched_friends[v] += live
 
 
 @nb.njit(cache=True)
@@ -332,25 +329,23 @@ def _adapt_span(
 
 @nb.njit(cache=True)
 def _unfriend(
-    seed: int, t: int, params: AdaptationParams, listed: np.ndarray, blacklisted: np.ndarray, offsets: np.ndarray,
-    neighbours: np.ndarray, edge_start: np.ndarray, degree: np.ndarray,
+    seed: int, t: int, params: AdaptationParams, listed: np.ndarray, blacklisted: np.ndarray, links: Links,
+    degree: np.ndarray,
 ) -> None:  # fmt: skip
     """Item 3, visiting each edge with exactly one listed end once, from its listed end."""
     for u in listed:
-        for slot in range(offsets[u], offsets[u + 1]):
-            entry = neighbours[slot]
-            if (is_active(entry) and not blacklisted[entry]
-                    and unfriends(params, seed, t, edge_of(offsets, neighbours, edge_start, u, slot))):  # fmt: skip
-                cut_edge(u, slot, offsets, neighbours, degree)
+        for q in range(row_length(links, u)):
+            v, live = friend_at(links, u, q)
+            if live and not blacklisted[v]:
+                if unfriends(params, seed, t, edge_index(links, lesser(u, v), greater(u, v))):
+                    cut_at(links, u, q, degree)
 
 
 @nb.njit(cache=True)
-def _emigrate(
-    leaving: np.ndarray, offsets: np.ndarray, neighbours: np.ndarray, degree: np.ndarray, emigrated: np.ndarray
-) -> None:
+def _emigrate(leaving: np.ndarray, links: Links, degree: np.ndarray, emigrated: np.ndarray) -> None:
     """Item 6: emigrants leave and every edge of theirs is cut."""
     for i in leaving:
         emigrated[i] = True
-        for slot in range(offsets[i], offsets[i + 1]):
-            if is_active(neighbours[slot]):
-                cut_edge(i, slot, offsets, neighbours, degree)
+        for q in range(row_length(links, i)):
+            if friend_at(links, i, q)[1]:
+                cut_at(links, i, q, degree)

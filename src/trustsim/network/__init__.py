@@ -2,10 +2,12 @@
 
 A network is an undirected simple graph over agents ``0 … N-1``. Its edges are
 indexed ``e = 0 … E-1`` in lexicographic order of the sorted pairs
-``(src, dst)`` with ``src < dst``; that index is fixed for the run. The
-adjacency is also stored in CSR form, each agent's neighbours in increasing id
-order, a cut edge's slots holding ``id | CUT`` (the sign bit is the cut flag,
-:func:`friend_of`); a slot's edge index is derived (:func:`edge_of`).
+``(src, dst)`` with ``src < dst``; that index is fixed for the run. A small
+world's ring lattice is held as two bits an edge (live, there) in a word per agent;
+every other edge in CSR form, each agent's neighbours in increasing id order, a cut
+edge's slots holding ``id | CUT`` (the sign bit is the cut flag, :func:`friend_of`).
+An agent's *row* walks both (:func:`friend_at`); an edge's index is derived
+(:func:`edge_index`). See :mod:`trustsim.network.graph`.
 
 Every generator is a pure function of its parameters and the run's ``seed``: all
 randomness comes from the counter-based generator ``U(seed, stream, t, k, slot)``
@@ -39,23 +41,43 @@ from trustsim.network.edge_file import edge_file
 from trustsim.network.graph import (
     CUT,
     ID_BITS,
+    MAX_LATTICE_HALF,
     NETWORK_ARRAYS,
+    Links,
     Network,
+    around,
+    cut_at,
     cut_edge,
-    edge_of,
+    cut_lattice,
+    edge_at,
+    edge_index,
+    friend_at,
     friend_of,
     is_active,
+    lattice_live,
     network_bytes,
     network_dtypes,
+    row_length,
+    twin_slot,
 )
 from trustsim.network.regional_sbm import regional_sbm
 from trustsim.network.scale_free import scale_free
 from trustsim.network.small_world import small_world
 
 __all__ = [
-    "CUT", "ID_BITS", "NETWORK_ARRAYS", "Network", "build_network", "cut_edge", "edge_file", "edge_of", "friend_of",
-    "from_edge_arrays", "is_active", "network_bytes", "network_dtypes", "regional_sbm", "scale_free", "small_world",
+    "CUT", "ID_BITS", "MAX_LATTICE_HALF", "NETWORK_ARRAYS", "Links", "Network", "around", "build_network", "cut_at",
+    "cut_edge", "cut_lattice", "edge_at", "edge_file", "edge_index", "friend_at", "friend_of", "from_edge_arrays",
+    "is_active", "lattice_half", "lattice_live", "network_bytes", "network_dtypes", "regional_sbm", "row_length",
+    "scale_free", "small_world", "twin_slot",
 ]  # fmt: skip
+
+
+def lattice_half(spec: Any) -> int:
+    """The lattice distances a scenario's network holds as bits: ``k/2`` for a small world no wider than
+    :data:`MAX_LATTICE_HALF`, else 0 (every edge in CSR)."""
+    if spec.generator == "small_world" and int(spec.k) // 2 <= MAX_LATTICE_HALF:
+        return int(spec.k) // 2
+    return 0
 
 
 def build_network(spec: Any, region: np.ndarray, n_regions: int, seed: int) -> Network:

@@ -175,7 +175,7 @@ def from_sorted_keys(n_agents: int, keys: np.ndarray) -> Network:
     dtypes = network_dtypes()
     neighbours = np.empty(2 * keys.shape[0], dtype=dtypes["neighbours"])
     _fill_rows(keys, dst, estart, lower, lstart, offsets, neighbours)
-    return Network(n_agents, offsets, neighbours, estart)
+    return Network(n_agents, 0, np.empty(0, dtype=dtypes["ring"]), offsets, neighbours, estart)
 
 
 def from_keys(n_agents: int, keys: np.ndarray) -> Network:

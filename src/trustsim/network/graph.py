@@ -1,22 +1,38 @@
-"""The network container of docs/model.md §2: indexed edges, CSR adjacency, and cutting an edge.
+"""The network container of docs/model.md §2: indexed edges, a ring lattice held as bits, the other edges in CSR.
 
 A network is an undirected simple graph over agents ``0 … N-1``. Its edges are
 indexed ``e = 0 … E-1`` in lexicographic order of the sorted pairs
-``(src, dst)`` with ``src < dst``; that index is fixed for the run. The
-adjacency is stored in CSR form, each agent's neighbours in increasing id order;
-a slot whose edge is cut holds its neighbour's id with the sign bit set (``v | CUT``,
-a negative number: the sign bit is the cut flag, :func:`friend_of`). A slot's edge
-index and the edges' ends are derived from the rows.
+``(src, dst)`` with ``src < dst``; that index is fixed for the run. It is held in
+two parts:
+
+* **the lattice**, for a small world: the edges ``(u, u+j mod N)``, ``j = 1 … half``,
+  of its ring lattice are known from the ids, so only two bits an edge are stored, in
+  its *owner* ``u``'s word ``ring[u]`` (16 bits): bit ``j-1`` says the edge is *live*
+  (there and not cut), bit ``8+j-1`` that it is *there* (not rewired away). Agent ``i``'s
+  lattice neighbours are then ``i-half … i-1`` and ``i+1 … i+half`` (around the ring),
+  and their scores a contiguous window, not a gather;
+* **the other edges** (a small world's rewired ones; every edge of the other
+  generators, whose ``half`` is 0) in CSR form, each agent's neighbours in increasing
+  id order; a slot whose edge is cut holds its neighbour's id with the sign bit set
+  (``v | CUT``, a negative number: the sign bit is the cut flag, :func:`friend_of`).
+
+A *row* position ``q`` of agent ``i`` walks both parts in one order: ``q < half`` the
+lattice neighbour ``i-(half-q)``, ``q < 2·half`` the lattice neighbour ``i+(q-half+1)``,
+then the CSR slots (:func:`friend_at`). An edge's index is derived (:func:`edge_index`)
+from ``edge_start``, the number of edges whose lower end is below each agent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
-NETWORK_ARRAYS = ("offsets", "neighbours", "edge_start")
+from trustsim.scalar import greater, lesser
+
+NETWORK_ARRAYS = ("ring", "offsets", "neighbours", "edge_start")
 """The arrays of a :class:`Network` (what a checkpoint saves of it)."""
 
 CUT = -(2**31)
@@ -25,87 +41,107 @@ CUT = -(2**31)
 ID_BITS = 2**31 - 1
 """The bits of a neighbour entry that hold the neighbour's id (:func:`friend_of`)."""
 
+MAX_LATTICE_HALF = 8
+"""The widest lattice held as bits: 8 lattice distances, a live and a there bit each, in 16 bits."""
+
+THERE_SHIFT = 8
+"""Bit ``THERE_SHIFT + j - 1`` of ``ring[u]``: the lattice edge ``(u, u+j)`` was not rewired away."""
+
 
 def network_dtypes() -> dict[str, type[np.generic]]:
     """The dtype of every array of a :class:`Network` (checked when a state is loaded)."""
-    return {"offsets": np.int64, "neighbours": np.int32, "edge_start": np.int64}
+    return {"ring": np.uint16, "offsets": np.int64, "neighbours": np.int32, "edge_start": np.int64}
 
 
-def network_bytes(n_agents: int, n_edges: int) -> int:
-    """Bytes of a network's arrays: per CSR slot (two an edge) its neighbour (whose sign bit says whether the
-    edge is cut), per agent its row start and its first edge."""
+def network_bytes(n_agents: int, n_edges: int, lattice_edges: int = 0) -> int:
+    """Bytes of a network's arrays: per CSR slot (two an edge off the lattice) its neighbour (whose sign bit
+    says whether the edge is cut), per agent its row start, its first edge and, with a lattice, its ring word."""
     size = {name: np.dtype(dtype).itemsize for name, dtype in network_dtypes().items()}
-    return 2 * n_edges * size["neighbours"] + (n_agents + 1) * (size["offsets"] + size["edge_start"])
+    ring = n_agents * size["ring"] if lattice_edges else 0
+    return (2 * (n_edges - lattice_edges) * size["neighbours"] + ring
+            + (n_agents + 1) * (size["offsets"] + size["edge_start"]))  # fmt: skip
+
+
+class Links(NamedTuple):
+    """A network's arrays as the kernels take them (on the host, or on the device)."""
+
+    half: int  # lattice distances held as bits (0: no lattice)
+    ring: np.ndarray  # uint16 [N] (empty without a lattice)
+    offsets: np.ndarray  # int64 [N+1]: CSR rows of the other edges
+    neighbours: np.ndarray  # int32: a cut slot holds its neighbour's id | CUT
+    edge_start: np.ndarray  # int64 [N+1]: edges whose lower end is below each agent
 
 
 @dataclass(frozen=True, eq=False)
 class Network:
-    """An undirected simple graph with indexed edges and CSR adjacency (docs/model.md §2).
+    """An undirected simple graph with indexed edges: a ring lattice as bits and the other edges in CSR.
 
-    ``neighbours[offsets[i]:offsets[i + 1]]`` are agent ``i``'s neighbours in increasing id
-    order, for the whole run. Edges are indexed in lexicographic order of their ends
-    ``(src, dst)``, ``src < dst``, so the edges agent ``i`` is the lower end of are
-    ``edge_start[i] … edge_start[i + 1] - 1``, held by the last slots of its row in order:
-    a slot's edge index is derived (:func:`edge_of`), not stored. Once an edge is cut
-    (:func:`cut_edge`), both its slots hold their neighbour as ``v | CUT`` (negative): the sign
-    bit is the cut flag, and :func:`friend_of` reads the id back. ``neighbours`` is the one
-    array a run changes. Instances compare by identity (arrays do not support value equality).
+    See the module docstring for the layout. ``ring`` and ``neighbours`` are the arrays a
+    run changes (cuts only: a cut edge never comes back). Instances compare by identity
+    (arrays do not support value equality).
     """
 
     n_agents: int
+    half: int
+    ring: np.ndarray
     offsets: np.ndarray
     neighbours: np.ndarray
     edge_start: np.ndarray
 
     @property
+    def links(self) -> Links:
+        """The arrays, as the kernels take them."""
+        return Links(self.half, self.ring, self.offsets, self.neighbours, self.edge_start)
+
+    @property
     def n_edges(self) -> int:
         """Number of edges ``E``."""
-        return int(self.neighbours.shape[0] // 2)
+        return int(self.edge_start[-1])
+
+    @property
+    def csr_edges(self) -> int:
+        """Number of edges held in CSR slots (two each)."""
+        return self.neighbours.shape[0] // 2
+
+    @property
+    def lattice_edges(self) -> int:
+        """Number of edges held as lattice bits."""
+        return self.n_edges - self.csr_edges
 
     def degree(self) -> np.ndarray:
         """Degree of every agent, cut edges included (int64 [N])."""
-        return np.diff(self.offsets)
-
-    def active_degree(self) -> np.ndarray:
-        """Active edges of every agent: its row's active slots (int32 [N])."""
-        degree = np.empty(self.n_agents, dtype=np.int32)
-        _count_active(self.offsets, self.neighbours, degree)
+        degree = np.empty(self.n_agents, dtype=np.int64)
+        _count(self.links, degree, False)
         return degree
 
-    def edge_of_slots(self) -> np.ndarray:
-        """The edge index of every CSR slot (int64 [2E]), derived from the rows."""
-        edges = np.empty(self.neighbours.shape[0], dtype=np.int64)
-        _edge_of_slots(self.offsets, self.neighbours, self.edge_start, edges)
-        return edges
+    def active_degree(self) -> np.ndarray:
+        """Active edges of every agent (int32 [N])."""
+        degree = np.empty(self.n_agents, dtype=np.int32)
+        _count(self.links, degree, True)
+        return degree
 
-    def friend_ids(self) -> np.ndarray:
-        """The neighbour of every CSR slot, cut or not (int32 [2E], a new array: :func:`friend_of` of each)."""
-        return self.neighbours & ID_BITS
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Agent ``i``'s neighbours, cut or not, in increasing id order (int64), and whether each edge is
+        active (bool)."""
+        size = 2 * self.half + int(self.offsets[i + 1] - self.offsets[i])
+        ids = np.empty(size, dtype=np.int64)
+        live = np.empty(size, dtype=np.bool_)
+        count = _fill_row(self.links, i, ids, live)
+        order = np.argsort(ids[:count], kind="stable")
+        return ids[:count][order], live[:count][order]
+
+    def edge_of(self, u: int, v: int) -> int:
+        """The index of the edge ``(u, v)``, which must be an edge (docs/model.md §2 order)."""
+        return int(edge_index(self.links, min(u, v), max(u, v)))
 
     def edge_active(self) -> np.ndarray:
         """Whether each edge ``e`` (docs/model.md §2 order) is still active (bool [E])."""
-        active = np.zeros(self.n_edges, dtype=np.bool_)
-        _edge_active(self.offsets, self.neighbours, self.edge_start, active)
-        return active
+        return self._edges()[2]
 
     def edge_ends(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(src, dst)`` of every edge by index, ``src < dst`` (int32 [E] each), derived from the rows."""
-        src = np.full(self.n_edges, -1, dtype=np.int32)  # -1: an edge no row wrote (a damaged network)
-        dst = np.full(self.n_edges, -1, dtype=np.int32)
-        _edge_ends(self.offsets, self.neighbours, self.edge_start, src, dst)
+        """``(src, dst)`` of every edge by index, ``src < dst`` (int32 [E] each)."""
+        src, dst, _ = self._edges()
         return src, dst
-
-    def is_consistent(self) -> bool:
-        """Whether the arrays describe a simple undirected graph in this layout: rows strictly increasing, no
-        self-loop, every slot's twin in its neighbour's row with the same cut flag, and ``edge_start`` counting
-        each row's higher neighbours (what a network read from a checkpoint must hold)."""
-        offsets = self.offsets
-        n_slots = self.neighbours.shape[0]
-        if offsets.shape != (self.n_agents + 1,) or offsets[0] != 0 or offsets[-1] != n_slots:
-            return False
-        if not np.all(np.diff(offsets) >= 0):  # before any row is read: a bad offset would read out of bounds
-            return False
-        return _consistent(offsets, self.neighbours, self.edge_start)
 
     @property
     def src(self) -> np.ndarray:
@@ -117,12 +153,48 @@ class Network:
         """The higher end of every edge (derived: :meth:`edge_ends`)."""
         return self.edge_ends()[1]
 
+    def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        src = np.full(self.n_edges, -1, dtype=np.int32)  # -1: an edge no row wrote (a damaged network)
+        dst = np.full(self.n_edges, -1, dtype=np.int32)
+        active = np.zeros(self.n_edges, dtype=np.bool_)
+        _edge_list(self.links, src, dst, active)
+        return src, dst, active
+
+    def is_consistent(self) -> bool:
+        """Whether the arrays describe a simple undirected graph in this layout: CSR rows strictly increasing,
+        no self-loop, every slot's twin in its neighbour's row with the same cut flag, no CSR edge that is also
+        a lattice edge, no lattice bit beyond ``half`` and none live that is not there, and ``edge_start``
+        counting each agent's higher neighbours (what a network read from a checkpoint must hold)."""
+        offsets, n = self.offsets, self.n_agents
+        n_slots = self.neighbours.shape[0]
+        if offsets.shape != (n + 1,) or offsets[0] != 0 or offsets[-1] != n_slots:
+            return False
+        if not np.all(np.diff(offsets) >= 0):  # before any row is read: a bad offset would read out of bounds
+            return False
+        if self.ring.shape != ((n,) if self.half else (0,)) or not 0 <= self.half <= MAX_LATTICE_HALF:
+            return False
+        if self.half and 2 * self.half >= n:  # the ring's two sides would meet
+            return False
+        if self.edge_start.shape != (n + 1,) or self.edge_start[0] != 0:
+            return False
+        if self.half:
+            live = self.ring & ((1 << self.half) - 1)
+            there = self.ring >> THERE_SHIFT
+            if np.any(self.ring & ~np.uint16(((1 << self.half) - 1) * ((1 << THERE_SHIFT) + 1))) or np.any(
+                live & ~there
+            ):
+                return False
+        return _consistent(self.links)
+
+
+# ------------------------------------------------------------------------------------------ reading a row
+
 
 @nb.njit(inline="always", cache=True)
 def friend_of(entry: int) -> int:
     """The neighbour a CSR slot's ``entry`` names, its edge cut (``v | CUT``) or not (``v``): ``entry`` without
     its sign bit. (A mask, not the one's complement ``~v``: the compiler then knows the index is not
-    negative and drops its wrap-around check from the gather of phase C, a tenth of the phase.)"""
+    negative and drops its wrap-around check from the gather of phase C.)"""
     return entry & ID_BITS
 
 
@@ -133,8 +205,67 @@ def is_active(entry: int) -> bool:
 
 
 @nb.njit(inline="always", cache=True)
+def around(i: int, n: int) -> int:
+    """``i mod n`` for ``-n ≤ i < 2n`` (a lattice neighbour on the ring), without a division."""
+    return i + n if i < 0 else (i - n if i >= n else i)
+
+
+@nb.njit(inline="always", cache=True)
+def lattice_live(ring: np.ndarray, u: int, j: int) -> bool:
+    """Whether the lattice edge ``(u, u+j)`` is there and not cut."""
+    return (ring[u] >> (j - 1)) & 1 != 0
+
+
+@nb.njit(inline="always", cache=True)
+def lattice_there(ring: np.ndarray, u: int, j: int) -> bool:
+    """Whether the lattice edge ``(u, u+j)`` was not rewired away (cut or not)."""
+    return (ring[u] >> (THERE_SHIFT + j - 1)) & 1 != 0
+
+
+@nb.njit(inline="always", cache=True)
+def row_length(links: Links, i: int) -> int:
+    """Positions of agent ``i``'s row: ``2·half`` lattice positions, then its CSR slots."""
+    return 2 * links.half + links.offsets[i + 1] - links.offsets[i]
+
+
+@nb.njit(inline="always", cache=True)
+def _lattice_edge(links: Links, i: int, q: int) -> tuple[int, int, int]:
+    """For a lattice position ``q < 2·half`` of agent ``i``: the neighbour, the edge's owner and its distance."""
+    n = links.offsets.shape[0] - 1
+    i = np.int64(i)  # a prange index is unsigned: i - j would be a float
+    if q < links.half:
+        j = np.int64(links.half - q)
+        v = around(i - j, n)
+        return v, v, j
+    j = np.int64(q - links.half + 1)
+    return around(i + j, n), i, j
+
+
+@nb.njit(inline="always", cache=True)
+def friend_at(links: Links, i: int, q: int) -> tuple[int, bool]:
+    """Position ``q`` of agent ``i``'s row: the neighbour, and whether the edge to it is active.
+
+    A lattice position whose edge was rewired away names its ring neighbour, never active.
+    """
+    if q < 2 * links.half:
+        v, owner, j = _lattice_edge(links, i, q)
+        return v, lattice_live(links.ring, owner, j)
+    entry = links.neighbours[links.offsets[i] + q - 2 * links.half]
+    return friend_of(entry), is_active(entry)
+
+
+@nb.njit(inline="always", cache=True)
+def there_at(links: Links, i: int, q: int) -> bool:
+    """Whether position ``q`` of agent ``i``'s row holds an edge, cut or not."""
+    if q < 2 * links.half:
+        _, owner, j = _lattice_edge(links, i, q)
+        return lattice_there(links.ring, owner, j)
+    return True
+
+
+@nb.njit(inline="always", cache=True)
 def twin_slot(offsets: np.ndarray, neighbours: np.ndarray, v: int, u: int) -> int:
-    """The slot of ``u`` in ``v``'s row (rows are increasing: a binary search), or -1 if it is not there."""
+    """The slot of ``u`` in ``v``'s CSR row (rows are increasing: a binary search), or -1 if it is not there."""
     lo, hi = offsets[v], offsets[v + 1]
     while lo < hi:
         mid = (lo + hi) // 2
@@ -146,71 +277,127 @@ def twin_slot(offsets: np.ndarray, neighbours: np.ndarray, v: int, u: int) -> in
 
 
 @nb.njit(inline="always", cache=True)
-def _edge_from_lower_end(offsets: np.ndarray, edge_start: np.ndarray, i: int, slot: int) -> int:
-    """The edge in ``slot`` of agent ``i``'s row, a slot towards a higher id: ``i``'s higher neighbours
-    are the last slots of its row, holding its edges ``edge_start[i] … edge_start[i + 1] - 1`` in order."""
-    return edge_start[i + 1] - (offsets[i + 1] - slot)
+def _first_above(offsets: np.ndarray, neighbours: np.ndarray, v: int, u: int) -> int:
+    """The first slot of ``v``'s CSR row whose neighbour is above ``u`` (its row's end if none)."""
+    lo, hi = offsets[v], offsets[v + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if friend_of(neighbours[mid]) <= u:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @nb.njit(inline="always", cache=True)
-def edge_of(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarray, i: int, slot: int) -> int:
-    """The index of the edge in agent ``i``'s CSR ``slot``.
+def edge_index(links: Links, a: int, b: int) -> int:
+    """The index of the edge ``(a, b)``, ``a < b`` (docs/model.md §2): ``edge_start[a]`` plus the number of
+    ``a``'s higher neighbours below ``b``, on the lattice and in its CSR row."""
+    n = links.offsets.shape[0] - 1
+    a, b = np.int64(a), np.int64(b)
+    below = 0
+    for j in range(1, links.half + 1):
+        if a + j < n:  # the lattice edge (a, a+j), owned by a
+            below += lattice_there(links.ring, a, j) and a + j < b
+        if a - j < 0:  # the lattice edge (a-j+n, a), owned by a-j+n, wraps above a
+            w = a - j + n
+            below += lattice_there(links.ring, w, j) and w < b
+    offsets, neighbours = links.offsets, links.neighbours
+    below += _first_above(offsets, neighbours, a, b - 1) - _first_above(offsets, neighbours, a, a)
+    return links.edge_start[a] + below
 
-    A slot towards a higher id is counted from ``i``'s row (:func:`_edge_from_lower_end`);
-    one towards a lower id ``v`` has the index of ``i``'s slot in ``v``'s row.
+
+@nb.njit(inline="always", cache=True)
+def edge_at(links: Links, i: int, q: int) -> int:
+    """The index of the edge at position ``q`` of agent ``i``'s row."""
+    v, _ = friend_at(links, i, q)
+    return edge_index(links, lesser(i, v), greater(i, v))
+
+
+# ------------------------------------------------------------------------------------------ cutting
+
+
+@nb.njit(cache=True)
+def cut_edge(u: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, degree: np.ndarray) -> None:
+    """Cut the active CSR edge in ``u``'s ``slot``, in both directions (docs/model.md §2). The slot must be
+    active (every caller checks :func:`is_active` first): its entry is then the friend's id.
+
+    Both of its slots' entries get the sign bit :data:`CUT` (:func:`friend_of`) and both
+    ends' active degrees are lowered; the rows keep their order, so the active friends
+    are still visited in increasing id order, and a cut edge never comes back.
     """
-    u, v = np.int64(i), np.int64(friend_of(neighbours[slot]))
-    if v < u:
-        return _edge_from_lower_end(offsets, edge_start, v, twin_slot(offsets, neighbours, v, u))
-    return _edge_from_lower_end(offsets, edge_start, u, slot)
+    v = neighbours[slot]
+    twin = twin_slot(offsets, neighbours, np.int64(v), np.int64(u))
+    neighbours[slot] = v | CUT
+    neighbours[twin] = np.int64(u) | CUT
+    degree[u] -= 1
+    degree[v] -= 1
+
+
+@nb.njit(inline="always", cache=True)
+def cut_lattice(ring: np.ndarray, owner: int, j: int) -> None:
+    """Clear the live bit of the lattice edge ``(owner, owner+j)`` (one write: the edge's two ends share it)."""
+    ring[owner] &= np.uint16(~(1 << (j - 1)) & 0xFFFF)
+
+
+@nb.njit(cache=True)
+def cut_at(links: Links, i: int, q: int, degree: np.ndarray) -> None:
+    """Cut the active edge at position ``q`` of agent ``i``'s row, and lower both ends' active degrees."""
+    if q < 2 * links.half:
+        v, owner, j = _lattice_edge(links, i, q)
+        cut_lattice(links.ring, owner, j)
+        degree[i] -= 1
+        degree[v] -= 1
+    else:
+        cut_edge(i, links.offsets[i] + q - 2 * links.half, links.offsets, links.neighbours, degree)
+
+
+# ------------------------------------------------------------------------------------------ whole-network views
 
 
 @nb.njit(parallel=True, cache=True)
-def _count_active(offsets: np.ndarray, neighbours: np.ndarray, degree: np.ndarray) -> None:
+def _count(links: Links, degree: np.ndarray, active_only: bool) -> None:
     for i in nb.prange(degree.shape[0]):
         count = 0
-        for slot in range(offsets[i], offsets[i + 1]):
-            count += is_active(neighbours[slot])
+        for q in range(row_length(links, i)):
+            if active_only:
+                count += friend_at(links, i, q)[1]
+            else:
+                count += there_at(links, i, q)
         degree[i] = count
 
 
-
-@nb.njit(parallel=True, cache=True)
-def _edge_of_slots(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarray, edges: np.ndarray) -> None:
-    for i in nb.prange(offsets.shape[0] - 1):
-        for slot in range(offsets[i], offsets[i + 1]):
-            edges[slot] = edge_of(offsets, neighbours, edge_start, i, slot)
-
-
-@nb.njit(parallel=True, cache=True)
-def _edge_active(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarray,
-                 edge_active: np.ndarray) -> None:  # fmt: skip
-    for i in nb.prange(offsets.shape[0] - 1):  # each edge from its lower end
-        for slot in range(offsets[i], offsets[i + 1]):
-            entry = neighbours[slot]
-            if friend_of(entry) > i:
-                edge_active[_edge_from_lower_end(offsets, edge_start, i, slot)] = is_active(entry)
+@nb.njit(cache=True)
+def _fill_row(links: Links, i: int, ids: np.ndarray, live: np.ndarray) -> int:
+    count = 0
+    for q in range(row_length(links, i)):
+        if there_at(links, i, q):
+            ids[count], live[count] = friend_at(links, i, q)
+            count += 1
+    return count
 
 
 @nb.njit(parallel=True, cache=True)
-def _edge_ends(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarray, src: np.ndarray,
-               dst: np.ndarray) -> None:  # fmt: skip
-    for i in nb.prange(offsets.shape[0] - 1):  # each edge from its lower end
-        for slot in range(offsets[i], offsets[i + 1]):
-            j = friend_of(neighbours[slot])
-            if j > i:
-                e = _edge_from_lower_end(offsets, edge_start, i, slot)
-                src[e], dst[e] = i, j
+def _edge_list(links: Links, src: np.ndarray, dst: np.ndarray, active: np.ndarray) -> None:
+    for i in nb.prange(links.offsets.shape[0] - 1):  # each edge from its lower end
+        for q in range(row_length(links, i)):
+            v, live = friend_at(links, i, q)
+            if v > i and there_at(links, i, q):
+                e = edge_index(links, i, v)
+                if 0 <= e < src.shape[0]:
+                    src[e], dst[e], active[e] = i, v, live
 
 
 @nb.njit(parallel=True, cache=True)
-def _consistent(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndarray) -> bool:
+def _consistent(links: Links) -> bool:
+    offsets, neighbours, edge_start = links.offsets, links.neighbours, links.edge_start
     n = offsets.shape[0] - 1
-    if edge_start.shape[0] != n + 1 or edge_start[0] != 0 or 2 * edge_start[n] != neighbours.shape[0]:
-        return False
     wrong = 0
     for i in nb.prange(n):  # offsets are known to rise from 0 to the slot count (Network.is_consistent)
         higher = 0
+        for q in range(2 * links.half):
+            v, _ = friend_at(links, i, q)
+            higher += there_at(links, i, q) and v > i
         for slot in range(offsets[i], offsets[i + 1]):
             v = friend_of(neighbours[slot])
             if v >= n or v == i or (slot > offsets[i] and friend_of(neighbours[slot - 1]) >= v):
@@ -219,23 +406,8 @@ def _consistent(offsets: np.ndarray, neighbours: np.ndarray, edge_start: np.ndar
             higher += v > i
             twin = twin_slot(offsets, neighbours, v, i)
             wrong += twin < 0 or is_active(neighbours[twin]) != is_active(neighbours[slot])
+            for q in range(2 * links.half):  # a CSR edge may not double a lattice edge that is there
+                u, _ = friend_at(links, i, q)
+                wrong += u == v and there_at(links, i, q)
         wrong += edge_start[i + 1] - edge_start[i] != higher
     return wrong == 0
-
-
-@nb.njit(cache=True)
-def cut_edge(u: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, degree: np.ndarray) -> None:
-    """Cut the active edge in ``u``'s CSR ``slot``, in both directions (docs/model.md §2). The slot must be
-    active (every caller checks :func:`is_active` first): its entry is then the friend's id.
-
-    Both of its slots' entries get the sign bit :data:`CUT` (:func:`friend_of`) and both
-    ends' active degrees are lowered; the rows keep their order, so the active friends
-    are still visited in increasing id order (the order the friends' scores are summed
-    in on either backend), and a cut edge never comes back.
-    """
-    v = neighbours[slot]
-    twin = twin_slot(offsets, neighbours, np.int64(v), np.int64(u))
-    neighbours[slot] = v | CUT
-    neighbours[twin] = np.int64(u) | CUT
-    degree[u] -= 1
-    degree[v] -= 1

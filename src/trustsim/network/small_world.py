@@ -5,8 +5,16 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from trustsim.network.csr import check_seed, from_keys, pick_index, row_starts, set_contains, set_insert, sort_keys
-from trustsim.network.graph import Network, network_dtypes
+from trustsim.network.csr import (
+    check_seed,
+    from_keys,
+    from_sorted_keys,
+    pick_index,
+    set_contains,
+    set_insert,
+    sort_keys,
+)
+from trustsim.network.graph import MAX_LATTICE_HALF, THERE_SHIFT, Network, lattice_there, network_dtypes
 from trustsim.rng import stream_id, uniform
 
 
@@ -89,95 +97,46 @@ def _sw_lattice_keys(n: int, half: int, state: np.ndarray) -> np.ndarray:
     return keys[:e]
 
 
-@nb.njit(inline="always", cache=True)
-def _lattice_present(n: int, state: np.ndarray, u: int, j: int) -> bool:
-    """Whether the lattice edge ``(u, u+j mod n)`` survived the rewiring."""
-    return state[(j - 1) * n + u] != 2
-
-
-@nb.njit(inline="always", cache=True)
-def _ring(u: int, n: int) -> int:
-    """``u mod n`` for ``-n ≤ u < 2n`` (a neighbour on the ring), without a division."""
-    return u + n if u < 0 else (u - n if u >= n else u)
+@nb.njit(parallel=True, cache=True)
+def _sw_ring(n: int, half: int, state: np.ndarray, ring: np.ndarray) -> None:
+    """Every agent's lattice word: for each ``j``, its edge ``(u, u+j)`` live and there unless rewired away."""
+    for u in nb.prange(n):
+        word = 0
+        for j in range(1, half + 1):
+            if state[(j - 1) * n + u] != 2:
+                word |= (1 << (j - 1)) | (1 << (THERE_SHIFT + j - 1))
+        ring[u] = word
 
 
 @nb.njit(parallel=True, cache=True)
-def _sw_row_counts(n: int, half: int, state: np.ndarray, hstart: np.ndarray, lstart: np.ndarray,
-                   degree: np.ndarray, higher: np.ndarray) -> None:  # fmt: skip
-    """Every agent's degree and its number of higher neighbours (the edges it is the lower end of)."""
-    for i in nb.prange(n):
-        deg = hstart[i + 1] - hstart[i] + lstart[i + 1] - lstart[i]
-        hi = hstart[i + 1] - hstart[i]
-        for j in range(1, half + 1):
-            forward, backward = _ring(i + j, n), _ring(i - j, n)
-            if _lattice_present(n, state, i, j):
-                deg += 1
-                hi += forward > i
-            if _lattice_present(n, state, backward, j):
-                deg += 1
-                hi += backward > i
-        degree[i], higher[i] = deg, hi
-
-
-@nb.njit(inline="always", cache=True)
-def _insert(row: np.ndarray, start: int, end: int, value: int) -> int:
-    """Insert ``value`` into the increasing ``row[start:end]``, keeping it increasing; the new end."""
-    k = end
-    while k > start and row[k - 1] > value:
-        row[k] = row[k - 1]
-        k -= 1
-    row[k] = value
-    return end + 1
-
-
-@nb.njit(parallel=True, cache=True)
-def _sw_fill_rows(n: int, half: int, state: np.ndarray, hi_keys: np.ndarray, hstart: np.ndarray,
-                  lo_keys: np.ndarray, lstart: np.ndarray, offsets: np.ndarray,
-                  neighbours: np.ndarray) -> None:  # fmt: skip
-    """Each row's neighbours in increasing id order."""
-    for i in nb.prange(n):
-        o = offsets[i]
-        # Listed nearly in order (i-k/2 … i-1, i+1 … i+k/2 unless the ring wraps), so an
-        # insertion sort orders the row in about one pass.
-        for j in range(half, 0, -1):
-            backward = _ring(i - j, n)
-            if _lattice_present(n, state, backward, j):
-                o = _insert(neighbours, offsets[i], o, backward)
-        for j in range(1, half + 1):
-            if _lattice_present(n, state, i, j):
-                o = _insert(neighbours, offsets[i], o, _ring(i + j, n))
-        for p in range(lstart[i], lstart[i + 1]):
-            o = _insert(neighbours, offsets[i], o, lo_keys[p] - i * np.int64(n))
-        for p in range(hstart[i], hstart[i + 1]):
-            o = _insert(neighbours, offsets[i], o, hi_keys[p] - i * np.int64(n))
-
-
-def _sw_csr(n: int, half: int, state: np.ndarray, new_keys: np.ndarray) -> Network:
-    """The CSR network of the surviving lattice edges (``state != 2``) and the rewired edges ``new_keys``.
-
-    Built row by row from the lattice's known shape, without sorting the ``n·k/2`` edge keys
-    (which took 64 bytes an edge at its peak): only the rewired edges are sorted, once by
-    lower end and once by higher end. The result is the network :func:`from_keys` builds
-    from all the keys (a test checks it).
-    """
-    hi_keys = sort_keys(new_keys, n * n)
-    lo_keys = sort_keys((new_keys % n) * np.int64(n) + new_keys // n, n * n)
-    hstart = row_starts(hi_keys, n, n)
-    lstart = row_starts(lo_keys, n, n)
-    degree = np.empty(n, dtype=np.int64)
+def _lattice_higher(n: int, half: int, ring: np.ndarray) -> np.ndarray:
+    """How many lattice edges each agent is the lower end of: ``(u, u+j)`` unless it wraps, and the edges
+    ``(u-j+n, u)`` that wrap."""
     higher = np.empty(n, dtype=np.int64)
-    _sw_row_counts(n, half, state, hstart, lstart, degree, higher)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(degree, out=offsets[1:])
-    del degree
-    estart = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(higher, out=estart[1:])
-    del higher
-    n_edges = int(estart[n])
-    dtypes = network_dtypes()
-    neighbours = np.empty(2 * n_edges, dtype=dtypes["neighbours"])
-    _sw_fill_rows(n, half, state, hi_keys, hstart, lo_keys, lstart, offsets, neighbours)
-    return Network(n, offsets, neighbours, estart)
+    for u in nb.prange(n):
+        count = 0
+        for j in range(1, half + 1):
+            if u + j < n:
+                count += lattice_there(ring, u, j)
+            if u - j < 0:
+                count += lattice_there(ring, u - j + n, j)
+        higher[u] = count
+    return higher
+
+
+def _sw_network(n: int, half: int, state: np.ndarray, new_keys: np.ndarray) -> Network:
+    """The lattice edges not rewired away (``state != 2``) as bits, and the rewired edges ``new_keys`` in CSR.
+
+    Only the rewired edges are sorted. ``edge_start`` counts both parts, so every edge
+    keeps the index of docs/model.md §2 (a test checks the edges against
+    :func:`small_world_by_sorting`, which builds them all in CSR).
+    """
+    ring = np.empty(n, dtype=network_dtypes()["ring"])
+    _sw_ring(n, half, state, ring)
+    rewired = from_sorted_keys(n, sort_keys(new_keys, n * n))
+    edge_start = rewired.edge_start
+    edge_start[1:] += np.cumsum(_lattice_higher(n, half, ring))
+    return Network(n, half, ring, rewired.offsets, rewired.neighbours, edge_start)
 
 
 def _rewired(n: int, k: int, p: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -203,9 +162,14 @@ def small_world(n: int, k: int, p: float, seed: int) -> Network:
     slot=a)·n)`` for attempts ``a = 0, 1, …`` until ``w`` is neither ``u`` nor a
     current neighbour of ``u``; a node already joined to all others keeps its edge.
     The graph has exactly ``n·k/2`` edges. Needs an even ``k`` with ``2 ≤ k < n``.
+
+    The lattice edges that stay are held as bits (:mod:`trustsim.network.graph`) when
+    ``k/2 ≤`` :data:`~trustsim.network.graph.MAX_LATTICE_HALF`; otherwise every edge is in CSR.
     """
     state, new_keys = _rewired(n, k, p, seed)
-    return _sw_csr(n, k // 2, state, new_keys)
+    if k // 2 > MAX_LATTICE_HALF:  # too wide for a lattice word: every edge in CSR
+        return from_keys(n, np.concatenate((_sw_lattice_keys(n, k // 2, state), new_keys)))
+    return _sw_network(n, k // 2, state, new_keys)
 
 
 def small_world_by_sorting(n: int, k: int, p: float, seed: int) -> Network:
