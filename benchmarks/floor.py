@@ -34,7 +34,7 @@ import numpy as np
 from scale import bytes_per_agent_step  # benchmarks/ is the script's folder, so on sys.path
 from trustsim.day import CHUNK
 from trustsim.engine import Simulation
-from trustsim.network import ID_BITS, Links
+from trustsim.network import ID_BITS, Links, row_start
 from trustsim.rng import LANES, block_words, lane_uniform
 from trustsim.scenario import load_scenario
 
@@ -68,7 +68,7 @@ def _gather(links: Links, score: np.ndarray, out: np.ndarray) -> None:
     # The lattice window, one vectorised loop per distance over unsigned indices (as phase
     # C); then every CSR slot once, summed per agent.
     n = out.shape[0]
-    half, ring, offsets, neighbours = links.half, links.ring, links.offsets, links.neighbours
+    half, ring, neighbours = links.half, links.ring, links.neighbours
     for block in nb.prange((n + 1023) // 1024):
         lo, hi = block * 1024, min(n, block * 1024 + 1024)
         first, width = np.uint64(lo), np.uint64(hi - lo)
@@ -84,7 +84,7 @@ def _gather(links: Links, score: np.ndarray, out: np.ndarray) -> None:
                                        + np.float64(score[ahead + k]) * np.float64(live_ahead))  # fmt: skip
         for i in range(first, np.uint64(hi)):
             total = out[i]
-            for slot in range(offsets[i], offsets[i + 1]):
+            for slot in range(row_start(links, i), row_start(links, i + 1)):
                 total += score[neighbours[slot] & ID_BITS]
             out[i] = total
 

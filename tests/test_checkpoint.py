@@ -371,14 +371,16 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
          "network active degrees inconsistent"),
         (lambda a: a.update(network__ring=a["network__ring"].astype("int32")), "network arrays of the wrong type"),
         # a row start far beyond the slots: refused before any row is read (it would read out of bounds)
-        (lambda a: a["network__offsets"].__setitem__(2, 2**40), "network rows inconsistent"),
-        (lambda a: a["network__offsets"].__setitem__(2, -5), "network rows inconsistent"),
+        (lambda a: a["network__offsets"].__setitem__(2, 2**31), "network rows inconsistent"),
+        (lambda a: a["network__row_base"].__setitem__(1, 2**40), "network rows inconsistent"),
+        (lambda a: a["network__row_base"].__setitem__(1, -5), "network rows inconsistent"),
         # one slot of an edge cut, its twin not: the two ends disagree
         (lambda a: a["network__neighbours"].__setitem__(0, a["network__neighbours"][0] | CUT),
          "network rows inconsistent"),
         # the first edge of row 5 moved: the edge indices would no longer be lexicographic
         (lambda a: a["network__edge_start"].__setitem__(5, a["network__edge_start"][5] + 1),
          "network rows inconsistent"),
+        (lambda a: a["network__edge_base"].__setitem__(2, a["network__edge_base"][2] - 1), "network rows inconsistent"),
         (  # two neighbours of one row swapped: the row is no longer in id order
             lambda a: a["network__neighbours"].__setitem__([0, 1], a["network__neighbours"][[1, 0]].copy()),
             "network rows inconsistent",

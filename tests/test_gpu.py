@@ -184,7 +184,9 @@ def test_memory_plan_counts_what_the_device_holds() -> None:
     per_agent = [*world.population, world.degree, *day.outcomes, day.score_next, partial,
                  world.regions.members, world.regions.tree]  # fmt: skip
     net = world.network
-    agent_bytes = sum(a.nbytes for a in per_agent) + net.offsets.nbytes + net.edge_start.nbytes + net.ring.nbytes
+    agent_bytes = sum(a.nbytes for a in per_agent) + sum(
+        a.nbytes for a in (net.offsets, net.edge_start, net.ring, net.row_base, net.edge_base)
+    )
     edge_bytes = net.neighbours.nbytes
     n, e = s.run.agents, simulation.memory_plan.edges
     assert abs(agent_bytes - n * bytes_per_agent(s)) <= 64  # the +1 of offsets, the last partial block, R tree roots

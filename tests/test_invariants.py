@@ -57,7 +57,8 @@ def _reconnect(sim: Simulation) -> None:
             net.ring[owner] |= np.uint16(1 << (j - 1))
             return
     for a, b in ((u, v), (v, u)):  # a CSR edge: both slots' sign bits cleared
-        row = net.neighbours[net.offsets[a] : net.offsets[a + 1]]
+        starts = net.row_starts()
+        row = net.neighbours[starts[a] : starts[a + 1]]
         row[np.flatnonzero((row & ID_BITS) == b)[0]] = b
 
 

@@ -16,6 +16,7 @@ import pytest
 from trustsim.errors import InputFileError
 from trustsim.network import (
     ID_BITS,
+    NETWORK_ARRAYS,
     Network,
     build_network,
     cut_at,
@@ -26,9 +27,11 @@ from trustsim.network import (
     network_dtypes,
     regional_sbm,
     row_length,
+    row_start,
     scale_free,
     small_world,
 )
+from trustsim.network.graph import split_counts
 from trustsim.network.small_world import small_world_by_sorting
 from trustsim.rng import stream_id, uniform
 
@@ -36,11 +39,12 @@ from trustsim.rng import stream_id, uniform
 
 
 def test_network_bytes_count_a_neighbour_per_slot_two_row_starts_and_a_lattice_word_per_agent() -> None:
-    assert network_dtypes() == {"ring": np.uint16, "offsets": np.int64, "neighbours": np.int32, "edge_start": np.int64}
-    assert network_bytes(10, 5) == 2 * 5 * 4 + 11 * (8 + 8)
-    assert network_bytes(10, 5, lattice_edges=3) == 2 * 2 * 4 + 11 * (8 + 8) + 10 * 2
+    assert network_dtypes() == {"ring": np.uint16, "row_base": np.int64, "offsets": np.uint32, "neighbours": np.int32,
+                                "edge_base": np.int64, "edge_start": np.uint32}  # fmt: skip
+    assert network_bytes(10, 5) == 2 * 5 * 4 + 11 * (4 + 4) + 1 * (8 + 8)
+    assert network_bytes(130, 5, lattice_edges=3) == 2 * 2 * 4 + 131 * (4 + 4) + 3 * (8 + 8) + 130 * 2
     for net in (small_world(1000, 10, 0.1, 1), scale_free(1000, 3, 1)):
-        held = sum(getattr(net, name).nbytes for name in ("ring", "offsets", "neighbours", "edge_start"))
+        held = sum(getattr(net, name).nbytes for name in NETWORK_ARRAYS)
         assert held == network_bytes(1000, net.n_edges, net.lattice_edges)
     assert small_world(1000, 10, 0.1, 1).lattice_edges > 4000 and scale_free(1000, 3, 1).lattice_edges == 0
 
@@ -50,10 +54,12 @@ def check_network(net: Network) -> None:
     n, e = net.n_agents, net.n_edges
     src, dst = net.edge_ends()
     assert src.dtype == np.int32 and dst.dtype == np.int32 and src.shape == (e,)
-    assert net.offsets.dtype == np.int64 and net.offsets.shape == (n + 1,)
+    assert net.offsets.dtype == np.uint32 and net.offsets.shape == (n + 1,)
+    assert net.row_base.dtype == np.int64 and net.row_base.shape == (n // 64 + 1,)
     assert net.neighbours.dtype == np.int32 and net.neighbours.shape == (2 * net.csr_edges,)
     assert net.ring.dtype == np.uint16 and net.ring.shape == ((n,) if net.half else (0,))
-    assert net.edge_start.dtype == np.int64 and net.edge_start.shape == (n + 1,)
+    assert net.edge_start.dtype == np.uint32 and net.edge_start.shape == (n + 1,)
+    assert net.edge_base.dtype == np.int64 and net.edge_base.shape == (n // 64 + 1,)
     assert np.all(net.neighbours >= 0)  # no edge is cut yet
     assert net.edge_active().all()
     assert net.is_consistent()
@@ -64,7 +70,7 @@ def check_network(net: Network) -> None:
     degree = np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)
     np.testing.assert_array_equal(net.degree(), degree)
     np.testing.assert_array_equal(net.active_degree(), degree)
-    np.testing.assert_array_equal(net.edge_start, np.concatenate(([0], np.cumsum(np.bincount(src, minlength=n)))))
+    np.testing.assert_array_equal(net.first_edges(), np.concatenate(([0], np.cumsum(np.bincount(src, minlength=n)))))
     seen = np.zeros(e, dtype=np.int64)
     for i in range(n):  # every row lists its neighbours once, increasing, each edge's index derived from its ends
         ids, live = net.row(i)
@@ -182,11 +188,12 @@ def test_from_edge_arrays_normalises_sorts_and_builds_csr() -> None:
     check_network(net)
     np.testing.assert_array_equal(net.src, [0, 0, 0, 1, 1])
     np.testing.assert_array_equal(net.dst, [1, 2, 3, 2, 4])
-    np.testing.assert_array_equal(net.offsets, [0, 3, 6, 8, 9, 10])
+    np.testing.assert_array_equal(net.row_starts(), [0, 3, 6, 8, 9, 10])
     np.testing.assert_array_equal(net.neighbours, [1, 2, 3, 0, 2, 4, 0, 1, 0, 1])
-    slots = [net.edge_of(u, int(v)) for u in range(5) for v in net.neighbours[net.offsets[u] : net.offsets[u + 1]]]
+    starts = net.row_starts()
+    slots = [net.edge_of(u, int(v)) for u in range(5) for v in net.neighbours[starts[u] : starts[u + 1]]]
     assert slots == [0, 1, 2, 0, 3, 4, 1, 3, 2, 4]
-    np.testing.assert_array_equal(net.edge_start, [0, 3, 5, 5, 5, 5])
+    np.testing.assert_array_equal(net.first_edges(), [0, 3, 5, 5, 5, 5])
     assert net.n_edges == 5
     np.testing.assert_array_equal(net.degree(), [3, 3, 2, 1, 1])
 
@@ -266,7 +273,8 @@ def test_cutting_an_edge_flags_it_for_both_ends_and_keeps_every_index(build: Cal
     assert {(int(src[e]), int(dst[e])) for e in np.flatnonzero(~net.edge_active())} == cut
     a, b = next(iter(sorted(cut)))
     if net.csr_edges and net.half == 0:  # undone on one end of a CSR edge
-        slot = net.offsets[a] + np.searchsorted(net.neighbours[net.offsets[a] : net.offsets[a + 1]] & ID_BITS, b)
+        starts = net.row_starts()
+        slot = starts[a] + np.searchsorted(net.neighbours[starts[a] : starts[a + 1]] & ID_BITS, b)
         net.neighbours[slot] = b
         assert not net.is_consistent()
 
@@ -536,3 +544,17 @@ def test_build_network_dispatch(tmp_path: Path) -> None:
     assert f.n_edges == 1 and f.n_agents == 600
     with pytest.raises(ValueError, match="unknown network generator"):
         build_network(SimpleNamespace(generator="lattice"), region, 3, 9)
+
+
+def test_row_starts_and_first_edges_are_kept_as_32_bit_counts_from_a_base_per_64_agents() -> None:
+    """The split is exact across blocks (bases at multiples of 64), and a block too dense for 32 bits is refused."""
+    counts = np.concatenate(([0], np.cumsum(np.full(200, 50_000_000, dtype=np.int64))))  # past 2**32 in total
+    base, relative = split_counts(counts)
+    assert base.dtype == np.int64 and relative.dtype == np.uint32 and base.shape == (201 // 64 + 1,)
+    np.testing.assert_array_equal(base, counts[::64])
+    np.testing.assert_array_equal(relative.astype(np.int64) + np.repeat(base, 64)[:201], counts)
+    with pytest.raises(ValueError, match="too dense"):
+        split_counts(np.array([0, 2**31, 2**32 + 5], dtype=np.int64))
+    net = small_world(1000, 10, 0.3, 2)  # the kernels' row_start reads the same counts
+    starts = net.row_starts()
+    assert [row_start(net.links, i) for i in (0, 63, 64, 65, 999, 1000)] == starts[[0, 63, 64, 65, 999, 1000]].tolist()

@@ -297,17 +297,15 @@ def _network_problems(state: SavedState, n: int, half: int) -> list[str]:
     wrong = [name for name, dtype in network_dtypes().items() if net[name].dtype != dtype or net[name].ndim != 1]
     if wrong or state.degree.dtype != DEGREE or state.degree.shape != (n,):
         return [f"network arrays of the wrong type or shape: {wrong or ['degree']}"]
-    offsets, neighbours = net["offsets"], net["neighbours"]
-    rows_fit = offsets.shape == (n + 1,)
-    checks = {
-        "offsets": rows_fit and net["edge_start"].shape == (n + 1,),
-        "edge count": neighbours.shape[0] % 2 == 0 and (not rows_fit or offsets[-1] == neighbours.shape[0]),
-    }
-    if all(checks.values()):
-        network = Network(n, half, net["ring"], offsets, neighbours, net["edge_start"])
+    network = Network(n, half, *(net[name] for name in NETWORK_ARRAYS))
+    slots = net["neighbours"].shape[0]
+    ends_fit = net["offsets"].shape == (n + 1,) and net["row_base"].shape[0] > 0
+    counted = int(net["row_base"][-1]) + int(net["offsets"][-1]) if ends_fit else slots
+    checks = {"edge count": slots % 2 == 0 and counted == slots}
+    if checks["edge count"]:
         checks["rows"] = network.is_consistent()
-        if checks["rows"]:
-            checks["active degrees"] = bool(np.array_equal(network.active_degree(), state.degree))
+    if all(checks.values()):
+        checks["active degrees"] = bool(np.array_equal(network.active_degree(), state.degree))
     return [f"network {what} inconsistent" for what, fine in checks.items() if not fine]
 
 

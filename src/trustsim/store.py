@@ -228,7 +228,7 @@ def write_checkpoint(path: Path, state: SavedState) -> None:
         "format": CHECKPOINT_FORMAT,
         "day": state.day,
         "agents": int(state.degree.shape[0]),
-        "edges": int(state.network["edge_start"][-1]),
+        "edges": int(state.network["edge_base"][-1]) + int(state.network["edge_start"][-1]),
         "observed_total": state.observed_total,
         "scenario": state.scenario,
     }

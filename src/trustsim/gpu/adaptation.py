@@ -47,6 +47,7 @@ from trustsim.network import (
     is_active,
     lattice_live,
     row_length,
+    row_start,
     twin_slot,
 )
 from trustsim.scalar import greater, lesser
@@ -130,12 +131,12 @@ def _unfriend(seed: int, t: int, params: Any, blacklisted: Any, links: Any, degr
             cuda.atomic.sub(degree, v, 1)
     if not blacklisted[u]:
         return
-    offsets, neighbours = links.offsets, links.neighbours
-    for slot in range(offsets[u], offsets[u + 1]):
+    neighbours = links.neighbours
+    for slot in range(row_start(links, u), row_start(links, u + 1)):
         v = neighbours[slot]
         if (is_active(v) and not blacklisted[v]
                 and unfriends(params, seed, t, edge_index(links, lesser(u, v), greater(u, v)))):  # fmt: skip
-            _cut(u, v, slot, twin_slot(offsets, neighbours, v, u), neighbours, degree)
+            _cut(u, v, slot, twin_slot(links, v, u), neighbours, degree)
 
 
 @kernel
@@ -153,9 +154,9 @@ def _emigrate(status: Any, emigrated: Any, region: Any, links: Any, degree: Any,
     if not status[i] & LEAVING:
         return
     emigrated[i] = True
-    offsets, neighbours = links.offsets, links.neighbours
-    for slot in range(offsets[i], offsets[i + 1]):
+    neighbours = links.neighbours
+    for slot in range(row_start(links, i), row_start(links, i + 1)):
         v = neighbours[slot]  # an emigrant of smaller id may be flagging it: then it stays for that one to cut
         if is_active(v) and not (status[v] & LEAVING and v < i):
-            _cut(i, v, slot, twin_slot(offsets, neighbours, v, i), neighbours, degree)
+            _cut(i, v, slot, twin_slot(links, v, i), neighbours, degree)
     leave_index(i, region[i], index)

@@ -21,6 +21,7 @@ from trustsim.day import scratch_bytes_per_agent
 from trustsim.errors import Setting, TrustsimError
 from trustsim.gpu.common import THREADS
 from trustsim.network import lattice_half, network_dtypes
+from trustsim.network.graph import BASE_BLOCK
 from trustsim.population import state_bytes_per_agent
 from trustsim.scenario import Scenario
 from trustsim.world import world_bytes_per_agent
@@ -103,8 +104,9 @@ def bytes_per_agent(scenario: Scenario) -> float:
     n_behaviours = len(scenario.behaviours)
     households = 4 + 8 + 2 if scenario.households is not None else 0  # member_of; start and children (at most N)
     dtypes = network_dtypes()
-    offsets = np.dtype(dtypes["offsets"]).itemsize + np.dtype(dtypes["edge_start"]).itemsize
-    ring = np.dtype(dtypes["ring"]).itemsize if lattice_half(scenario.network) else 0
+    size = {name: np.dtype(dtype).itemsize for name, dtype in dtypes.items()}
+    offsets = size["offsets"] + size["edge_start"] + (size["row_base"] + size["edge_base"]) / BASE_BLOCK
+    ring = size["ring"] if lattice_half(scenario.network) else 0
     partials = 8 / THREADS  # one float64 per block, shared by the ordered sums of phase A and the metrics
     return (
         state_bytes_per_agent(n_behaviours) + scratch_bytes_per_agent(n_behaviours)

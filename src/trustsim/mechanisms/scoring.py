@@ -42,7 +42,7 @@ import numpy as np
 from trustsim.day import Day, Outcomes, chunk_function, has
 from trustsim.households import Households, family_of
 from trustsim.mechanisms.credit_file import CreditFile
-from trustsim.network import Links, around, friend_of, is_active
+from trustsim.network import Links, around, friend_of, is_active, row_start
 from trustsim.population import Population
 from trustsim.scalar import greater, lesser, pick, product
 from trustsim.scenario import Scenario
@@ -303,14 +303,17 @@ def _other_sums(lo: int, hi: int, links: Links, score_start: np.ndarray, sums: n
     the block's slots that prefetched 128 slots ahead was slower, measured, on the small
     world's one slot an agent and on scale-free and block-model networks of ten.)
     """
-    offsets, neighbours = links.offsets, links.neighbours
+    neighbours = links.neighbours
     first = np.uint64(lo)
+    start = row_start(links, first)
     for i in range(first, np.uint64(hi)):
+        end = row_start(links, i + np.uint64(1))  # one row's end is the next one's start
         total = sums[i - first]
-        for slot in range(offsets[i], offsets[i + 1]):
+        for slot in range(start, end):
             entry = neighbours[slot]
             total += np.float64(score_start[friend_of(entry)]) * is_active(entry)
         sums[i - first] = total
+        start = end
 
 
 @nb.njit(parallel=True, cache=True)

@@ -58,6 +58,7 @@ from trustsim.network.graph import (
     network_bytes,
     network_dtypes,
     row_length,
+    row_start,
     twin_slot,
 )
 from trustsim.network.regional_sbm import regional_sbm
@@ -68,7 +69,7 @@ __all__ = [
     "CUT", "ID_BITS", "MAX_LATTICE_HALF", "NETWORK_ARRAYS", "Links", "Network", "around", "build_network", "cut_at",
     "cut_edge", "cut_lattice", "edge_at", "edge_file", "edge_index", "friend_at", "friend_of", "from_edge_arrays",
     "is_active", "lattice_half", "lattice_live", "network_bytes", "network_dtypes", "regional_sbm", "row_length",
-    "scale_free", "small_world", "twin_slot",
+    "row_start", "scale_free", "small_world", "twin_slot",
 ]  # fmt: skip
 
 

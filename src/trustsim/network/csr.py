@@ -160,8 +160,9 @@ def _fill_rows(keys: np.ndarray, dst: np.ndarray, estart: np.ndarray, lower: np.
             o += 1
 
 
-def from_sorted_keys(n_agents: int, keys: np.ndarray) -> Network:
-    """A :class:`Network` from the sorted, distinct edge keys ``src·N + dst`` (``src < dst``)."""
+def csr_rows(n_agents: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The CSR rows of the sorted, distinct edge keys ``src·N + dst`` (``src < dst``): each row's first slot
+    and the neighbours (int64 [N+1], int32 [2E]), and each agent's first edge (int64 [N+1])."""
     dst = _higher_ends(keys, n_agents)
     estart = row_starts(keys, n_agents, n_agents)
     if keys.shape[0] == 0:
@@ -172,10 +173,15 @@ def from_sorted_keys(n_agents: int, keys: np.ndarray) -> Network:
     # The CSR arrays are read every day: numpy allocates them, since numpy asks the
     # kernel for transparent huge pages on large arrays and numba's allocator does not.
     offsets = estart + lstart
-    dtypes = network_dtypes()
-    neighbours = np.empty(2 * keys.shape[0], dtype=dtypes["neighbours"])
+    neighbours = np.empty(2 * keys.shape[0], dtype=network_dtypes()["neighbours"])
     _fill_rows(keys, dst, estart, lower, lstart, offsets, neighbours)
-    return Network(n_agents, 0, np.empty(0, dtype=dtypes["ring"]), offsets, neighbours, estart)
+    return offsets, neighbours, estart
+
+
+def from_sorted_keys(n_agents: int, keys: np.ndarray) -> Network:
+    """A :class:`Network` from the sorted, distinct edge keys ``src·N + dst`` (``src < dst``), all in CSR."""
+    offsets, neighbours, estart = csr_rows(n_agents, keys)
+    return Network.from_counts(n_agents, 0, np.empty(0, dtype=network_dtypes()["ring"]), offsets, neighbours, estart)
 
 
 def from_keys(n_agents: int, keys: np.ndarray) -> Network:

@@ -19,7 +19,12 @@ two parts:
 A *row* position ``q`` of agent ``i`` walks both parts in one order: ``q < half`` the
 lattice neighbour ``i-(half-q)``, ``q < 2·half`` the lattice neighbour ``i+(q-half+1)``,
 then the CSR slots (:func:`friend_at`). An edge's index is derived (:func:`edge_index`)
-from ``edge_start``, the number of edges whose lower end is below each agent.
+from the number of edges whose lower end is below each agent (:func:`first_edge`).
+
+Both per-agent counts, a CSR row's first slot and an agent's first edge, rise through the
+run's totals, which need 64 bits for a country; they are stored as 32-bit counts from a
+64-bit base per block of :data:`BASE_BLOCK` agents (:func:`row_start`), 4 bytes an agent
+each instead of 8.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import numpy as np
 
 from trustsim.scalar import greater, lesser
 
-NETWORK_ARRAYS = ("ring", "offsets", "neighbours", "edge_start")
+NETWORK_ARRAYS = ("ring", "row_base", "offsets", "neighbours", "edge_base", "edge_start")
 """The arrays of a :class:`Network` (what a checkpoint saves of it)."""
 
 CUT = -(2**31)
@@ -47,19 +52,54 @@ MAX_LATTICE_HALF = 8
 THERE_SHIFT = 8
 """Bit ``THERE_SHIFT + j - 1`` of ``ring[u]``: the lattice edge ``(u, u+j)`` was not rewired away."""
 
+BASE_SHIFT = 6
+BASE_BLOCK = 1 << BASE_SHIFT
+"""Agents sharing one 64-bit base of their row starts and first edges (:func:`row_start`)."""
+
 
 def network_dtypes() -> dict[str, type[np.generic]]:
     """The dtype of every array of a :class:`Network` (checked when a state is loaded)."""
-    return {"ring": np.uint16, "offsets": np.int64, "neighbours": np.int32, "edge_start": np.int64}
+    return {"ring": np.uint16, "row_base": np.int64, "offsets": np.uint32, "neighbours": np.int32,
+            "edge_base": np.int64, "edge_start": np.uint32}  # fmt: skip
 
 
 def network_bytes(n_agents: int, n_edges: int, lattice_edges: int = 0) -> int:
     """Bytes of a network's arrays: per CSR slot (two an edge off the lattice) its neighbour (whose sign bit
-    says whether the edge is cut), per agent its row start, its first edge and, with a lattice, its ring word."""
+    says whether the edge is cut), per agent its row start, its first edge and, with a lattice, its ring word,
+    per block of :data:`BASE_BLOCK` agents the bases of both counts."""
     size = {name: np.dtype(dtype).itemsize for name, dtype in network_dtypes().items()}
     ring = n_agents * size["ring"] if lattice_edges else 0
-    return (2 * (n_edges - lattice_edges) * size["neighbours"] + ring
+    bases = base_blocks(n_agents) * (size["row_base"] + size["edge_base"])
+    return (2 * (n_edges - lattice_edges) * size["neighbours"] + ring + bases
             + (n_agents + 1) * (size["offsets"] + size["edge_start"]))  # fmt: skip
+
+
+def base_blocks(n_agents: int) -> int:
+    """Bases of a count over agents ``0 … N`` (inclusive: the count's total is its last entry)."""
+    return (n_agents >> BASE_SHIFT) + 1
+
+
+def split_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``counts`` (int64 [N+1], rising) as a base per block of :data:`BASE_BLOCK` entries and 32-bit counts from it.
+
+    Raises ValueError if the entries of one block span 2³² or more (some 64 agents with
+    over four billion neighbours between them).
+    """
+    base = np.ascontiguousarray(counts[::BASE_BLOCK], dtype=np.int64)
+    relative = np.empty(counts.shape[0], dtype=np.uint32)
+    if not _split(counts, base, relative):
+        raise ValueError(f"{BASE_BLOCK} agents have 2**32 or more neighbours between them; the network is too dense")
+    return base, relative
+
+
+@nb.njit(parallel=True, cache=True)
+def _split(counts: np.ndarray, base: np.ndarray, relative: np.ndarray) -> bool:
+    wide = 0
+    for i in nb.prange(counts.shape[0]):
+        count = counts[i] - base[i >> BASE_SHIFT]
+        wide += count >= 2**32
+        relative[i] = count
+    return wide == 0
 
 
 class Links(NamedTuple):
@@ -67,9 +107,11 @@ class Links(NamedTuple):
 
     half: int  # lattice distances held as bits (0: no lattice)
     ring: np.ndarray  # uint16 [N] (empty without a lattice)
-    offsets: np.ndarray  # int64 [N+1]: CSR rows of the other edges
+    row_base: np.ndarray  # int64 [N/64 + 1]: the first CSR slot of every 64th agent
+    offsets: np.ndarray  # uint32 [N+1]: each CSR row's first slot, from its block's base (row_start)
     neighbours: np.ndarray  # int32: a cut slot holds its neighbour's id | CUT
-    edge_start: np.ndarray  # int64 [N+1]: edges whose lower end is below each agent
+    edge_base: np.ndarray  # int64 [N/64 + 1]: the first edge of every 64th agent
+    edge_start: np.ndarray  # uint32 [N+1]: edges whose lower end is below each agent, from its base
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,19 +126,37 @@ class Network:
     n_agents: int
     half: int
     ring: np.ndarray
+    row_base: np.ndarray
     offsets: np.ndarray
     neighbours: np.ndarray
+    edge_base: np.ndarray
     edge_start: np.ndarray
+
+    @classmethod
+    def from_counts(cls, n_agents: int, half: int, ring: np.ndarray, row_starts: np.ndarray,
+                    neighbours: np.ndarray, first_edges: np.ndarray) -> Network:  # fmt: skip
+        """A network from its rows' first slots and its agents' first edges as int64 counts (each [N+1])."""
+        row_base, offsets = split_counts(row_starts)
+        edge_base, edge_start = split_counts(first_edges)
+        return cls(n_agents, half, ring, row_base, offsets, neighbours, edge_base, edge_start)
 
     @property
     def links(self) -> Links:
         """The arrays, as the kernels take them."""
-        return Links(self.half, self.ring, self.offsets, self.neighbours, self.edge_start)
+        return Links(self.half, *(getattr(self, name) for name in NETWORK_ARRAYS))
+
+    def row_starts(self) -> np.ndarray:
+        """Each CSR row's first slot, and the slot count last (int64 [N+1])."""
+        return self.offsets + np.repeat(self.row_base, BASE_BLOCK)[: self.n_agents + 1]
+
+    def first_edges(self) -> np.ndarray:
+        """The first edge each agent is the lower end of, and the edge count last (int64 [N+1])."""
+        return self.edge_start + np.repeat(self.edge_base, BASE_BLOCK)[: self.n_agents + 1]
 
     @property
     def n_edges(self) -> int:
         """Number of edges ``E``."""
-        return int(self.edge_start[-1])
+        return int(self.edge_base[-1]) + int(self.edge_start[-1])
 
     @property
     def csr_edges(self) -> int:
@@ -123,7 +183,7 @@ class Network:
     def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Agent ``i``'s neighbours, cut or not, in increasing id order (int64), and whether each edge is
         active (bool)."""
-        size = 2 * self.half + int(self.offsets[i + 1] - self.offsets[i])
+        size = row_length(self.links, i)
         ids = np.empty(size, dtype=np.int64)
         live = np.empty(size, dtype=np.bool_)
         count = _fill_row(self.links, i, ids, live)
@@ -165,9 +225,14 @@ class Network:
         no self-loop, every slot's twin in its neighbour's row with the same cut flag, no CSR edge that is also
         a lattice edge, no lattice bit beyond ``half`` and none live that is not there, and ``edge_start``
         counting each agent's higher neighbours (what a network read from a checkpoint must hold)."""
-        offsets, n = self.offsets, self.n_agents
-        n_slots = self.neighbours.shape[0]
-        if offsets.shape != (n + 1,) or offsets[0] != 0 or offsets[-1] != n_slots:
+        n = self.n_agents
+        blocks = (base_blocks(n),)
+        if self.row_base.shape != blocks or self.edge_base.shape != blocks:
+            return False
+        if self.offsets.shape != (n + 1,) or self.edge_start.shape != (n + 1,):
+            return False
+        offsets = self.row_starts()
+        if offsets[0] != 0 or offsets[-1] != self.neighbours.shape[0]:
             return False
         if not np.all(np.diff(offsets) >= 0):  # before any row is read: a bad offset would read out of bounds
             return False
@@ -175,7 +240,7 @@ class Network:
             return False
         if self.half and 2 * self.half >= n:  # the ring's two sides would meet
             return False
-        if self.edge_start.shape != (n + 1,) or self.edge_start[0] != 0:
+        if self.first_edges()[0] != 0:
             return False
         if self.half:
             live = self.ring & ((1 << self.half) - 1)
@@ -223,16 +288,28 @@ def lattice_there(ring: np.ndarray, u: int, j: int) -> bool:
 
 
 @nb.njit(inline="always", cache=True)
+def row_start(links: Links, i: int) -> int:
+    """The first CSR slot of agent ``i``'s row (``i = N``: the slot count): its block's base plus its count."""
+    return links.row_base[i >> BASE_SHIFT] + np.int64(links.offsets[i])
+
+
+@nb.njit(inline="always", cache=True)
+def first_edge(links: Links, i: int) -> int:
+    """The first edge agent ``i`` is the lower end of (``i = N``: the edge count)."""
+    return links.edge_base[i >> BASE_SHIFT] + np.int64(links.edge_start[i])
+
+
+@nb.njit(inline="always", cache=True)
 def row_length(links: Links, i: int) -> int:
     """Positions of agent ``i``'s row: ``2·half`` lattice positions, then its CSR slots."""
-    return 2 * links.half + links.offsets[i + 1] - links.offsets[i]
+    return 2 * links.half + row_start(links, i + 1) - row_start(links, i)
 
 
 @nb.njit(inline="always", cache=True)
 def _lattice_edge(links: Links, i: int, q: int) -> tuple[int, int, int]:
     """For a lattice position ``q < 2·half`` of agent ``i``: the neighbour, the edge's owner and its distance."""
     n = links.offsets.shape[0] - 1
-    i = np.int64(i)  # a prange index is unsigned: i - j would be a float
+    i = np.int64(i)  # a prange index may be unsigned: i - j would be a float
     if q < links.half:
         j = np.int64(links.half - q)
         v = around(i - j, n)
@@ -250,7 +327,7 @@ def friend_at(links: Links, i: int, q: int) -> tuple[int, bool]:
     if q < 2 * links.half:
         v, owner, j = _lattice_edge(links, i, q)
         return v, lattice_live(links.ring, owner, j)
-    entry = links.neighbours[links.offsets[i] + q - 2 * links.half]
+    entry = links.neighbours[row_start(links, i) + q - 2 * links.half]
     return friend_of(entry), is_active(entry)
 
 
@@ -264,22 +341,25 @@ def there_at(links: Links, i: int, q: int) -> bool:
 
 
 @nb.njit(inline="always", cache=True)
-def twin_slot(offsets: np.ndarray, neighbours: np.ndarray, v: int, u: int) -> int:
+def twin_slot(links: Links, v: int, u: int) -> int:
     """The slot of ``u`` in ``v``'s CSR row (rows are increasing: a binary search), or -1 if it is not there."""
-    lo, hi = offsets[v], offsets[v + 1]
+    neighbours = links.neighbours
+    lo, end = row_start(links, v), row_start(links, v + 1)
+    hi = end
     while lo < hi:
         mid = (lo + hi) // 2
         if friend_of(neighbours[mid]) < u:
             lo = mid + 1
         else:
             hi = mid
-    return lo if lo < offsets[v + 1] and friend_of(neighbours[lo]) == u else -1
+    return lo if lo < end and friend_of(neighbours[lo]) == u else -1
 
 
 @nb.njit(inline="always", cache=True)
-def _first_above(offsets: np.ndarray, neighbours: np.ndarray, v: int, u: int) -> int:
+def _first_above(links: Links, v: int, u: int) -> int:
     """The first slot of ``v``'s CSR row whose neighbour is above ``u`` (its row's end if none)."""
-    lo, hi = offsets[v], offsets[v + 1]
+    neighbours = links.neighbours
+    lo, hi = row_start(links, v), row_start(links, v + 1)
     while lo < hi:
         mid = (lo + hi) // 2
         if friend_of(neighbours[mid]) <= u:
@@ -291,7 +371,7 @@ def _first_above(offsets: np.ndarray, neighbours: np.ndarray, v: int, u: int) ->
 
 @nb.njit(inline="always", cache=True)
 def edge_index(links: Links, a: int, b: int) -> int:
-    """The index of the edge ``(a, b)``, ``a < b`` (docs/model.md §2): ``edge_start[a]`` plus the number of
+    """The index of the edge ``(a, b)``, ``a < b`` (docs/model.md §2): ``a``'s first edge plus the number of
     ``a``'s higher neighbours below ``b``, on the lattice and in its CSR row."""
     n = links.offsets.shape[0] - 1
     a, b = np.int64(a), np.int64(b)
@@ -302,9 +382,8 @@ def edge_index(links: Links, a: int, b: int) -> int:
         if a - j < 0:  # the lattice edge (a-j+n, a), owned by a-j+n, wraps above a
             w = a - j + n
             below += lattice_there(links.ring, w, j) and w < b
-    offsets, neighbours = links.offsets, links.neighbours
-    below += _first_above(offsets, neighbours, a, b - 1) - _first_above(offsets, neighbours, a, a)
-    return links.edge_start[a] + below
+    below += _first_above(links, a, b - 1) - _first_above(links, a, a)
+    return first_edge(links, a) + below
 
 
 @nb.njit(inline="always", cache=True)
@@ -318,7 +397,7 @@ def edge_at(links: Links, i: int, q: int) -> int:
 
 
 @nb.njit(cache=True)
-def cut_edge(u: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, degree: np.ndarray) -> None:
+def cut_edge(u: int, slot: int, links: Links, degree: np.ndarray) -> None:
     """Cut the active CSR edge in ``u``'s ``slot``, in both directions (docs/model.md §2). The slot must be
     active (every caller checks :func:`is_active` first): its entry is then the friend's id.
 
@@ -326,8 +405,9 @@ def cut_edge(u: int, slot: int, offsets: np.ndarray, neighbours: np.ndarray, deg
     ends' active degrees are lowered; the rows keep their order, so the active friends
     are still visited in increasing id order, and a cut edge never comes back.
     """
+    neighbours = links.neighbours
     v = neighbours[slot]
-    twin = twin_slot(offsets, neighbours, np.int64(v), np.int64(u))
+    twin = twin_slot(links, np.int64(v), np.int64(u))
     neighbours[slot] = v | CUT
     neighbours[twin] = np.int64(u) | CUT
     degree[u] -= 1
@@ -349,7 +429,7 @@ def cut_at(links: Links, i: int, q: int, degree: np.ndarray) -> None:
         degree[i] -= 1
         degree[v] -= 1
     else:
-        cut_edge(i, links.offsets[i] + q - 2 * links.half, links.offsets, links.neighbours, degree)
+        cut_edge(i, row_start(links, i) + q - 2 * links.half, links, degree)
 
 
 # ------------------------------------------------------------------------------------------ whole-network views
@@ -390,24 +470,25 @@ def _edge_list(links: Links, src: np.ndarray, dst: np.ndarray, active: np.ndarra
 
 @nb.njit(parallel=True, cache=True)
 def _consistent(links: Links) -> bool:
-    offsets, neighbours, edge_start = links.offsets, links.neighbours, links.edge_start
-    n = offsets.shape[0] - 1
+    neighbours = links.neighbours
+    n = links.offsets.shape[0] - 1
     wrong = 0
     for i in nb.prange(n):  # offsets are known to rise from 0 to the slot count (Network.is_consistent)
         higher = 0
         for q in range(2 * links.half):
             v, _ = friend_at(links, i, q)
             higher += there_at(links, i, q) and v > i
-        for slot in range(offsets[i], offsets[i + 1]):
+        start = row_start(links, i)
+        for slot in range(start, row_start(links, i + 1)):
             v = friend_of(neighbours[slot])
-            if v >= n or v == i or (slot > offsets[i] and friend_of(neighbours[slot - 1]) >= v):
+            if v >= n or v == i or (slot > start and friend_of(neighbours[slot - 1]) >= v):
                 wrong += 1
                 continue
             higher += v > i
-            twin = twin_slot(offsets, neighbours, v, i)
+            twin = twin_slot(links, v, i)
             wrong += twin < 0 or is_active(neighbours[twin]) != is_active(neighbours[slot])
             for q in range(2 * links.half):  # a CSR edge may not double a lattice edge that is there
                 u, _ = friend_at(links, i, q)
                 wrong += u == v and there_at(links, i, q)
-        wrong += edge_start[i + 1] - edge_start[i] != higher
+        wrong += first_edge(links, i + 1) - first_edge(links, i) != higher
     return wrong == 0

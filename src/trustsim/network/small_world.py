@@ -7,8 +7,8 @@ import numpy as np
 
 from trustsim.network.csr import (
     check_seed,
+    csr_rows,
     from_keys,
-    from_sorted_keys,
     pick_index,
     set_contains,
     set_insert,
@@ -133,10 +133,9 @@ def _sw_network(n: int, half: int, state: np.ndarray, new_keys: np.ndarray) -> N
     """
     ring = np.empty(n, dtype=network_dtypes()["ring"])
     _sw_ring(n, half, state, ring)
-    rewired = from_sorted_keys(n, sort_keys(new_keys, n * n))
-    edge_start = rewired.edge_start
-    edge_start[1:] += np.cumsum(_lattice_higher(n, half, ring))
-    return Network(n, half, ring, rewired.offsets, rewired.neighbours, edge_start)
+    offsets, neighbours, first_edges = csr_rows(n, sort_keys(new_keys, n * n))
+    first_edges[1:] += np.cumsum(_lattice_higher(n, half, ring))
+    return Network.from_counts(n, half, ring, offsets, neighbours, first_edges)
 
 
 def _rewired(n: int, k: int, p: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
