@@ -43,10 +43,11 @@ def main(path: str) -> None:
             print(f"{module}.{name}: {len(ptx):,} characters of PTX, {size:,} bytes of parameters")
     # No fused multiply-add in the score, wrongful, deterrence and chill formulas: the CPU
     # rounds the product and the sum apart. Only Philox's uniform (integers below 2**53,
-    # where fusing is exact) may contain one; _adapt draws three uniforms.
+    # where fusing is exact) and the log2 that guesses a gap's code (the tables then decide
+    # it, population.gap_code) may contain them; _adapt draws three uniforms and encodes two gaps.
     # (From the PTX compiled above: a kernel that failed is reported below, not compiled again.)
     fma = {name: ptx.count("fma.rn.f64") for name, ptx in first_ptx.items()}
-    if fma.get("_update", 0) or fma.get("_adapt", 0) > 3 * _uniform_fmas():
+    if fma.get("_update", 0) or fma.get("_adapt", 0) > 3 * _uniform_fmas() + 2 * _gap_code_fmas():
         failed.append(f"fused multiply-adds where the CPU rounds twice: {fma}")
     if failed:
         sys.exit("\n".join(["kernels that do not compile:", *failed]))
@@ -70,6 +71,18 @@ def _uniform_fmas() -> int:
         out[0] = uniform(1, 2, t, 3, 0)
 
     return cuda.compile_ptx(one_draw, (float64[:], int64), cc=HOPPER)[0].count("fma.rn.f64")
+
+
+def _gap_code_fmas() -> int:
+    """Fused multiply-adds in the PTX of one :func:`trustsim.population.gap_code` (its log2 guess)."""
+    from numba import float64, uint16
+
+    from trustsim.population import gap_code
+
+    def one_code(out, gap):  # type: ignore[no-untyped-def]
+        out[0] = gap_code(gap)
+
+    return cuda.compile_ptx(one_code, (uint16[:], float64), cc=HOPPER)[0].count("fma.rn.f64")
 
 
 if __name__ == "__main__":

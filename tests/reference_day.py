@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from trustsim.population import gap_code, relaxation_rate, relaxation_steps, relaxed_code
 from trustsim.rng import lane_uniform_array, uniform_array
 from trustsim.scenario import CHANNELS, Scenario, SchedulePoint
 
@@ -57,8 +58,13 @@ def schedule_value(points: list[SchedulePoint], t: int) -> float:
     return points[-1].coverage
 
 
-LARGEST_GAP = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
-"""Deterrence and chill are kept as gaps to 1 in single precision, never rounded to 1 (docs/model-choices.md)."""
+def relaxed_gap_code(code: int, gap: float | None, relax: float, t: int) -> int:
+    """A deterrence or chill gap as stored (docs/model-choices.md): the 16-bit code of ``2**(-c/4096)``; a gap that
+    changed today (``gap`` not None) goes to its nearest code, then every gap relaxes by the day's whole codes of
+    ``-log2(1 - relax)·4096`` a day (``floor((t+1)·r) − floor(t·r)``)."""
+    if gap is not None:
+        code = int(gap_code(gap))
+    return int(relaxed_code(code, relaxation_steps(relaxation_rate(relax), t)))
 
 
 def coverage_today(scenario: Scenario, t: int) -> np.ndarray:
@@ -111,6 +117,12 @@ def decoded_frailty(codes: np.ndarray) -> np.ndarray:
     """Frailties from their 16-bit codes: ``2**(e - 48) · (1 + m/1024)``, ``e`` the top 6 bits, ``m`` the low 10."""
     codes = codes.astype(np.int64)
     return np.ldexp(1.0 + (codes & 1023) / 1024.0, (codes >> 10) - 48)
+
+
+def decoded_gap(codes: np.ndarray) -> np.ndarray:
+    """Deterrence and chill gaps from their 16-bit codes: ``2**(-c/4096)``, and 0 for the code 65535."""
+    codes = np.asarray(codes).astype(np.int64)
+    return np.where(codes == 65535, 0.0, np.exp2(-codes / 4096.0))
 
 
 def clamp(x: float, lo: float, hi: float) -> float:
@@ -182,13 +194,13 @@ def reference_day(
         if beh.age_multiplier is not None:
             p = p * np.array(beh.age_multiplier)[band]
         if beh.points < 0:
-            p = p * (1.0 - s["deterrence_gap"][b].astype(np.float64))  # stored as 1 − d, in single precision
+            p = p * (1.0 - decoded_gap(s["deterrence_gap"][b]))  # stored as the code of 1 − d
             p = np.where(s["advised"], p * adapt.adviser_effect, p)
         if beh.outspoken_multiplier is not None:
             p = np.where(s["outspoken"], p * beh.outspoken_multiplier, p)
         if name == "dissent":
             dissent_p_unchilled = np.minimum(p, 1.0)
-            p = p * (1.0 - s["chill_gap"].astype(np.float64))  # stored as 1 − chill, in single precision
+            p = p * (1.0 - decoded_gap(s["chill_gap"]))  # stored as the code of 1 − chill
         p = np.minimum(p, 1.0)
         # behaviour b: lane b mod 4 of the block of slot b div 4 of stream beh (docs/model.md §9)
         committed[:, b] = alive & (lane_uniform_array(seed, "beh", t, ids, b // 4, b % 4) < p)
@@ -360,11 +372,14 @@ def reference_day(
     for b, (_, beh) in enumerate(behaviours):
         if beh.points >= 0:
             continue
-        gap = s["deterrence_gap"][b].astype(np.float64)  # 1 − d, stored in single precision
-        hit = alive & received[:, b]
-        gap[hit] = 1.0 - np.maximum((1.0 - gap[hit]) * (1.0 - adapt.deterrence_step), adapt.deterrence_floor)
-        gap[alive] = (1.0 - adapt.deterrence_relax) * gap[alive]  # d += relax·(1 − d)
-        s["deterrence_gap"][b] = np.minimum(gap, LARGEST_GAP).astype(np.float32)
+        codes = s["deterrence_gap"][b]  # the code of 1 − d
+        for i in np.flatnonzero(alive):
+            gap = None
+            if received[i, b]:  # d ← max(d·(1 − step), floor)
+                d = max((1.0 - float(decoded_gap(codes[i]))) * (1.0 - adapt.deterrence_step),
+                        adapt.deterrence_floor)  # fmt: skip
+                gap = 1.0 - d
+            codes[i] = relaxed_gap_code(int(codes[i]), gap, adapt.deterrence_relax, t)  # d += relax·(1 − d)
     # 2. chilling
     dissent_b = [b for b, (name, _) in enumerate(behaviours) if name == "dissent"]
     signal = entered.copy()
@@ -374,8 +389,9 @@ def reference_day(
         hits = sum(1 for j in friends[i] if signal[j]) + weight * sum(1 for j in family[i] if signal[j])
         denominator = len(friends[i]) + weight * len(family[i])
         f = hits / denominator if denominator > 0 else 0.0
-        ch = (1.0 - float(s["chill_gap"][i])) * (1.0 - adapt.chill_step * f)
-        s["chill_gap"][i] = min((1.0 - adapt.chill_relax) * (1.0 - ch), LARGEST_GAP)  # chill += relax·(1 − chill)
+        ch = (1.0 - float(decoded_gap(s["chill_gap"][i]))) * (1.0 - adapt.chill_step * f)
+        gap = 1.0 - ch if f > 0 else None  # chill += relax·(1 − chill) below
+        s["chill_gap"][i] = relaxed_gap_code(int(s["chill_gap"][i]), gap, adapt.chill_relax, t)
     # 3. unfriending (edges join alive agents only: emigrants' edges are cut)
     listed = s["blacklisted"]
     u_unf = draw("unf", edge_ids)

@@ -24,7 +24,7 @@ from conftest import scenario
 from trustsim.engine import Simulation
 from trustsim.errors import InputFileError, RunDirectoryError, ScenarioError
 from trustsim.network import CUT
-from trustsim.population import frailty_values
+from trustsim.population import frailty_values, gap_code
 from trustsim.rng import LANES, lane_uniform_array
 from trustsim.store import CHECKPOINT_FORMAT, RunDirectory, agent_batches, agent_table, checkpoints
 
@@ -181,7 +181,7 @@ def test_a_branch_that_rewards_a_behaviour_no_longer_divides_its_rate_by_an_old_
     first.step()
     saved = first.saved_state()
     b = list(s.behaviours).index("late_payment")
-    saved.population["deterrence_gap"][b] = 0.95  # deterrence 0.05
+    saved.population["deterrence_gap"][b] = gap_code(0.95)  # deterrence 0.05
     alive = ~saved.population["emigrated"].copy()
     rewarded = scenario("china_scs", "behaviours.late_payment.points=10", agents=20_000, days=4, seed=3)
     branch = Simulation(rewarded, start=saved)
@@ -192,7 +192,7 @@ def test_a_branch_that_rewards_a_behaviour_no_longer_divides_its_rate_by_an_old_
     draws = lane_uniform_array(3, "beh", 2, np.arange(20_000), b // LANES, b % LANES)
     assert np.array_equal(committed, alive & (draws < rate))
     assert committed.sum() > 20  # the comparison is not vacuous (about 40 expected; 2 if deterred)
-    assert (branch.world.population.deterrence_gap[b] == np.float32(0.95)).all()
+    assert (branch.world.population.deterrence_gap[b] == gap_code(0.95)).all()
 
 
 @pytest.mark.parametrize(
@@ -362,6 +362,7 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
         (lambda a: a["population__frailty"].__setitem__((0, 0), 65535), "frailty holds a code above 64511"),
         (lambda a: a["population__region"].__setitem__(0, -3), "region holds a region outside 0"),
         (lambda a: a["population__region"].__setitem__(0, 4), "region holds a region outside 0"),
+        (lambda a: a["population__chill_gap"].__setitem__(3, 0), "chill_gap holds the code 0, a gap of 1"),
         (lambda a: a.update(network__neighbours=a["network__neighbours"][:10]), "network edge count inconsistent"),
         (lambda a: a["network__neighbours"].__setitem__(3, 5000), "network rows inconsistent"),
         (lambda a: a["degree"].__setitem__(0, 999), "network active degrees inconsistent"),

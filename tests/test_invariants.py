@@ -13,6 +13,7 @@ from trustsim.checks import InvariantError
 from trustsim.day import Day
 from trustsim.engine import Simulation
 from trustsim.network import ID_BITS
+from trustsim.population import GAP_ZERO, gap_of
 from trustsim.scenario import shipped_scenarios
 from trustsim.world import World
 
@@ -95,7 +96,7 @@ def test_the_engine_checks_every_day_when_asked() -> None:
     class Corruption:
         def step(self, world: World, day: Day) -> None:
             if day.t == 7:
-                world.population.chill_gap[3] = 1.0  # chill 0
+                world.population.chill_gap[3] = 0  # the code of a gap of 1: chill 0
 
     s = scenario("china_scs", agents=2000, days=10)
     unchecked = Simulation(s)
@@ -139,19 +140,19 @@ def test_a_society_that_empties_by_emigration_keeps_running() -> None:
         sim.step()
 
 
-def test_chill_and_deterrence_stay_above_zero_where_single_precision_would_round_them_to_it() -> None:
-    """Kept as gaps to 1 in float32, chill and deterrence must not become 0 (docs/model.md §1: (0, 1])."""
-    from trustsim.mechanisms.adaptation import LARGEST_GAP, AdaptationParams, chilled_gap, deterred_gap
+def test_chill_and_deterrence_stay_above_zero_where_their_codes_would_round_them_to_it() -> None:
+    """Kept as codes of their gaps to 1, chill and deterrence must not become 0 (docs/model.md §1: (0, 1])."""
+    from trustsim.mechanisms.adaptation import AdaptationParams, chilled_gap, deterred_gap
 
     harsh = ["adaptation.chill_step=0.99", "adaptation.chill_relax=0", "adaptation.deterrence_step=0.9",
              "adaptation.deterrence_floor=1e-12", "adaptation.deterrence_relax=0"]  # fmt: skip
     s = scenario("china_scs", *harsh, agents=100, days=2)
     params = AdaptationParams.from_scenario(s)
-    chill_gap = deterrence_gap = np.float32(0.0)
+    chill_gap = deterrence_gap = np.uint16(GAP_ZERO)
     for _ in range(20):  # every friend signals, every day; points every day
-        chill_gap = np.float32(chilled_gap(params, chill_gap, 1.0))
-        deterrence_gap = np.float32(deterred_gap(params, deterrence_gap, True))
-    assert chill_gap == deterrence_gap == np.float32(LARGEST_GAP) < 1  # 0.01**20 and 1e-12 are below a float32 step
-    assert 1.0 - float(chill_gap) > 0.0 and 1.0 - float(deterrence_gap) > 0.0
+        chill_gap = chilled_gap(params, chill_gap, 1.0, 0)
+        deterrence_gap = deterred_gap(params, deterrence_gap, True, 0)
+    assert chill_gap == deterrence_gap == 1  # 0.01**20 and 1e-12 are below the smallest step, 2**(-1/4096)
+    assert 1.0 - gap_of(chill_gap) > 0.0 and 1.0 - gap_of(deterrence_gap) > 0.0
     sim = Simulation(scenario("china_scs", *harsh, agents=2000, days=30), check=True)
     sim.run()  # the daily invariant checks hold: chill in (0, 1]

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from trustsim.population import (
     FRAILTY_MIN_EXPONENT,
     FRAILTY_TOP_CODE,
+    GAP_ZERO,
     frailty_code,
     frailty_of,
     frailty_values,
+    gap_code,
+    gap_values,
     initialise,
+    relaxation_rate,
+    relaxation_steps,
+    relaxed_code,
 )
 from trustsim.rng import gamma_unit_mean, stream_id
 from trustsim.scenario import load_scenario
@@ -77,3 +84,43 @@ def test_the_agent_table_gives_frailties_not_codes() -> None:
         column = table.column(f"frailty_{name}").to_numpy()
         assert column.dtype == np.float64
         assert np.array_equal(column, frailty_values(population.frailty[b]))
+
+
+def test_every_gap_code_decodes_to_its_power_of_two_and_encodes_back_to_itself() -> None:
+    """Deterrence and chill gaps are 16-bit codes of 2**(-c/4096) (0 for the top code), read back from tables
+    built with square roots and products only; the nearest code of a gap is found by binary search."""
+    codes = np.arange(GAP_ZERO + 1, dtype=np.uint16)
+    gaps = gap_values(codes)
+    expected = np.where(codes == GAP_ZERO, 0.0, np.exp2(-codes.astype(np.float64) / 4096))
+    np.testing.assert_allclose(gaps, expected, rtol=4e-15, atol=0)
+    assert gaps[0] == 1.0 and gaps[GAP_ZERO] == 0.0 and np.all(np.diff(gaps) < 0)
+    for c in range(1, GAP_ZERO, 97):
+        assert gap_code(gaps[c]) == c
+        above, below = gaps[c - 1], gaps[c + 1] if c + 1 < GAP_ZERO else 0.0
+        assert gap_code(gaps[c] + 0.49 * (above - gaps[c])) == c  # the nearest code, either side
+        assert gap_code(gaps[c] - 0.49 * (gaps[c] - below)) == c
+    assert gap_code(1.0) == 1  # a gap of 1 (deterrence 0) is never stored
+    assert gap_code(0.0) == GAP_ZERO and gap_code(0.4 * gaps[GAP_ZERO - 1]) == GAP_ZERO
+
+
+@pytest.mark.parametrize("relax", [0.0, 1e-7, 0.002, 0.05, 0.5, 1.0])
+def test_relaxation_by_whole_codes_keeps_the_rate_over_any_run_of_days(relax: float) -> None:
+    """``gap ← gap·(1 − relax)`` a day is ``-log2(1 − relax)·4096`` codes; a run of days takes its share to within
+    one code, with no drift: after 1000 days the gap is (1 − relax)**1000 of what it was, to within a code."""
+    rate = relaxation_rate(relax)
+    steps = [relaxation_steps(rate, t) for t in range(1000)]
+    if relax == 1.0:
+        assert set(steps) == {GAP_ZERO}
+        return
+    for start, end in ((0, 1000), (17, 400), (399, 401)):
+        assert abs(sum(steps[start:end]) - (end - start) * rate) < 1
+    start = 3000
+    code = start
+    for t in range(1000):
+        code = relaxed_code(code, steps[t])
+    want = (1 - relax) ** 1000 * gap_values(np.array([start], dtype=np.uint16))[0]
+    if want > gap_values(np.array([GAP_ZERO - 1], dtype=np.uint16))[0]:
+        got = gap_values(np.array([code], dtype=np.uint16))[0]
+        assert abs(got / want - 1) < 2 ** (1 / 4096) - 1 + 1e-12
+    else:
+        assert code == GAP_ZERO

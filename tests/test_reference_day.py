@@ -16,6 +16,7 @@ import pytest
 
 from reference_day import Family, State, coverage_today, reference_day, schedule_value
 from trustsim.engine import Simulation
+from trustsim.population import gap_values
 from trustsim.scenario import Scenario, SchedulePoint, load_scenario
 
 RTOL = 1e-12
@@ -301,8 +302,9 @@ def test_checked_days_exercise_every_branch() -> None:
         assert totals[key] > 0, key
     assert totals["active_edges"] < start_edges * config["check"]
     floor = sim.scenario.adaptation.deterrence_floor
-    assert 1.0 - sim.world.population.deterrence_gap.max() <= floor + sim.scenario.adaptation.deterrence_relax
-    assert (sim.world.population.chill_gap > 0.01).any()  # chill below 0.99
+    lowest = 1.0 - gap_values(sim.world.population.deterrence_gap.min()[None])[0]
+    assert lowest <= (floor + sim.scenario.adaptation.deterrence_relax) * (1 + 2e-4)  # within a code
+    assert (gap_values(sim.world.population.chill_gap) > 0.01).any()  # chill below 0.99
 
 
 def test_comparison_detects_a_perturbed_state() -> None:

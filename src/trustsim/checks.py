@@ -62,8 +62,8 @@ class InvariantChecker:
                 (pop.score < s.score_min) | (pop.score > s.score_max),
             ),
             ("wrongful points negative", pop.wrongful < 0),
-            ("deterrence outside (0, 1]", (pop.deterrence_gap < 0) | (pop.deterrence_gap >= 1)),
-            ("chill outside (0, 1]", (pop.chill_gap < 0) | (pop.chill_gap >= 1)),
+            ("deterrence outside (0, 1]", pop.deterrence_gap == 0),  # the code 0 is a gap of 1
+            ("chill outside (0, 1]", pop.chill_gap == 0),
             ("listed_day outside -1 … today", (pop.listed_day < -1) | (pop.listed_day > world.day)),
             ("frailty code above the largest", np.any(pop.frailty > FRAILTY_TOP_CODE, axis=0)),
             ("active degree outside 0 … degree", (world.degree < 0) | (world.degree > self.full_degree)),

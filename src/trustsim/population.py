@@ -33,6 +33,7 @@ import numpy as np
 
 from trustsim.households import Households, draw_ages, household_deciles, household_regions
 from trustsim.rng import gamma_unit_mean, stream_id, uniform_array
+from trustsim.scalar import greater, lesser, pick
 from trustsim.scenario import Scenario
 
 
@@ -103,6 +104,100 @@ def frailty_values(codes: np.ndarray) -> np.ndarray:
     return out.reshape(codes.shape)
 
 
+GAP_STEPS_PER_HALVING = 4096
+"""Codes per halving of a gap: a code ``c`` stands for the gap ``2**(-c/4096)`` (:func:`gap_of`)."""
+
+GAP_ZERO = 65535
+"""The code of a gap of exactly 0 (a deterrence or chill of 1, where every agent starts)."""
+
+GAP_TOP_CODE = GAP_ZERO - 1
+"""The code of the smallest gap above 0, ``2**(-65534/4096)`` (about 1.5·10⁻⁵)."""
+
+
+def _halving_powers() -> tuple[np.ndarray, np.ndarray]:
+    """``2**(-k)`` for the 16 whole halvings and ``2**(-f/4096)`` for the 4096 fractions, built from square roots
+    and products only: IEEE 754 rounds both exactly, so the tables are the same on every machine (a ``log`` or
+    ``exp`` of a maths library may differ in its last bit)."""
+    roots = [0.5]  # roots[i] = 2**(-2**-i), i = 0 … 12
+    for _ in range(12):
+        roots.append(math.sqrt(roots[-1]))
+    fractions = np.empty(GAP_STEPS_PER_HALVING)
+    for f in range(GAP_STEPS_PER_HALVING):
+        value = 1.0
+        for k in range(11, -1, -1):  # 2**(-f/4096) = Π 2**(-2**(k-12)) = Π roots[12-k] over f's set bits k
+            if f >> k & 1:
+                value *= roots[12 - k]
+        fractions[f] = value
+    return np.ldexp(1.0, -np.arange(GAP_ZERO // GAP_STEPS_PER_HALVING + 1)), fractions
+
+
+_HALVINGS, _FRACTIONS = _halving_powers()
+
+
+@nb.njit(inline="always", cache=True)
+def gap_of(code: int) -> float:
+    """The gap (``1 − deterrence`` or ``1 − chill``) a 16-bit code stands for: ``2**(-code/4096)``, and 0 for
+    :data:`GAP_ZERO`. Two table reads and a product (exact: the first is a power of two), so the drawing loops
+    that read it still vectorise."""
+    c = np.int32(code)
+    return pick(c == GAP_ZERO, 0.0, _HALVINGS[c >> 12] * _FRACTIONS[c & (GAP_STEPS_PER_HALVING - 1)])
+
+
+@nb.njit(inline="always", cache=True)
+def gap_code(gap: float) -> np.uint16:
+    """The code of the gap nearest ``gap`` by :func:`gap_of` (ties to the larger code): at least 1, since a gap
+    of 1 is a deterrence or chill of 0, which docs/model.md §1 rules out; :data:`GAP_ZERO` below half the
+    smallest gap. Within a factor ``2**(1/8192)`` of ``gap`` in between.
+
+    ``-log2(gap)·4096`` guesses it; the tables then decide between the guess and its two
+    neighbours, so the code does not depend on the last bit of a maths library's ``log2``.
+    """
+    if gap <= 0.5 * gap_of(GAP_TOP_CODE):
+        return np.uint16(GAP_ZERO)
+    guess = lesser(greater(np.int64(math.floor(-math.log2(gap) * GAP_STEPS_PER_HALVING + 0.5)), 1), GAP_TOP_CODE)
+    best, distance = guess, abs(gap_of(guess) - gap)
+    for c in (guess - 1, guess + 1):
+        if 1 <= c <= GAP_TOP_CODE:
+            d = abs(gap_of(c) - gap)
+            if d < distance or (d == distance and c > best):
+                best, distance = c, d
+    return np.uint16(best)
+
+
+@nb.njit(inline="always", cache=True)
+def relaxed_code(code: int, steps: int) -> np.uint16:
+    """A gap ``code`` after ``steps`` codes of relaxation (each a factor ``2**(-1/4096)``), 0 once past the smallest."""
+    return np.uint16(lesser(np.int64(code) + steps, GAP_ZERO))
+
+
+def relaxation_rate(relax: float) -> float:
+    """Codes a day of relaxation ``gap ← gap·(1 − relax)`` takes: ``-log2(1 − relax)·4096`` (infinite for 1)."""
+    return math.inf if relax >= 1.0 else -math.log2(1.0 - relax) * GAP_STEPS_PER_HALVING
+
+
+@nb.njit(inline="always", cache=True)
+def relaxation_steps(rate: float, t: int) -> int:
+    """Codes of relaxation on day ``t``: ``floor((t+1)·rate) − floor(t·rate)``, so that any run of days relaxes
+    by its days times ``rate`` to within one code, with no draw and no drift (at most ``GAP_ZERO``)."""
+    if rate >= GAP_ZERO:
+        return GAP_ZERO
+    return np.int64(math.floor((t + 1) * rate)) - np.int64(math.floor(t * rate))
+
+
+@nb.njit(parallel=True, cache=True)
+def _decode_gaps(codes: np.ndarray, out: np.ndarray) -> None:
+    for j in nb.prange(codes.shape[0]):
+        out[j] = gap_of(codes[j])
+
+
+def gap_values(codes: np.ndarray) -> np.ndarray:
+    """The gaps (float64, same shape) that the 16-bit ``codes`` stand for (:func:`gap_of`)."""
+    flat = np.ascontiguousarray(codes).reshape(-1)
+    out = np.empty(flat.shape[0], dtype=np.float64)
+    _decode_gaps(flat, out)
+    return out.reshape(codes.shape)
+
+
 class Population(NamedTuple):
     """Every agent attribute and state variable of docs/model.md §1, one array each.
 
@@ -127,10 +222,11 @@ class Population(NamedTuple):
     listed_wrongly: Annotated[Any, Column(np.bool_, "listed by score only because of wrongful points", "§6")]
     listed_day: Annotated[Any, Column(np.int16, "day of (first) listing; -1 when not listed", "§6")]
     days_above_exit: Annotated[Any, Column(np.int16, "consecutive days at or above the exit score", "§6")]
-    deterrence_gap: Annotated[Any, Column(np.float32, "1 − deterrence: how far the multiplier on each negative "
-                                          "behaviour's rate is below 1", "§7.1", True, "deterrence")]  # fmt: skip
-    chill_gap: Annotated[Any, Column(np.float32, "1 − chill: how far the multiplier on dissent is below 1", "§7.2",
-                                     gap_of="chill")]  # fmt: skip
+    deterrence_gap: Annotated[Any, Column(np.uint16, "1 − deterrence: how far the multiplier on each negative "
+                                          "behaviour's rate is below 1", "§7.1", True, "deterrence",
+                                          decoded_by=gap_values)]  # fmt: skip
+    chill_gap: Annotated[Any, Column(np.uint16, "1 − chill: how far the multiplier on dissent is below 1", "§7.2",
+                                     gap_of="chill", decoded_by=gap_values)]  # fmt: skip
     off_grid: Annotated[Any, Column(np.bool_, "opted out: cash only, no phone, no online life", "§7.4")]
     advised: Annotated[Any, Column(np.bool_, "has hired a score adviser", "§7.5")]
     emigrated: Annotated[Any, Column(np.bool_, "has left; takes no further part", "§7.6")]
@@ -185,6 +281,9 @@ def state_problems(arrays: dict[str, np.ndarray], n_agents: int, n_behaviours: i
         problems.append(f"agent array region holds a region outside 0 … {n_regions - 1}")
     if frailty.size and frailty.max() > FRAILTY_TOP_CODE:
         problems.append(f"agent array frailty holds a code above {FRAILTY_TOP_CODE}")
+    for name in ("deterrence_gap", "chill_gap"):
+        if arrays[name].size and arrays[name].min() == 0:
+            problems.append(f"agent array {name} holds the code 0, a gap of 1 (a {STATE[name].gap_of} of 0)")
     return problems
 
 
@@ -257,8 +356,8 @@ def initialise(scenario: Scenario, households: Households | None = None) -> Popu
         listed_wrongly=filled("listed_wrongly", False),
         listed_day=filled("listed_day", -1),
         days_above_exit=filled("days_above_exit", 0),
-        deterrence_gap=filled("deterrence_gap", 0),
-        chill_gap=filled("chill_gap", 0),
+        deterrence_gap=filled("deterrence_gap", GAP_ZERO),
+        chill_gap=filled("chill_gap", GAP_ZERO),
         off_grid=filled("off_grid", False),
         advised=filled("advised", False),
         emigrated=filled("emigrated", False),

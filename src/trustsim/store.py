@@ -56,7 +56,7 @@ TRACE = "trace.parquet"
 GROUPS = "groups.parquet"
 REPORT = "report.html"
 CHECKPOINTS = "checkpoints"
-CHECKPOINT_FORMAT = 7
+CHECKPOINT_FORMAT = 8
 _CHECKPOINT_NAME = re.compile(r"^day-(\d+)\.npz$")
 
 
@@ -389,10 +389,10 @@ def _agent_batch(
         if name in BOOKKEEPING or (name == "age" and scenario.ages is None):
             continue
         values, column = whole[..., rows], STATE[name]
+        if column.decoded_by is not None:  # frailty and the gaps, kept as 16-bit codes, are written as values
+            values = column.decoded_by(values)
         if column.gap_of is not None:  # deterrence and chill, kept as 1 − x, are written as x
             name, values = column.gap_of, 1.0 - values.astype(np.float64)
-        if column.decoded_by is not None:  # frailty, kept as a 16-bit code, is written as its value
-            values = column.decoded_by(values)
         if values.ndim == 2:
             for k, behaviour in enumerate(scenario.behaviours):
                 # Written as double whatever the storage (deterrence is float32 in memory),

@@ -27,6 +27,7 @@ import pandas as pd
 
 from trustsim.day import ENTERED, SANCTIONED, WRONGLY_SANCTIONED, Day
 from trustsim.mechanisms.sanctions import SanctionsParams, sanction_outcome
+from trustsim.population import gap_values
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
@@ -84,7 +85,7 @@ class Trace:
             return
         take = world.panel_reader(ids)  # the panel's entries of an array of the world or the day
         row["score"], row["wrongful"] = take(pop.score), take(pop.wrongful)
-        row["chill"] = 1.0 - take(pop.chill_gap).astype(np.float64)  # stored as 1 − chill
+        row["chill"] = 1.0 - gap_values(take(pop.chill_gap))  # stored as the code of 1 − chill
         row["active_degree"] = take(world.degree)
         row |= {flag: take(getattr(pop, flag)) for flag in _FLAGS}
         status = take(day.outcomes.status)

@@ -76,9 +76,8 @@ def _commit(seed: int, t: int, params: Any, pop: Any, committed: Any, counts: An
                 for lane in range(LANES):
                     b = LANES * block + lane
                     if b < n_behaviours:
-                        frailty = frailty_of(pop.frailty[b, i])
-                        p = unchilled_probability(params, b, frailty, band, pop.deterrence_gap[b, i], pop.advised[i],
-                                                  pop.outspoken[i])  # fmt: skip
+                        frailty, gap = frailty_of(pop.frailty[b, i]), pop.deterrence_gap[b, i]
+                        p = unchilled_probability(params, b, frailty, band, gap, pop.advised[i], pop.outspoken[i])
                         unchilled += dissent_unchilled(params, b, p)
                         if commits(words[lane], probability(params, b, p, chill_of(pop.chill_gap[i]))):
                             mask |= bit(b)

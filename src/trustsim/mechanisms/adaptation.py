@@ -24,7 +24,14 @@ import numpy as np
 from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_function, flagged, has
 from trustsim.households import Households, family_of
 from trustsim.network import Links, cut_at, edge_index, friend_at, row_length
-from trustsim.population import Population
+from trustsim.population import (
+    Population,
+    gap_code,
+    gap_of,
+    relaxation_rate,
+    relaxation_steps,
+    relaxed_code,
+)
 from trustsim.rng import stream_id, uniform
 from trustsim.scalar import greater, lesser, pick, product
 from trustsim.scenario import CAMERA, Scenario
@@ -41,8 +48,10 @@ class AdaptationParams(NamedTuple):
     deterrence_step: float
     deterrence_floor: float
     deterrence_relax: float
+    deterrence_rate: float  # codes of relaxation a day (population.relaxation_rate)
     chill_step: float
     chill_relax: float
+    chill_rate: float
     unfriend_rate: float
     opt_out_coverage: float
     opt_out_rate: float
@@ -67,8 +76,10 @@ class AdaptationParams(NamedTuple):
             deterrence_step=float(a.deterrence_step),
             deterrence_floor=float(a.deterrence_floor),
             deterrence_relax=float(a.deterrence_relax),
+            deterrence_rate=relaxation_rate(float(a.deterrence_relax)),
             chill_step=float(a.chill_step),
             chill_relax=float(a.chill_relax),
+            chill_rate=relaxation_rate(float(a.chill_relax)),
             unfriend_rate=float(a.unfriend_rate),
             opt_out_coverage=float(a.opt_out_coverage),
             opt_out_rate=float(a.opt_out_rate),
@@ -139,10 +150,12 @@ def adapt(
     camera coverage today. An emigrant-to-be is flagged ``LEAVING`` in ``status``; it
     leaves after item 3.
     """
-    for b in range(params.negative.shape[0]):  # 1. deterrence, kept as its gap to 1 (see deterred_gap)
+    steps = relaxation_steps(params.deterrence_rate, t)
+    for b in range(params.negative.shape[0]):  # 1. deterrence, kept as the code of its gap to 1 (deterred_gap)
         if params.negative[b]:
-            pop.deterrence_gap[b, i] = deterred_gap(params, pop.deterrence_gap[b, i], has(received, b))
-    pop.chill_gap[i] = chilled_gap(params, pop.chill_gap[i], share)  # 2. chilling, kept as its gap to 1
+            pop.deterrence_gap[b, i] = deterred_gap(params, pop.deterrence_gap[b, i], has(received, b), steps)
+    steps = relaxation_steps(params.chill_rate, t)
+    pop.chill_gap[i] = chilled_gap(params, pop.chill_gap[i], share, steps)  # 2. chilling, likewise
     decide(params, seed, t, i, camera_coverage, pop, status)
 
 
@@ -180,43 +193,34 @@ def leaves_with_household(params: AdaptationParams, households: Households, i: i
 
 
 @nb.njit(inline="always", cache=True)
-def deterred_gap(params: AdaptationParams, gap: float, received: bool) -> float:
-    """Tomorrow's ``1 − d`` of a negative behaviour from today's ``gap = 1 − d`` (docs/model.md §7.1).
+def deterred_gap(params: AdaptationParams, code: np.uint16, received: bool, steps: int) -> np.uint16:
+    """Tomorrow's code of ``1 − d`` of a negative behaviour from today's (docs/model.md §7.1).
 
     ``d ← max(d·(1 − step), floor)`` when the agent received points for it, then
-    ``d ← d + relax·(1 − d)``, which is ``gap ← gap·(1 − relax)``. Deterrence is stored as
-    its gap in single precision: stored as ``d`` it would stop relaxing a little below 1,
-    where ``relax·(1 − d)`` is under half a float32 step; its gap keeps its relative
-    precision all the way to 0.
+    ``d ← d + relax·(1 − d)``, which is ``gap ← gap·(1 − relax)``. The gap is kept as a
+    16-bit code of its logarithm (:func:`trustsim.population.gap_of`): relaxing is adding
+    ``steps`` codes (:func:`trustsim.population.relaxation_steps`), exact and the same every
+    day for everybody, and only a day with points rounds, to the nearest code
+    (docs/model-choices.md).
     """
-    gap = np.float64(gap)
     if received:
-        gap = 1.0 - greater(product(1.0 - gap, 1.0 - params.deterrence_step), params.deterrence_floor)
-    return storable_gap(product(1.0 - params.deterrence_relax, gap))
+        gap = 1.0 - greater(product(1.0 - gap_of(code), 1.0 - params.deterrence_step), params.deterrence_floor)
+        code = gap_code(gap)
+    return relaxed_code(code, steps)
 
 
 @nb.njit(inline="always", cache=True)
-def chilled_gap(params: AdaptationParams, gap: float, share: float) -> float:
-    """Tomorrow's ``1 − chill`` from today's ``gap`` and the share ``f`` of friends who signalled (docs/model.md §7.2).
+def chilled_gap(params: AdaptationParams, code: np.uint16, share: float, steps: int) -> np.uint16:
+    """Tomorrow's code of ``1 − chill`` from today's and the share ``f`` of friends who signalled (§7.2).
 
     ``chill ← chill·(1 − chill_step·f)``, then ``chill ← chill + chill_relax·(1 − chill)``,
-    which is ``gap ← gap·(1 − chill_relax)``: stored as its gap in single precision for the
-    reason given in :func:`deterred_gap`.
+    which is ``gap ← gap·(1 − chill_relax)``: kept as a code for the reason given in
+    :func:`deterred_gap`; a day with no signal only relaxes.
     """
-    chill = product(1.0 - np.float64(gap), 1.0 - product(params.chill_step, share))
-    return storable_gap(product(1.0 - params.chill_relax, 1.0 - chill))
-
-
-LARGEST_GAP = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
-"""The largest single-precision number below 1 (1 − 2⁻²⁴): a stored gap never rounds to 1."""
-
-
-@nb.njit(inline="always", cache=True)
-def storable_gap(gap: float) -> float:
-    """``gap``, at most :data:`LARGEST_GAP`: rounded to single precision, a gap closer to 1 would
-    become 1, a deterrence or chill of exactly 0, which docs/model.md §1 rules out ((0, 1]).
-    Only a deterrence floor or a chill below 6·10⁻⁸ meets it."""
-    return lesser(gap, LARGEST_GAP)
+    if share > 0.0:
+        chill = product(1.0 - gap_of(code), 1.0 - product(params.chill_step, share))
+        code = gap_code(1.0 - chill)
+    return relaxed_code(code, steps)
 
 
 @nb.njit(inline="always", cache=True)
@@ -299,27 +303,42 @@ def _adapt_span(
     lo: np.uint64, hi: np.uint64, seed: int, t: int, params: AdaptationParams, camera_coverage: np.ndarray,
     pop: Population, out: Outcomes, touched_friends: np.ndarray, degree: np.ndarray, households: Households,
 ) -> None:  # fmt: skip
-    # The rule adapt, item by item over the span, each item a loop of its own: the loops
-    # of item 1 and (without households) item 2 have no branch left (an emigrant's gaps
-    # are written back unchanged) and vectorise, and only the agents items 4-6 apply to
-    # reach their draws. The same arithmetic in the same order as adapt, so the same values.
+    # The rule adapt, item by item over the span, each item a loop of its own. Items 1 and
+    # (without households) 2 take two loops: one relaxes every gap that only relaxes today
+    # (no branch: an emigrant's, or one that is recomputed next, is written back
+    # unchanged), which vectorises; the second recomputes the few that got points or a
+    # signal. Only the agents items 4-6 apply to reach their draws. The same arithmetic in
+    # the same order as adapt, so the same values.
     emigrated = pop.emigrated
-    for b in range(params.negative.shape[0]):  # 1. deterrence
+    steps = relaxation_steps(params.deterrence_rate, t)
+    n_behaviours = params.negative.shape[0]
+    for b in range(n_behaviours):  # 1. deterrence
         if params.negative[b]:
             gaps = pop.deterrence_gap[b]
             for i in range(lo, hi):
-                received = has(out.attributed[i] | out.wrongly_received[i], b)
-                gaps[i] = pick(emigrated[i], np.float64(gaps[i]), deterred_gap(params, gaps[i], received))
+                stays = emigrated[i] | has(out.attributed[i] | out.wrongly_received[i], b)
+                gaps[i] = pick(stays, gaps[i], relaxed_code(gaps[i], steps))
+    for i in range(lo, hi):  # one pass over the span for the few with points today
+        received = out.attributed[i] | out.wrongly_received[i]
+        if received != 0 and not emigrated[i]:
+            for b in range(n_behaviours):
+                if params.negative[b] and has(received, b):
+                    pop.deterrence_gap[b, i] = deterred_gap(params, pop.deterrence_gap[b, i], True, steps)
     chill_gap = pop.chill_gap
+    steps = relaxation_steps(params.chill_rate, t)
     if households.member_of.shape[0] != 0:  # 2. chilling
         for i in range(lo, hi):
             family = family_touched(households, i, out.status, emigrated)
             share = chilling_share(params, touched_friends[i], degree[i], family)
-            chill_gap[i] = pick(emigrated[i], np.float64(chill_gap[i]), chilled_gap(params, chill_gap[i], share))
-    else:
+            chill_gap[i] = pick(emigrated[i], chill_gap[i], chilled_gap(params, chill_gap[i], share, steps))
+    else:  # a share above 0 is a touched friend
         for i in range(lo, hi):
-            share = friends_share(touched_friends[i], degree[i])
-            chill_gap[i] = pick(emigrated[i], np.float64(chill_gap[i]), chilled_gap(params, chill_gap[i], share))
+            stays = emigrated[i] | (touched_friends[i] != 0)
+            chill_gap[i] = pick(stays, chill_gap[i], relaxed_code(chill_gap[i], steps))
+        for i in range(lo, hi):
+            if touched_friends[i] != 0 and not emigrated[i]:
+                share = friends_share(touched_friends[i], degree[i])
+                chill_gap[i] = chilled_gap(params, chill_gap[i], share, steps)
     for i in range(lo, hi):
         touched_friends[i] = 0
     for i in range(lo, hi):  # 4-6

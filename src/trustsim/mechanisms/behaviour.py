@@ -21,7 +21,7 @@ import numpy as np
 
 from trustsim.day import CHUNK, Day
 from trustsim.households import YEAR, advance_ages, age_band, band_minimums
-from trustsim.population import Population, frailty_of
+from trustsim.population import Population, frailty_of, gap_of
 from trustsim.rng import LANES, block_words, lane_uniform, stream_id
 from trustsim.scalar import lesser, pick
 from trustsim.scenario import Scenario
@@ -78,25 +78,27 @@ def age_multipliers(scenario: Scenario) -> np.ndarray:
 
 @nb.njit(inline="always", cache=True)
 def unchilled_probability(
-    params: BehaviourParams, b: int, frailty: float, band: int, deterrence_gap: float, advised: bool, outspoken: bool
-) -> float:
+    params: BehaviourParams, b: int, frailty: float, band: int, deterrence_gap: np.uint16, advised: bool,
+    outspoken: bool,
+) -> float:  # fmt: skip
     """``p`` of behaviour ``b`` before chill and before the cap at 1 (docs/model.md §3); ``band``: the agent's age
-    band (:func:`trustsim.households.age_band`), for the age factor of §14; ``deterrence_gap``: 1 − its deterrence
-    of ``b`` (as stored, :mod:`trustsim.mechanisms.adaptation`)."""
+    band (:func:`trustsim.households.age_band`), for the age factor of §14; ``deterrence_gap``: the code of 1 − its
+    deterrence of ``b`` (:func:`trustsim.population.gap_of`), read for a negative behaviour only."""
     negative = params.negative[b]
     p = params.base_rate[b] * np.float64(frailty)
     if params.age_factor[b]:  # a factor of 1 changes nothing: the loops without one skip it
         p *= params.age_multiplier[b, band]
-    p *= pick(negative, 1.0 - np.float64(deterrence_gap), 1.0)
+    if negative:  # the same for every agent of a loop over one behaviour: the loop is split, not branched
+        p *= 1.0 - gap_of(deterrence_gap)
     p *= pick(negative & advised, params.adviser_effect, 1.0)
     p *= pick(outspoken, params.outspoken_multiplier[b], 1.0)
     return p
 
 
 @nb.njit(inline="always", cache=True)
-def chill_of(chill_gap: float) -> float:
-    """The agent's chill from its stored ``chill_gap = 1 − chill`` (see ``adaptation.chilled_gap``)."""
-    return 1.0 - np.float64(chill_gap)
+def chill_of(chill_gap: np.uint16) -> float:
+    """The agent's chill from the stored code of its ``1 − chill`` (see ``adaptation.chilled_gap``)."""
+    return 1.0 - gap_of(chill_gap)
 
 
 @nb.njit(inline="always", cache=True)
