@@ -96,12 +96,17 @@ def _decode_frailties(codes: np.ndarray, out: np.ndarray) -> None:
         out[j] = frailty_of(codes[j])
 
 
-def frailty_values(codes: np.ndarray) -> np.ndarray:
-    """The frailties (float64, same shape) that the 16-bit ``codes`` stand for (:func:`frailty_of`)."""
+def _decoded(codes: np.ndarray, decode: Callable[[np.ndarray, np.ndarray], None]) -> np.ndarray:
+    """The values (float64, same shape as ``codes``) that ``decode`` writes for the flattened codes."""
     flat = np.ascontiguousarray(codes).reshape(-1)
     out = np.empty(flat.shape[0], dtype=np.float64)
-    _decode_frailties(flat, out)
+    decode(flat, out)
     return out.reshape(codes.shape)
+
+
+def frailty_values(codes: np.ndarray) -> np.ndarray:
+    """The frailties (float64, same shape) that the 16-bit ``codes`` stand for (:func:`frailty_of`)."""
+    return _decoded(codes, _decode_frailties)
 
 
 GAP_STEPS_PER_HALVING = 4096
@@ -192,10 +197,7 @@ def _decode_gaps(codes: np.ndarray, out: np.ndarray) -> None:
 
 def gap_values(codes: np.ndarray) -> np.ndarray:
     """The gaps (float64, same shape) that the 16-bit ``codes`` stand for (:func:`gap_of`)."""
-    flat = np.ascontiguousarray(codes).reshape(-1)
-    out = np.empty(flat.shape[0], dtype=np.float64)
-    _decode_gaps(flat, out)
-    return out.reshape(codes.shape)
+    return _decoded(codes, _decode_gaps)
 
 
 class Population(NamedTuple):
