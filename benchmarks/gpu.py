@@ -34,7 +34,7 @@ from trustsim.engine import Simulation
 from trustsim.gpu import require_gpu
 from trustsim.gpu.common import SIMULATED
 from trustsim.gpu.plan import bytes_per_agent, bytes_per_edge, memory_plan
-from trustsim.memory import MemoryBudgetError, expected_edges
+from trustsim.memory import MemoryBudgetError, expected_csr_edges
 from trustsim.scenario import load_scenario
 
 
@@ -99,7 +99,7 @@ def main() -> None:
     first_per_day = None
     for agents in args.agents:
         scenario = load_scenario("china_scs", agents=agents, days=args.days + 1, seed=1)
-        plan = memory_plan(scenario, expected_edges(scenario, agents), free, name)
+        plan = memory_plan(scenario, expected_csr_edges(scenario, agents), free, name)
         if not plan.fits:
             print(f"{agents:>15,} {plan.total / 2**30:>9.1f}  does not fit ({free / 2**30:.1f} GiB free): not run")
             continue

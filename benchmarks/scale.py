@@ -191,7 +191,7 @@ TARGETS_SECONDS = {1_000_000: 10.0, 10_000_000: 120.0, 100_000_000: 1800.0}
 def print_targets(measured: dict[int, dict[str, float]], days: int) -> None:
     """Every target of issue 19, its value here and whether it is met."""
     from trustsim.gpu.plan import memory_plan
-    from trustsim.memory import estimate, expected_edges
+    from trustsim.memory import estimate, expected_csr_edges
     from trustsim.scenario import load_scenario
 
     scenario = load_scenario("china_scs")
@@ -229,7 +229,7 @@ def print_targets(measured: dict[int, dict[str, float]], days: int) -> None:
                  f"{total:.0f}", "<= 100", total <= 100))  # fmt: skip
     for agents, card, limit in ((1_410_000_000, "H200", 130), (100_000_000, "H100", 78)):
         sized = load_scenario("china_scs", agents=agents)
-        plan = memory_plan(sized, expected_edges(sized, agents), limit * GIB, card)
+        plan = memory_plan(sized, expected_csr_edges(sized, agents), limit * GIB, card)
         rows.append((f"GPU plan {agents:,} agents on one {card} GiB", f"{plan.total / GIB:.1f}", f"<= {limit}",
                      plan.total <= limit * GIB))  # fmt: skip
     rows.append(("GPU 1.41 B x 365 s, 100 M x 365 s (benchmarks/gpu.py)", "-", "<= 300, <= 30", None))

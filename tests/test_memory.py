@@ -61,13 +61,15 @@ def test_the_estimate_covers_every_array_a_built_simulation_holds(name: str) -> 
         getattr(sim.world.regions, a).nbytes for a in ("members", "start", "tree", "tree_start", "alive")
     )
     held += sum(v.nbytes for v in (*sim.today.outcomes, *sim.today.tallies, sim.today.score_next))
-    held += sim.phases["E"].touched_friends.nbytes
-    held += sum(v.nbytes for v in sim.metrics.values.values())
-    held += sum(v.nbytes for v in sim.trace.values.values())
+    records = sum(v.nbytes for v in sim.metrics.values.values()) + sum(v.nbytes for v in sim.trace.values.values())
     e = estimate(s)
     assert e.edges == net.n_edges
+    assert held <= e.population + e.network + e.scratch <= 1.5 * held  # the agents' arrays, tallies aside
+    # The metrics rows and the trace's panel: the columns held, and at the end the frames made from them (twice
+    # the columns), with the panel bounded by the outspoken's mean plus eight standard deviations.
+    assert records <= e.metrics <= 4 * records
     table_batch = s.run.agents * (64 + 16 * len(s.behaviours))  # the batch of agents.parquet, made only at the end
-    assert held <= e.write_peak - table_batch <= 2 * held
+    assert e.write_peak == e.population + e.network + e.scratch + e.metrics + table_batch
 
 
 @pytest.mark.parametrize(("agents", "share"), [(50, 0.0), (3000, 0.01), (200_000, 0.01), (20_000, 0.5), (900, 0.001)])
@@ -107,7 +109,7 @@ def test_the_estimate_counts_exactly_the_arrays_of_the_state_table_and_the_day()
     population = sim.world.population
     assert population._fields == tuple(STATE)
     assert all(a.dtype == STATE[name].dtype for name, a in population.arrays().items())
-    assert estimate(s).population == 1000 * state_bytes_per_agent(6) == sum(a.nbytes for a in population)
+    assert estimate(s).population == 1000 * state_bytes_per_agent(6, False) == sum(a.nbytes for a in population)
     day = sim.today
     assert 1000 * scratch_bytes_per_agent(6) == sum(a.nbytes for a in day.outcomes) + day.score_next.nbytes
     # The manifest's bytes an agent are those of the arrays a running simulation holds.

@@ -272,7 +272,8 @@ def saved_state_problems(state: SavedState, scenario: Scenario) -> list[str]:
     agree with each other (a bad offset or id would make the kernels read out of bounds).
     """
     n = scenario.run.agents
-    problems = state_problems(state.population, n, len(scenario.behaviours), scenario.n_regions)
+    aged = scenario.ages is not None
+    problems = state_problems(state.population, n, len(scenario.behaviours), scenario.n_regions, aged)
     if set(state.population) != set(STATE):
         return problems
     problems += _network_problems(state, n, lattice_half(scenario.network))

@@ -28,7 +28,6 @@ import numpy as np
 
 from trustsim.day import scratch_bytes_per_agent
 from trustsim.errors import Setting, TrustsimError
-from trustsim.mechanisms.adaptation import TOUCHED_FRIENDS
 from trustsim.mechanisms.credit_file import CreditFile, expected_file_bytes
 from trustsim.metrics import columns as metric_columns
 from trustsim.network import lattice_half, network_bytes
@@ -171,13 +170,12 @@ def estimate(
     t = scenario.run.days if days is None else days
     b = len(scenario.behaviours)
     edges = expected_edges(scenario, n) if edges is None else edges
-    population = n * state_bytes_per_agent(b)
+    population = n * state_bytes_per_agent(b, scenario.ages is not None)
     if scenario.households is not None:  # households.py: the household of each agent; start and children of each
         population += n * (4 + 8 + 2)
     network = network_bytes(n, edges, min(edges, expected_lattice_edges(scenario, n)))
-    # The day's outcomes and the score's second buffer; phase E's count of touched
-    # friends (CPU); the active degree and the region index.
-    scratch = n * (scratch_bytes_per_agent(b) + np.dtype(TOUCHED_FRIENDS).itemsize)
+    # The day's outcomes and the score's second buffer; the active degree and the region index.
+    scratch = n * scratch_bytes_per_agent(b)
     scratch += math.ceil(n * world_bytes_per_agent())
     if scenario.score.expires:
         scratch += n * CreditFile.BYTES_PER_AGENT + expected_file_bytes(scenario, n, t)

@@ -47,13 +47,18 @@ class Column:
     per_behaviour: bool = False  # shape (B, N), one row per behaviour in scenario order; else (N,)
     gap_of: str | None = None  # stored as 1 − this variable of the model; outputs give the variable
     decoded_by: Callable[[np.ndarray], np.ndarray] | None = None  # stored as codes; this gives the values
+    with_ages: bool = False  # held only when the scenario has ages (docs/model.md §14); empty otherwise
 
-    def shape(self, n_agents: int, n_behaviours: int) -> tuple[int, ...]:
-        """The array's shape for ``n_agents`` agents and ``n_behaviours`` behaviours."""
+    def shape(self, n_agents: int, n_behaviours: int, aged: bool) -> tuple[int, ...]:
+        """The array's shape for ``n_agents`` agents and ``n_behaviours`` behaviours, with ages or not."""
+        if self.with_ages and not aged:
+            return (0,)
         return (n_behaviours, n_agents) if self.per_behaviour else (n_agents,)
 
-    def bytes_per_agent(self, n_behaviours: int) -> int:
+    def bytes_per_agent(self, n_behaviours: int, aged: bool) -> int:
         """Bytes this array takes per agent."""
+        if self.with_ages and not aged:
+            return 0
         return np.dtype(self.dtype).itemsize * (n_behaviours if self.per_behaviour else 1)
 
 
@@ -234,10 +239,11 @@ class Population(NamedTuple):
     emigrated: Annotated[Any, Column(np.bool_, "has left; takes no further part", "§7.6")]
     ever_sanctioned: Annotated[Any, Column(np.bool_, "had an active sanction on some day", "§6")]
     ever_wrongly_sanctioned: Annotated[Any, Column(np.bool_, "had a wrongful active sanction on some day", "§6")]
-    denials_since_row: Annotated[Any, Column(np.int32, "refusals by every sanction since the last groups row", "§15")]
+    denials_since_row: Annotated[Any, Column(np.uint16, "refusals by every sanction since the last groups row "
+                                             "(at most 65,535: the scenario bounds the row interval)", "§15")]
     wrongful_since_row: Annotated[Any, Column(np.float32, "wrongful points (−Δw) since the last groups row", "§15")]
-    age: Annotated[Any, Column(np.int16, "age in whole years (an emigrant keeps its age at leaving); 0 without ages",
-                               "§14")]  # fmt: skip
+    age: Annotated[Any, Column(np.int16, "age in whole years (an emigrant keeps its age at leaving); empty without "
+                               "ages", "§14", with_ages=True)]  # fmt: skip
 
     @property
     def n_agents(self) -> int:
@@ -249,8 +255,8 @@ class Population(NamedTuple):
         return self._asdict()
 
     def select(self, ids: np.ndarray) -> Population:
-        """The state of the agents ``ids`` only (copies)."""
-        return Population(*(values[..., ids] for values in self))
+        """The state of the agents ``ids`` only (copies; an array held only with ages stays empty without them)."""
+        return Population(*(values[..., ids] if values.shape[-1] else values.copy() for values in self))
 
 
 STATE: dict[str, Column] = {
@@ -259,19 +265,21 @@ STATE: dict[str, Column] = {
 """The state table: every :class:`Population` array's :class:`Column`, in order."""
 
 
-def state_bytes_per_agent(n_behaviours: int) -> int:
-    """Bytes of agent state per agent (every array of :data:`STATE`)."""
-    return sum(column.bytes_per_agent(n_behaviours) for column in STATE.values())
+def state_bytes_per_agent(n_behaviours: int, aged: bool) -> int:
+    """Bytes of agent state per agent (every array of :data:`STATE`), with ages or not."""
+    return sum(column.bytes_per_agent(n_behaviours, aged) for column in STATE.values())
 
 
-def state_problems(arrays: dict[str, np.ndarray], n_agents: int, n_behaviours: int, n_regions: int) -> list[str]:
+def state_problems(
+    arrays: dict[str, np.ndarray], n_agents: int, n_behaviours: int, n_regions: int, aged: bool
+) -> list[str]:
     """Why ``arrays`` cannot be the agent state of ``n_agents`` agents (empty if they can): a missing array, a
     wrong dtype or shape, or a region or frailty code that the kernels would read as an index or a rate it is not."""
     if set(arrays) != set(STATE):
         return [f"agent arrays {sorted(arrays)} are not {sorted(STATE)}"]
     problems = []
     for name, column in STATE.items():
-        values, shape = arrays[name], column.shape(n_agents, n_behaviours)
+        values, shape = arrays[name], column.shape(n_agents, n_behaviours, aged)
         if values.dtype != column.dtype or values.shape != shape:
             problems.append(
                 f"agent array {name} is {values.dtype}{list(values.shape)}, not {np.dtype(column.dtype)}{list(shape)}"
@@ -342,7 +350,7 @@ def initialise(scenario: Scenario, households: Households | None = None) -> Popu
     n_behaviours = len(scenario.behaviours)
 
     def filled(name: str, value: float) -> np.ndarray:
-        return np.full(STATE[name].shape(n, n_behaviours), value, dtype=STATE[name].dtype)
+        return np.full(STATE[name].shape(n, n_behaviours, scenario.ages is not None), value, dtype=STATE[name].dtype)
 
     return Population(
         region=region.astype(STATE["region"].dtype),

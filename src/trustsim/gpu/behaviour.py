@@ -70,7 +70,7 @@ def _commit(seed: int, t: int, params: Any, pop: Any, committed: Any, counts: An
     if i < committed.shape[0]:
         mask = np.uint64(0)
         if not pop.emigrated[i]:
-            band = age_band(params.band_minimums, pop.age[i])
+            band = age_band(params.band_minimums, pop.age[i]) if params.aged else 0  # no ages: none held
             for block in range(params.blocks):
                 words = draws(params, seed, t, i, block)
                 for lane in range(LANES):

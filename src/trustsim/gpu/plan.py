@@ -109,7 +109,7 @@ def bytes_per_agent(scenario: Scenario) -> float:
     ring = size["ring"] if lattice_half(scenario.network) else 0
     partials = 8 / THREADS  # one float64 per block, shared by the ordered sums of phase A and the metrics
     return (
-        state_bytes_per_agent(n_behaviours) + scratch_bytes_per_agent(n_behaviours)
+        state_bytes_per_agent(n_behaviours, scenario.ages is not None) + scratch_bytes_per_agent(n_behaviours)
         + world_bytes_per_agent() + offsets + ring + partials + households
     )  # fmt: skip
 

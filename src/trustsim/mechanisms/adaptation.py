@@ -8,9 +8,10 @@
 
 Items 1, 2, 4, 5 and the emigration *decision* touch only the agent's own state: the
 rule :func:`adapt` does them for one agent. :func:`unfriends` decides item 3 for one
-edge. On the CPU, the few agents who got dissent points or entered the list today
-(flagged ``TOUCHED`` by phase D) first tell their active friends (a scatter), before
-item 3 cuts any edge, as the order requires; item 3 visits only listed agents' edges.
+edge. Each agent counts its active friends who got dissent points or entered the list
+today (flagged ``TOUCHED`` by phase D) before item 3 cuts any edge, as the order
+requires (a gather over its row, :func:`trustsim.network.gather.gather_friends`); item 3
+visits only listed agents' edges.
 Deterrence and chill of emigrants are frozen: they take no further part.
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_function, flagged, has
 from trustsim.households import Households, family_of
 from trustsim.network import Links, cut_at, edge_index, friend_at, row_length
+from trustsim.network.gather import gather_friends
 from trustsim.population import (
     Population,
     gap_code,
@@ -36,9 +38,6 @@ from trustsim.rng import stream_id, uniform
 from trustsim.scalar import greater, lesser, pick, product
 from trustsim.scenario import CAMERA, Scenario
 from trustsim.world import World
-
-TOUCHED_FRIENDS = np.int32
-"""dtype of the CPU's per-agent count of friends who chill the agent today (item 2)."""
 
 
 class AdaptationParams(NamedTuple):
@@ -237,15 +236,12 @@ class AdaptationPhase:
 
     def __init__(self, scenario: Scenario) -> None:
         self.params = AdaptationParams.from_scenario(scenario)
-        self.touched_friends = np.zeros(scenario.run.agents, dtype=TOUCHED_FRIENDS)  # zero outside the phase
 
     def step(self, world: World, day: Day) -> None:
         """Run items 1–6; take emigrants out of the region index."""
         pop, net, out = world.population, world.network, day.outcomes
-        touched = flagged(out.status, TOUCHED)
-        _count_touched_friends(touched, net.links, self.touched_friends)
-        _adapt(world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out, self.touched_friends,
-               world.degree, world.households)  # fmt: skip
+        _adapt(world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out, net.links, world.degree,
+               world.households)  # fmt: skip
         if self.params.unfriend_rate > 0.0:
             listed = flagged(pop.blacklisted.view(np.uint8), 1)
             _unfriend(world.seed, day.t, self.params, listed, pop.blacklisted, net.links, world.degree)
@@ -257,16 +253,10 @@ class AdaptationPhase:
         world.regions.remove(leaving, pop.region)
 
 
-@nb.njit(cache=True)
-def _count_touched_friends(touched: np.ndarray, links: Links, touched_friends: np.ndarray) -> None:
-    """For item 2: how many active friends of each agent got dissent points or entered the list today.
-
-    ``touched_friends`` is all zero on entry; :func:`_adapt` zeroes what it reads.
-    """
-    for j in touched:
-        for q in range(row_length(links, j)):
-            v, live = friend_at(links, j, q)
-            touched_friends[v] += live
+@nb.njit(inline="always", cache=True)
+def _touched_term(status: np.uint8, live: np.int32) -> np.int32:
+    """1 for an active friend flagged ``TOUCHED`` today (for item 2's count), else 0."""
+    return live & np.int32((status & TOUCHED) != 0)
 
 
 @nb.njit(cache=True)
@@ -284,14 +274,18 @@ def _leave_together(
 @nb.njit(parallel=True, cache=True)
 def _adapt(
     seed: int, t: int, params: AdaptationParams, camera_coverage: np.ndarray, pop: Population, out: Outcomes,
-    touched_friends: np.ndarray, degree: np.ndarray, households: Households,
+    links: Links, degree: np.ndarray, households: Households,
 ) -> None:  # fmt: skip
     # Nothing is summed here, so the spans may be smaller than a chunk: the threads share
-    # the agents more evenly.
+    # the agents more evenly. Each span first counts its agents' touched friends (a gather
+    # over their rows, as the GPU does; no array of N counts is kept).
     n = pop.emigrated.shape[0]
     for s in nb.prange((n + _SPAN - 1) // _SPAN):
-        _adapt_span(np.uint64(s * _SPAN), np.uint64(min(n, (s + 1) * _SPAN)), seed, t, params, camera_coverage, pop,
-                    out, touched_friends, degree, households)  # fmt: skip
+        lo, hi = s * _SPAN, min(n, (s + 1) * _SPAN)
+        touched_friends = np.empty(hi - lo, dtype=np.int32)
+        gather_friends(lo, hi, links, out.status, touched_friends, _touched_term)
+        _adapt_span(np.uint64(lo), np.uint64(hi), seed, t, params, camera_coverage, pop, out, touched_friends,
+                    degree, households)  # fmt: skip
 
 
 _SPAN = 1024
@@ -329,18 +323,16 @@ def _adapt_span(
     if households.member_of.shape[0] != 0:  # 2. chilling
         for i in range(lo, hi):
             family = family_touched(households, i, out.status, emigrated)
-            share = chilling_share(params, touched_friends[i], degree[i], family)
+            share = chilling_share(params, touched_friends[i - lo], degree[i], family)
             chill_gap[i] = pick(emigrated[i], chill_gap[i], chilled_gap(params, chill_gap[i], share, steps))
     else:  # a share above 0 is a touched friend
         for i in range(lo, hi):
-            stays = emigrated[i] | (touched_friends[i] != 0)
+            stays = emigrated[i] | (touched_friends[i - lo] != 0)
             chill_gap[i] = pick(stays, chill_gap[i], relaxed_code(chill_gap[i], steps))
         for i in range(lo, hi):
-            if touched_friends[i] != 0 and not emigrated[i]:
-                share = friends_share(touched_friends[i], degree[i])
+            if touched_friends[i - lo] != 0 and not emigrated[i]:
+                share = friends_share(touched_friends[i - lo], degree[i])
                 chill_gap[i] = chilled_gap(params, chill_gap[i], share, steps)
-    for i in range(lo, hi):
-        touched_friends[i] = 0
     for i in range(lo, hi):  # 4-6
         if not emigrated[i]:
             decide(params, seed, t, i, camera_coverage[pop.region[i]], pop, out.status)

@@ -42,7 +42,8 @@ import numpy as np
 from trustsim.day import Day, Outcomes, chunk_function, has
 from trustsim.households import Households, family_of
 from trustsim.mechanisms.credit_file import CreditFile
-from trustsim.network import Links, around, friend_of, is_active, row_start
+from trustsim.network import Links
+from trustsim.network.gather import gather_friends
 from trustsim.population import Population
 from trustsim.scalar import greater, lesser, pick, product
 from trustsim.scenario import Scenario
@@ -258,62 +259,9 @@ _BLOCK = 1024
 
 
 @nb.njit(inline="always", cache=True)
-def _lattice_sums(lo: int, hi: int, links: Links, score_start: np.ndarray, sums: np.ndarray) -> None:
-    """``sums[i - lo]``: the start-of-day scores of agent ``i``'s live lattice friends, in row order
-    (``i-half … i-1``, then ``i+1 … i+half``), a friend not live adding 0.
-
-    The window of scores is contiguous: away from the ring's ends each distance is one
-    loop over the block that vectorises. Its indices are unsigned, so that numba adds no
-    wrap-around of negative indices (which kept these loops from vectorising: 5 ms a day
-    at 1M against 1.3), and the live bit is widened through 32 bits, which AVX2 converts
-    to a double (it has no such conversion from 64 bits).
-    """
-    half, ring = links.half, links.ring
-    n = score_start.shape[0]
-    width = np.uint64(hi - lo)
-    for k in range(width):
-        sums[k] = 0.0
-    if lo >= half and hi + half <= n:
-        for j in range(half, 0, -1):
-            behind, bit = np.uint64(lo - j), np.uint16(j - 1)
-            for k in range(width):
-                live = np.int32((ring[behind + k] >> bit) & np.uint16(1))
-                sums[k] += np.float64(score_start[behind + k]) * np.float64(live)
-        for j in range(1, half + 1):
-            start, ahead, bit = np.uint64(lo), np.uint64(lo + j), np.uint16(j - 1)
-            for k in range(width):
-                live = np.int32((ring[start + k] >> bit) & np.uint16(1))
-                sums[k] += np.float64(score_start[ahead + k]) * np.float64(live)
-    else:  # a block at an end of the ring
-        for j in range(half, 0, -1):
-            for i in range(lo, hi):
-                v = around(i - j, n)
-                sums[i - lo] += np.float64(score_start[v]) * ((ring[v] >> (j - 1)) & 1)
-        for j in range(1, half + 1):
-            for i in range(lo, hi):
-                sums[i - lo] += np.float64(score_start[around(i + j, n)]) * ((ring[i] >> (j - 1)) & 1)
-
-
-@nb.njit(inline="always", cache=True)
-def _other_sums(lo: int, hi: int, links: Links, score_start: np.ndarray, sums: np.ndarray) -> None:
-    """Adds to ``sums[i - lo]`` the scores of agent ``i``'s active friends off the lattice, in id order.
-
-    A cut slot's entry is its friend's id with the sign bit set (``friend_of`` reads the
-    id back): its score is read and multiplied by 0, without a branch. (A flat loop over
-    the block's slots that prefetched 128 slots ahead was slower, measured, on the small
-    world's one slot an agent and on scale-free and block-model networks of ten.)
-    """
-    neighbours = links.neighbours
-    first = np.uint64(lo)
-    start = row_start(links, first)
-    for i in range(first, np.uint64(hi)):
-        end = row_start(links, i + np.uint64(1))  # one row's end is the next one's start
-        total = sums[i - first]
-        for slot in range(start, end):
-            entry = neighbours[slot]
-            total += np.float64(score_start[friend_of(entry)]) * is_active(entry)
-        sums[i - first] = total
-        start = end
+def _score_term(score: np.float32, live: np.int32) -> float:
+    """A friend's start-of-day score in the friends' sum, 0 for a position whose edge is not active."""
+    return np.float64(score) * np.float64(live)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -341,8 +289,7 @@ def _update_block(
     expiry = balance.shape[0] != 0  # a credit file (its arrays are empty otherwise)
     contagion = params.kappa != 0.0
     if contagion:  # every agent's friends' scores, summed in row order: the lattice's, then the others
-        _lattice_sums(lo, hi, links, score_start, sums)
-        _other_sums(lo, hi, links, score_start, sums)
+        gather_friends(lo, hi, links, score_start, sums, _score_term)
     first = np.uint64(lo)
     for i in range(first, np.uint64(hi)):  # unsigned indices, as day.agents_of gives them
         s = score_start[i]

@@ -75,6 +75,10 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
+MAX_DENIALS_PER_ROW = 2**16 - 1
+"""Most refusals an agent may get between two rows of groups.parquet (each sanction refuses at most once a day)."""
+
+
 class RunSettings(Section):
     """Size and seed of a run, and how often who bears it is broken down by group."""
 
@@ -428,6 +432,12 @@ class Scenario(Section):
             raise ValueError(f"network.k must be below run.agents (got k={self.network.k})")
         if self.network.generator == "scale_free" and self.network.m >= self.run.agents:
             raise ValueError(f"network.m must be below run.agents (got m={self.network.m})")
+        if self.run.breakdown_every * len(self.sanctions) > MAX_DENIALS_PER_ROW:
+            raise ValueError(
+                f"run.breakdown_every × the number of sanctions must be at most {MAX_DENIALS_PER_ROW:,} (an agent's "
+                f"refusals between two rows of groups.parquet are counted in 16 bits; got {self.run.breakdown_every} "
+                f"× {len(self.sanctions)}): break down more often"
+            )
         self._check_families_and_ages()
         return self
 
