@@ -42,10 +42,11 @@ def test_network_bytes_count_a_neighbour_per_slot_two_row_starts_and_a_lattice_w
     assert network_dtypes() == {"ring": np.uint16, "row_base": np.int64, "offsets": np.uint32, "neighbours": np.int32,
                                 "edge_base": np.int64, "edge_start": np.uint32}  # fmt: skip
     assert network_bytes(10, 5) == 2 * 5 * 4 + 11 * (4 + 4) + 1 * (8 + 8)
-    assert network_bytes(130, 5, lattice_edges=3) == 2 * 2 * 4 + 131 * (4 + 4) + 3 * (8 + 8) + 130 * 2
-    for net in (small_world(1000, 10, 0.1, 1), scale_free(1000, 3, 1)):
+    assert network_bytes(130, 5, 3, lattice=True) == 2 * 2 * 4 + 131 * (4 + 4) + 3 * (8 + 8) + 130 * 2
+    assert network_bytes(130, 5, 0, lattice=True) == network_bytes(130, 5) + 130 * 2  # every lattice edge rewired
+    for net in (small_world(1000, 10, 0.1, 1), small_world(30, 4, 1.0, 1), scale_free(1000, 3, 1)):
         held = sum(getattr(net, name).nbytes for name in NETWORK_ARRAYS)
-        assert held == network_bytes(1000, net.n_edges, net.lattice_edges)
+        assert held == network_bytes(net.n_agents, net.n_edges, net.lattice_edges, lattice=net.half > 0)
     assert small_world(1000, 10, 0.1, 1).lattice_edges > 4000 and scale_free(1000, 3, 1).lattice_edges == 0
 
 

@@ -88,7 +88,7 @@ def test_the_agent_table_gives_frailties_not_codes() -> None:
 
 def test_every_gap_code_decodes_to_its_power_of_two_and_encodes_back_to_itself() -> None:
     """Deterrence and chill gaps are 16-bit codes of 2**(-c/4096) (0 for the top code), read back from tables
-    built with square roots and products only; the nearest code of a gap is found by binary search."""
+    built with square roots and products only; the nearest code of a gap is a log2 guess settled by the tables."""
     codes = np.arange(GAP_ZERO + 1, dtype=np.uint16)
     gaps = gap_values(codes)
     expected = np.where(codes == GAP_ZERO, 0.0, np.exp2(-codes.astype(np.float64) / 4096))

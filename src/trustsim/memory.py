@@ -96,9 +96,10 @@ def build_bytes(scenario: Scenario, n_agents: int, edges: int) -> int:
     rewired = math.ceil(spec.p * n_agents * half)
     rewiring = n_agents * (half + 4) + 40 * rewired
     lattice = expected_lattice_edges(scenario, n_agents)
-    if not lattice:
+    if not lattice_half(spec):  # too wide for lattice words: every edge sorted into CSR
         return max(rewiring, generic + n_agents * half)
-    return max(rewiring, network_bytes(n_agents, edges, lattice) + n_agents * (half + 8) + 44 * rewired)
+    held = network_bytes(n_agents, edges, lattice, lattice=True)
+    return max(rewiring, held + n_agents * (half + 8) + 44 * rewired)
 
 
 def expected_lattice_edges(scenario: Scenario, n_agents: int) -> int:
@@ -173,7 +174,8 @@ def estimate(
     population = n * state_bytes_per_agent(b, scenario.ages is not None)
     if scenario.households is not None:  # households.py: the household of each agent; start and children of each
         population += n * (4 + 8 + 2)
-    network = network_bytes(n, edges, min(edges, expected_lattice_edges(scenario, n)))
+    lattice = min(edges, expected_lattice_edges(scenario, n))
+    network = network_bytes(n, edges, lattice, lattice=lattice_half(scenario.network) > 0)
     # The day's outcomes and the score's second buffer; the active degree and the region index.
     scratch = n * scratch_bytes_per_agent(b)
     scratch += math.ceil(n * world_bytes_per_agent())

@@ -93,10 +93,13 @@ class DeviceWorld:
         if ids is None:
             return self.population_on_host(), self.degree.copy_to_host()
         take = self.panel_reader(ids)
-        arrays = [
-            np.stack([take(values[b]) for b in range(values.shape[0])]) if values.ndim == 2 else take(values)
-            for values in self.population
-        ]
+
+        def taken(values: Any) -> np.ndarray:
+            if values.size == 0:  # held only with ages, and empty without them: nothing to take
+                return values.copy_to_host()
+            return np.stack([take(values[b]) for b in range(values.shape[0])]) if values.ndim == 2 else take(values)
+
+        arrays = [taken(values) for values in self.population]
         return Population(*arrays), take(self.degree)
 
     def population_on_host(self) -> Population:

@@ -63,12 +63,13 @@ def network_dtypes() -> dict[str, type[np.generic]]:
             "edge_base": np.int64, "edge_start": np.uint32}  # fmt: skip
 
 
-def network_bytes(n_agents: int, n_edges: int, lattice_edges: int = 0) -> int:
+def network_bytes(n_agents: int, n_edges: int, lattice_edges: int = 0, lattice: bool = False) -> int:
     """Bytes of a network's arrays: per CSR slot (two an edge off the lattice) its neighbour (whose sign bit
-    says whether the edge is cut), per agent its row start, its first edge and, with a lattice, its ring word,
-    per block of :data:`BASE_BLOCK` agents the bases of both counts."""
+    says whether the edge is cut), per agent its row start, its first edge and, with a ``lattice`` (held even
+    when every lattice edge was rewired), its ring word, per block of :data:`BASE_BLOCK` agents the bases of
+    both counts."""
     size = {name: np.dtype(dtype).itemsize for name, dtype in network_dtypes().items()}
-    ring = n_agents * size["ring"] if lattice_edges else 0
+    ring = n_agents * size["ring"] if lattice else 0
     bases = base_blocks(n_agents) * (size["row_base"] + size["edge_base"])
     return (2 * (n_edges - lattice_edges) * size["neighbours"] + ring + bases
             + (n_agents + 1) * (size["offsets"] + size["edge_start"]))  # fmt: skip
