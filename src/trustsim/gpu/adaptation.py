@@ -3,8 +3,8 @@
 
 1. ``_adapt`` (one thread per agent): :func:`~trustsim.mechanisms.adaptation.adapt`
    (deterrence, chilling, opting out, advisers, the emigration decision). For chilling,
-   each agent counts its active friends flagged ``TOUCHED`` by phase D (a gather over
-   its row, as the CPU's spans do), and its family.
+   each agent counts its active friends flagged ``TOUCHED`` by phase D (a gather; the
+   CPU scatters from the few touched agents instead: the same counts), and its family.
 2. ``_unfriend``: each active edge with exactly one listed end is cut when
    :func:`~trustsim.mechanisms.adaptation.unfriends` says so. A CSR edge is visited by
    the thread of its listed end, a lattice edge by the thread of its owner (its lower

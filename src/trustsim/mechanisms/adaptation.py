@@ -8,10 +8,10 @@
 
 Items 1, 2, 4, 5 and the emigration *decision* touch only the agent's own state: the
 rule :func:`adapt` does them for one agent. :func:`unfriends` decides item 3 for one
-edge. Each agent counts its active friends who got dissent points or entered the list
-today (flagged ``TOUCHED`` by phase D) before item 3 cuts any edge, as the order
-requires (a gather over its row, :func:`trustsim.network.gather.gather_friends`); item 3
-visits only listed agents' edges.
+edge. On the CPU, the few agents who got dissent points or entered the list today
+(flagged ``TOUCHED`` by phase D) first tell their active friends (a scatter into the day's
+landed-points buffer, free in phase E), before item 3 cuts any edge, as the order
+requires; item 3 visits only listed agents' edges.
 Deterrence and chill of emigrants are frozen: they take no further part.
 """
 
@@ -25,7 +25,6 @@ import numpy as np
 from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_function, flagged, has
 from trustsim.households import Households, family_of
 from trustsim.network import Links, cut_at, edge_index, friend_at, row_length
-from trustsim.network.gather import gather_friends
 from trustsim.population import (
     Population,
     gap_code,
@@ -240,8 +239,12 @@ class AdaptationPhase:
     def step(self, world: World, day: Day) -> None:
         """Run items 1–6; take emigrants out of the region index."""
         pop, net, out = world.population, world.network, day.outcomes
-        _adapt(world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out, net.links, world.degree,
-               world.households)  # fmt: skip
+        # The landed points' buffer is zero outside phases B-C: its 4 bytes an agent hold, as
+        # int32, each agent's count of touched friends, which _adapt zeroes again once read.
+        touched_friends = out.landed_points.view(np.int32)
+        _count_touched_friends(flagged(out.status, TOUCHED), net.links, touched_friends)
+        _adapt(world.seed, day.t, self.params, world.coverage[day.t, CAMERA], pop, out, touched_friends,
+               world.degree, world.households)  # fmt: skip
         if self.params.unfriend_rate > 0.0:
             listed = flagged(pop.blacklisted.view(np.uint8), 1)
             _unfriend(world.seed, day.t, self.params, listed, pop.blacklisted, net.links, world.degree)
@@ -253,10 +256,15 @@ class AdaptationPhase:
         world.regions.remove(leaving, pop.region)
 
 
-@nb.njit(inline="always", cache=True)
-def _touched_term(status: np.uint8, live: np.int32) -> np.int32:
-    """1 for an active friend flagged ``TOUCHED`` today (for item 2's count), else 0."""
-    return live & np.int32((status & TOUCHED) != 0)
+@nb.njit(cache=True)
+def _count_touched_friends(touched: np.ndarray, links: Links, touched_friends: np.ndarray) -> None:
+    """For item 2: how many active friends of each agent got dissent points or entered the list today (a
+    scatter from the few ``touched`` agents). ``touched_friends`` is all zero on entry; :func:`_adapt` zeroes
+    what it reads."""
+    for j in touched:
+        for q in range(row_length(links, j)):
+            v, live = friend_at(links, j, q)
+            touched_friends[v] += live
 
 
 @nb.njit(cache=True)
@@ -274,18 +282,15 @@ def _leave_together(
 @nb.njit(parallel=True, cache=True)
 def _adapt(
     seed: int, t: int, params: AdaptationParams, camera_coverage: np.ndarray, pop: Population, out: Outcomes,
-    links: Links, degree: np.ndarray, households: Households,
+    touched_friends: np.ndarray, degree: np.ndarray, households: Households,
 ) -> None:  # fmt: skip
     # Nothing is summed here, so the spans may be smaller than a chunk: the threads share
-    # the agents more evenly. Each span first counts its agents' touched friends (a gather
-    # over their rows, as the GPU does; no array of N counts is kept).
+    # the agents more evenly.
     n = pop.emigrated.shape[0]
     for s in nb.prange((n + _SPAN - 1) // _SPAN):
         lo, hi = s * _SPAN, min(n, (s + 1) * _SPAN)
-        touched_friends = np.empty(hi - lo, dtype=np.int32)
-        gather_friends(lo, hi, links, out.status, touched_friends, _touched_term)
-        _adapt_span(np.uint64(lo), np.uint64(hi), seed, t, params, camera_coverage, pop, out, touched_friends,
-                    degree, households)  # fmt: skip
+        _adapt_span(np.uint64(lo), np.uint64(hi), seed, t, params, camera_coverage, pop, out,
+                    touched_friends[lo:hi], degree, households)  # fmt: skip
 
 
 _SPAN = 1024
@@ -333,6 +338,8 @@ def _adapt_span(
             if touched_friends[i - lo] != 0 and not emigrated[i]:
                 share = friends_share(touched_friends[i - lo], degree[i])
                 chill_gap[i] = chilled_gap(params, chill_gap[i], share, steps)
+    for i in range(lo, hi):
+        touched_friends[i - lo] = 0  # the landed points' buffer again
     for i in range(lo, hi):  # 4-6
         if not emigrated[i]:
             decide(params, seed, t, i, camera_coverage[pop.region[i]], pop, out.status)

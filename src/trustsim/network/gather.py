@@ -1,9 +1,9 @@
 """Reductions over every agent's friends, in row order: the lattice window, then the CSR rows.
 
-Phase C sums the friends' start-of-day scores and phase E counts the friends flagged
-``TOUCHED``; both walk an agent's row in the order of :mod:`trustsim.network.graph` (its
-lattice positions ``i-half … i-1``, ``i+1 … i+half``, then its CSR slots in id order), so
-a float sum is the same on either backend, bit for bit.
+Phase C sums the friends' start-of-day scores this way, walking an agent's row in the
+order of :mod:`trustsim.network.graph` (its lattice positions ``i-half … i-1``,
+``i+1 … i+half``, then its CSR slots in id order), so the sum is the same on either
+backend, bit for bit.
 """
 
 from __future__ import annotations
