@@ -10,7 +10,9 @@ import importlib
 import pickle
 import re
 import sys
+from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 from numba import cuda
 from numba.cuda import dispatcher
@@ -61,16 +63,21 @@ def _parameter_bytes(ptx: str) -> int:
     return sum(int(bits) // 8 for bits in declared)
 
 
+def _fmas(kernel: Callable[..., None], signature: tuple[Any, ...]) -> int:
+    """Fused multiply-adds in the PTX of ``kernel`` compiled for ``signature``."""
+    return cuda.compile_ptx(kernel, signature, cc=HOPPER)[0].count("fma.rn.f64")
+
+
 def _uniform_fmas() -> int:
     """Fused multiply-adds in the PTX of one draw of :func:`trustsim.rng.uniform`."""
     from numba import float64, int64
 
     from trustsim.rng import uniform
 
-    def one_draw(out, t):  # type: ignore[no-untyped-def]
+    def one_draw(out: Any, t: Any) -> None:
         out[0] = uniform(1, 2, t, 3, 0)
 
-    return cuda.compile_ptx(one_draw, (float64[:], int64), cc=HOPPER)[0].count("fma.rn.f64")
+    return _fmas(one_draw, (float64[:], int64))
 
 
 def _gap_code_fmas() -> int:
@@ -79,10 +86,10 @@ def _gap_code_fmas() -> int:
 
     from trustsim.population import gap_code
 
-    def one_code(out, gap):  # type: ignore[no-untyped-def]
+    def one_code(out: Any, gap: Any) -> None:
         out[0] = gap_code(gap)
 
-    return cuda.compile_ptx(one_code, (uint16[:], float64), cc=HOPPER)[0].count("fma.rn.f64")
+    return _fmas(one_code, (uint16[:], float64))
 
 
 if __name__ == "__main__":
