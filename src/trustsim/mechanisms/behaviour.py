@@ -9,7 +9,9 @@ behaviours. With ages, everybody in the country is a year older from days 365, 7
 
 The rule is :func:`unchilled_probability`, :func:`probability` and :func:`commits`
 (and :func:`dissent_unchilled` for the metric of the chilling effect); the CPU driver
-below and the GPU kernel (:mod:`trustsim.gpu.behaviour`) both call it.
+below and the GPU kernel (:mod:`trustsim.gpu.behaviour`) both call it. The CPU driver
+first rules out the words at or above :func:`could_commit`'s ceiling, which ``p`` never
+exceeds, so it computes ``p`` for few agents and commits exactly the same ones.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class BehaviourParams(NamedTuple):
     age_factor: np.ndarray  # bool (B,): whether the behaviour has an age multiplier
     band_minimums: np.ndarray  # int64 (bands,): each age band's min_age (one band from 0 without ages)
     aged: bool  # whether agents have ages, which advance every 365 days
+    ceiling: np.ndarray  # float64 (B, 3): the factors of ``p`` that may exceed 1, at their largest (see ceiling_of)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> BehaviourParams:
@@ -61,7 +64,20 @@ class BehaviourParams(NamedTuple):
             age_factor=np.array([b.age_multiplier is not None for b in behaviours.values()], dtype=np.bool_),
             band_minimums=band_minimums(scenario),
             aged=scenario.ages is not None,
+            ceiling=ceilings(scenario),
         )
+
+
+def ceilings(scenario: Scenario) -> np.ndarray:
+    """Per behaviour, the largest age factor, adviser factor and outspoken factor ``p`` can take, each at least 1
+    (row ``b``: the factors of :func:`unchilled_probability` in its order; see :func:`could_commit`)."""
+    adviser = max(float(scenario.adaptation.adviser_effect), 1.0)
+    rows = []
+    for b, behaviour in enumerate(scenario.behaviours.values()):
+        age = max(behaviour.age_multiplier) if behaviour.age_multiplier is not None else 1.0
+        outspoken = behaviour.outspoken_multiplier if behaviour.outspoken_multiplier is not None else 1.0
+        rows.append([max(age, 1.0), adviser if scenario.negative[b] else 1.0, max(outspoken, 1.0)])
+    return np.array(rows, dtype=np.float64).reshape(len(scenario.behaviours), 3)
 
 
 def age_multipliers(scenario: Scenario) -> np.ndarray:
@@ -93,6 +109,22 @@ def unchilled_probability(
     p *= pick(negative & advised, params.adviser_effect, 1.0)
     p *= pick(outspoken, params.outspoken_multiplier[b], 1.0)
     return p
+
+
+@nb.njit(inline="always", cache=True)
+def could_commit(params: BehaviourParams, b: int, frailty: float, word: np.uint32) -> bool:
+    """False only if the agent surely does not commit behaviour ``b`` today, whatever its other attributes.
+
+    ``p`` is ``base_rate · frailty`` times factors in a fixed order; the ceiling takes the
+    same products with every factor at its largest, or 1 for the factors that never
+    exceed it (1 − deterrence, chill, the cap). Rounded products are monotone, so ``p``
+    never exceeds the ceiling, bit for bit, and a word at or above the ceiling cannot
+    commit: the drivers compute ``p`` only for the few words below it.
+    """
+    ceiling = params.base_rate[b] * np.float64(frailty)
+    for f in range(3):
+        ceiling *= params.ceiling[b, f]
+    return lane_uniform(word) < ceiling
 
 
 @nb.njit(inline="always", cache=True)
@@ -163,12 +195,13 @@ def _commit(
 ) -> None:  # fmt: skip
     # First the chunk's Philox blocks, one per agent and four behaviours, their words kept in
     # a local buffer (a loop of nothing but Philox rounds, which LLVM vectorises across
-    # agents); then behaviour-major loops whose per-agent choices are selects, not
-    # branches, so that they vectorise too; the chunk's inputs stay in cache between
-    # behaviours. Emigrants draw too and are masked out. A behaviour with no outspoken
-    # multiplier, age factor or chill takes a loop that does not read those arrays: it
-    # passes the rule False and 1.0, factors that are exactly 1.0, so p is the same bit
-    # for bit.
+    # agents); then behaviour-major loops. Each first marks, 64 agents at a time, the
+    # words below the behaviour's ceiling (could_commit: a vectorised loop of selects
+    # that reads only frailty), then computes p for those few (a few percent of the
+    # words at china_scs's rates), which cut phase A by a quarter. Emigrants draw too and
+    # are masked out. A behaviour with no outspoken multiplier, age factor or chill
+    # takes a loop that does not read those arrays: it passes the rule False and 1.0,
+    # factors that are exactly 1.0, so p is the same bit for bit.
     #
     # The draws of 64 agents are collected as bits of one word held in a register and
     # only then stored. Storing every agent's outcome inside the loop made it up to 3x
@@ -227,17 +260,43 @@ def _draw_blocks(seed, t, params, block, lo, hi, words):
 
 
 @nb.njit(inline="always", cache=True)
+def _candidates(params, b, first, last, words, frailty, emigrated):
+    # Bit i − first: whether alive agent i could commit behaviour b (words[i − first]: its word for b).
+    word = np.uint64(0)
+    for i in range(first, last):
+        hit = (not emigrated[i]) & could_commit(params, b, frailty_of(frailty[i]), words[i - first])
+        word |= np.uint64(hit) << np.uint64(i - first)
+    return word
+
+
+@nb.njit(inline="always", cache=True)
+def _lowest_bit(word: np.uint64) -> int:
+    # The position of the lowest set bit of a nonzero word (de Bruijn multiplication).
+    low = word & (~word + np.uint64(1))
+    return _DE_BRUIJN[(low * np.uint64(0x03F79D71B4CB0A89)) >> np.uint64(58)]
+
+
+_DE_BRUIJN = np.zeros(64, dtype=np.int64)
+for _bit in range(64):
+    _DE_BRUIJN[((1 << _bit) * 0x03F79D71B4CB0A89 % 2**64) >> 58] = _bit
+
+
+@nb.njit(inline="always", cache=True)
 def _plain_word(params, b, first, last, words, frailty, gap, advised, emigrated):
     # Agents first..last-1 for a behaviour without outspoken multiplier, age factor or chill
     # (words[i − first]: agent i's word for it): bit i − first of the word is whether agent i
-    # commits it; also returns how many do.
+    # commits it; also returns how many do. p is computed only for the candidates.
+    candidates = _candidates(params, b, first, last, words, frailty, emigrated)
     word = np.uint64(0)
     count = 0
-    for i in range(first, last):
+    while candidates:
+        j = _lowest_bit(candidates)
+        candidates &= candidates - np.uint64(1)
+        i = first + j
         unchilled = unchilled_probability(params, b, frailty_of(frailty[i]), 0, gap[i], advised[i], False)
-        hit = (not emigrated[i]) & commits(words[i - first], probability(params, b, unchilled, 1.0))
-        word |= np.uint64(hit) << np.uint64(i - first)
-        count += hit
+        if commits(words[j], probability(params, b, unchilled, 1.0)):
+            word |= np.uint64(1) << np.uint64(j)
+            count += 1
     return word, count
 
 
@@ -245,14 +304,18 @@ def _plain_word(params, b, first, last, words, frailty, gap, advised, emigrated)
 def _full_word(params, b, first, last, words, frailty, bands, gap, advised, emigrated, outspoken, chill_gap):
     # As _plain_word, with the outspoken multiplier, the age factor (bands[i - first]: agent i's
     # age band) and (for dissent) the chill.
+    candidates = _candidates(params, b, first, last, words, frailty, emigrated)
     word = np.uint64(0)
     count = 0
-    for i in range(first, last):
-        unchilled = unchilled_probability(params, b, frailty_of(frailty[i]), bands[i - first], gap[i],
-                                          advised[i], outspoken[i])  # fmt: skip
-        hit = (not emigrated[i]) & commits(words[i - first], probability(params, b, unchilled, chill_of(chill_gap[i])))
-        word |= np.uint64(hit) << np.uint64(i - first)
-        count += hit
+    while candidates:
+        j = _lowest_bit(candidates)
+        candidates &= candidates - np.uint64(1)
+        i = first + j
+        unchilled = unchilled_probability(params, b, frailty_of(frailty[i]), bands[j], gap[i], advised[i],
+                                          outspoken[i])  # fmt: skip
+        if commits(words[j], probability(params, b, unchilled, chill_of(chill_gap[i]))):
+            word |= np.uint64(1) << np.uint64(j)
+            count += 1
     return word, count
 
 
