@@ -69,6 +69,20 @@ def agents_of(c: int, n: int) -> tuple[np.uint64, np.uint64]:
     return np.uint64(c * CHUNK), np.uint64(min(n, (c + 1) * CHUNK))
 
 
+@nb.njit(inline="always", cache=True)
+def lowest_bit(word: np.uint64) -> int:
+    """The position of the lowest set bit of a nonzero 64-bit ``word`` (a de Bruijn multiplication): the drivers
+    mark the few agents a rule applies to as bits of a word, 64 agents at a time, then visit them."""
+    low = word & (~word + np.uint64(1))
+    return _DE_BRUIJN[(low * np.uint64(_DE_BRUIJN_WORD)) >> np.uint64(58)]
+
+
+_DE_BRUIJN_WORD = 0x03F79D71B4CB0A89
+_DE_BRUIJN = np.zeros(64, dtype=np.int64)  # _DE_BRUIJN[top 6 bits of 2**k · the word] = k
+for _bit in range(64):
+    _DE_BRUIJN[((1 << _bit) * _DE_BRUIJN_WORD % 2**64) >> 58] = _bit
+
+
 def n_chunks(n_items: int) -> int:
     """Number of chunks covering ``n_items`` agents or edges."""
     return (n_items + CHUNK - 1) // CHUNK

@@ -11,7 +11,8 @@ rule :func:`adapt` does them for one agent. :func:`unfriends` decides item 3 for
 edge. On the CPU, the few agents who got dissent points or entered the list today
 (flagged ``TOUCHED`` by phase D) first tell their active friends (a scatter into the day's
 landed-points buffer, free in phase E), before item 3 cuts any edge, as the order
-requires; item 3 visits only listed agents' edges.
+requires; item 3 visits only listed agents' edges, their cuts decided by the threads and
+made in one. Items 4-6 mark, 64 agents at a time, the few agents whose draws they need.
 Deterrence and chill of emigrants are frozen: they take no further part.
 """
 
@@ -22,7 +23,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_function, flagged, has
+from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_function, flagged, has, lowest_bit
 from trustsim.households import Households, family_of
 from trustsim.network import Links, cut_at, edge_index, friend_at, row_length
 from trustsim.population import (
@@ -340,23 +341,89 @@ def _adapt_span(
                 chill_gap[i] = chilled_gap(params, chill_gap[i], share, steps)
     for i in range(lo, hi):
         touched_friends[i - lo] = 0  # the landed points' buffer again
-    for i in range(lo, hi):  # 4-6
-        if not emigrated[i]:
+    for first in range(lo, hi, np.uint64(64)):  # 4-6: the few agents they apply to, found 64 at a time
+        last = lesser(hi, first + np.uint64(64))
+        deciding = _deciding(params, first, last, camera_coverage, pop, out.status)
+        while deciding:
+            i = first + np.uint64(lowest_bit(deciding))
+            deciding &= deciding - np.uint64(1)
             decide(params, seed, t, i, camera_coverage[pop.region[i]], pop, out.status)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
+def _deciding(params, first, last, camera_coverage, pop, status):
+    # Bit i − first: whether one of items 4-6 draws for alive agent i today (decide's conditions,
+    # as selects, so that the loop vectorises).
+    word = np.uint64(0)
+    for i in range(first, last):
+        watched = camera_coverage[pop.region[i]] >= params.opt_out_coverage
+        opts = pop.privacy_minded[i] & (not pop.off_grid[i]) & watched
+        poor = np.float64(pop.score[i]) < params.adviser_below
+        hires = (not pop.advised[i]) & poor & (pop.income_decile[i] >= params.adviser_min_decile)
+        leaves = ((status[i] & SANCTIONED) != 0) & (pop.income_decile[i] >= params.emigrate_min_decile)
+        word |= np.uint64((not pop.emigrated[i]) & (opts | hires | leaves)) << np.uint64(i - first)
+    return word
+
+
 def _unfriend(
     seed: int, t: int, params: AdaptationParams, listed: np.ndarray, blacklisted: np.ndarray, links: Links,
     degree: np.ndarray,
 ) -> None:  # fmt: skip
-    """Item 3, visiting each edge with exactly one listed end once, from its listed end."""
-    for u in listed:
+    """Item 3, visiting each edge with exactly one listed end once, from its listed end.
+
+    The draws (and each edge's index) are the work, and each edge's fate depends only on
+    the state before item 3, so the threads decide them, one flag per position of the
+    listed agents' rows; the cuts, which lower shared degrees and lattice words, then
+    follow in one thread.
+    """
+    starts = _row_starts_of(links, listed)
+    cut = np.zeros(starts[-1], dtype=np.bool_)
+    _decide_cuts(seed, t, params, listed, blacklisted, links, starts, cut)
+    _cut_decided(listed, links, starts, cut, degree)
+
+
+@nb.njit(cache=True)
+def _row_starts_of(links: Links, agents: np.ndarray) -> np.ndarray:
+    """Where each of ``agents``' rows starts in a flat array of their rows' positions (and, last, its length)."""
+    starts = np.zeros(agents.shape[0] + 1, dtype=np.int64)
+    for k in range(agents.shape[0]):
+        starts[k + 1] = starts[k] + row_length(links, agents[k])
+    return starts
+
+
+@nb.njit(parallel=True, cache=True)
+def _decide_cuts(
+    seed: int, t: int, params: AdaptationParams, listed: np.ndarray, blacklisted: np.ndarray, links: Links,
+    starts: np.ndarray, cut: np.ndarray,
+) -> None:  # fmt: skip
+    for c in nb.prange((listed.shape[0] + _LISTED_SPAN - 1) // _LISTED_SPAN):
+        lo, hi = c * _LISTED_SPAN, min(listed.shape[0], (c + 1) * _LISTED_SPAN)
+        _decide_span(lo, hi, seed, t, params, listed, blacklisted, links, starts, cut)
+
+
+_LISTED_SPAN = 64
+"""Listed agents whose edges one call of :func:`_decide_span` decides."""
+
+
+@chunk_function
+def _decide_span(
+    lo: int, hi: int, seed: int, t: int, params: AdaptationParams, listed: np.ndarray, blacklisted: np.ndarray,
+    links: Links, starts: np.ndarray, cut: np.ndarray,
+) -> None:  # fmt: skip
+    for k in range(lo, hi):
+        u = listed[k]
         for q in range(row_length(links, u)):
             v, live = friend_at(links, u, q)
             if live and not blacklisted[v]:
-                if unfriends(params, seed, t, edge_index(links, lesser(u, v), greater(u, v))):
-                    cut_at(links, u, q, degree)
+                cut[starts[k] + q] = unfriends(params, seed, t, edge_index(links, lesser(u, v), greater(u, v)))
+
+
+@nb.njit(cache=True)
+def _cut_decided(listed: np.ndarray, links: Links, starts: np.ndarray, cut: np.ndarray, degree: np.ndarray) -> None:
+    for k in range(listed.shape[0]):
+        for q in range(starts[k + 1] - starts[k]):
+            if cut[starts[k] + q]:
+                cut_at(links, listed[k], q, degree)
 
 
 @nb.njit(cache=True)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from trustsim.day import CHUNK, Day
+from trustsim.day import CHUNK, Day, lowest_bit
 from trustsim.households import YEAR, advance_ages, age_band, band_minimums
 from trustsim.population import Population, frailty_of, gap_of
 from trustsim.rng import LANES, block_words, lane_uniform, stream_id
@@ -270,18 +270,6 @@ def _candidates(params, b, first, last, words, frailty, emigrated):
 
 
 @nb.njit(inline="always", cache=True)
-def _lowest_bit(word: np.uint64) -> int:
-    # The position of the lowest set bit of a nonzero word (de Bruijn multiplication).
-    low = word & (~word + np.uint64(1))
-    return _DE_BRUIJN[(low * np.uint64(0x03F79D71B4CB0A89)) >> np.uint64(58)]
-
-
-_DE_BRUIJN = np.zeros(64, dtype=np.int64)
-for _bit in range(64):
-    _DE_BRUIJN[((1 << _bit) * 0x03F79D71B4CB0A89 % 2**64) >> 58] = _bit
-
-
-@nb.njit(inline="always", cache=True)
 def _plain_word(params, b, first, last, words, frailty, gap, advised, emigrated):
     # Agents first..last-1 for a behaviour without outspoken multiplier, age factor or chill
     # (words[i − first]: agent i's word for it): bit i − first of the word is whether agent i
@@ -290,7 +278,7 @@ def _plain_word(params, b, first, last, words, frailty, gap, advised, emigrated)
     word = np.uint64(0)
     count = 0
     while candidates:
-        j = _lowest_bit(candidates)
+        j = lowest_bit(candidates)
         candidates &= candidates - np.uint64(1)
         i = first + j
         unchilled = unchilled_probability(params, b, frailty_of(frailty[i]), 0, gap[i], advised[i], False)
@@ -308,7 +296,7 @@ def _full_word(params, b, first, last, words, frailty, bands, gap, advised, emig
     word = np.uint64(0)
     count = 0
     while candidates:
-        j = _lowest_bit(candidates)
+        j = lowest_bit(candidates)
         candidates &= candidates - np.uint64(1)
         i = first + j
         unchilled = unchilled_probability(params, b, frailty_of(frailty[i]), bands[j], gap[i], advised[i],

@@ -19,7 +19,9 @@ The rules are scalar functions of one agent's values: :func:`court_and_list` (it
 :func:`sanction_day` (all of it for one agent); :func:`listing_of` and
 :func:`record_day` read and write the state around them. The CPU driver below, the GPU
 kernel (:mod:`trustsim.gpu.sanctions`), the trace and the report's record table all
-call them.
+call them. The CPU driver first settles the quiet agents (off the list, no court case, no
+dissent points, a score above every threshold: only their exit counter moves) with a loop
+that vectorises, and runs the rule for the others.
 """
 
 from __future__ import annotations
@@ -44,10 +46,11 @@ from trustsim.day import (
     agents_of,
     chunk_function,
     has,
+    lowest_bit,
 )
 from trustsim.population import Population
 from trustsim.rng import stream_id, uniform
-from trustsim.scalar import greater, lesser, tally
+from trustsim.scalar import greater, lesser, pick, tally
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
@@ -74,6 +77,8 @@ class SanctionsParams(NamedTuple):
     attempt_stream: np.ndarray  # int64 per sanction: att:<s>
     highest_bound: float  # the highest applies_below (-inf for none): above it, off the list, none is active
     dissent_bit: np.uint64  # behaviour mask of dissent (0 without): its points chill friends
+    court_bits: np.uint64  # behaviour mask of the behaviours with escalation (they may go to court)
+    quiet_from: float  # at or above this score, off the list, no court and no dissent points, nothing happens
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> SanctionsParams:
@@ -81,6 +86,7 @@ class SanctionsParams(NamedTuple):
         behaviours, sanctions, bl = scenario.behaviours, scenario.sanctions, scenario.blacklist
         below, listed = sanction_conditions(scenario)
         dissent = scenario.dissent_index
+        court = [b for b, behaviour in enumerate(behaviours.values()) if behaviour.escalation]
         return cls(
             escalation=np.array([b.escalation or 0.0 for b in behaviours.values()], dtype=np.float64),
             court_stream=np.array([stream_id(f"court:{name}") for name in behaviours], dtype=np.int64),
@@ -98,6 +104,8 @@ class SanctionsParams(NamedTuple):
             attempt_stream=np.array([stream_id(f"att:{name}") for name in sanctions], dtype=np.int64),
             highest_bound=float(below.max()) if below.size else -np.inf,
             dissent_bit=np.uint64(0) if dissent < 0 else np.uint64(1) << np.uint64(dissent),
+            court_bits=np.uint64(sum(1 << b for b in court)),
+            quiet_from=max(float(below.max()) if below.size else -np.inf, float(bl.blacklist_score)),
         )
 
 
@@ -336,23 +344,56 @@ def _sanction_chunk(
     c: int, seed: int, t: int, params: SanctionsParams, pop: Population, out: Outcomes, tallies: Tallies,
     denials: np.ndarray,
 ) -> None:  # fmt: skip
+    # 64 agents at a time: a loop of selects (it vectorises) settles the quiet agents, for
+    # whom sanction_day only counts days above the exit score (see _quiet), and marks the
+    # others, a few percent, whom the rule then takes one by one.
     entries_score = entries_court = exits = 0
     lo, hi = agents_of(c, pop.score.shape[0])
-    for i in range(lo, hi):
-        if pop.emigrated[i]:
-            out.status[i] = 0
-            continue
-        attributed = out.attributed[i]
-        wrongful = np.float64(pop.wrongful[i])  # stored in single precision
-        listing, flags, event, refused = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i],
-                                                      attributed, listing_of(pop, i), wrongful, denials)
-        record_day(pop, i, listing, flags, event, refused)
-        entries_score += event == ENTRIES_SCORE
-        entries_court += event == ENTRIES_COURT
-        exits += event == EXITS
-        out.status[i] = flags
+    for first in range(lo, hi, np.uint64(64)):
+        last = lesser(hi, first + np.uint64(64))
+        busy = _settle_quiet(params, first, last, pop, out)
+        while busy:
+            i = first + np.uint64(lowest_bit(busy))
+            busy &= busy - np.uint64(1)
+            attributed = out.attributed[i]
+            wrongful = np.float64(pop.wrongful[i])  # stored in single precision
+            listing, flags, event, refused = sanction_day(params, seed, t, i, attributed | out.wrongly_received[i],
+                                                          attributed, listing_of(pop, i), wrongful, denials)
+            record_day(pop, i, listing, flags, event, refused)
+            entries_score += event == ENTRIES_SCORE
+            entries_court += event == ENTRIES_COURT
+            exits += event == EXITS
+            out.status[i] = flags
     tallies.listing[c, ENTRIES_SCORE] = entries_score
     tallies.listing[c, ENTRIES_COURT] = entries_court
     tallies.listing[c, EXITS] = exits
     for k in range(denials.shape[0]):
         tallies.denials[c, k] = denials[k]
+
+
+@nb.njit(inline="always", cache=True)
+def _quiet(params: SanctionsParams, score: float, blacklisted: bool, received: np.unsignedinteger,
+           attributed: np.unsignedinteger) -> bool:  # fmt: skip
+    """Whether :func:`sanction_day` changes nothing for an alive agent but its days above the exit score: off the
+    list, no behaviour that may go to court attributed, no dissent points, and a score at or above every
+    threshold of listing and sanctions (so no flag, no event, no denial)."""
+    return (not blacklisted) & ((attributed & params.court_bits) == 0) & ((received & params.dissent_bit) == 0) & (
+        score >= params.quiet_from
+    )
+
+
+@nb.njit(inline="always", cache=True)
+def _settle_quiet(params: SanctionsParams, first: int, last: int, pop: Population, out: Outcomes) -> np.uint64:
+    # Agents first … last-1: an emigrant's or quiet agent's day (status 0; a quiet one's exit
+    # counter as court_and_list counts it), and bit i − first for each of the others.
+    busy = np.uint64(0)
+    for i in range(first, last):
+        score = np.float64(pop.score[i])
+        attributed = out.attributed[i]
+        quiet = _quiet(params, score, pop.blacklisted[i], attributed | out.wrongly_received[i], attributed)
+        alive = not pop.emigrated[i]
+        above = pick(score >= params.exit_score, np.int64(pop.days_above_exit[i]) + 1, np.int64(0))
+        pop.days_above_exit[i] = pick(alive & quiet, above, np.int64(pop.days_above_exit[i]))
+        out.status[i] = pick(alive & (not quiet), out.status[i], np.uint8(0))
+        busy |= np.uint64(alive & (not quiet)) << np.uint64(i - first)
+    return busy
