@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import numba as nb
 import numpy as np
 import pytest
 
@@ -12,6 +13,7 @@ from conftest import scenario
 from trustsim.checks import InvariantError
 from trustsim.day import Day
 from trustsim.engine import Simulation
+from trustsim.metrics import COUNT_FIXED, _state_counts, count_agent
 from trustsim.network import ID_BITS
 from trustsim.population import GAP_ZERO, gap_of
 from trustsim.scenario import shipped_scenarios
@@ -156,3 +158,33 @@ def test_chill_and_deterrence_stay_above_zero_where_their_codes_would_round_them
     assert 1.0 - gap_of(chill_gap) > 0.0 and 1.0 - gap_of(deterrence_gap) > 0.0
     sim = Simulation(scenario("china_scs", *harsh, agents=2000, days=30), check=True)
     sim.run()  # the daily invariant checks hold: chill in (0, 1]
+
+
+@nb.njit
+def _counts_by_the_rule(counting, pop, status, degree, n_columns):  # type: ignore[no-untyped-def]
+    counts = np.zeros(n_columns, dtype=np.int64)
+    for i in range(pop.score.shape[0]):
+        if not pop.emigrated[i]:
+            count_agent(counting, i, pop, status, degree, counts)
+    return counts
+
+
+def test_the_cpu_state_counts_are_the_rules_agent_by_agent() -> None:
+    # The CPU driver counts by vectorised sums over bounds, not by count_agent; both must
+    # give the same counts, with emigrants, listed agents and every tier present.
+    s = scenario(
+        "china_scs", "adaptation.emigrate_rate=0.05", "adaptation.emigrate_min_decile=0",
+        "blacklist.blacklist_score=990", agents=20_000, days=30,
+    )  # fmt: skip
+    sim = Simulation(s)
+    sim.run()
+    pop, counting = sim.world.population, sim.metrics.counting
+    status = sim.today.outcomes.status  # the last day's
+    chunked, score_sum = _state_counts(counting, pop, status, sim.world.degree)
+    expected = _counts_by_the_rule(counting, pop, status, sim.world.degree, counting.columns)
+    assert pop.emigrated.sum() > 0 and pop.blacklisted.sum() > 0
+    assert (expected[COUNT_FIXED : COUNT_FIXED + 6] > 0).sum() >= 4  # agents in several tiers
+    assert status.any()  # some wrongly sanctioned today, or other flags
+    np.testing.assert_array_equal(chunked.sum(axis=0), expected)
+    alive = ~pop.emigrated
+    assert score_sum.sum() == pytest.approx(pop.score[alive].astype(np.float64).sum(), rel=1e-12)

@@ -41,7 +41,7 @@ from trustsim.mechanisms.sanctions import (
 )
 from trustsim.population import Population
 from trustsim.quantiles import percentiles
-from trustsim.scalar import tally
+from trustsim.scalar import pick, tally
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
@@ -381,10 +381,72 @@ def _state_counts(
 def _count_chunk(
     c: int, counting: StateCounting, pop: Population, status: np.ndarray, degree: np.ndarray, counts: np.ndarray
 ) -> float:
-    total = 0.0
+    # count_agent's counts for the chunk, arranged as sums of selects, which vectorise: the
+    # per-agent increments of count_agent, at indices that depend on the agent, do not.
+    # An agent's tier (or sanction-bound position) is the number of bounds above its
+    # score, since the bounds strictly decrease; so the agents of tier j are those below
+    # bound j-1 less those below bound j. tests/test_invariants.py checks these counts
+    # against the rule's, agent by agent.
     lo, hi = agents_of(c, pop.score.shape[0])
+    emigrated, listed = pop.emigrated, pop.blacklisted
+    alive = in_list = wrongly = ever = ever_wrongly = off_grid = advised = isolated = 0
+    degree_listed = degree_others = 0
     for i in range(lo, hi):
-        if not pop.emigrated[i]:
-            total += np.float64(pop.score[i])
-            count_agent(counting, i, pop, status, degree, counts)
-    return total
+        a = not emigrated[i]
+        on_list = a & listed[i]
+        alive += a
+        in_list += on_list
+        wrongly += a & ((status[i] & WRONGLY_SANCTIONED) != 0)
+        ever += a & pop.ever_sanctioned[i]
+        ever_wrongly += a & pop.ever_wrongly_sanctioned[i]
+        off_grid += a & pop.off_grid[i]
+        advised += a & pop.advised[i]
+        isolated += a & (degree[i] == 0)
+        degree_listed += pick(on_list, np.int64(degree[i]), np.int64(0))
+        degree_others += pick(a & (not listed[i]), np.int64(degree[i]), np.int64(0))
+    for column, value in ((COUNT_ALIVE, alive), (COUNT_LISTED, in_list), (COUNT_WRONGLY, wrongly), (COUNT_EVER, ever),
+                          (COUNT_EVER_WRONGLY, ever_wrongly), (COUNT_OFF_GRID, off_grid), (COUNT_ADVISED, advised),
+                          (COUNT_ISOLATED, isolated), (COUNT_DEGREE_LISTED, degree_listed),
+                          (COUNT_DEGREE_OTHERS, degree_others)):  # fmt: skip
+        counts[column] = value
+    n_tiers = counting.tier_bounds.shape[0] + 1
+    n_positions = counting.sanction_bounds.shape[0] + 1
+    _count_between(lo, hi, pop, counting.tier_bounds, alive, False, counts[COUNT_FIXED : COUNT_FIXED + n_tiers])
+    positions = COUNT_FIXED + n_tiers
+    _count_between(lo, hi, pop, counting.sanction_bounds, alive, False, counts[positions : positions + n_positions])
+    _count_between(lo, hi, pop, counting.sanction_bounds, in_list, True, counts[positions + n_positions :])
+    return _score_sum(lo, hi, pop.score, emigrated)
+
+
+@nb.njit(inline="always", cache=True)
+def _count_between(lo, hi, pop, bounds, everyone, listed_only, out):
+    # out[j]: how many of the alive agents lo … hi-1 (the listed ones only, with listed_only),
+    # of whom there are everyone, are at position j among the strictly decreasing bounds
+    # (tier_index): those below bound j-1 (all of them for j = 0) less those below bound j.
+    above = everyone
+    for k in range(bounds.shape[0]):
+        below = 0
+        for i in range(lo, hi):
+            counted = (not pop.emigrated[i]) & ((not listed_only) | pop.blacklisted[i])
+            below += counted & (np.float64(pop.score[i]) < bounds[k])
+        out[k] = above - below
+        above = below
+    out[bounds.shape[0]] = above
+
+
+@nb.njit(inline="always", cache=True)
+def _score_sum(lo, hi, score, emigrated):
+    # The alive agents' scores summed in a fixed order, whatever the number of threads: four
+    # running sums, of the agents lo + 4m + r for r = 0 … 3, added at the end (independent
+    # chains of additions overlap; one chain waits on every addition).
+    s0 = s1 = s2 = s3 = 0.0
+    first = lo
+    while first + np.uint64(4) <= hi:
+        s0 += pick(emigrated[first], 0.0, np.float64(score[first]))
+        s1 += pick(emigrated[first + np.uint64(1)], 0.0, np.float64(score[first + np.uint64(1)]))
+        s2 += pick(emigrated[first + np.uint64(2)], 0.0, np.float64(score[first + np.uint64(2)]))
+        s3 += pick(emigrated[first + np.uint64(3)], 0.0, np.float64(score[first + np.uint64(3)]))
+        first += np.uint64(4)
+    for i in range(first, hi):
+        s0 += pick(emigrated[i], 0.0, np.float64(score[i]))
+    return (s0 + s1) + (s2 + s3)
