@@ -43,7 +43,7 @@ from trustsim.day import Day, Outcomes, chunk_function, has
 from trustsim.households import Households, family_of
 from trustsim.mechanisms.credit_file import CreditFile
 from trustsim.network import Links
-from trustsim.network.gather import gather_friends
+from trustsim.network.gather import gather_friends, terms_needed
 from trustsim.population import Population
 from trustsim.scalar import greater, lesser, pick, product
 from trustsim.scenario import Scenario
@@ -274,14 +274,15 @@ def _update(
     for block in nb.prange((n + _BLOCK - 1) // _BLOCK):
         lo, hi = block * _BLOCK, min(n, (block + 1) * _BLOCK)
         sums = np.empty(hi - lo if contagion else 0, dtype=np.float64)
-        _update_block(lo, hi, params, pop, out, links, degree, households, filed, score, sums)
+        terms = np.empty(terms_needed(links, lo, hi) if contagion else 0, dtype=np.float64)
+        _update_block(lo, hi, params, pop, out, links, degree, households, filed, score, sums, terms)
 
 
 @chunk_function
 def _update_block(
     lo: int, hi: int, params: ScoringParams, pop: Population, out: Outcomes, links: Links, degree: np.ndarray,
     households: Households, filed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], score: np.ndarray,
-    sums: np.ndarray,
+    sums: np.ndarray, terms: np.ndarray,
 ) -> None:  # fmt: skip
     housed = households.member_of.shape[0] != 0
     score_start, wrongful, emigrated = pop.score, pop.wrongful, pop.emigrated
@@ -289,7 +290,7 @@ def _update_block(
     expiry = balance.shape[0] != 0  # a credit file (its arrays are empty otherwise)
     contagion = params.kappa != 0.0
     if contagion:  # every agent's friends' scores, summed in row order: the lattice's, then the others
-        gather_friends(lo, hi, links, score_start, sums, _score_term)
+        gather_friends(lo, hi, links, score_start, sums, _score_term, terms)
     first = np.uint64(lo)
     for i in range(first, np.uint64(hi)):  # unsigned indices, as day.agents_of gives them
         s = score_start[i]

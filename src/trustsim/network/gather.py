@@ -14,10 +14,13 @@ import numba as nb
 import numpy as np
 
 from trustsim.network.graph import Links, around, friend_of, is_active, row_start
+from trustsim.scalar import pick
 
 
 @nb.njit(inline="always", cache=True)
-def gather_friends(lo: int, hi: int, links: Links, values: np.ndarray, out: np.ndarray, term: Callable) -> None:
+def gather_friends(
+    lo: int, hi: int, links: Links, values: np.ndarray, out: np.ndarray, term: Callable, terms: np.ndarray
+) -> None:
     """``out[i - lo]`` for agents ``lo … hi-1``: the sum of ``term(values[v], live)`` over agent ``i``'s row
     positions ``v`` in row order, ``live`` (an int32, 1 or 0) whether the edge there is active.
 
@@ -28,7 +31,8 @@ def gather_friends(lo: int, hi: int, links: Links, values: np.ndarray, out: np.n
     against 1.3), and the live bit is an int32, which AVX2 converts to a double (it has no
     such conversion from 64 bits). The CSR slots follow, a row at a time (a flat loop over
     the block's slots that prefetched 128 ahead was slower, measured, on the small world's
-    one slot an agent and on scale-free and block-model networks of ten).
+    one slot an agent and on scale-free and block-model networks of ten). ``terms`` is scratch
+    of :func:`terms_needed` entries.
     """
     half, ring, neighbours = links.half, links.ring, links.neighbours
     n = values.shape[0]
@@ -52,12 +56,29 @@ def gather_friends(lo: int, hi: int, links: Links, values: np.ndarray, out: np.n
         for j in range(1, half + 1):
             for i in range(lo, hi):
                 out[i - lo] += term(values[around(i + j, n)], np.int32((ring[i] >> (j - 1)) & 1))
+    # The CSR slots: first every slot's term, in one flat loop whose loads are independent;
+    # then each row's terms added to its sum in order, the first SHORT_ROW of them as selects
+    # (adding 0.0 to a sum that is never -0.0 leaves it unchanged, bit for bit): a loop over
+    # each row's length mispredicted a branch a row, and most rows are short.
     start = row_start(links, first)
+    for slot in range(start, row_start(links, np.uint64(hi))):
+        entry = neighbours[slot]  # a cut slot holds its friend's id with the sign bit set
+        terms[slot - start] = term(values[friend_of(entry)], np.int32(is_active(entry)))
     for i in range(first, np.uint64(hi)):
-        end = row_start(links, i + np.uint64(1))  # one row's end is the next one's start
+        row, end = row_start(links, i) - start, row_start(links, i + np.uint64(1)) - start
         total = out[i - first]
-        for slot in range(start, end):
-            entry = neighbours[slot]  # a cut slot holds its friend's id with the sign bit set
-            total += term(values[friend_of(entry)], np.int32(is_active(entry)))
+        for j in range(SHORT_ROW):  # terms has SHORT_ROW entries beyond the last row's end
+            total += pick(row + j < end, terms[row + j], 0.0)
+        for slot in range(row + SHORT_ROW, end):
+            total += terms[slot]
         out[i - first] = total
-        start = end
+
+
+SHORT_ROW = 4
+"""CSR slots of a row that :func:`gather_friends` adds without a branch."""
+
+
+@nb.njit(inline="always", cache=True)
+def terms_needed(links: Links, lo: int, hi: int) -> int:
+    """The length of the scratch ``terms`` that :func:`gather_friends` needs for agents ``lo … hi-1``."""
+    return row_start(links, hi) - row_start(links, lo) + SHORT_ROW
