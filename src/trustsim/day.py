@@ -188,9 +188,47 @@ def bit(b: int) -> np.uint64:
     return np.uint64(1) << np.uint64(b)
 
 
-@nb.njit(parallel=True, cache=True)
 def flagged(values: np.ndarray, bits: int) -> np.ndarray:
-    """Ids of the agents whose ``values & bits`` is non-zero, ascending (a parallel compaction)."""
+    """Ids of the agents whose ``values & bits`` is non-zero, ascending.
+
+    The flags these lists are made from are sparse (today's touched, listed or leaving
+    agents), so one thread reads a byte array eight entries a word and looks into the
+    few words that hold a flag; the parallel compaction of wider arrays takes two passes.
+    """
+    if values.dtype.itemsize != 1 or not values.flags.c_contiguous:
+        return _flagged_wide(values, bits)
+    whole = values.shape[0] // 8 * 8
+    return _flagged_bytes(values.view(np.uint8), values[:whole].view(np.uint64), np.uint8(bits))
+
+
+@nb.njit(cache=True)
+def _flagged_bytes(values: np.ndarray, words: np.ndarray, bits: np.uint8) -> np.ndarray:
+    pattern = np.uint64(bits) * np.uint64(0x0101010101010101)
+    count = 0
+    for w in range(words.shape[0]):
+        if words[w] & pattern:
+            for i in range(8 * w, 8 * w + 8):
+                count += (values[i] & bits) != 0
+    for i in range(8 * words.shape[0], values.shape[0]):
+        count += (values[i] & bits) != 0
+    out = np.empty(count, dtype=np.int64)
+    k = 0
+    for w in range(words.shape[0]):
+        if words[w] & pattern:
+            for i in range(8 * w, 8 * w + 8):
+                if values[i] & bits:
+                    out[k] = i
+                    k += 1
+    for i in range(8 * words.shape[0], values.shape[0]):
+        if values[i] & bits:
+            out[k] = i
+            k += 1
+    return out
+
+
+@nb.njit(parallel=True, cache=True)
+def _flagged_wide(values: np.ndarray, bits: int) -> np.ndarray:
+    # A parallel compaction: count per chunk, then each chunk writes its ids after the earlier chunks'.
     n = values.shape[0]
     chunks = (n + CHUNK - 1) // CHUNK
     per_chunk = np.zeros(chunks, dtype=np.int64)
