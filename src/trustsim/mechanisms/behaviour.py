@@ -240,32 +240,43 @@ def _commit(
                                                    bands[first - lo :], gap, advised, emigrated, outspoken,
                                                    chill_gap)  # fmt: skip
                     count += drawn
-            if b == params.dissent:
-                # A separate loop: a float sum inside the drawing loop would stop it vectorising.
-                for i in range(lo, hi):
-                    p = unchilled_probability(params, b, frailty_of(frailty[i]), bands[i - lo], gap[i],
-                                              advised[i], outspoken[i])  # fmt: skip
-                    total += pick(emigrated[i], 0.0, dissent_unchilled(params, b, p))
+            if b == params.dissent:  # a float sum inside the drawing loop would stop it vectorising
+                total += _unchilled_sum(params, b, frailty[lo:hi], bands, gap[lo:hi], advised[lo:hi],
+                                        outspoken[lo:hi], emigrated[lo:hi])  # fmt: skip
             counts[c, b] = count
         unchilled[c] = total
         _masks_from_hits(hits, lo, hi, committed)
 
 
 @nb.njit(inline="always", cache=True)
+def _unchilled_sum(params, b, frailty, bands, gap, advised, outspoken, emigrated):
+    # The chunk's unchilled probability of dissent b, summed over its alive agents in id order
+    # (every array a slice of the chunk's agents, as in _candidates).
+    total = 0.0
+    for j in range(frailty.shape[0]):
+        p = unchilled_probability(params, b, frailty_of(frailty[j]), bands[j], gap[j], advised[j], outspoken[j])
+        total += pick(emigrated[j], 0.0, dissent_unchilled(params, b, p))
+    return total
+
+
+@nb.njit(inline="always", cache=True)
 def _draw_blocks(seed, t, params, block, lo, hi, words):
     # Row j of words, column i − lo: agent i's word for behaviour LANES·block + j today.
-    for i in range(lo, hi):
-        w0, w1, w2, w3 = draws(params, seed, t, i, block)
-        words[0, i - lo], words[1, i - lo], words[2, i - lo], words[3, i - lo] = w0, w1, w2, w3
+    for j in range(hi - lo):
+        w0, w1, w2, w3 = draws(params, seed, t, lo + j, block)
+        words[0, j], words[1, j], words[2, j], words[3, j] = w0, w1, w2, w3
 
 
 @nb.njit(inline="always", cache=True)
 def _candidates(params, b, first, last, words, frailty, emigrated):
     # Bit i − first: whether alive agent i could commit behaviour b (words[i − first]: its word for b).
+    # The loop indexes slices that start at first: indices that are provably not negative need
+    # no wrap-around (an index lo + j, lo an argument, made this loop 2.7x slower).
     word = np.uint64(0)
-    for i in range(first, last):
-        hit = (not emigrated[i]) & could_commit(params, b, frailty_of(frailty[i]), words[i - first])
-        word |= np.uint64(hit) << np.uint64(i - first)
+    frailty, emigrated = frailty[first:last], emigrated[first:last]
+    for j in range(last - first):
+        hit = (not emigrated[j]) & could_commit(params, b, frailty_of(frailty[j]), words[j])
+        word |= np.uint64(hit) << np.uint64(j)
     return word
 
 
