@@ -25,7 +25,7 @@ import numpy as np
 
 from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_function, flagged, has, lowest_bit
 from trustsim.households import Households, family_of
-from trustsim.network import Links, cut_at, edge_index, friend_at, row_length
+from trustsim.network import Links, cut_at, edge_index, friend_at, row_length, row_start
 from trustsim.population import (
     Population,
     gap_code,
@@ -34,6 +34,7 @@ from trustsim.population import (
     relaxation_steps,
     relaxed_code,
 )
+from trustsim.prefetch import prefetch
 from trustsim.rng import stream_id, uniform
 from trustsim.scalar import greater, lesser, pick, product
 from trustsim.scenario import CAMERA, Scenario
@@ -411,11 +412,28 @@ def _decide_span(
     links: Links, starts: np.ndarray, cut: np.ndarray,
 ) -> None:  # fmt: skip
     for k in range(lo, hi):
+        if k + _AHEAD < listed.shape[0]:  # the next agents' rows are far apart: ask for them early
+            _prefetch_row(links, blacklisted, listed[k + _AHEAD])
         u = listed[k]
         for q in range(row_length(links, u)):
             v, live = friend_at(links, u, q)
             if live and not blacklisted[v]:
                 cut[starts[k] + q] = unfriends(params, seed, t, edge_index(links, lesser(u, v), greater(u, v)))
+
+
+_AHEAD = 2
+"""Listed agents ahead whose rows :func:`_decide_span` asks the memory for."""
+
+
+@nb.njit(inline="always", cache=True)
+def _prefetch_row(links: Links, blacklisted: np.ndarray, u: int) -> None:
+    """Ask for what deciding agent ``u``'s edges reads first: its ring word, list flags, row start and first edge."""
+    if links.ring.shape[0] != 0:
+        prefetch(links.ring, u)
+    prefetch(blacklisted, u)
+    prefetch(links.offsets, u)
+    prefetch(links.edge_start, u)
+    prefetch(links.neighbours, row_start(links, u))
 
 
 @nb.njit(cache=True)
