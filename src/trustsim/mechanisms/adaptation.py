@@ -166,18 +166,40 @@ def decide(
     """Items 4, 5 and the emigration decision of item 6 for alive agent ``i`` (see :func:`adapt`): the ones that
     draw, for the few agents they apply to."""
     # 4. opting out
-    if pop.privacy_minded[i] and not pop.off_grid[i] and camera_coverage >= params.opt_out_coverage:
+    if may_opt_out(params, pop.privacy_minded[i], pop.off_grid[i], camera_coverage):
         if uniform(seed, params.opt_out_stream, t, i, 0) < params.opt_out_rate:
             pop.off_grid[i] = True
     # 5. advisers
-    poor_score = np.float64(pop.score[i]) < params.adviser_below  # stored in single precision, compared in double
-    if not pop.advised[i] and poor_score and pop.income_decile[i] >= params.adviser_min_decile:
+    if may_hire_adviser(params, pop.advised[i], pop.score[i], pop.income_decile[i]):
         if uniform(seed, params.adviser_stream, t, i, 0) < params.adviser_rate:
             pop.advised[i] = True
     # 6. emigration decision (applied after unfriending)
-    if (status[i] & SANCTIONED) and pop.income_decile[i] >= params.emigrate_min_decile:
+    if may_emigrate(params, status[i], pop.income_decile[i]):
         if uniform(seed, params.emigrate_stream, t, i, 0) < params.emigrate_rate:
             status[i] |= LEAVING
+
+
+@nb.njit(inline="always", cache=True)
+def may_opt_out(params: AdaptationParams, privacy_minded: bool, off_grid: bool, camera_coverage: float) -> bool:
+    """Item 4's condition: a privacy-minded agent still on the grid, in a region watched by at least
+    ``opt_out_coverage`` of cameras, draws whether it opts out today. (Written with ``&``, not ``and``, in these
+    conditions: no branch, so the CPU driver's loops that mark the agents they hold for vectorise.)"""
+    return privacy_minded & (not off_grid) & (camera_coverage >= params.opt_out_coverage)
+
+
+@nb.njit(inline="always", cache=True)
+def may_hire_adviser(params: AdaptationParams, advised: bool, score: np.float32, income_decile: int) -> bool:
+    """Item 5's condition: an unadvised agent scoring below ``adviser_below`` (its single-precision score compared
+    in double) with an income decile of at least ``adviser_min_decile`` draws whether it hires an adviser."""
+    poor = np.float64(score) < params.adviser_below
+    return (not advised) & poor & (income_decile >= params.adviser_min_decile)
+
+
+@nb.njit(inline="always", cache=True)
+def may_emigrate(params: AdaptationParams, status: np.uint8, income_decile: int) -> bool:
+    """Item 6's condition: an agent sanctioned today with an income decile of at least ``emigrate_min_decile``
+    draws whether it emigrates."""
+    return ((status & SANCTIONED) != 0) & (income_decile >= params.emigrate_min_decile)
 
 
 @nb.njit(inline="always", cache=True)
@@ -357,11 +379,10 @@ def _deciding(params, first, last, camera_coverage, pop, status):
     # as selects, so that the loop vectorises).
     word = np.uint64(0)
     for i in range(first, last):
-        watched = camera_coverage[pop.region[i]] >= params.opt_out_coverage
-        opts = pop.privacy_minded[i] & (not pop.off_grid[i]) & watched
-        poor = np.float64(pop.score[i]) < params.adviser_below
-        hires = (not pop.advised[i]) & poor & (pop.income_decile[i] >= params.adviser_min_decile)
-        leaves = ((status[i] & SANCTIONED) != 0) & (pop.income_decile[i] >= params.emigrate_min_decile)
+        coverage = camera_coverage[pop.region[i]]
+        opts = may_opt_out(params, pop.privacy_minded[i], pop.off_grid[i], coverage)
+        hires = may_hire_adviser(params, pop.advised[i], pop.score[i], pop.income_decile[i])
+        leaves = may_emigrate(params, status[i], pop.income_decile[i])
         word |= np.uint64((not pop.emigrated[i]) & (opts | hires | leaves)) << np.uint64(i - first)
     return word
 

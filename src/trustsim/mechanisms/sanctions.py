@@ -220,7 +220,7 @@ def court_and_list(
         flags |= ENTERED
         event = ENTRIES_SCORE
     # 3. exit counter
-    above = listing.days_above_exit + 1 if s >= params.exit_score else 0
+    above = days_above(params, s, listing.days_above_exit)
     # 4. exit
     if listed and day < t:
         if court:
@@ -234,6 +234,26 @@ def court_and_list(
             day = -1
             event = EXITS
     return Listing(s, listed, court, wrongly, day, above), flags, event
+
+
+@nb.njit(inline="always", cache=True)
+def days_above(params: SanctionsParams, score: float, days_above_exit: int) -> int:
+    """Item 3: consecutive days at or above ``blacklist_exit_score``, counting today's ``score``."""
+    return pick(score >= params.exit_score, np.int64(days_above_exit) + 1, np.int64(0))
+
+
+@nb.njit(inline="always", cache=True)
+def is_quiet(
+    params: SanctionsParams, score: float, blacklisted: bool, received: np.unsignedinteger,
+    attributed: np.unsignedinteger,
+) -> bool:  # fmt: skip
+    """Whether :func:`sanction_day` changes nothing for an alive agent but its days above the exit score: off the
+    list, no behaviour that may go to court attributed, no dissent points, and a score at or above every
+    threshold of listing and sanctions (so no flag, no event, no denial). Written without a branch, so that the
+    CPU driver's loop that settles the quiet agents vectorises."""
+    no_court = (attributed & params.court_bits) == 0
+    no_dissent = (received & params.dissent_bit) == 0
+    return (not blacklisted) & no_court & no_dissent & (score >= params.quiet_from)
 
 
 @nb.njit(inline="always", cache=True)
@@ -345,7 +365,7 @@ def _sanction_chunk(
     denials: np.ndarray,
 ) -> None:  # fmt: skip
     # 64 agents at a time: a loop of selects (it vectorises) settles the quiet agents, for
-    # whom sanction_day only counts days above the exit score (see _quiet), and marks the
+    # whom sanction_day only counts days above the exit score (is_quiet), and marks the
     # others, a few percent, whom the rule then takes one by one.
     entries_score = entries_court = exits = 0
     lo, hi = agents_of(c, pop.score.shape[0])
@@ -372,17 +392,6 @@ def _sanction_chunk(
 
 
 @nb.njit(inline="always", cache=True)
-def _quiet(params: SanctionsParams, score: float, blacklisted: bool, received: np.unsignedinteger,
-           attributed: np.unsignedinteger) -> bool:  # fmt: skip
-    """Whether :func:`sanction_day` changes nothing for an alive agent but its days above the exit score: off the
-    list, no behaviour that may go to court attributed, no dissent points, and a score at or above every
-    threshold of listing and sanctions (so no flag, no event, no denial)."""
-    return (not blacklisted) & ((attributed & params.court_bits) == 0) & ((received & params.dissent_bit) == 0) & (
-        score >= params.quiet_from
-    )
-
-
-@nb.njit(inline="always", cache=True)
 def _settle_quiet(params: SanctionsParams, first: int, last: int, pop: Population, out: Outcomes) -> np.uint64:
     # Agents first … last-1: an emigrant's or quiet agent's day (status 0; a quiet one's exit
     # counter as court_and_list counts it), and bit i − first for each of the others.
@@ -390,9 +399,9 @@ def _settle_quiet(params: SanctionsParams, first: int, last: int, pop: Populatio
     for i in range(first, last):
         score = np.float64(pop.score[i])
         attributed = out.attributed[i]
-        quiet = _quiet(params, score, pop.blacklisted[i], attributed | out.wrongly_received[i], attributed)
+        quiet = is_quiet(params, score, pop.blacklisted[i], attributed | out.wrongly_received[i], attributed)
         alive = not pop.emigrated[i]
-        above = pick(score >= params.exit_score, np.int64(pop.days_above_exit[i]) + 1, np.int64(0))
+        above = days_above(params, score, pop.days_above_exit[i])
         pop.days_above_exit[i] = pick(alive & quiet, above, np.int64(pop.days_above_exit[i]))
         out.status[i] = pick(alive & (not quiet), out.status[i], np.uint8(0))
         busy |= np.uint64(alive & (not quiet)) << np.uint64(i - first)
