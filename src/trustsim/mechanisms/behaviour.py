@@ -44,7 +44,7 @@ class BehaviourParams(NamedTuple):
     age_factor: np.ndarray  # bool (B,): whether the behaviour has an age multiplier
     band_minimums: np.ndarray  # int64 (bands,): each age band's min_age (one band from 0 without ages)
     aged: bool  # whether agents have ages, which advance every 365 days
-    ceiling: np.ndarray  # float64 (B, 3): the factors of ``p`` that may exceed 1, at their largest (see ceiling_of)
+    ceiling: np.ndarray  # float64 (B, 3): the factors of ``p`` that may exceed 1, at their largest (could_commit)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> BehaviourParams:
