@@ -13,9 +13,9 @@ from conftest import scenario
 from trustsim.checks import InvariantError
 from trustsim.day import Day
 from trustsim.engine import Simulation
-from trustsim.metrics import COUNT_FIXED, _state_counts, count_agent
+from trustsim.metrics import COUNT_FIXED, StateCounting, _state_counts, count_agent
 from trustsim.network import ID_BITS
-from trustsim.population import GAP_ZERO, gap_of
+from trustsim.population import GAP_ZERO, Population, gap_of
 from trustsim.scenario import shipped_scenarios
 from trustsim.world import World
 
@@ -161,7 +161,9 @@ def test_chill_and_deterrence_stay_above_zero_where_their_codes_would_round_them
 
 
 @nb.njit
-def _counts_by_the_rule(counting, pop, status, degree, n_columns):  # type: ignore[no-untyped-def]
+def _counts_by_the_rule(
+    counting: StateCounting, pop: Population, status: np.ndarray, degree: np.ndarray, n_columns: int
+) -> np.ndarray:
     counts = np.zeros(n_columns, dtype=np.int64)
     for i in range(pop.score.shape[0]):
         if not pop.emigrated[i]:

@@ -87,6 +87,7 @@ class SanctionsParams(NamedTuple):
         below, listed = sanction_conditions(scenario)
         dissent = scenario.dissent_index
         court = [b for b, behaviour in enumerate(behaviours.values()) if behaviour.escalation]
+        highest_bound = float(below.max()) if below.size else -np.inf
         return cls(
             escalation=np.array([b.escalation or 0.0 for b in behaviours.values()], dtype=np.float64),
             court_stream=np.array([stream_id(f"court:{name}") for name in behaviours], dtype=np.int64),
@@ -102,10 +103,10 @@ class SanctionsParams(NamedTuple):
             applies_to_blacklisted=listed,
             attempt_rate=np.array([s.attempt_rate for s in sanctions.values()], dtype=np.float64),
             attempt_stream=np.array([stream_id(f"att:{name}") for name in sanctions], dtype=np.int64),
-            highest_bound=float(below.max()) if below.size else -np.inf,
+            highest_bound=highest_bound,
             dissent_bit=np.uint64(0) if dissent < 0 else np.uint64(1) << np.uint64(dissent),
             court_bits=np.uint64(sum(1 << b for b in court)),
-            quiet_from=max(float(below.max()) if below.size else -np.inf, float(bl.blacklist_score)),
+            quiet_from=max(highest_bound, float(bl.blacklist_score)),
         )
 
 
