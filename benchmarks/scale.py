@@ -67,7 +67,7 @@ def memory_bandwidth(n_bytes: int = 3 * 2**29, repeats: int = 5) -> float:
     return 3 * 8 * n / best
 
 
-STATIC = ("region", "income_decile", "outspoken", "privacy_minded", "cashless", "frailty")
+STATIC = ("region", "income_decile", "traits", "frailty")
 """Attributes fixed at initialisation: read every day, never written."""
 SPARSE_SCRATCH = ("landed_points", "landed_wrongful")
 """Day arrays touched only for the few agents a misattribution or a chilling friend reaches."""

@@ -67,8 +67,9 @@ def test_payment_channel_sees_only_cashless_agents() -> None:
     m = simulate(s)
     pop = initialise(s)
     p = np.minimum(0.05 * frailty_values(pop.frailty[3]), 1.0)
-    expected = s.run.days * p[pop.cashless].sum()  # payment coverage 1.0
-    assert within(m["observed_imported_purchase"].sum(), expected, s.run.days * (p * (1 - p))[pop.cashless].sum())
+    cashless = pop.flag("cashless")
+    expected = s.run.days * p[cashless].sum()  # payment coverage 1.0
+    assert within(m["observed_imported_purchase"].sum(), expected, s.run.days * (p * (1 - p))[cashless].sum())
 
 
 def test_court_listings_per_year_from_late_payment() -> None:
@@ -144,7 +145,7 @@ def test_recovery_alone_is_exact_exponential_decay_to_target() -> None:
     sim.run()
     rho = recovery_rate(365.0)
     expected = 1000 + (start - 1000) * (1 - rho) ** 50
-    assert not pop.off_grid.any() and not pop.emigrated.any()
+    assert not pop.flag("off_grid").any() and not pop.emigrated.any()
     # Single precision rounds each day's score by at most 2⁻¹⁴ below 2048, and (1 − ρ) < 1 shrinks earlier
     # roundings: 50 days are within 50·2⁻¹⁴ (0.003) of the exact decay, whose daily step is 0.2 to 0.5 points.
     assert np.allclose(pop.score, expected, rtol=0, atol=50 * 2.0**-14)

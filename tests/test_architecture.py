@@ -153,7 +153,7 @@ def test_the_model_page_explains_every_parameter_and_every_state_array() -> None
     """docs/model.md answers "what does this parameter do, and when in the day" for every key of a scenario file."""
     from pydantic import BaseModel
 
-    from trustsim.population import STATE
+    from trustsim.population import FLAGS, STATE
     from trustsim.scenario import Scenario
 
     text = (SOURCE.parents[1] / "docs" / "model.md").read_text()
@@ -164,7 +164,8 @@ def test_the_model_page_explains_every_parameter_and_every_state_array() -> None
         for name, field in model.model_fields.items():
             keys.add(name)
             models += [a for a in _classes(field.annotation) if issubclass(a, BaseModel) and a not in models]
-    missing = [key for key in sorted(keys | set(STATE)) if not re.search(rf"[`.\[{{]{key}[`\s=.\[\],}}]", text)]
+    named = keys | set(STATE) | set(FLAGS)
+    missing = [key for key in sorted(named) if not re.search(rf"[`.\[{{]{key}[`\s=.\[\],}}]", text)]
     assert not missing, missing
 
 

@@ -363,6 +363,7 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(
         (lambda a: a["population__region"].__setitem__(0, -3), "region holds a region outside 0"),
         (lambda a: a["population__region"].__setitem__(0, 4), "region holds a region outside 0"),
         (lambda a: a["population__chill_gap"].__setitem__(3, 0), "chill_gap holds the code 0, a gap of 1"),
+        (lambda a: a["population__record"].__setitem__(2, 1 << 4), "record sets a bit beyond its 4 flags"),
         (lambda a: a.update(network__neighbours=a["network__neighbours"][:10]), "network edge count inconsistent"),
         (lambda a: a["network__neighbours"].__setitem__(3, 5000), "network rows inconsistent"),
         (lambda a: a["degree"].__setitem__(0, 999), "network active degrees inconsistent"),

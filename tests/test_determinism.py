@@ -44,7 +44,7 @@ def test_policy_variant_shares_every_draw_with_the_reference() -> None:
 def test_baseline_and_reference_share_population_network_and_first_day_behaviour() -> None:
     reference = Simulation(scenario("china_scs", agents=5000, days=1))
     baseline = Simulation(scenario("baseline", agents=5000, days=1))
-    for name in ("region", "income_decile", "outspoken", "privacy_minded", "cashless", "frailty"):
+    for name in ("region", "income_decile", "traits", "frailty"):
         assert np.array_equal(getattr(reference.world.population, name), getattr(baseline.world.population, name))
     assert np.array_equal(reference.world.network.src, baseline.world.network.src)
     assert np.array_equal(reference.world.network.dst, baseline.world.network.dst)

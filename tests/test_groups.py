@@ -75,9 +75,9 @@ def family_run() -> tuple[Simulation, dict[int, dict[str, float]]]:
             "sanctioned": int((alive & sanctioned(s, pop.score, pop.blacklisted)).sum()),
             "wrongly_sanctioned": row["wrongly_sanctioned"],
             # metrics.parquet's ever_* count the alive; a group's count its emigrants too
-            "ever_sanctioned": row["ever_sanctioned"] + int((pop.emigrated & pop.ever_sanctioned).sum()),
+            "ever_sanctioned": row["ever_sanctioned"] + int((pop.emigrated & pop.flag("ever_sanctioned")).sum()),
             "ever_wrongly_sanctioned": row["ever_wrongly_sanctioned"]
-            + int((pop.emigrated & pop.ever_wrongly_sanctioned).sum()),
+            + int((pop.emigrated & pop.flag("ever_wrongly_sanctioned")).sum()),
             "emigrated": row["emigrated"],
             "denials": since,
             "score_sum": row["score_mean"] * row["alive"],
@@ -125,9 +125,9 @@ def test_groups_are_the_agents_with_that_value(family_run: tuple[Simulation, dic
     values = {
         "region": np.array([r.name for r in s.regions])[pop.region],
         "income_quintile": (pop.income_decile // 2).astype(str),
-        "outspoken": np.where(pop.outspoken, "true", "false"),
-        "cashless": np.where(pop.cashless, "true", "false"),
-        "privacy_minded": np.where(pop.privacy_minded, "true", "false"),
+        "outspoken": np.where(pop.flag("outspoken"), "true", "false"),
+        "cashless": np.where(pop.flag("cashless"), "true", "false"),
+        "privacy_minded": np.where(pop.flag("privacy_minded"), "true", "false"),
         "age_band": np.array(dimensions(s)["age_band"])[[age_band(band_minimums(s), a) for a in pop.age]],
         "has_children": np.where(children, "true", "false"),
     }

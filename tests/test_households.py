@@ -25,6 +25,7 @@ from trustsim.mechanisms.scoring import ScoringPhase
 from trustsim.metrics import StateCounting, reduce_on_host
 from trustsim.network import from_edge_arrays
 from trustsim.population import (
+    LISTED_WRONGLY,
     frailty_values,
     gap_code,
     gap_of,
@@ -33,6 +34,7 @@ from trustsim.population import (
     relaxation_rate,
     relaxation_steps,
     relaxed_code,
+    with_flag,
 )
 from trustsim.rng import uniform_array
 from trustsim.scenario import Scenario, branch_problems, load_scenario
@@ -254,7 +256,7 @@ def test_children_are_counted_exactly_and_wrongly_only_when_every_adult_is_wrong
     listed = {0: True, 2: True, 3: False, 4: False, 5: False, 7: True}  # id: listed wrongly
     for i, wrongly in listed.items():
         pop.blacklisted[i] = True
-        pop.listed_wrongly[i] = wrongly
+        pop.record[i] = with_flag(pop.record[i], LISTED_WRONGLY, wrongly)
     pop.emigrated[7] = True  # listed, but gone: household 4's children are not barred by it
     pop.score[4] = 550.0  # rental ban, rightly
     pop.score[8], pop.wrongful[8] = 580.0, 50.0  # rental ban, wrongly (580 + 50 ≥ 600)

@@ -15,7 +15,7 @@ from trustsim.day import Day
 from trustsim.engine import Simulation
 from trustsim.metrics import COUNT_FIXED, StateCounting, _state_counts, count_agent
 from trustsim.network import ID_BITS
-from trustsim.population import GAP_ZERO, Population, gap_of
+from trustsim.population import EVER_SANCTIONED, GAP_ZERO, Population, gap_of
 from trustsim.scenario import shipped_scenarios
 from trustsim.world import World
 
@@ -66,7 +66,8 @@ def _reconnect(sim: Simulation) -> None:
 
 
 def _unsanction(sim: Simulation) -> None:
-    sim.world.population.ever_sanctioned[np.flatnonzero(sim.world.population.ever_sanctioned)[0]] = False
+    pop = sim.world.population
+    pop.record[np.flatnonzero(pop.flag("ever_sanctioned"))[0]] &= ~EVER_SANCTIONED
 
 
 def _miscount(sim: Simulation) -> None:

@@ -75,7 +75,7 @@ def test_the_estimate_covers_every_array_a_built_simulation_holds(name: str) -> 
 @pytest.mark.parametrize(("agents", "share"), [(50, 0.0), (3000, 0.01), (200_000, 0.01), (20_000, 0.5), (900, 0.001)])
 def test_the_trace_bound_holds_the_panel_drawn(agents: int, share: float) -> None:
     s = scenario("china_scs", f"population.outspoken_share={share}", agents=agents, days=2)
-    panel = choose_panel(initialise(s).outspoken, DEFAULT_PANEL)
+    panel = choose_panel(initialise(s).flag("outspoken"), DEFAULT_PANEL)
     bound = traced_agents(agents, share)
     assert panel.size <= bound <= DEFAULT_PANEL
     assert bound <= 3 * max(panel.size, 20) or bound == min(agents, DEFAULT_PANEL)  # and not far above it

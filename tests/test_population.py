@@ -1,4 +1,4 @@
-"""The agents' state as stored: frailty's 16-bit code (docs/model-choices.md)."""
+"""The agents' state as stored: frailty's 16-bit code (docs/model-choices.md), the gaps' codes, packed flags."""
 
 from __future__ import annotations
 
@@ -8,18 +8,34 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trustsim.population import (
+    ADAPTED,
+    ADVISED,
+    CASHLESS,
+    COURT_LISTED,
+    EVER_SANCTIONED,
+    EVER_WRONGLY_SANCTIONED,
+    FLAGS,
     FRAILTY_MIN_EXPONENT,
     FRAILTY_TOP_CODE,
     GAP_ZERO,
+    LISTED_WRONGLY,
+    OFF_GRID,
+    OUTSPOKEN,
+    PRIVACY_MINDED,
+    RECORD,
+    STATE,
+    TRAITS,
     frailty_code,
     frailty_of,
     frailty_values,
     gap_code,
     gap_values,
     initialise,
+    is_set,
     relaxation_rate,
     relaxation_steps,
     relaxed_code,
+    with_flag,
 )
 from trustsim.rng import gamma_unit_mean, stream_id
 from trustsim.scenario import load_scenario
@@ -124,3 +140,49 @@ def test_relaxation_by_whole_codes_keeps_the_rate_over_any_run_of_days(relax: fl
         assert abs(got / want - 1) < 2 ** (1 / 4096) - 1 + 1e-12
     else:
         assert code == GAP_ZERO
+
+
+def test_each_flag_constant_is_the_bit_its_state_array_declares() -> None:
+    """The kernels' constants and the state table (which the agent table and checkpoints read) name the same bits."""
+    constants = {
+        "outspoken": OUTSPOKEN, "privacy_minded": PRIVACY_MINDED, "cashless": CASHLESS,
+        "court_listed": COURT_LISTED, "listed_wrongly": LISTED_WRONGLY, "ever_sanctioned": EVER_SANCTIONED,
+        "ever_wrongly_sanctioned": EVER_WRONGLY_SANCTIONED, "off_grid": OFF_GRID, "advised": ADVISED,
+    }  # fmt: skip
+    declared = {name: (holder, constants[name]) for holder, names in
+                (("traits", TRAITS), ("record", RECORD), ("adapted", ADAPTED)) for name in names}  # fmt: skip
+    assert declared == FLAGS
+    assert all(STATE[holder].bits for holder, _ in FLAGS.values())
+    assert all(len(column.bits) <= 8 and np.dtype(column.dtype) == np.uint8 for column in STATE.values() if column.bits)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_setting_or_clearing_a_flag_keeps_every_other_bit(compiled: bool) -> None:
+    setter, reader = (with_flag, is_set) if compiled else (with_flag.py_func, is_set.py_func)
+    for flags in range(256):
+        for k in range(8):
+            bit = np.uint8(1 << k)
+            for on in (False, True):
+                changed = setter(np.uint8(flags), bit, on)
+                assert changed == (flags | (1 << k) if on else flags & ~(1 << k))
+                assert reader(changed, bit) == on
+
+
+def test_the_population_draws_each_flag_with_its_share_and_the_agent_table_writes_it() -> None:
+    s = load_scenario("china_scs", agents=100_000, days=1, seed=3)
+    population = initialise(s)
+    p = s.population
+    for name, share in (("outspoken", p.outspoken_share), ("privacy_minded", p.privacy_share)):
+        drawn = population.flag(name).mean()
+        assert abs(drawn - share) < 5 * np.sqrt(share * (1 - share) / 100_000), name
+    cashless = sum(r.share * r.cashless_share for r in s.regions)
+    assert abs(population.flag("cashless").mean() - cashless) < 5 * np.sqrt(cashless * (1 - cashless) / 100_000)
+    population.record[::7] |= EVER_SANCTIONED
+    population.adapted[::5] |= ADVISED
+    table = agent_table(population, s, np.zeros(100_000, dtype=np.int32))
+    for name in FLAGS:
+        column = table.column(name).to_numpy()
+        assert column.dtype == np.bool_ and np.array_equal(column, population.flag(name)), name
+    assert table.column("ever_sanctioned").to_numpy().sum() == len(range(0, 100_000, 7))
+    assert table.column("advised").to_numpy().sum() == len(range(0, 100_000, 5))
+    assert not {"traits", "record", "adapted"} & set(table.column_names)

@@ -16,7 +16,7 @@ import pytest
 
 from reference_day import Family, State, coverage_today, reference_day, schedule_value
 from trustsim.engine import Simulation
-from trustsim.population import gap_values
+from trustsim.population import FLAGS, STATE, gap_values
 from trustsim.scenario import Scenario, SchedulePoint, load_scenario
 
 RTOL = 1e-12
@@ -180,7 +180,10 @@ def make_scenario(config: dict[str, Any]) -> Scenario:
 
 def snapshot(sim: Simulation) -> tuple[State, np.ndarray]:
     """Copies of the engine's state arrays and edge mask."""
-    state = {name: np.array(value, copy=True) for name, value in sim.world.population.arrays().items()}
+    state = {name: np.array(value, copy=True) for name, value in sim.world.population.arrays().items()
+             if not STATE[name].bits}  # fmt: skip
+    # The reference reads every flag by its name in docs/model.md, not the engine's bytes of bits.
+    state |= {flag: sim.world.population.flag(flag) for flag in FLAGS}
     return state, np.array(sim.world.edge_active, copy=True)
 
 

@@ -33,8 +33,8 @@ class InvariantChecker:
         self.full_degree = world.network.degree()
         self.previous_degree = world.degree.copy()
         self.previous_active = world.edge_active
-        self.ever_sanctioned = pop.ever_sanctioned.copy()
-        self.ever_wrongly = pop.ever_wrongly_sanctioned.copy()
+        self.ever_sanctioned = pop.flag("ever_sanctioned")
+        self.ever_wrongly = pop.flag("ever_wrongly_sanctioned")
         self.emigrated = pop.emigrated.copy()
         self.frozen_score = pop.score.copy()
 
@@ -67,8 +67,8 @@ class InvariantChecker:
             ("listed_day outside -1 … today", (pop.listed_day < -1) | (pop.listed_day > world.day)),
             ("frailty code above the largest", np.any(pop.frailty > FRAILTY_TOP_CODE, axis=0)),
             ("active degree outside 0 … degree", (world.degree < 0) | (world.degree > self.full_degree)),
-            ("wrongly listed but not listed", pop.listed_wrongly & ~pop.blacklisted),
-            ("court-listed but not listed", pop.court_listed & ~pop.blacklisted),
+            ("wrongly listed but not listed", pop.flag("listed_wrongly") & ~pop.blacklisted),
+            ("court-listed but not listed", pop.flag("court_listed") & ~pop.blacklisted),
         ]
         for what, broken in bounds:
             if broken.any():
@@ -83,10 +83,10 @@ class InvariantChecker:
             "alive": n_alive,
             "emigrated": pop.n_agents - n_alive,
             "blacklisted": int((pop.blacklisted & alive).sum()),
-            "ever_sanctioned": int((pop.ever_sanctioned & alive).sum()),
-            "ever_wrongly_sanctioned": int((pop.ever_wrongly_sanctioned & alive).sum()),
-            "off_grid": int((pop.off_grid & alive).sum()),
-            "advised": int((pop.advised & alive).sum()),
+            "ever_sanctioned": int((pop.flag("ever_sanctioned") & alive).sum()),
+            "ever_wrongly_sanctioned": int((pop.flag("ever_wrongly_sanctioned") & alive).sum()),
+            "off_grid": int((pop.flag("off_grid") & alive).sum()),
+            "advised": int((pop.flag("advised") & alive).sum()),
             "active_edges": int(active.sum()),
             "isolated": int(((world.degree == 0) & alive).sum()),
         }
@@ -125,8 +125,8 @@ class InvariantChecker:
         checks: list[tuple[str, np.ndarray]] = [
             ("a cut edge became active again", active & ~self.previous_active),
             ("an agent's active degree grew", world.degree > self.previous_degree),
-            ("an ever_sanctioned flag cleared", self.ever_sanctioned & ~pop.ever_sanctioned),
-            ("an ever_wrongly_sanctioned flag cleared", self.ever_wrongly & ~pop.ever_wrongly_sanctioned),
+            ("an ever_sanctioned flag cleared", self.ever_sanctioned & ~pop.flag("ever_sanctioned")),
+            ("an ever_wrongly_sanctioned flag cleared", self.ever_wrongly & ~pop.flag("ever_wrongly_sanctioned")),
             ("an emigrant came back", self.emigrated & ~pop.emigrated),
             ("an emigrant's score moved", self.emigrated & (pop.score != self.frozen_score)),
             ("an emigrant acted", self.emigrated & (day.outcomes.committed != 0)),
@@ -137,8 +137,8 @@ class InvariantChecker:
                 return _where(what, broken)
         self.previous_active = active
         self.previous_degree = world.degree.copy()
-        self.ever_sanctioned = pop.ever_sanctioned.copy()
-        self.ever_wrongly = pop.ever_wrongly_sanctioned.copy()
+        self.ever_sanctioned = pop.flag("ever_sanctioned")
+        self.ever_wrongly = pop.flag("ever_wrongly_sanctioned")
         leaving = pop.emigrated & ~self.emigrated
         self.frozen_score[leaving] = pop.score[leaving]
         self.emigrated = pop.emigrated.copy()

@@ -165,7 +165,7 @@ class Simulation:
             world = World.create(scenario, population, network, coverage, households)
         else:
             world = _restore_world(scenario, start, coverage, households)
-        panel = choose_panel(world.population.outspoken, traced) if start is None else start.trace["agents"]
+        panel = choose_panel(world.population.flag("outspoken"), traced) if start is None else start.trace["agents"]
         self.trace = Trace(scenario, panel)
         self.groups = Groups(scenario)
         self.credit_file = CreditFile(scenario) if scenario.score.expires else None  # CPU only (preflight)

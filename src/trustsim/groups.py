@@ -26,6 +26,15 @@ import pandas as pd
 
 from trustsim.day import CHUNK, SANCTIONED, WRONGLY_SANCTIONED, agents_of, chunk_function
 from trustsim.households import Households, age_band, band_minimums
+from trustsim.population import (
+    CASHLESS,
+    EVER_SANCTIONED,
+    EVER_WRONGLY_SANCTIONED,
+    LISTED_WRONGLY,
+    OUTSPOKEN,
+    PRIVACY_MINDED,
+    is_set,
+)
 from trustsim.scenario import Scenario
 
 COUNTS = ("agents", "alive", "blacklisted", "listed_wrongly", "sanctioned", "wrongly_sanctioned", "ever_sanctioned",
@@ -57,16 +66,12 @@ class GroupInputs(NamedTuple):
 
     region: np.ndarray
     income_decile: np.ndarray
-    outspoken: np.ndarray
-    cashless: np.ndarray
-    privacy_minded: np.ndarray
+    traits: np.ndarray  # the population's bytes of flags (trustsim.population.TRAITS)
     age: np.ndarray
     score: np.ndarray
     emigrated: np.ndarray
     blacklisted: np.ndarray
-    listed_wrongly: np.ndarray
-    ever_sanctioned: np.ndarray
-    ever_wrongly_sanctioned: np.ndarray
+    record: np.ndarray  # trustsim.population.RECORD
     denials_since_row: np.ndarray
     wrongful_since_row: np.ndarray
     status: np.ndarray
@@ -115,9 +120,10 @@ def group_ids(layout: GroupLayout, inputs: GroupInputs, i: int, out: np.ndarray)
     start = layout.start
     out[0] = start[0] + inputs.region[i]
     out[1] = start[1] + inputs.income_decile[i] // 2
-    out[2] = start[2] + (1 if inputs.outspoken[i] else 0)
-    out[3] = start[3] + (1 if inputs.cashless[i] else 0)
-    out[4] = start[4] + (1 if inputs.privacy_minded[i] else 0)
+    traits = inputs.traits[i]
+    out[2] = start[2] + (1 if is_set(traits, OUTSPOKEN) else 0)
+    out[3] = start[3] + (1 if is_set(traits, CASHLESS) else 0)
+    out[4] = start[4] + (1 if is_set(traits, PRIVACY_MINDED) else 0)
     d = 5
     if layout.aged:
         out[d] = start[d] + age_band(layout.band_minimums, inputs.age[i])
@@ -167,16 +173,17 @@ def _count_chunk(
         alive = not inputs.emigrated[i]
         status = inputs.status[i] if alive else 0
         listed = alive and inputs.blacklisted[i]
+        record = inputs.record[i]
         for d in range(n_dims):
             g = ids[d]
             counts[g, 0] += 1
             counts[g, 1] += alive
             counts[g, 2] += listed
-            counts[g, 3] += listed and inputs.listed_wrongly[i]
+            counts[g, 3] += listed and is_set(record, LISTED_WRONGLY)
             counts[g, 4] += (status & SANCTIONED) != 0
             counts[g, 5] += (status & WRONGLY_SANCTIONED) != 0
-            counts[g, 6] += inputs.ever_sanctioned[i]
-            counts[g, 7] += inputs.ever_wrongly_sanctioned[i]
+            counts[g, 6] += is_set(record, EVER_SANCTIONED)
+            counts[g, 7] += is_set(record, EVER_WRONGLY_SANCTIONED)
             counts[g, 8] += not alive
             counts[g, 9] += inputs.denials_since_row[i]
             if alive:

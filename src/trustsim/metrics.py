@@ -39,7 +39,15 @@ from trustsim.mechanisms.sanctions import (
     tier_index,
     wrongful_sanction,
 )
-from trustsim.population import Population
+from trustsim.population import (
+    ADVISED,
+    EVER_SANCTIONED,
+    EVER_WRONGLY_SANCTIONED,
+    LISTED_WRONGLY,
+    OFF_GRID,
+    Population,
+    is_set,
+)
 from trustsim.quantiles import percentiles
 from trustsim.scalar import pick, tally
 from trustsim.scenario import Scenario
@@ -278,10 +286,11 @@ def count_agent(
     tally(counts, COUNT_ALIVE, 1)
     tally(counts, COUNT_LISTED, 1 if listed else 0)
     tally(counts, COUNT_WRONGLY, 1 if status[i] & WRONGLY_SANCTIONED else 0)
-    tally(counts, COUNT_EVER, 1 if pop.ever_sanctioned[i] else 0)
-    tally(counts, COUNT_EVER_WRONGLY, 1 if pop.ever_wrongly_sanctioned[i] else 0)
-    tally(counts, COUNT_OFF_GRID, 1 if pop.off_grid[i] else 0)
-    tally(counts, COUNT_ADVISED, 1 if pop.advised[i] else 0)
+    record, adapted = pop.record[i], pop.adapted[i]
+    tally(counts, COUNT_EVER, 1 if is_set(record, EVER_SANCTIONED) else 0)
+    tally(counts, COUNT_EVER_WRONGLY, 1 if is_set(record, EVER_WRONGLY_SANCTIONED) else 0)
+    tally(counts, COUNT_OFF_GRID, 1 if is_set(adapted, OFF_GRID) else 0)
+    tally(counts, COUNT_ADVISED, 1 if is_set(adapted, ADVISED) else 0)
     tally(counts, COUNT_ISOLATED, 1 if active_degree == 0 else 0)
     tally(counts, COUNT_DEGREE_LISTED if listed else COUNT_DEGREE_OTHERS, active_degree)
     n_tiers = counting.tier_bounds.shape[0] + 1
@@ -317,7 +326,8 @@ def count_household(
             if sanction_active(s, listed, below, to_listed):
                 barred = True
                 wrongful = np.float64(pop.wrongful[j])
-                wrongly = wrongly and wrongful_sanction(s, wrongful, pop.listed_wrongly[j], listed, below, to_listed)
+                listed_wrongly = is_set(pop.record[j], LISTED_WRONGLY)
+                wrongly = wrongly and wrongful_sanction(s, wrongful, listed_wrongly, listed, below, to_listed)
         if barred:
             tally(counts, (0, k), children)
             if wrongly:
@@ -397,10 +407,10 @@ def _count_chunk(
         alive += a
         in_list += on_list
         wrongly += a & ((status[i] & WRONGLY_SANCTIONED) != 0)
-        ever += a & pop.ever_sanctioned[i]
-        ever_wrongly += a & pop.ever_wrongly_sanctioned[i]
-        off_grid += a & pop.off_grid[i]
-        advised += a & pop.advised[i]
+        ever += a & is_set(pop.record[i], EVER_SANCTIONED)
+        ever_wrongly += a & is_set(pop.record[i], EVER_WRONGLY_SANCTIONED)
+        off_grid += a & is_set(pop.adapted[i], OFF_GRID)
+        advised += a & is_set(pop.adapted[i], ADVISED)
         isolated += a & (degree[i] == 0)
         degree_listed += pick(on_list, np.int64(degree[i]), np.int64(0))
         degree_others += pick(a & (not listed[i]), np.int64(degree[i]), np.int64(0))

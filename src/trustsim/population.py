@@ -48,6 +48,7 @@ class Column:
     gap_of: str | None = None  # stored as 1 − this variable of the model; outputs give the variable
     decoded_by: Callable[[np.ndarray], np.ndarray] | None = None  # stored as codes; this gives the values
     with_ages: bool = False  # held only when the scenario has ages (docs/model.md §14); empty otherwise
+    bits: tuple[str, ...] = ()  # a byte of flags: bit k is the flag ``bits[k]`` (:func:`flag_values`)
 
     def shape(self, n_agents: int, n_behaviours: int, aged: bool) -> tuple[int, ...]:
         """The array's shape for ``n_agents`` agents and ``n_behaviours`` behaviours, with ages or not."""
@@ -205,10 +206,52 @@ def gap_values(codes: np.ndarray) -> np.ndarray:
     return _decoded(codes, _decode_gaps)
 
 
+TRAITS = ("outspoken", "privacy_minded", "cashless")
+"""The flags of :attr:`Population.traits`, bit 0 first (docs/model.md §1)."""
+OUTSPOKEN, PRIVACY_MINDED, CASHLESS = (np.uint8(1 << k) for k in range(len(TRAITS)))
+
+RECORD = ("court_listed", "listed_wrongly", "ever_sanctioned", "ever_wrongly_sanctioned")
+"""The flags of :attr:`Population.record`, bit 0 first (docs/model.md §6)."""
+COURT_LISTED, LISTED_WRONGLY, EVER_SANCTIONED, EVER_WRONGLY_SANCTIONED = (np.uint8(1 << k) for k in range(len(RECORD)))
+
+ADAPTED = ("off_grid", "advised")
+"""The flags of :attr:`Population.adapted`, bit 0 first (docs/model.md §7)."""
+OFF_GRID, ADVISED = (np.uint8(1 << k) for k in range(len(ADAPTED)))
+
+
+@nb.njit(inline="always", cache=True)
+def is_set(flags: np.uint8, bit: np.uint8) -> bool:
+    """Whether the flag ``bit`` is set in an agent's byte of flags."""
+    return (flags & bit) != 0
+
+
+@nb.njit(inline="always", cache=True)
+def with_flag(flags: np.uint8, bit: np.uint8, on: bool) -> np.uint8:
+    """An agent's byte of flags with the flag ``bit`` set (``on``) or cleared, the others kept."""
+    return np.uint8((flags & ~bit) | pick(on, bit, np.uint8(0)))
+
+
+def flag_values(flags: np.ndarray, bit: np.uint8) -> np.ndarray:
+    """The flag ``bit`` of every byte of ``flags`` (bool, same shape)."""
+    return (flags & bit) != 0
+
+
+def packed(*flags: tuple[np.ndarray, np.uint8]) -> np.ndarray:
+    """Bytes of flags holding each bool array of ``flags`` at its bit (all the same shape)."""
+    out = np.zeros(flags[0][0].shape, dtype=np.uint8)
+    for values, bit in flags:
+        out |= np.where(values, bit, np.uint8(0)).astype(np.uint8)
+    return out
+
+
 class Population(NamedTuple):
     """Every agent attribute and state variable of docs/model.md §1, one array each.
 
     A named tuple of arrays, so that kernels on both backends take it as one record.
+    The flags an agent's own rules set and read are packed, a byte per mechanism
+    (``traits``, ``record``, ``adapted``: bit ``k`` is the ``k``-th name of
+    :data:`TRAITS`, :data:`RECORD`, :data:`ADAPTED`); ``blacklisted`` and ``emigrated``,
+    which other agents' rules and whole-array masks read, stay one byte each.
     ``frailty`` is stored as a 16-bit code (:func:`frailty_code`, read back by
     :func:`frailty_of`: within 2**-11 of the Gamma draw), since it is read for every
     behaviour of every agent every day and is the largest array of the state;
@@ -217,16 +260,18 @@ class Population(NamedTuple):
 
     region: Annotated[Any, Column(np.int16, "region 0 … R-1", "§1")]
     income_decile: Annotated[Any, Column(np.int8, "income decile 0 … 9", "§1")]
-    outspoken: Annotated[Any, Column(np.bool_, "posts criticism far more often", "§1")]
-    privacy_minded: Annotated[Any, Column(np.bool_, "may opt out of the connected life", "§1")]
-    cashless: Annotated[Any, Column(np.bool_, "pays by phone, so purchases are visible", "§1")]
+    traits: Annotated[Any, Column(np.uint8, "fixed flags: OUTSPOKEN (posts criticism far more often), "
+                                  "PRIVACY_MINDED (may opt out of the connected life), CASHLESS (pays by phone, "
+                                  "so purchases are visible)", "§1", bits=TRAITS)]  # fmt: skip
     frailty: Annotated[Any, Column(np.uint16, "multiplier of each behaviour's base rate", "§1", True,
                                    decoded_by=frailty_values)]  # fmt: skip
     score: Annotated[Any, Column(np.float32, "the social credit score", "§5")]
     wrongful: Annotated[Any, Column(np.float32, "part of the score's deficit owed to unearned points", "§5")]
     blacklisted: Annotated[Any, Column(np.bool_, "on the public list", "§6")]
-    court_listed: Annotated[Any, Column(np.bool_, "listed by a court", "§6")]
-    listed_wrongly: Annotated[Any, Column(np.bool_, "listed by score only because of wrongful points", "§6")]
+    record: Annotated[Any, Column(np.uint8, "the agent's record: COURT_LISTED (listed by a court), LISTED_WRONGLY "
+                                  "(listed by score only because of wrongful points), EVER_SANCTIONED (had an "
+                                  "active sanction on some day), EVER_WRONGLY_SANCTIONED (had a wrongful one)",
+                                  "§6", bits=RECORD)]  # fmt: skip
     listed_day: Annotated[Any, Column(np.int16, "day of (first) listing; -1 when not listed", "§6")]
     days_above_exit: Annotated[Any, Column(np.int16, "consecutive days at or above the exit score", "§6")]
     deterrence_gap: Annotated[Any, Column(np.uint16, "1 − deterrence: how far the multiplier on each negative "
@@ -234,11 +279,10 @@ class Population(NamedTuple):
                                           decoded_by=gap_values)]  # fmt: skip
     chill_gap: Annotated[Any, Column(np.uint16, "1 − chill: how far the multiplier on dissent is below 1", "§7.2",
                                      gap_of="chill", decoded_by=gap_values)]  # fmt: skip
-    off_grid: Annotated[Any, Column(np.bool_, "opted out: cash only, no phone, no online life", "§7.4")]
-    advised: Annotated[Any, Column(np.bool_, "has hired a score adviser", "§7.5")]
+    adapted: Annotated[Any, Column(np.uint8, "how the agent adapted: OFF_GRID (opted out: cash only, no phone, "
+                                   "no online life), ADVISED (has hired a score adviser)", "§7",
+                                   bits=ADAPTED)]  # fmt: skip
     emigrated: Annotated[Any, Column(np.bool_, "has left; takes no further part", "§7.6")]
-    ever_sanctioned: Annotated[Any, Column(np.bool_, "had an active sanction on some day", "§6")]
-    ever_wrongly_sanctioned: Annotated[Any, Column(np.bool_, "had a wrongful active sanction on some day", "§6")]
     denials_since_row: Annotated[Any, Column(np.uint16, "refusals by every sanction since the last groups row "
                                              "(at most 65,535: the scenario bounds the row interval)", "§15")]
     wrongful_since_row: Annotated[Any, Column(np.float32, "wrongful points (−Δw) since the last groups row", "§15")]
@@ -249,6 +293,11 @@ class Population(NamedTuple):
     def n_agents(self) -> int:
         """Number of agents N (alive or not)."""
         return int(self.score.shape[0])
+
+    def flag(self, name: str) -> np.ndarray:
+        """The flag ``name`` of every agent (bool), read from the byte of flags that holds it."""
+        holder, bit = FLAGS[name]
+        return flag_values(getattr(self, holder), bit)
 
     def arrays(self) -> dict[str, Any]:
         """All state arrays by name (for checkpoints and the agent table)."""
@@ -263,6 +312,11 @@ STATE: dict[str, Column] = {
     name: hint.__metadata__[0] for name, hint in get_type_hints(Population, include_extras=True).items()
 }
 """The state table: every :class:`Population` array's :class:`Column`, in order."""
+
+FLAGS: dict[str, tuple[str, np.uint8]] = {
+    flag: (name, np.uint8(1 << k)) for name, column in STATE.items() for k, flag in enumerate(column.bits)
+}
+"""Every packed flag by name: the state array that holds it and its bit."""
 
 
 def state_bytes_per_agent(n_behaviours: int, aged: bool) -> int:
@@ -291,6 +345,10 @@ def state_problems(
         problems.append(f"agent array region holds a region outside 0 … {n_regions - 1}")
     if frailty.size and frailty.max() > FRAILTY_TOP_CODE:
         problems.append(f"agent array frailty holds a code above {FRAILTY_TOP_CODE}")
+    for name, column in STATE.items():
+        undeclared = np.uint8(0xFF & ~((1 << len(column.bits)) - 1))
+        if column.bits and np.any(arrays[name] & undeclared):
+            problems.append(f"agent array {name} sets a bit beyond its {len(column.bits)} flags")
     for name in ("deterrence_gap", "chill_gap"):
         if arrays[name].size and arrays[name].min() == 0:
             problems.append(f"agent array {name} holds the code 0, a gap of 1 (a {STATE[name].gap_of} of 0)")
@@ -355,24 +413,22 @@ def initialise(scenario: Scenario, households: Households | None = None) -> Popu
     return Population(
         region=region.astype(STATE["region"].dtype),
         income_decile=income_decile,
-        outspoken=uniform_array(seed, "init:outspoken", 0, ids) < pop.outspoken_share,
-        privacy_minded=uniform_array(seed, "init:privacy", 0, ids) < pop.privacy_share,
-        cashless=uniform_array(seed, "init:cashless", 0, ids) < cashless_share[region],
+        traits=packed(
+            (uniform_array(seed, "init:outspoken", 0, ids) < pop.outspoken_share, OUTSPOKEN),
+            (uniform_array(seed, "init:privacy", 0, ids) < pop.privacy_share, PRIVACY_MINDED),
+            (uniform_array(seed, "init:cashless", 0, ids) < cashless_share[region], CASHLESS),
+        ),
         frailty=_frailties(pop.heterogeneity, seed, streams, n),
         score=filled("score", scenario.score.base_score),
         wrongful=filled("wrongful", 0),
         blacklisted=filled("blacklisted", False),
-        court_listed=filled("court_listed", False),
-        listed_wrongly=filled("listed_wrongly", False),
+        record=filled("record", 0),
         listed_day=filled("listed_day", -1),
         days_above_exit=filled("days_above_exit", 0),
         deterrence_gap=filled("deterrence_gap", GAP_ZERO),
         chill_gap=filled("chill_gap", GAP_ZERO),
-        off_grid=filled("off_grid", False),
-        advised=filled("advised", False),
+        adapted=filled("adapted", 0),
         emigrated=filled("emigrated", False),
-        ever_sanctioned=filled("ever_sanctioned", False),
-        ever_wrongly_sanctioned=filled("ever_wrongly_sanctioned", False),
         denials_since_row=filled("denials_since_row", 0),
         wrongful_since_row=filled("wrongful_since_row", 0),
         age=draw_ages(scenario, STATE["age"].dtype) if scenario.ages is not None else filled("age", 0),

@@ -56,7 +56,7 @@ TRACE = "trace.parquet"
 GROUPS = "groups.parquet"
 REPORT = "report.html"
 CHECKPOINTS = "checkpoints"
-CHECKPOINT_FORMAT = 8
+CHECKPOINT_FORMAT = 9
 _CHECKPOINT_NAME = re.compile(r"^day-(\d+)\.npz$")
 
 
@@ -393,7 +393,10 @@ def _agent_batch(
             values = column.decoded_by(values)
         if column.gap_of is not None:  # deterrence and chill, kept as 1 − x, are written as x
             name, values = column.gap_of, 1.0 - values.astype(np.float64)
-        if values.ndim == 2:
+        if column.bits:  # a byte of flags is written as a bool column per flag
+            for k, flag in enumerate(column.bits):
+                columns[flag] = (values & np.uint8(1 << k)) != 0
+        elif values.ndim == 2:
             for k, behaviour in enumerate(scenario.behaviours):
                 # Written as double whatever the storage (deterrence is float32 in memory),
                 # so the file's schema does not follow the engine's layout.

@@ -19,6 +19,7 @@ compared with the attempt rate, so they are the refusals the run counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numba as nb
@@ -27,7 +28,7 @@ import pandas as pd
 
 from trustsim.day import ENTERED, SANCTIONED, WRONGLY_SANCTIONED, Day
 from trustsim.mechanisms.sanctions import SanctionsParams, sanction_outcome
-from trustsim.population import gap_values
+from trustsim.population import FLAGS, flag_values, gap_values
 from trustsim.scenario import Scenario
 from trustsim.world import World
 
@@ -66,6 +67,14 @@ def trace_columns(scenario: Scenario) -> dict[str, type[np.generic]]:
     return cols
 
 
+def _flag_of(pop: Any, flag: str, take: Callable[[Any], np.ndarray]) -> np.ndarray:
+    """The panel's ``flag`` (bool), from its own array or from the byte of flags that holds it."""
+    if flag not in FLAGS:
+        return take(getattr(pop, flag))
+    holder, bit = FLAGS[flag]
+    return flag_values(take(getattr(pop, holder)), bit)
+
+
 class Trace:
     """Preallocated ``(days, panel)`` arrays, one per traced quantity; row ``t`` is written after day ``t``."""
 
@@ -87,7 +96,7 @@ class Trace:
         row["score"], row["wrongful"] = take(pop.score), take(pop.wrongful)
         row["chill"] = 1.0 - gap_values(take(pop.chill_gap))  # stored as the code of 1 − chill
         row["active_degree"] = take(world.degree)
-        row |= {flag: take(getattr(pop, flag)) for flag in _FLAGS}
+        row |= {flag: _flag_of(pop, flag, take) for flag in _FLAGS}
         status = take(day.outcomes.status)
         row |= {name: (status & bit) != 0 for name, bit in _STATUS.items()}
         for kind, source in _EVENTS.items():

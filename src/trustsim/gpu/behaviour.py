@@ -34,7 +34,7 @@ from trustsim.mechanisms.behaviour import (
     probability,
     unchilled_probability,
 )
-from trustsim.population import frailty_of
+from trustsim.population import ADVISED, OUTSPOKEN, frailty_of, is_set
 from trustsim.rng import LANES
 from trustsim.scalar import tally
 from trustsim.scenario import Scenario
@@ -77,7 +77,8 @@ def _commit(seed: int, t: int, params: Any, pop: Any, committed: Any, counts: An
                     b = LANES * block + lane
                     if b < n_behaviours:
                         frailty, gap = frailty_of(pop.frailty[b, i]), pop.deterrence_gap[b, i]
-                        p = unchilled_probability(params, b, frailty, band, gap, pop.advised[i], pop.outspoken[i])
+                        p = unchilled_probability(params, b, frailty, band, gap, is_set(pop.adapted[i], ADVISED),
+                                                  is_set(pop.traits[i], OUTSPOKEN))  # fmt: skip
                         unchilled += dissent_unchilled(params, b, p)
                         if commits(words[lane], probability(params, b, p, chill_of(pop.chill_gap[i]))):
                             mask |= bit(b)

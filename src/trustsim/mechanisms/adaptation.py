@@ -27,9 +27,13 @@ from trustsim.day import LEAVING, SANCTIONED, TOUCHED, Day, Outcomes, chunk_func
 from trustsim.households import Households, family_of
 from trustsim.network import Links, cut_at, edge_index, friend_at, row_length, row_start
 from trustsim.population import (
+    ADVISED,
+    OFF_GRID,
+    PRIVACY_MINDED,
     Population,
     gap_code,
     gap_of,
+    is_set,
     relaxation_rate,
     relaxation_steps,
     relaxed_code,
@@ -166,13 +170,13 @@ def decide(
     """Items 4, 5 and the emigration decision of item 6 for alive agent ``i`` (see :func:`adapt`): the ones that
     draw, for the few agents they apply to."""
     # 4. opting out
-    if may_opt_out(params, pop.privacy_minded[i], pop.off_grid[i], camera_coverage):
+    if may_opt_out(params, is_set(pop.traits[i], PRIVACY_MINDED), is_set(pop.adapted[i], OFF_GRID), camera_coverage):
         if uniform(seed, params.opt_out_stream, t, i, 0) < params.opt_out_rate:
-            pop.off_grid[i] = True
+            pop.adapted[i] |= OFF_GRID
     # 5. advisers
-    if may_hire_adviser(params, pop.advised[i], pop.score[i], pop.income_decile[i]):
+    if may_hire_adviser(params, is_set(pop.adapted[i], ADVISED), pop.score[i], pop.income_decile[i]):
         if uniform(seed, params.adviser_stream, t, i, 0) < params.adviser_rate:
-            pop.advised[i] = True
+            pop.adapted[i] |= ADVISED
     # 6. emigration decision (applied after unfriending)
     if may_emigrate(params, status[i], pop.income_decile[i]):
         if uniform(seed, params.emigrate_stream, t, i, 0) < params.emigrate_rate:
@@ -380,8 +384,9 @@ def _deciding(params, first, last, camera_coverage, pop, status):
     word = np.uint64(0)
     for i in range(first, last):
         coverage = camera_coverage[pop.region[i]]
-        opts = may_opt_out(params, pop.privacy_minded[i], pop.off_grid[i], coverage)
-        hires = may_hire_adviser(params, pop.advised[i], pop.score[i], pop.income_decile[i])
+        adapted = pop.adapted[i]
+        opts = may_opt_out(params, is_set(pop.traits[i], PRIVACY_MINDED), is_set(adapted, OFF_GRID), coverage)
+        hires = may_hire_adviser(params, is_set(adapted, ADVISED), pop.score[i], pop.income_decile[i])
         leaves = may_emigrate(params, status[i], pop.income_decile[i])
         word |= np.uint64((not pop.emigrated[i]) & (opts | hires | leaves)) << np.uint64(i - first)
     return word

@@ -23,7 +23,7 @@ import numpy as np
 
 from trustsim.day import CHUNK, Day, lowest_bit
 from trustsim.households import YEAR, advance_ages, age_band, band_minimums
-from trustsim.population import Population, frailty_of, gap_of
+from trustsim.population import ADVISED, OUTSPOKEN, Population, frailty_of, gap_of, is_set
 from trustsim.rng import LANES, block_words, lane_uniform, stream_id
 from trustsim.scalar import lesser, pick
 from trustsim.scenario import Scenario
@@ -207,7 +207,7 @@ def _commit(
     # only then stored. Storing every agent's outcome inside the loop made it up to 3x
     # slower on some runs: whenever the store buffer's addresses matched the rows being
     # loaded in their low 12 bits (4K aliasing), every load waited for an earlier store.
-    emigrated, advised, outspoken, chill_gap, age = pop.emigrated, pop.advised, pop.outspoken, pop.chill_gap, pop.age
+    emigrated, adapted, traits, chill_gap, age = pop.emigrated, pop.adapted, pop.traits, pop.chill_gap, pop.age
     n_behaviours, n = pop.frailty.shape
     for c in nb.prange(counts.shape[0]):
         lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
@@ -231,30 +231,31 @@ def _commit(
                 for w in range(n_words):
                     first, last = lo + 64 * w, min(hi, lo + 64 * w + 64)
                     hits[b, w], drawn = _plain_word(params, b, first, last, drawn_words[first - lo :], frailty,
-                                                    gap, advised, emigrated)  # fmt: skip
+                                                    gap, adapted, emigrated)  # fmt: skip
                     count += drawn
             else:
                 for w in range(n_words):
                     first, last = lo + 64 * w, min(hi, lo + 64 * w + 64)
                     hits[b, w], drawn = _full_word(params, b, first, last, drawn_words[first - lo :], frailty,
-                                                   bands[first - lo :], gap, advised, emigrated, outspoken,
+                                                   bands[first - lo :], gap, adapted, emigrated, traits,
                                                    chill_gap)  # fmt: skip
                     count += drawn
             if b == params.dissent:  # a float sum inside the drawing loop would stop it vectorising
-                total += _unchilled_sum(params, b, frailty[lo:hi], bands, gap[lo:hi], advised[lo:hi],
-                                        outspoken[lo:hi], emigrated[lo:hi])  # fmt: skip
+                total += _unchilled_sum(params, b, frailty[lo:hi], bands, gap[lo:hi], adapted[lo:hi],
+                                        traits[lo:hi], emigrated[lo:hi])  # fmt: skip
             counts[c, b] = count
         unchilled[c] = total
         _masks_from_hits(hits, lo, hi, committed)
 
 
 @nb.njit(inline="always", cache=True)
-def _unchilled_sum(params, b, frailty, bands, gap, advised, outspoken, emigrated):
+def _unchilled_sum(params, b, frailty, bands, gap, adapted, traits, emigrated):
     # The chunk's unchilled probability of dissent b, summed over its alive agents in id order
     # (every array a slice of the chunk's agents, as in _candidates).
     total = 0.0
     for j in range(frailty.shape[0]):
-        p = unchilled_probability(params, b, frailty_of(frailty[j]), bands[j], gap[j], advised[j], outspoken[j])
+        p = unchilled_probability(params, b, frailty_of(frailty[j]), bands[j], gap[j], is_set(adapted[j], ADVISED),
+                                  is_set(traits[j], OUTSPOKEN))  # fmt: skip
         total += pick(emigrated[j], 0.0, dissent_unchilled(params, b, p))
     return total
 
@@ -281,7 +282,7 @@ def _candidates(params, b, first, last, words, frailty, emigrated):
 
 
 @nb.njit(inline="always", cache=True)
-def _plain_word(params, b, first, last, words, frailty, gap, advised, emigrated):
+def _plain_word(params, b, first, last, words, frailty, gap, adapted, emigrated):
     # Agents first..last-1 for a behaviour without outspoken multiplier, age factor or chill
     # (words[i − first]: agent i's word for it): bit i − first of the word is whether agent i
     # commits it; also returns how many do. p is computed only for the candidates.
@@ -292,7 +293,8 @@ def _plain_word(params, b, first, last, words, frailty, gap, advised, emigrated)
         j = lowest_bit(candidates)
         candidates &= candidates - np.uint64(1)
         i = first + j
-        unchilled = unchilled_probability(params, b, frailty_of(frailty[i]), 0, gap[i], advised[i], False)
+        advised = is_set(adapted[i], ADVISED)
+        unchilled = unchilled_probability(params, b, frailty_of(frailty[i]), 0, gap[i], advised, False)
         if commits(words[j], probability(params, b, unchilled, 1.0)):
             word |= np.uint64(1) << np.uint64(j)
             count += 1
@@ -300,7 +302,7 @@ def _plain_word(params, b, first, last, words, frailty, gap, advised, emigrated)
 
 
 @nb.njit(inline="always", cache=True)
-def _full_word(params, b, first, last, words, frailty, bands, gap, advised, emigrated, outspoken, chill_gap):
+def _full_word(params, b, first, last, words, frailty, bands, gap, adapted, emigrated, traits, chill_gap):
     # As _plain_word, with the outspoken multiplier, the age factor (bands[i - first]: agent i's
     # age band) and (for dissent) the chill.
     candidates = _candidates(params, b, first, last, words, frailty, emigrated)
@@ -310,8 +312,8 @@ def _full_word(params, b, first, last, words, frailty, bands, gap, advised, emig
         j = lowest_bit(candidates)
         candidates &= candidates - np.uint64(1)
         i = first + j
-        unchilled = unchilled_probability(params, b, frailty_of(frailty[i]), bands[j], gap[i], advised[i],
-                                          outspoken[i])  # fmt: skip
+        unchilled = unchilled_probability(params, b, frailty_of(frailty[i]), bands[j], gap[i],
+                                          is_set(adapted[i], ADVISED), is_set(traits[i], OUTSPOKEN))  # fmt: skip
         if commits(words[j], probability(params, b, unchilled, chill_of(chill_gap[i]))):
             word |= np.uint64(1) << np.uint64(j)
             count += 1

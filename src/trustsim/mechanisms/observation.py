@@ -24,7 +24,7 @@ import numba as nb
 import numpy as np
 
 from trustsim.day import Day, Outcomes, Tallies, agents_of, bit, chunk_function, flagged, has
-from trustsim.population import Population
+from trustsim.population import CASHLESS, OFF_GRID, Population, is_set
 from trustsim.rng import stream_id, uniform
 from trustsim.scalar import tally
 from trustsim.scenario import CAMERA, CHANNELS, ONLINE, PAYMENT, Scenario
@@ -124,8 +124,8 @@ def observe_agent(
         if not has(instances, b):
             continue
         channel = params.channel[b]
-        outcome = sighting(params, b, seed, t, i, coverage[channel, r], pop.cashless[i], pop.off_grid[i],
-                           index.alive[r])  # fmt: skip
+        outcome = sighting(params, b, seed, t, i, coverage[channel, r], is_set(pop.traits[i], CASHLESS),
+                           is_set(pop.adapted[i], OFF_GRID), index.alive[r])  # fmt: skip
         if outcome == UNSEEN:
             continue
         tally(observed, b, 1)

@@ -48,7 +48,15 @@ from trustsim.day import (
     has,
     lowest_bit,
 )
-from trustsim.population import Population
+from trustsim.population import (
+    COURT_LISTED,
+    EVER_SANCTIONED,
+    EVER_WRONGLY_SANCTIONED,
+    LISTED_WRONGLY,
+    Population,
+    is_set,
+    with_flag,
+)
 from trustsim.rng import stream_id, uniform
 from trustsim.scalar import greater, lesser, pick, tally
 from trustsim.scenario import Scenario
@@ -157,7 +165,9 @@ def listing_of(pop: Population, i: int) -> Listing:
     above = np.int64(pop.days_above_exit[i])
     score = np.float64(pop.score[i])  # stored in single precision; the rules compute in double
     if pop.blacklisted[i]:
-        return Listing(score, True, pop.court_listed[i], pop.listed_wrongly[i], np.int64(pop.listed_day[i]), above)
+        record = pop.record[i]
+        court, wrongly = is_set(record, COURT_LISTED), is_set(record, LISTED_WRONGLY)
+        return Listing(score, True, court, wrongly, np.int64(pop.listed_day[i]), above)
     return Listing(score, False, False, False, np.int64(-1), above)
 
 
@@ -172,14 +182,14 @@ def record_day(pop: Population, i: int, listing: Listing, flags: np.uint8, event
     if event != NO_EVENT or flags & JUDGED:
         pop.score[i] = listing.score
         pop.blacklisted[i] = listing.blacklisted
-        pop.court_listed[i] = listing.court_listed
-        pop.listed_wrongly[i] = listing.listed_wrongly
+        court = with_flag(pop.record[i], COURT_LISTED, listing.court_listed)
+        pop.record[i] = with_flag(court, LISTED_WRONGLY, listing.listed_wrongly)
         pop.listed_day[i] = listing.listed_day
     pop.days_above_exit[i] = listing.days_above_exit
     if flags & SANCTIONED:
-        pop.ever_sanctioned[i] = True
+        pop.record[i] |= EVER_SANCTIONED
     if flags & WRONGLY_SANCTIONED:
-        pop.ever_wrongly_sanctioned[i] = True
+        pop.record[i] |= EVER_WRONGLY_SANCTIONED
     if denials:
         pop.denials_since_row[i] += denials
 

@@ -44,7 +44,7 @@ from trustsim.households import Households, family_of
 from trustsim.mechanisms.credit_file import CreditFile
 from trustsim.network import Links
 from trustsim.network.gather import gather_friends, terms_needed
-from trustsim.population import Population
+from trustsim.population import OFF_GRID, Population, is_set
 from trustsim.scalar import greater, lesser, pick, product
 from trustsim.scenario import Scenario
 from trustsim.world import World
@@ -172,7 +172,8 @@ def update_agent(
     """Alive agent ``i``'s score tomorrow (into ``score[i]``) and wrongful part, with ``m(i) = mean``."""
     delta, delta_wrongful = points_today(params, i, out)
     # Stored in single precision, read as double: a rule computes in double on either backend.
-    score[i] = new_score(params, np.float64(pop.score[i]), delta, pop.off_grid[i], np.float64(mean))
+    off_grid = is_set(pop.adapted[i], OFF_GRID)
+    score[i] = new_score(params, np.float64(pop.score[i]), delta, off_grid, np.float64(mean))
     pop.wrongful[i] = new_wrongful(params, np.float64(pop.wrongful[i]), delta_wrongful)
     note_wrongful_points(pop, i, delta_wrongful)
 
