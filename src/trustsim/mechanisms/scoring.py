@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from trustsim.day import Day, Outcomes, chunk_function, has
+from trustsim.day import Day, Outcomes, chunk_function, has, lowest_bit
 from trustsim.households import Households, family_of
 from trustsim.mechanisms.credit_file import CreditFile
 from trustsim.network import Links
@@ -136,8 +136,8 @@ def friends_mean(
 
     With family (docs/model.md §14), ``(Σ friends + w·Σ family) / (n_friends + w·n_family)``.
     """
-    if family_count == 0:
-        return total / count if count > 0 else own
+    if family_count == 0:  # a select, so that the loop over agents without points vectorises
+        return pick(count > 0, total / greater(count, 1), own)
     weight = params.family_weight
     denominator = count + product(weight, np.float64(family_count))
     if denominator == 0.0:
@@ -293,6 +293,9 @@ def _update_block(
     if contagion:  # every agent's friends' scores, summed in row order: the lattice's, then the others
         gather_friends(lo, hi, links, score_start, sums, _score_term, terms)
     first = np.uint64(lo)
+    if not (expiry or housed):
+        _update_by_words(lo, hi, params, pop, out, degree, score, sums)
+        return
     for i in range(first, np.uint64(hi)):  # unsigned indices, as day.agents_of gives them
         s = score_start[i]
         if emigrated[i]:
@@ -310,3 +313,43 @@ def _update_block(
                 family = family_scores(households, i, score_start, emigrated) if housed else (0.0, 0)
                 mean = friends_mean(params, sums[i - first], degree[i], family[0], family[1], s)
             update_agent(params, i, mean, pop, out, score)
+
+
+@nb.njit(inline="always", cache=True)
+def _update_by_words(lo, hi, params, pop, out, degree, score, sums):
+    # Agents lo … hi-1 without households or a credit file, 64 at a time: first every agent as if
+    # it had no points today (most have none), in a loop of selects that vectorises; then
+    # update_agent for the few alive agents with points, from the same start of day (their
+    # wrongful part is left for it). No points make Δ = Δw = 0.0, and adding 0.0 changes no
+    # score, so every agent's update is the same, bit for bit, as update_agent's.
+    contagion = params.kappa != 0.0
+    for word_first in range(lo, hi, 64):
+        first, last = np.uint64(word_first), np.uint64(min(hi, word_first + 64))
+        word_sums = sums[word_first - lo :]  # empty without contagion
+        busy = _update_pointless(params, first, last, pop, out, degree, score, word_sums, contagion)
+        while busy:
+            i = first + np.uint64(lowest_bit(busy))
+            busy &= busy - np.uint64(1)
+            own = np.float64(pop.score[i])
+            mean = friends_mean(params, word_sums[i - first], degree[i], 0.0, 0, own) if contagion else own
+            update_agent(params, i, mean, pop, out, score)
+
+
+@nb.njit(inline="always", cache=True)
+def _update_pointless(params, first, last, pop, out, degree, score, sums, contagion):
+    # Agents first … last-1 (sums[i - first]: agent i's friends' sum, with contagion): an emigrant's
+    # score kept; an alive agent's moved as with no points today. Returns bit i − first for each
+    # alive agent that got points today, whose update this leaves to update_agent.
+    busy = np.uint64(0)
+    score_start, wrongful, emigrated, adapted = pop.score, pop.wrongful, pop.emigrated, pop.adapted
+    for i in range(first, last):
+        s = np.float64(score_start[i])
+        mean = friends_mean(params, sums[i - first], degree[i], 0.0, 0, s) if contagion else s
+        moved = np.float32(new_score(params, s, 0.0, is_set(adapted[i], OFF_GRID), mean))
+        points = (out.attributed[i] | out.wrongly_received[i]) != 0
+        settled = emigrated[i] | (not points)
+        score[i] = pick(emigrated[i], score_start[i], moved)
+        w = wrongful[i]
+        wrongful[i] = pick(emigrated[i] | points, w, np.float32(new_wrongful(params, np.float64(w), 0.0)))
+        busy |= np.uint64(not settled) << (i - first)
+    return busy
