@@ -147,8 +147,9 @@ def reference_day(
     """Simulate day ``t`` from a start-of-day state, literally as docs/model.md describes.
 
     ``state`` holds the population arrays (names of ``Population.arrays()``, every packed
-    flag as a bool array of its own name; 2-D arrays are (N, B) in scenario behaviour order) and ``edge_active`` the edge mask over the
-    edges ``src[e] < dst[e]``; both are copied, never changed. ``records_before`` is the
+    flag as a bool array of its own name; 2-D arrays are (N, B) in scenario behaviour
+    order) and ``edge_active`` the edge mask over the edges ``src[e] < dst[e]``; both are
+    copied, never changed. ``records_before`` is the
     number of observed instances on days before ``t`` (for ``stored_record_bytes``);
     ``households`` the society's households (§14) when the scenario has them.
 

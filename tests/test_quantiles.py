@@ -75,3 +75,41 @@ def test_radix_select_inside_a_crowded_bin(
     finally:
         quantiles._COLLECT = crowded
     assert got == list(np.percentile(values.astype(np.float64), [q]))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_day_after_day_each_days_percentiles_equal_numpy_wherever_the_ranks_move(dtype: type[np.floating]) -> None:
+    """ScorePercentiles collects the bins of the day before's ranks in the histogram's pass: a rank that stays,
+    drifts a bin, jumps far, lands in a crowded bin or leaves one must give numpy's answer all the same."""
+    rng = np.random.default_rng(7)
+    n = 60_000
+    track = quantiles.ScorePercentiles((10, 50, 90), 0.0, 1300.0)
+    days = [np.full(n, 1000.0)]  # everybody at the base score: one crowded bin
+    drift = np.clip(1000.0 + rng.normal(0, 20, n), 0, 1300)
+    days += [drift - 0.08 * t for t in range(4)]  # about a bin a day
+    days += [np.clip(drift - 300.0, 0, 1300), np.clip(drift + 250.0, 0, 1300)]  # far jumps
+    days += [np.where(rng.random(n) < 0.7, 990.0, drift)]  # back into a crowded bin
+    crowded, quantiles._COLLECT = quantiles._COLLECT, 20_000
+    try:
+        for values in days:
+            values = values.astype(dtype)
+            excluded = rng.random(n) >= 0.95
+            expected = np.percentile(values[~excluded].astype(np.float64), [10, 50, 90])
+            assert track(values, excluded) == list(expected)
+    finally:
+        quantiles._COLLECT = crowded
+
+
+def test_a_rank_in_the_bins_of_the_day_before_needs_no_second_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What makes it faster: on a day like the one before, every rank is found among the values collected in the
+    histogram's pass."""
+    rng = np.random.default_rng(3)
+    values = 1000.0 + rng.normal(0, 20, 50_000)
+    none = np.zeros(values.shape[0], dtype=np.bool_)
+    track = quantiles.ScorePercentiles((10, 50, 90), 0.0, 1300.0)
+    track(values, none)
+    passes: list[int] = []
+    collect = quantiles._collect
+    monkeypatch.setattr(quantiles, "_collect", lambda *a: passes.append(1) or collect(*a))
+    assert track(values - 0.05, none) == list(np.percentile(values - 0.05, [10, 50, 90]))
+    assert passes == []  # (the partition path, for small arrays, collects nothing either)

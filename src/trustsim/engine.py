@@ -29,7 +29,7 @@ from trustsim.mechanisms.observation import ObservationPhase
 from trustsim.mechanisms.rollout import coverage_table
 from trustsim.mechanisms.sanctions import SanctionsPhase
 from trustsim.mechanisms.scoring import ScoringPhase
-from trustsim.metrics import Metrics, Reduce, columns, reduce_on_host
+from trustsim.metrics import HostReduce, Metrics, Reduce, columns
 from trustsim.network import NETWORK_ARRAYS, Network, build_network, lattice_half, network_dtypes
 from trustsim.population import STATE, Population, initialise, state_problems
 from trustsim.preflight import Backend, preflight, require_backend
@@ -86,7 +86,7 @@ def host_parts(world: World, credit_file: CreditFile | None) -> BackendParts:
     }
     n = scenario.run.agents
     today = Day.allocate(n, len(scenario.behaviours), scenario.n_regions, len(scenario.sanctions), n_chunks(n))
-    return BackendParts(world, phases, today, reduce_on_host)
+    return BackendParts(world, phases, today, HostReduce(scenario))
 
 
 

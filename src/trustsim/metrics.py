@@ -7,7 +7,7 @@ exits) include agents who emigrated that day.
 A backend reduces the day to a :class:`Reduction` (the day's tallies on the host, the
 summed state counts, the score sum and percentiles); :class:`Metrics` builds the row from
 it the same way for both. The state counts of one agent are the rule
-:func:`count_agent`, called by the CPU driver :func:`reduce_on_host` and by the GPU
+:func:`count_agent`, called by the CPU driver :class:`HostReduce` and by the GPU
 kernel of :mod:`trustsim.gpu.metrics`.
 """
 
@@ -48,7 +48,7 @@ from trustsim.population import (
     Population,
     is_set,
 )
-from trustsim.quantiles import percentiles
+from trustsim.quantiles import ScorePercentiles
 from trustsim.scalar import pick, tally
 from trustsim.scenario import Scenario
 from trustsim.world import World
@@ -113,7 +113,7 @@ class Reduction(NamedTuple):
 
 
 Reduce = Callable[[World, Day, StateCounting], Reduction]
-"""A backend's reduction of the day: :func:`reduce_on_host` on the CPU."""
+"""A backend's reduction of the day: a :class:`HostReduce` on the CPU."""
 
 
 def columns(scenario: Scenario) -> dict[str, type]:
@@ -155,7 +155,7 @@ class Metrics:
         self.dtypes = columns(scenario)
         self.values = {name: np.zeros(days, dtype=np.int64 if kind is int else np.float64)
                        for name, kind in self.dtypes.items()}  # fmt: skip
-        self.reduce = reduce_on_host if reduce is None else reduce
+        self.reduce = HostReduce(scenario) if reduce is None else reduce
         self.behaviours = list(scenario.behaviours)
         self.sanctions = list(scenario.sanctions)
         self.barring = [name for name, s in scenario.sanctions.items() if s.affects_children]
@@ -338,15 +338,28 @@ def count_household(
 
 
 def reduce_on_host(world: World, day: Day, counting: StateCounting) -> Reduction:
-    """The CPU's :data:`Reduce`: the state counted chunk by chunk, exact percentiles without a full sort."""
-    pop = world.population
-    counts, score_sum = _state_counts(counting, pop, day.outcomes.status, world.degree)
-    score = world.scenario.score
-    quantiles = percentiles(pop.score, pop.emigrated, PERCENTILES, score.score_min, score.score_max)
-    children = np.zeros((2, counting.children_below.shape[0]), dtype=np.int64)
-    if children.size and world.households.n_households:
-        children = _children_counts(counting, world.households, pop).sum(axis=0)
-    return Reduction(day.tallies, counts.sum(axis=0), float(score_sum.sum()), quantiles, children)
+    """The CPU's :data:`Reduce` for one day on its own (a run's days take a :class:`HostReduce`)."""
+    return HostReduce(world.scenario)(world, day, counting)
+
+
+class HostReduce:
+    """The CPU's :data:`Reduce`: the state counted chunk by chunk, exact percentiles without a full sort, found
+    first where the day before's were (:class:`~trustsim.quantiles.ScorePercentiles`)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        """The reduction of ``scenario``'s days, in order."""
+        score = scenario.score
+        self.percentiles = ScorePercentiles(PERCENTILES, score.score_min, score.score_max)
+
+    def __call__(self, world: World, day: Day, counting: StateCounting) -> Reduction:
+        """Day ``day.t`` reduced to its metrics row's inputs."""
+        pop = world.population
+        counts, score_sum = _state_counts(counting, pop, day.outcomes.status, world.degree)
+        quantiles = self.percentiles(pop.score, pop.emigrated)
+        children = np.zeros((2, counting.children_below.shape[0]), dtype=np.int64)
+        if children.size and world.households.n_households:
+            children = _children_counts(counting, world.households, pop).sum(axis=0)
+        return Reduction(day.tallies, counts.sum(axis=0), float(score_sum.sum()), quantiles, children)
 
 
 @nb.njit(parallel=True, cache=True)

@@ -15,6 +15,11 @@ order-preserving unsigned keys, 12 bits per pass, starting below the bits its
 smallest and largest values share) narrows it down to few values or to one. Values
 may be double or single precision (the scores are single since issue 19): a key has
 their width, held in a 64-bit integer.
+
+Day after day (:class:`ScorePercentiles`), the order statistics are usually in the bins
+where they were the day before, or next to them: the histogram's pass then also collects
+those bins' values, and a second pass is needed only for a rank that moved further. The
+result is the same either way.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ BINS = 16384
 _GROUPS = 16  # independent histograms, one per group of agents, summed afterwards
 _SMALL = 1 << 18  # up to this many values, partitioning a copy is quicker than the parallel passes
 _COLLECT = 1 << 20  # a bin with more values than this is narrowed by radix select
+_GATHER_SHARE = 32  # the day after, the histogram's pass collects at most 1/32 of the values
 _DIGIT = 12  # bits per radix pass
 _NONE = np.uint64((1 << 64) - 1)  # above every key
 
@@ -46,35 +52,75 @@ def percentiles(values: np.ndarray, excluded: np.ndarray, q: tuple[float, ...], 
 
     Every included value must lie in ``[low, high]``.
     """
-    if values.shape[0] <= _SMALL:
-        return _by_partition(values[~excluded], q)
-    scale = BINS / (high - low) if high > low else 0.0
-    counts = _histogram(values, excluded, low, scale).sum(axis=0, dtype=np.int64)
-    n = int(counts.sum())
-    if n == 0:
-        return [math.nan] * len(q)
-    virtual = [(n - 1) * (x / 100) for x in q]
-    ranks = sorted({r for v in virtual for r in (math.floor(v), min(math.floor(v) + 1, n - 1))})
-    cumulative = np.cumsum(counts)
-    bins = np.searchsorted(cumulative, np.array(ranks), side="right")
-    # Position of a rank among the collected values: ranks below its bin are not collected.
-    before = np.concatenate(([0], cumulative))  # values in bins below each bin
-    stats: dict[int, float] = {}
-    small = [(r, b) for r, b in zip(ranks, bins, strict=True) if counts[b] <= _COLLECT]
-    if small:
-        wanted = np.zeros(BINS, dtype=np.bool_)
-        wanted[[b for _, b in small]] = True
-        bits, sign = key_bits(values)
-        collected = _collect(values, bits, sign, excluded, low, scale, wanted, np.uint64(0), _NONE)
-        kept_before = np.cumsum(np.where(wanted, counts, 0)) - np.where(wanted, counts, 0)
-        positions = [int(r - before[b] + kept_before[b]) for r, b in small]
-        collected.partition(positions)
-        stats |= {r: float(collected[p]) for (r, _), p in zip(small, positions, strict=True)}
-    for b in sorted({int(b) for b in bins if counts[b] > _COLLECT}):
-        crowded = [r for r, rb in zip(ranks, bins, strict=True) if rb == b]
-        within = [r - int(before[b]) for r in crowded]
-        stats |= dict(zip(crowded, _select_in_bin(values, excluded, low, scale, b, within), strict=True))
-    return [interpolate(stats, v) for v in virtual]
+    return ScorePercentiles(q, low, high)(values, excluded)
+
+
+class ScorePercentiles:
+    """:func:`percentiles` of one quantity day after day (the alive agents' scores), each day's found faster
+    where the day before's were: its bins, and :data:`NEARBY` bins either side of each, are collected in the
+    histogram's pass."""
+
+    def __init__(self, q: tuple[float, ...], low: float, high: float) -> None:
+        """``q`` in percent; every included value must lie in ``[low, high]``."""
+        self.q, self.low, self.high = q, low, high
+        self.scale = BINS / (high - low) if high > low else 0.0
+        self.likely = np.zeros(BINS, dtype=np.bool_)  # none before the first day
+
+    def __call__(self, values: np.ndarray, excluded: np.ndarray) -> list[float]:
+        """``np.percentile(values[~excluded], q)`` (linear method)."""
+        q = self.q
+        if values.shape[0] <= _SMALL:
+            return _by_partition(values[~excluded], q)
+        histograms, likely_values = _histogram(values, excluded, self.low, self.scale, self.likely)
+        counts = histograms.sum(axis=0, dtype=np.int64)
+        n = int(counts.sum())
+        if n == 0:
+            return [math.nan] * len(q)
+        virtual = [(n - 1) * (x / 100) for x in q]
+        ranks = sorted({r for v in virtual for r in (math.floor(v), min(math.floor(v) + 1, n - 1))})
+        cumulative = np.cumsum(counts)
+        bins = np.searchsorted(cumulative, np.array(ranks), side="right")
+        before = np.concatenate(([0], cumulative))  # values in bins below each bin
+        stats: dict[int, float] = {}
+        small = [(r, int(b)) for r, b in zip(ranks, bins, strict=True) if counts[b] <= _COLLECT]
+        at_hand = [(r, b) for r, b in small if self.likely[b]]
+        stats |= _ranked(likely_values, counts, self.likely, before, at_hand)
+        elsewhere = [(r, b) for r, b in small if not self.likely[b]]
+        if elsewhere:
+            bits, sign = key_bits(values)
+            wanted = np.zeros(BINS, dtype=np.bool_)
+            wanted[[b for _, b in elsewhere]] = True
+            collected = _collect(values, bits, sign, excluded, self.low, self.scale, wanted, np.uint64(0), _NONE)
+            stats |= _ranked(collected, counts, wanted, before, elsewhere)
+        for b in sorted({int(b) for b in bins if counts[b] > _COLLECT}):
+            crowded = [r for r, rb in zip(ranks, bins, strict=True) if rb == b]
+            within = [r - int(before[b]) for r in crowded]
+            stats |= dict(zip(crowded, _select_in_bin(values, excluded, self.low, self.scale, b, within), strict=True))
+        self.likely[:] = False
+        for _, b in small:
+            self.likely[max(b - NEARBY, 0) : b + NEARBY + 1] = True
+        if counts[self.likely].sum() > n // _GATHER_SHARE:  # that many are quicker collected by themselves
+            self.likely[:] = False
+        return [interpolate(stats, v) for v in virtual]
+
+
+NEARBY = 1
+"""Bins either side of yesterday's that :class:`ScorePercentiles` collects (the median moves about one bin a
+day in ``china_scs``)."""
+
+
+def _ranked(
+    collected: np.ndarray, counts: np.ndarray, wanted: np.ndarray, before: np.ndarray, items: list[tuple[int, int]]
+) -> dict[int, float]:
+    """The order statistic of each ``(rank, bin)`` of ``items`` from ``collected``, every value of the ``wanted``
+    bins (``before[b]``: how many values are in the bins below ``b``); ``collected`` is reordered."""
+    if not items:
+        return {}
+    kept = np.where(wanted, counts, 0)
+    kept_before = np.cumsum(kept) - kept  # collected values in wanted bins below each bin
+    positions = [int(r - before[b] + kept_before[b]) for r, b in items]
+    collected.partition(positions)
+    return {r: float(collected[p]) for (r, _), p in zip(items, positions, strict=True)}
 
 
 def _by_partition(work: np.ndarray, q: tuple[float, ...]) -> list[float]:
@@ -112,17 +158,41 @@ def _bin(value: float, low: float, scale: float) -> int:
 
 
 @nb.njit(parallel=True, cache=True)
-def _histogram(values: np.ndarray, excluded: np.ndarray, low: float, scale: float) -> np.ndarray:
+def _histogram(
+    values: np.ndarray, excluded: np.ndarray, low: float, scale: float, likely: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of the included values by bin (one row per group), and the included values in ``likely`` bins in
+    id order (as :func:`_collect` gathers them)."""
     n = values.shape[0]
     counts = np.zeros((_GROUPS, BINS), dtype=np.int32)
     step = (n + _GROUPS - 1) // _GROUPS
+    found = np.zeros(_GROUPS, dtype=np.int64)
+    gathering = likely.any()
+    buffer = np.empty(n if gathering else 0, dtype=values.dtype)  # as in _collect: a stretch per group
     for g in nb.prange(_GROUPS):
         local = np.zeros(BINS, dtype=np.int32)
+        k = g * step
         for i in range(g * step, min(n, (g + 1) * step)):
             if not excluded[i]:
-                local[_bin(values[i], low, scale)] += 1
+                b = _bin(values[i], low, scale)
+                local[b] += 1
+                if gathering and likely[b]:
+                    buffer[k] = values[i]
+                    k += 1
         counts[g] = local
-    return counts
+        found[g] = k - g * step
+    return counts, _packed(buffer, found, step)
+
+
+@nb.njit(inline="always", cache=True)
+def _packed(buffer: np.ndarray, found: np.ndarray, step: int) -> np.ndarray:
+    # The first found[g] entries of each group's stretch of buffer, together.
+    out = np.empty(found.sum(), dtype=buffer.dtype)
+    k = 0
+    for g in range(found.shape[0]):
+        out[k : k + found[g]] = buffer[g * step : g * step + found[g]]
+        k += found[g]
+    return out
 
 
 @nb.njit(parallel=True, cache=True)
@@ -146,12 +216,7 @@ def _collect(
                 buffer[k] = values[i]
                 k += 1
         found[g] = k - g * step
-    out = np.empty(found.sum(), dtype=values.dtype)
-    k = 0
-    for g in range(_GROUPS):
-        out[k : k + found[g]] = buffer[g * step : g * step + found[g]]
-        k += found[g]
-    return out
+    return _packed(buffer, found, step)
 
 
 def _select_in_bin(
