@@ -245,7 +245,7 @@ def packed(*flags: tuple[np.ndarray, np.uint8]) -> np.ndarray:
 
 
 class Population(NamedTuple):
-    """Every agent attribute and state variable of docs/model.md §1, one array each.
+    """Every agent attribute and state variable of docs/model.md §1: an array each, flags a bit each.
 
     A named tuple of arrays, so that kernels on both backends take it as one record.
     The flags an agent's own rules set and read are packed, a byte per mechanism

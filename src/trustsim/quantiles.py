@@ -33,7 +33,7 @@ BINS = 16384
 _GROUPS = 16  # independent histograms, one per group of agents, summed afterwards
 _SMALL = 1 << 18  # up to this many values, partitioning a copy is quicker than the parallel passes
 _COLLECT = 1 << 20  # a bin with more values than this is narrowed by radix select
-_GATHER_SHARE = 32  # the day after, the histogram's pass collects at most 1/32 of the values
+_GATHER_SHARE = 32  # bins that held more than 1/32 of the values are not collected in the next day's first pass
 _DIGIT = 12  # bits per radix pass
 _NONE = np.uint64((1 << 64) - 1)  # above every key
 
@@ -58,7 +58,8 @@ def percentiles(values: np.ndarray, excluded: np.ndarray, q: tuple[float, ...], 
 class ScorePercentiles:
     """:func:`percentiles` of one quantity day after day (the alive agents' scores), each day's found faster
     where the day before's were: its bins, and :data:`NEARBY` bins either side of each, are collected in the
-    histogram's pass."""
+    histogram's pass, unless they held more than 1/32 of the values (then a second pass collecting only
+    today's bins is quicker)."""
 
     def __init__(self, q: tuple[float, ...], low: float, high: float) -> None:
         """``q`` in percent; every included value must lie in ``[low, high]``."""
