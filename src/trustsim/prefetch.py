@@ -1,8 +1,8 @@
 """A software prefetch for numba kernels (LLVM's ``llvm.prefetch``).
 
-Gathers over the network mix cache hits (ring neighbours) with rare far misses
-(rewired ties); the CPU's reorder window then holds too few misses at a time to
-hide their latency. Asking for the element a few dozen loads ahead fixes that.
+A loop whose next loads depend on where the previous ones led (unfriending walks the
+rows of listed agents scattered in memory) waits on one miss at a time; asking for
+the next items' memory a few iterations ahead lets those misses overlap.
 """
 
 from __future__ import annotations

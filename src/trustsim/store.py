@@ -46,7 +46,7 @@ from trustsim.groups import empty_groups
 from trustsim.households import Households
 from trustsim.mechanisms.credit_file import empty_file
 from trustsim.mechanisms.sanctions import tier_bounds, tier_of
-from trustsim.population import STATE, Population
+from trustsim.population import FLAGS, STATE, Population, flag_values
 from trustsim.scenario import Scenario, validate
 
 MANIFEST = "manifest.json"
@@ -394,8 +394,8 @@ def _agent_batch(
         if column.gap_of is not None:  # deterrence and chill, kept as 1 − x, are written as x
             name, values = column.gap_of, 1.0 - values.astype(np.float64)
         if column.bits:  # a byte of flags is written as a bool column per flag
-            for k, flag in enumerate(column.bits):
-                columns[flag] = (values & np.uint8(1 << k)) != 0
+            for flag in column.bits:
+                columns[flag] = flag_values(values, FLAGS[flag][1])
         elif values.ndim == 2:
             for k, behaviour in enumerate(scenario.behaviours):
                 # Written as double whatever the storage (deterrence is float32 in memory),

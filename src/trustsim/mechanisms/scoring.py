@@ -309,8 +309,8 @@ def _update_block(
             note_wrongful_points(pop, i, delta_wrongful)
         else:
             mean = s
-            if contagion:
-                family = family_scores(households, i, score_start, emigrated) if housed else (0.0, 0)
+            if contagion:  # with households (without them, _update_by_words takes the agents)
+                family = family_scores(households, i, score_start, emigrated)
                 mean = friends_mean(params, sums[i - first], degree[i], family[0], family[1], s)
             update_agent(params, i, mean, pop, out, score)
 
@@ -330,8 +330,7 @@ def _update_by_words(lo, hi, params, pop, out, degree, score, sums):
         while busy:
             i = first + np.uint64(lowest_bit(busy))
             busy &= busy - np.uint64(1)
-            own = np.float64(pop.score[i])
-            mean = friends_mean(params, word_sums[i - first], degree[i], 0.0, 0, own) if contagion else own
+            mean = _mean_without_family(params, contagion, word_sums[i - first], degree[i], pop.score[i])
             update_agent(params, i, mean, pop, out, score)
 
 
@@ -344,7 +343,7 @@ def _update_pointless(params, first, last, pop, out, degree, score, sums, contag
     score_start, wrongful, emigrated, adapted = pop.score, pop.wrongful, pop.emigrated, pop.adapted
     for i in range(first, last):
         s = np.float64(score_start[i])
-        mean = friends_mean(params, sums[i - first], degree[i], 0.0, 0, s) if contagion else s
+        mean = _mean_without_family(params, contagion, sums[i - first], degree[i], score_start[i])
         moved = np.float32(new_score(params, s, 0.0, is_set(adapted[i], OFF_GRID), mean))
         points = (out.attributed[i] | out.wrongly_received[i]) != 0
         settled = emigrated[i] | (not points)
@@ -353,3 +352,11 @@ def _update_pointless(params, first, last, pop, out, degree, score, sums, contag
         wrongful[i] = pick(emigrated[i] | points, w, np.float32(new_wrongful(params, np.float64(w), 0.0)))
         busy |= np.uint64(not settled) << (i - first)
     return busy
+
+
+@nb.njit(inline="always", cache=True)
+def _mean_without_family(params, contagion, total, count, own):
+    # m(i) without households: the friends' mean with contagion (total: their sum, not read
+    # without contagion), the agent's own start-of-day score without.
+    own = np.float64(own)
+    return friends_mean(params, total, count, 0.0, 0, own) if contagion else own
