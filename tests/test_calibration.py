@@ -255,6 +255,9 @@ def test_calibrate_prints_its_tables_and_refuses_bad_input_in_one_line(tmp_path:
         (["--target", "blacklisted=-3"], "a positive VALUE"),
         (["--target", "blacklisted=3", "--vary", "score.contagion=1:0"], "LO must be below HI"),
         (["--target", "blacklisted=3", "--vary", "score.nosuch=0:1"], "unknown key"),
+        (["--target", "blacklisted=3", "--vary", "behaviours.littering.escalation=0.001:0.1"],
+         "--vary behaviours.littering.escalation=0.001:0.1: behaviours.littering.escalation: china_scs has no "
+         "behaviour 'littering'; its behaviours are jaywalk"),
         (["--target", "blacklisted=3", "--budget", "0"], "--budget: must be at least 1"),
         (["--target", "blacklisted=3", "--population", "0"], "--population"),
     ]:

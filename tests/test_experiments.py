@@ -143,6 +143,21 @@ def test_common_random_numbers_make_the_interval_much_narrower(tmp_path: Path) -
     assert row["ci_low"] > 0  # five times the false matches: more people wrongly sanctioned, and it shows
 
 
+def test_a_what_if_on_the_command_line_is_the_what_if_of_a_scenario_file(tmp_path: Path) -> None:
+    """compare A --b-set KEY=VALUE runs B = A so changed: the same table as B written as a file."""
+    variant = tmp_path / "more_errors.toml"
+    variant.write_text('extends = "china_scs"\nname = "more_errors"\n[observation]\nfalse_match = 0.05\n')
+    options = {"reps": 2, "agents": 1500, "days": 40, "jobs": 1}
+    from_file = compare("china_scs", str(variant), out=tmp_path / "file", **options)
+    changed = compare("china_scs", b_changes=["observation.false_match=0.05"], out=tmp_path / "set", **options)
+    pd.testing.assert_frame_equal(from_file, changed)
+    assert (changed["difference"] != 0).any()  # the change reached B
+    design = json.loads((tmp_path / "set" / "experiment.json").read_text())
+    assert design["scenarios"] == ["china_scs", "china_scs with observation.false_match=0.05"]
+    with pytest.raises(ExperimentError, match="give scenario B, or B's changes"):
+        compare("china_scs", **options)
+
+
 def test_sobol_indices_of_the_ishigami_function() -> None:
     from SALib.test_functions import Ishigami
 
@@ -300,7 +315,18 @@ def test_experiment_commands_print_their_tables_and_refuse_bad_input(tmp_path: P
         (["sweep", "china_scs", "--set", "score.contagion=0", "--jobs", "0"], "--jobs: must be at least 1"),
         (["compare", "china_scs", "baseline", "--reps", "1"], "at least 2 replicates"),
         (["compare", "china_scs", "nofile.toml"], "file not found"),
-        (["sensitivity", "china_scs", "--vary", "network.generator=0:1"], "--vary: network: input tag"),
+        (["compare", "china_scs"], "compare: give scenario B, or B's changes to A with --b-set KEY=VALUE"),
+        (["compare", "china_scs", "--b-set", "sanctions.x.attempt_rate=1"], "--b-set sanctions.x.attempt_rate: "
+                                                                            "china_scs has no sanction 'x'"),
+        (["sensitivity", "china_scs", "--vary", "network.generator=0:1"], "--vary network: input tag"),
+        (["sensitivity", "rongcheng", "--vary", "behaviours.late_payment.escalation=0:1"],
+         "--vary behaviours.late_payment.escalation: rongcheng has no behaviour 'late_payment'; its behaviours are "
+         "traffic_offence, payment_arrears, volunteer"),
+        (["sweep", "rongcheng", "--set", "behaviours.late_payment.base_rate=0.1,0.2"],
+         "no setting gives a valid scenario; the first: behaviours.late_payment.base_rate: rongcheng has no "
+         "behaviour 'late_payment'"),
+        (["sweep", "rongcheng", "--set", "score.contagion=0", "--base", "sanctions.x.attempt_rate=1"],
+         "--base sanctions.x.attempt_rate: rongcheng has no sanction 'x'; its sanctions are flight_ban"),
         (["sensitivity", "china_scs", "--vary", "score.contagion=0:1", "--metric", "nosuch"], "not a headline"),
         (["sensitivity", "china_scs", "--vary", "score.contagion=0:1", "--samples", "0"], "--samples"),
     ]:

@@ -9,12 +9,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 import trustsim
 from conftest import cli
 from trustsim.report import build_report, figures, write_report
 from trustsim.report.page import Section, render
+from trustsim.report.records import NEVER
+from trustsim.report.run_report import _records
 from trustsim.report.story import _periods, choose_agent, narrative, present
 
 HARSH = ["score.contagion=0.2", "blacklist.blacklist_score=990", "blacklist.blacklist_exit_score=995"]
@@ -42,6 +45,20 @@ def test_a_run_writes_a_self_contained_report(run_dir: Path) -> None:
         assert f'data-figure-id="{name}"' in page, name
         assert f'data-figure="{name}" data-format="svg"' in page
     assert not list(run_dir.glob(".*.tmp"))
+    text = re.sub(r"<script.*?</script>", "", page, flags=re.DOTALL)
+    assert not re.search(r"docs/|\.md\b|\.\./", text)  # a reader of the page has no files of the project
+    assert text.count("<div class='table'>") == text.count("<table")  # every table scrolls within the page
+
+
+def test_the_record_table_keeps_the_sanctions_a_record_brings() -> None:
+    scenario = trustsim.load_scenario("china_scs").resolved()
+    section = _records(scenario)
+    table = section.tables[0][1]
+    shown = [name for name in scenario["sanctions"] if name in table.columns]
+    assert shown == ["dating_demotion"]  # two late payments (-50) reach 902.8: below dating_demotion's 950 only
+    assert (table["dating_demotion"] != NEVER).any()
+    left_out = [name for name in scenario["sanctions"] if name not in shown]
+    assert f"left out of the table: {', '.join(left_out)}." in section.paragraphs[0]
 
 
 def test_figures_draw_the_metrics(run_dir: Path) -> None:
@@ -58,6 +75,10 @@ def test_figures_draw_the_metrics(run_dir: Path) -> None:
     assert list(yearly.columns) == [f"year 1 ({DAYS} days)"]
     total = sum(metrics[f"denials_{s}"].sum() for s in scenario["sanctions"])
     assert yearly.loc["all sanctions"].iloc[0] == total > 0
+    wrongful = {trace.name: trace for trace in figures.wrongful(metrics, scenario).data}
+    assert wrongful["ever sanctioned (right scale)"].yaxis == "y2"  # its own scale: the wrongful lines stay visible
+    assert {wrongful[name].yaxis for name in ("wrongly sanctioned today", "ever wrongly sanctioned")} == {None}
+    np.testing.assert_array_equal(wrongful["ever wrongly sanctioned"].y, metrics["ever_wrongly_sanctioned"])
     sources = figures.wrongful_sources(metrics, scenario).data
     caught, stood = sources[0].y, sources[1].y
     assert sum(stood) > 0  # the harsh run has misattributions that stand
@@ -159,6 +180,41 @@ def test_no_report_option_and_experiment_reports(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     page = write_report(compare).read_text()
     assert 'data-figure-id="comparison"' in page and 'data-figure-id="trajectories"' in page
+    for folder in (sweep, compare):  # the same figures from Python
+        experiment = trustsim.load(folder)
+        assert isinstance(experiment, trustsim.Experiment) and len(experiment.runs) == 4
+        drawn = experiment.plot()
+        expected = {"sweep"} if experiment.command == "sweep" else {"comparison", "trajectories"}
+        assert expected <= set(drawn)
+        for name, figure in drawn.items():
+            assert f'data-figure-id="{name}"' in (folder / "report.html").read_text()
+            assert isinstance(figure, go.Figure) and figure.data
+
+
+def test_a_run_plots_the_reports_figures_in_python(run_dir: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    result = trustsim.load(run_dir)
+    assert isinstance(result, trustsim.Result)
+    headline = result.plot()
+    assert list(headline) == list(figures.HEADLINE)
+    np.testing.assert_array_equal(result.plot("blacklist").data[0].y, result.metrics["blacklisted"])
+    page = (run_dir / "report.html").read_text()
+    assert all(f'data-figure-id="{name}"' in page for name in headline)  # the report draws the same figures
+    shown: list[Any] = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    headline._ipython_display_()  # what Jupyter calls to show the result of a cell
+    assert shown == list(headline.values())
+    with pytest.raises(trustsim.TrustsimError, match="no figure 'blacklisted'; this run's figures are score_dis"):
+        result.plot("blacklisted")
+    assert result.plot("bearing_income_quintile").data  # the "who bears it" figures by their report names
+    story = result.story()
+    assert f"Agent #{story.agent}" in " ".join(story.sentences) and 'data-figure-id="agent_story"' in page
+    assert story.reason in page  # the report's own choice of agent, in its words
+    other = int(result.trace["id"].max())
+    assert result.story(other).agent == other
+    with pytest.raises(trustsim.TrustsimError, match="agent 999999 is not traced"):
+        result.story(999_999)
+    with pytest.raises(trustsim.TrustsimError, match="not a trustsim run"):
+        trustsim.load(tmp_path)
 
 
 def test_text_from_files_and_commands_is_escaped(tmp_path: Path) -> None:

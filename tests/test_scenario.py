@@ -153,7 +153,11 @@ def test_overrides_by_dotted_path_and_run_settings() -> None:
         ("regions.0.share=0.5", "regions: shares must sum to 1 (got 1.25)"),
         ("tiers.1.min_score=2000", "tiers: min_score must strictly decrease"),
         ("sanctions.flight_ban.applies_to_blacklisted=false", "sanctions.flight_ban: set applies_below"),
-        ("behaviours.new.base_rate=0.1", "behaviours.new.channel: missing"),
+        ("behaviours.new.base_rate=0.1",
+         "--set behaviours.new.base_rate: china_scs has no behaviour 'new'; its behaviours are jaywalk, late_payment"),
+        ("sanctions.none.attempt_rate=0.1", "--set sanctions.none.attempt_rate: china_scs has no sanction 'none'; its "
+                                            "sanctions are flight_ban, rail_ban"),
+        ("behaviours.new={base_rate=0.1}", "behaviours.new.channel: missing"),  # a new entry given whole
         ("behaviours.jaywalk.channel='radio'", "behaviours.jaywalk.channel: input should be 'camera'"),
         ("score.base_score='high'", "score.base_score: input should be a valid number (got 'high')"),
         ("channels.camera.schedule=[{day=5, coverage=0.1}, {day=5, coverage=0.2}]", "strictly increase"),
@@ -166,6 +170,12 @@ def test_bad_values_name_the_dotted_path(override: str, message: str) -> None:
         load_scenario("china_scs", overrides=[override])
     worded = caught.value.lines(flag_words)  # as the command line prints them (an override is --set)
     assert any(problem.startswith(message) or message in problem for problem in worded), worded
+
+
+def test_a_whole_new_behaviour_may_be_set() -> None:
+    scenario = load_scenario("rongcheng", overrides=['behaviours.late_payment={channel="payment", points=-5, '
+                                                     'base_rate=0.01}'])  # fmt: skip
+    assert list(scenario.behaviours)[-1] == "late_payment" and scenario.behaviours["late_payment"].points == -5
 
 
 def test_several_problems_give_one_line_each() -> None:

@@ -10,12 +10,10 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
-from rich.table import Table
 
 from trustsim.cli_report import ReportOption, finish_with_report
 from trustsim.errors import TrustsimError
-from trustsim.terminal import INTERRUPTED, console, errors, fail, number, progress_bar
+from trustsim.terminal import INTERRUPTED, console, errors, fail, print_frame, progress_bar
 
 Agents = Annotated[int | None, typer.Option(help="agents per run (overrides run.agents)")]
 Days = Annotated[int | None, typer.Option(help="days per run (overrides run.days)")]
@@ -63,28 +61,18 @@ def _with_runs(quiet: bool, title: str, work: Callable[[Callable[[int, int], Non
         raise typer.Exit(code=INTERRUPTED) from None
 
 
-def _print_frame(frame: Any, title: str, columns: list[str]) -> None:
-    numeric = {c: is_numeric_dtype(frame[c]) and not is_bool_dtype(frame[c]) for c in columns}
-    table = Table(title=title)
-    for column in columns:
-        if numeric[column]:
-            table.add_column(column.replace("_", " "), justify="right")
-        else:  # names are shown whole; the numbers give way on a narrow terminal
-            width = max([len(str(value)) for value in frame[column]] + [len(column)])
-            table.add_column(column.replace("_", " "), no_wrap=True, min_width=width)
-    for _, row in frame.iterrows():
-        table.add_row(*(number(row[c]) if numeric[c] else str(row[c]) for c in columns))
-    console.print(table)
-
-
 def compare(
     a: Annotated[str, typer.Argument(help="scenario A: shipped name or .toml path")],
-    b: Annotated[str, typer.Argument(help="scenario B")],
+    b: Annotated[str | None, typer.Argument(help="scenario B (default: A, changed by --b-set)")] = None,
     reps: Annotated[int, typer.Option(help="replicate pairs (seeds)")] = 10,
     agents: Agents = None,
     days: Days = None,
     seed: Seed = None,
     base: Base = None,
+    b_set: Annotated[
+        list[str] | None,
+        typer.Option("--b-set", help="a change of B only, KEY=VALUE (repeatable); B is named after its changes"),
+    ] = None,
     independent_seeds: Annotated[
         bool, typer.Option("--independent-seeds", help="give B its own seeds instead of A's (wider intervals)")
     ] = False,
@@ -97,17 +85,21 @@ def compare(
 ) -> None:
     """Run A and B on the same seeds and print B − A per headline metric with a 95% confidence interval."""
     from trustsim.experiments import compare as run_compare
+    from trustsim.experiments.api import variant_name
 
-    table = _with_runs(quiet, f"compare {a} vs {b}", lambda on_progress: run_compare(
-        a, b, reps, agents=agents, days=days, seed=seed, overrides=base or (), independent=independent_seeds,
-        metrics=metric or (), out=out, jobs=jobs, cluster=cluster, on_progress=on_progress,
+    name_b = variant_name(a if b is None else b, b_set or ())
+    table = _with_runs(quiet, f"compare {a} vs {name_b}", lambda on_progress: run_compare(
+        a, b, reps, agents=agents, days=days, seed=seed, overrides=base or (), b_changes=b_set or (),
+        independent=independent_seeds, metrics=metric or (), out=out, jobs=jobs, cluster=cluster,
+        on_progress=on_progress,
     ))  # fmt: skip
     pairing = "independent seeds" if independent_seeds else "common random numbers"
-    _print_frame(table, f"{b} − {a}: {reps} replicates, {pairing}", list(table.columns))
+    print_frame(table, f"{name_b} − {a}: {reps} replicates, {pairing}", list(table.columns),
+                dispensable=[("n_a", "n_b"), ("mean_a", "mean_b")])  # the difference and its interval stay
     differs = table.attrs.get("society_differs") or []
     if differs:
         console.print(
-            f"note: {a} and {b} are different societies ({', '.join(differs)} differ), so a pair shares few "
+            f"note: {a} and {name_b} are different societies ({', '.join(differs)} differ), so a pair shares few "
             "draws: the differences compare two systems on two populations, not one policy change. "
             "A metric one scenario lacks (a sanction it has no such thing as, no dissent to chill) shows – ."
         )
@@ -144,7 +136,7 @@ def sweep(
     done = runs[runs["status"] == "done"]
     if len(done):
         summary = done.groupby(keys, as_index=False)[[m for m in shown if m in done]].mean()
-        _print_frame(summary, f"{scenario}: mean over {reps} replicate(s)", list(summary.columns))
+        print_frame(summary, f"{scenario}: mean over {reps} replicate(s)", list(summary.columns))
     failed = len(runs) - len(done)
     console.print(f"{len(done)} runs done, {failed} failed; experiment in {runs.attrs['folder']}")
     finish_with_report(runs.attrs["folder"], report, quiet)
@@ -176,7 +168,7 @@ def sensitivity(
         scenario, vary, method=method, samples=samples, agents=agents, days=days, seed=seed, overrides=base or (),
         out=out, jobs=jobs, cluster=cluster, on_progress=on_progress, **options,
     ))  # fmt: skip
-    _print_frame(table, f"{scenario}: {method} indices", list(table.columns))
+    print_frame(table, f"{scenario}: {method} indices", list(table.columns))
     console.print(f"experiment in {table.attrs['folder']}")
     finish_with_report(table.attrs["folder"], report, quiet)
 
@@ -221,13 +213,13 @@ def calibrate(
     ))  # fmt: skip
     trials = result.trials
     shown = trials.sort_values("misfit").head(20) if len(trials) > 20 else trials
-    _print_frame(shown, f"trials ({len(trials)}; the best 20 shown)" if len(trials) > 20 else "trials",
-                 list(shown.columns))  # fmt: skip
+    print_frame(shown, f"trials ({len(trials)}; the best 20 shown)" if len(trials) > 20 else "trials",
+                list(shown.columns))  # fmt: skip
     if result.best:
         console.print("best values: " + ", ".join(f"{key} = {value:.6g}" for key, value in result.best.items()))
     fits = result.fits.assign(relative_error=[f"{e:+.1%}" for e in result.fits["relative_error"]])
-    _print_frame(fits, f"fit of each target: mean of {result.reps} seeds, with its standard error",
-                 list(fits.columns))  # fmt: skip
+    print_frame(fits, f"fit of each target: mean of {result.reps} seeds, with its standard error",
+                list(fits.columns))  # fmt: skip
     if result.written is not None:
         console.print(f"calibrated scenario written to {result.written}")
     console.print(f"experiment in {result.folder}")

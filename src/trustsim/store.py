@@ -56,6 +56,7 @@ TRACE = "trace.parquet"
 GROUPS = "groups.parquet"
 REPORT = "report.html"
 CHECKPOINTS = "checkpoints"
+EXPERIMENT_DESIGN = "experiment.json"  # what makes a directory an experiment (compare, sweep, sensitivity)
 CHECKPOINT_FORMAT = 9
 _CHECKPOINT_NAME = re.compile(r"^day-(\d+)\.npz$")
 
@@ -489,3 +490,18 @@ def read_trace(run_dir: Path) -> pd.DataFrame:
     """The traced agents' day-by-day table (empty if the run directory has none)."""
     path = Path(run_dir) / TRACE
     return pd.read_parquet(path) if path.is_file() else pd.DataFrame({"day": [], "id": []})
+
+
+def directory_kind(directory: Path) -> str:
+    """``"run"`` for a run directory, ``"experiment"`` for an experiment directory; anything else is refused
+    in one line."""
+    if (directory / MANIFEST).is_file():
+        return "run"
+    if (directory / EXPERIMENT_DESIGN).is_file():
+        return "experiment"
+    if not directory.is_dir():
+        raise InputFileError(f"{directory}: no such directory; give a run directory or an experiment directory")
+    raise InputFileError(
+        f"{directory}: not a trustsim run ({MANIFEST}) or experiment ({EXPERIMENT_DESIGN}) directory; "
+        "give the directory a trustsim run, compare, sweep or sensitivity wrote"
+    )

@@ -34,8 +34,8 @@ from trustsim.store import default_run_dir
 
 DEFAULT_SCENARIO = "china_scs"
 UPLOADED = "uploaded file"
-CHARTS = ("score_distribution", "blacklist", "wrongful", "chilling", "isolation")
-"""Figures of :mod:`trustsim.report.figures` drawn live, in order."""
+CHARTS = figures.HEADLINE
+"""Figures of :mod:`trustsim.report.figures` drawn live, in order: a run's headline figures."""
 CHART_WIDTH = 460
 """Pixels: charts have a fixed width (a widget drawn before its cell is sized would not fit it) and wrap."""
 PANEL_WIDTH = 2 * CHART_WIDTH + 12

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
@@ -39,6 +40,7 @@ from trustsim.experiments.design import RunSpec, factorial, paired, parse_levels
 from trustsim.experiments.execution import dask_client, execute, run_overrides
 from trustsim.groups import dimensions
 from trustsim.scenario import (
+    first_problem,
     leaves,
     parse_assignment,
     read_raw,
@@ -92,13 +94,14 @@ def sweep(
 
 def compare(
     a: str,
-    b: str,
+    b: str | None = None,
     reps: int = 10,
     *,
     agents: int | None = None,
     days: int | None = None,
     seed: int | None = None,
     overrides: Sequence[str] = (),
+    b_changes: Sequence[str] = (),
     independent: bool = False,
     metrics: Sequence[str] = (),
     out: str | Path | None = None,
@@ -112,20 +115,36 @@ def compare(
     the policy difference does not change, so the paired interval is narrow;
     ``independent=True`` gives B its own seeds (for teaching the difference). The groups
     quantities of ``metrics`` (:mod:`trustsim.disparity`) are compared after the headline metrics.
+
+    ``b_changes`` (``KEY=VALUE``, the command line's ``--b-set``) are applied to B after
+    ``overrides``; B may then be left out, to compare A with itself so changed, a what-if
+    without a scenario file. B is then named after its changes (:func:`variant_name`).
     """
     if reps < 2:
         raise ExperimentError(f"--reps: a confidence interval needs at least 2 replicates (got {reps})")
+    if b is None and not b_changes:
+        raise ExperimentError("compare: give scenario B, or B's changes to A with --b-set KEY=VALUE")
+    source_b = a if b is None else b
+    name_b = variant_name(source_b, b_changes)
+    if name_b == a:
+        raise ExperimentError(f"compare: A and B are both {a}; give B another scenario or changes with --b-set")
     base_a, first_seed = _base(a, overrides, agents, days, seed)
-    base_b, _ = _base(b, overrides, agents, days, seed)
+    base_b, _ = _base(source_b, overrides, agents, days, seed, b_changes)
     quantities = _quantities(metrics, [base_a, base_b], agents, days)
-    specs = paired([a, b], seeds(first_seed, reps), independent=independent)
-    bases = {a: base_a, b: base_b}
+    specs = paired([a, name_b], seeds(first_seed, reps), independent=independent)
+    bases = {a: base_a, name_b: base_b}
+    variant = {"b_changes": list(b_changes)} if b_changes else {}
     design = _design("compare", bases, overrides, agents, days, first_seed, reps, independent=independent,
-                     **_asked(metrics))  # fmt: skip
+                     **variant, **_asked(metrics))  # fmt: skip
     runs = _run(design, specs, bases, {}, (agents, days), out, jobs, cluster, on_progress, quantities)
     table = comparison_table(runs, independent, list(metrics))
     table.attrs["society_differs"] = society_differs(base_a, base_b, agents, days, seed)
     return table
+
+
+def variant_name(scenario: str, changes: Sequence[str]) -> str:
+    """A scenario's name with ``changes`` (``KEY=VALUE``) made to it: ``china_scs with score.contagion=0``."""
+    return f"{scenario} with {', '.join(change.strip() for change in changes)}" if changes else scenario
 
 
 def society_differs(raw_a: dict[str, Any], raw_b: dict[str, Any], agents: int | None, days: int | None,
@@ -420,12 +439,18 @@ def query(folder: str | Path, sql: str) -> pd.DataFrame:
 
 
 def _base(
-    scenario: str, overrides: Sequence[str], agents: int | None, days: int | None, seed: int | None
-) -> tuple[dict[str, Any], int]:
-    """The scenario's raw table, checked once here so that a typo fails before any run starts."""
+    scenario: str, overrides: Sequence[str], agents: int | None, days: int | None, seed: int | None,
+    changes: Sequence[str] = (),
+) -> tuple[dict[str, Any], int]:  # fmt: skip
+    """The scenario's raw table with ``overrides`` (``--base``) and then ``changes`` (``--b-set``), checked once
+    here so that a typo fails before any run starts."""
     raw = read_raw(scenario)
-    for assignment in overrides:
-        set_path(raw, *parse_assignment(assignment))
+    for option, assignments in (("--base", overrides), ("--b-set", changes)):
+        try:
+            for assignment in assignments:
+                set_path(raw, *parse_assignment(assignment))
+        except ScenarioError as err:
+            raise ScenarioError([f"{option} {first_problem(err)}"]) from None
     return raw, scenario_from_raw(raw, agents=agents, days=days, seed=seed).run.seed
 
 
@@ -449,11 +474,11 @@ def _check_settings(
         try:
             scenario_from_raw(base, overrides=run_overrides(spec, *sizes))
         except ScenarioError as err:
-            problems.append(err.problems)
+            problems.append(first_problem(err))
             if every:
-                raise ScenarioError([f"--vary: {err.problems[0]}"]) from None
+                raise ScenarioError([f"--vary {problems[-1]}"]) from None
     if specs and len(problems) == len(specs):
-        raise ScenarioError([f"no setting gives a valid scenario; the first: {problems[0][0]}"])
+        raise ScenarioError([f"no setting gives a valid scenario; the first: {problems[0]}"])
 
 
 def _run(
@@ -484,5 +509,16 @@ def _run(
 def default_folder(design: dict[str, Any], root: Path = Path("experiments")) -> Path:
     """``experiments/<command>-<scenario>-<hash of the design>``: the same command finds it again."""
     digest = hashlib.sha1(json.dumps(design, sort_keys=True).encode()).hexdigest()[:10]
-    name = "-".join(Path(s).stem for s in design["scenarios"])
+    name = "-".join(_folder_part(s) for s in design["scenarios"])
     return root / f"{design['command']}-{name}-{digest}"
+
+
+def scenario_label(scenario: str) -> str:
+    """How an experiment names one of its scenarios: a file by its stem, a shipped scenario or a variant
+    (``china_scs with score.contagion=0``) as it is."""
+    return Path(scenario).stem if scenario.endswith(".toml") else scenario
+
+
+def _folder_part(scenario: str) -> str:
+    # A scenario's label made safe for a folder name.
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", scenario_label(scenario)).strip("_")[:48]

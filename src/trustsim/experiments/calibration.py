@@ -59,7 +59,7 @@ from trustsim.groups import dimensions as group_dimensions
 from trustsim.groups import empty_groups
 from trustsim.metrics import columns as metric_columns
 from trustsim.metrics import is_event
-from trustsim.scenario import leaves, parse_assignment, scenario_from_raw, set_path
+from trustsim.scenario import first_problem, leaves, parse_assignment, scenario_from_raw, set_path
 
 YEAR = 365
 """Days of the year over which targets are measured: the last ones of each run."""
@@ -285,7 +285,7 @@ def plan(
             try:
                 scenario_from_raw(base, overrides=[f"{key}={value}"], agents=agents, days=days, seed=seed)
             except ScenarioError as err:
-                raise ScenarioError([f"--vary {key}={low}:{high}: {err.problems[0]}"]) from None
+                raise ScenarioError([f"--vary {key}={low}:{high}: {first_problem(err)}"]) from None
     if population is not None and not (math.isfinite(population) and population > 0):
         raise CalibrationError(f"--population: must be a positive number of people (got {population})")
     people = float(resolved.run.agents) if population is None else float(population)

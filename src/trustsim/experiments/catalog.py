@@ -29,9 +29,9 @@ import duckdb
 import pandas as pd
 
 from trustsim.errors import InputFileError, RunDirectoryError
-from trustsim.store import atomic_write, lock_directory
+from trustsim.store import EXPERIMENT_DESIGN, atomic_write, lock_directory
 
-DESIGN = "experiment.json"
+DESIGN = EXPERIMENT_DESIGN
 CATALOG = "catalog.duckdb"
 RUNS = "runs"
 GROUPS = "groups"

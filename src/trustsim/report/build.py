@@ -5,25 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from trustsim.errors import InputFileError
-from trustsim.experiments.catalog import DESIGN
 from trustsim.report.experiment_report import experiment_report
 from trustsim.report.run_report import run_report
-from trustsim.store import MANIFEST, REPORT, atomic_write
+from trustsim.store import REPORT, atomic_write, directory_kind
 
 
 def build_report(directory: str | Path) -> str:
     """The report's HTML for a run directory or an experiment directory."""
     directory = Path(directory)
-    if (directory / MANIFEST).is_file():
+    if directory_kind(directory) == "run":
         return run_report(directory)
-    if (directory / DESIGN).is_file():
-        return experiment_report(directory)
-    if not directory.is_dir():
-        raise InputFileError(f"{directory}: no such directory; give a run directory or an experiment directory")
-    raise InputFileError(
-        f"{directory}: not a trustsim run ({MANIFEST}) or experiment ({DESIGN}) directory; "
-        "give the --out of a trustsim run, compare, sweep or sensitivity"
-    )
+    return experiment_report(directory)
 
 
 def write_report(directory: str | Path) -> Path:

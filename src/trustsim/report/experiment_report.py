@@ -14,7 +14,7 @@ from scipy import stats
 
 from trustsim.errors import InputFileError
 from trustsim.experiments.analysis import SENSITIVITY_METRICS as ANALYSED
-from trustsim.experiments.api import ExperimentError, comparison_table, sensitivity_table
+from trustsim.experiments.api import ExperimentError, comparison_table, scenario_label, sensitivity_table
 from trustsim.experiments.catalog import DESIGN, RUNS, query, read_run_groups
 from trustsim.experiments.design import parse_levels
 from trustsim.report.bearing import disparity_over_seeds
@@ -35,9 +35,16 @@ REQUIRED = {"compare": ("scenarios", "reps"), "sweep": ("scenarios", "settings")
 
 def experiment_report(folder: Path) -> str:
     """The HTML of an experiment's report (the runs finished so far)."""
-    design = _design(Path(folder))
-    runs = query(folder, "SELECT * FROM runs ORDER BY run_id")
-    runs.attrs["folder"] = str(folder)
+    design, runs, sections = experiment_sections(folder)
+    title = f"trustsim {design['command']}: {' vs '.join(scenario_label(s) for s in design['scenarios'])}"
+    done = int((runs["status"] == "done").sum()) if len(runs) else 0
+    subtitle = f"{done} of {len(runs)} runs finished; agents {design.get('agents') or 'as in the scenario'}"
+    return render(title, subtitle, sections, f"Experiment directory {Path(folder).name}.")
+
+
+def experiment_sections(folder: Path) -> tuple[dict[str, Any], pd.DataFrame, list[Section]]:
+    """An experiment's design, its catalog of runs and the sections of its report (figures included)."""
+    design, runs = read_experiment(folder)
     command = design["command"]
     sections = [_overview(design, runs)]
     try:
@@ -49,10 +56,15 @@ def experiment_report(folder: Path) -> str:
             sections.append(_sensitivity(design, runs))
     except ExperimentError as err:  # too few runs finished yet: the overview says what there is
         sections.append(Section("Results", paragraphs=[f"Not enough finished runs to analyse yet: {err}"]))
-    title = f"trustsim {command}: {' vs '.join(Path(s).stem for s in design['scenarios'])}"
-    done = int((runs["status"] == "done").sum()) if len(runs) else 0
-    subtitle = f"{done} of {len(runs)} runs finished; agents {design.get('agents') or 'as in the scenario'}"
-    return render(title, subtitle, sections, f"Experiment directory {Path(folder).name}.")
+    return design, runs, sections
+
+
+def read_experiment(folder: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """An experiment's design (``experiment.json``, checked) and its catalog of runs so far."""
+    design = _design(Path(folder))
+    runs = query(folder, "SELECT * FROM runs ORDER BY run_id")
+    runs.attrs["folder"] = str(folder)
+    return design, runs
 
 
 def _design(folder: Path) -> dict[str, Any]:
@@ -84,7 +96,7 @@ def _overview(design: dict[str, Any], runs: pd.DataFrame) -> Section:
 
 
 def _compare(folder: Path, design: dict[str, Any], runs: pd.DataFrame) -> list[Section]:
-    a, b = (f"{side}: {Path(s).stem}" for side, s in zip("AB", design["scenarios"], strict=True))
+    a, b = (f"{side}: {scenario_label(s)}" for side, s in zip("AB", design["scenarios"], strict=True))
     table = comparison_table(runs, bool(design.get("independent")), design.get("metrics") or ())
     figure = _differences(table, a, b)
     how = "paired on common random numbers" if not design.get("independent") else "independent seeds (Welch)"

@@ -123,13 +123,21 @@ def yearly_denials(metrics: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
 
 
 def wrongful(metrics: pd.DataFrame, scenario: Scenario) -> go.Figure:
-    """Agents wrongly sanctioned today and ever, beside everybody ever sanctioned."""
-    figure = go.Figure([
-        _line(metrics, "wrongly_sanctioned", "wrongly sanctioned today", line={"color": PALETTE[1]}),
-        _line(metrics, "ever_wrongly_sanctioned", "ever wrongly sanctioned", line={"color": PALETTE[1], "dash": "dot"}),
-        _line(metrics, "ever_sanctioned", "ever sanctioned", line={"color": PALETTE[6]}),
-    ])  # fmt: skip
-    return styled(figure, "Wrongful sanctions: now and ever", "agents")
+    """Agents wrongly sanctioned today and ever (left scale), beside everybody ever sanctioned (right scale).
+
+    Each has its own scale: the wrongly sanctioned are often a hundredth of those sanctioned,
+    and on one scale their lines would lie flat on the day axis.
+    """
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure.add_trace(_line(metrics, "wrongly_sanctioned", "wrongly sanctioned today", line={"color": PALETTE[1]}))
+    figure.add_trace(_line(metrics, "ever_wrongly_sanctioned", "ever wrongly sanctioned",
+                           line={"color": PALETTE[1], "dash": "dot"}))  # fmt: skip
+    figure.add_trace(_line(metrics, "ever_sanctioned", "ever sanctioned (right scale)", line={"color": PALETTE[6]}),
+                     secondary_y=True)  # fmt: skip
+    figure = styled(figure, "Wrongful sanctions: now and ever", "agents wrongly sanctioned")
+    figure.update_yaxes(title_text="agents ever sanctioned", secondary_y=True, color=PALETTE[6], showgrid=False)
+    figure.update_yaxes(color=PALETTE[1], secondary_y=False, rangemode="tozero")
+    return figure
 
 
 def wrongful_sources(metrics: pd.DataFrame, scenario: Scenario) -> go.Figure:
@@ -237,3 +245,22 @@ RUN_FIGURES = {
     "storage": storage,
 }
 """Every run figure by name, in report order."""
+
+HEADLINE = ("score_distribution", "blacklist", "wrongful", "chilling", "isolation")
+"""The headline figures of a run: what ``Result.plot()`` draws and the dashboard shows live."""
+
+
+class Figures(dict[str, go.Figure]):
+    """Plotly figures by name, shown one after another in Jupyter (each is also ``figures[name]``)."""
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        for figure in self.values():
+            display(figure)
+
+    def show(self) -> None:
+        """Show every figure (in a browser outside Jupyter, as ``plotly.graph_objects.Figure.show`` does)."""
+        for figure in self.values():
+            figure.show()
+

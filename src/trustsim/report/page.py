@@ -28,8 +28,10 @@ h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 20px; margin-top: 40
 .figure { background: white; border: 1px solid #e4e9ef; border-radius: 6px; margin: 16px 0; padding: 6px; }
 .export { text-align: right; } .export button { font-size: 12px; margin-left: 6px; cursor: pointer;
        border: 1px solid #c9d3de; background: #f4f7fa; border-radius: 4px; padding: 2px 8px; }
+.table { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 12px 0; font-size: 14px; background: white; }
 th, td { border: 1px solid #e4e9ef; padding: 4px 10px; text-align: right; }
+thead th { overflow-wrap: anywhere; min-width: 4em; }
 th:first-child, td:first-child { text-align: left; } thead th { background: #f1f4f8; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
 .card { background: white; border: 1px solid #e4e9ef; border-radius: 6px; padding: 10px 14px; min-width: 160px; }
@@ -75,7 +77,7 @@ def table_html(caption: str, table: pd.DataFrame) -> str:
     body = table.to_html(border=0, float_format=lambda v: f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}",
                          na_rep="–", escape=True, classes="facts" if text else None,
                          index=not isinstance(table.index, pd.RangeIndex))  # fmt: skip
-    return f"<p class='note'>{html.escape(caption)}</p>{body}"
+    return f"<p class='note'>{html.escape(caption)}</p><div class='table'>{body}</div>"  # a wide table scrolls
 
 
 def section_html(section: Section) -> str:

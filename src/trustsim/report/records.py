@@ -70,11 +70,15 @@ def record_follow_up(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["record", "lowest score", *scenario.sanctions])
 
 
+NEVER = "–"
+"""A sanction's entry in :func:`record_follow_up` when the record never brings it."""
+
+
 def _duration(active: np.ndarray) -> str:
     """Days active, in words: ``–``, ``2,190 days (6.0 years)``, or ``over 20 years`` if still active at the end."""
     days = int(active.sum())
     if days == 0:
-        return "–"
+        return NEVER
     if active[-1]:
         return f"over {active.size / 365:.0f} years"
     return f"{days:,} days ({days / 365:.1f} years)" if days >= 365 else f"{days:,} days"

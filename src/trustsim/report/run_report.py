@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import pyarrow.parquet as pq
 
-from trustsim.errors import InputFileError, ScenarioError
+from trustsim.errors import InputFileError, ScenarioError, TrustsimError
 from trustsim.groups import COLUMNS as GROUP_COLUMNS
 from trustsim.metrics import columns
 from trustsim.report import figures
 from trustsim.report.bearing import bearing_section
 from trustsim.report.page import Section, render
-from trustsim.report.records import record_follow_up
+from trustsim.report.records import NEVER, record_follow_up
 from trustsim.report.story import choose_agent, narrative, story_figure
 from trustsim.scenario import validate
 from trustsim.store import (
@@ -35,6 +37,16 @@ from trustsim.trace import trace_columns
 
 def run_report(run_dir: Path) -> str:
     """The HTML of a run's report (a run stopped early is reported on the days it simulated)."""
+    manifest, scenario, metrics, sections = run_sections(run_dir)
+    status = "" if manifest.get("complete") else f" — {manifest.get('status', 'incomplete')}, report on the days done"
+    subtitle = (f"{scenario['run']['agents']:,} synthetic agents × {len(metrics)} of {scenario['run']['days']} "
+                f"days, seed {scenario['run']['seed']}{status}")  # fmt: skip
+    footer = f"trustsim {manifest.get('trustsim_version', '')}, run directory {Path(run_dir).name}."
+    return render(f"trustsim report: {scenario['name']}", subtitle, sections, footer)
+
+
+def run_sections(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame, list[Section]]:
+    """A run's manifest, resolved scenario, metrics and the sections of its report (figures included)."""
     manifest, scenario, metrics, trace = _load(Path(run_dir))
     groups = _table(Path(run_dir) / GROUPS, lambda: read_groups(Path(run_dir)), list(GROUP_COLUMNS))
     sections = [
@@ -51,11 +63,7 @@ def run_report(run_dir: Path) -> str:
         _section("Data stored and review", metrics, scenario, ["storage"], _STORAGE),
         _story(run_dir, trace, scenario),
     ]
-    status = "" if manifest.get("complete") else f" — {manifest.get('status', 'incomplete')}, report on the days done"
-    subtitle = (f"{scenario['run']['agents']:,} synthetic agents × {len(metrics)} of {scenario['run']['days']} "
-                f"days, seed {scenario['run']['seed']}{status}")  # fmt: skip
-    footer = f"trustsim {manifest.get('trustsim_version', '')}, run directory {Path(run_dir).name}."
-    return render(f"trustsim report: {scenario['name']}", subtitle, sections, footer)
+    return manifest, scenario, metrics, sections
 
 
 def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame, pd.DataFrame]:
@@ -87,12 +95,12 @@ def _table(path: Path, read: Callable[[], pd.DataFrame], expected: list[str]) ->
 
 
 _WRONGFUL = ("A sanction is wrongful when every condition that makes it active is wrongful: the agent would "
-             "not be under it without points from misattributed instances (docs/model.md §6).")  # fmt: skip
+             "not be under it without points from misattributed instances (trustsim's model, §6).")  # fmt: skip
 _STORAGE = ("Records are kept for ever (every observed instance × bytes_per_record); camera footage for the "
             "retention period. The review backlog is the day's camera records beyond the human review capacity: "
-            "the more of them, the fewer misattributions are caught (docs/model.md §4).")  # fmt: skip
+            "the more of them, the fewer misattributions are caught (trustsim's model, §4).")  # fmt: skip
 _CHILLING = ("The chilling effect is 1 − dissent posted / dissent expected with no chill, over the same agents "
-             "(docs/model.md §10).")  # fmt: skip
+             "(trustsim's model, §10).")  # fmt: skip
 
 
 def _section(title: str, metrics: pd.DataFrame, scenario: dict[str, Any], names: list[str], text: str = "") -> Section:
@@ -171,28 +179,64 @@ def _records(scenario: dict[str, Any]) -> Section:
     table = record_follow_up(validate(scenario))
     if table.empty:
         return Section("How long a record follows a person", paragraphs=["This scenario has no negative behaviour."])
+    sanctions = [name for name in scenario["sanctions"] if name in table.columns]
+    never = [name for name in sanctions if (table[name] == NEVER).all()]
+    if never and len(never) == len(sanctions):
+        text += " No such record brings any sanction."
+    elif never:
+        text += f" Sanctions that no such record brings are left out of the table: {', '.join(never)}."
     return Section(
         "How long a record follows a person",
         paragraphs=[text],
-        tables=[("Days under each sanction", table.set_index("record"))],
+        tables=[("Days under each sanction", table.drop(columns=never).set_index("record"))],
     )
 
 
-def _story(run_dir: Path, trace: pd.DataFrame, scenario: dict[str, Any]) -> Section:
-    panel = _agents(run_dir, [int(i) for i in trace["id"].unique()])
-    outspoken = len(panel) == trace["id"].nunique() > 0 and bool(panel["outspoken"].all())
-    choice = choose_agent(trace, "traced outspoken" if outspoken else "traced")
-    if choice is None:
-        return Section("One agent's story", paragraphs=["This run has no trace (trace.parquet), so no story."])
-    rows = panel[panel["id"] == choice.agent].to_dict("records")
+@dataclass
+class Story:
+    """One traced agent's year: who, why this one, the story in sentences, and its figure."""
+
+    agent: int
+    reason: str
+    sentences: list[str]
+    figure: go.Figure
+
+
+def agent_story(run_dir: Path, agent: int | None = None) -> Story | None:
+    """The story of traced ``agent``, or of the one the report chooses (the first listed, else the lowest
+    score); None for a run with no trace. An agent who is not traced is refused in one line."""
+    _, scenario, _, trace = _load(Path(run_dir))
+    return _story_of(Path(run_dir), trace, scenario, agent)
+
+
+def _story_of(run_dir: Path, trace: pd.DataFrame, scenario: dict[str, Any], agent: int | None) -> Story | None:
+    traced = [int(i) for i in trace["id"].unique()]
+    panel = _agents(run_dir, traced)
+    outspoken = len(panel) == len(traced) > 0 and bool(panel["outspoken"].all())
+    if agent is None:
+        choice = choose_agent(trace, "traced outspoken" if outspoken else "traced")
+        if choice is None:
+            return None
+        agent, reason = choice.agent, choice.reason
+    elif agent in traced:
+        reason = f"Agent #{agent}, one of the {len(traced)} traced agents."
+    else:
+        shown = ", ".join(map(str, sorted(traced)[:5])) + (", …" if len(traced) > 5 else "")
+        raise TrustsimError(f"agent {agent} is not traced in {run_dir.name} (trace.parquet): the traced are {shown}"
+                            if traced else f"{run_dir.name} has no trace (trace.parquet), so no story")  # fmt: skip
+    rows = panel[panel["id"] == agent].to_dict("records")
     about = rows[0] if rows else {}
     if "region" in about and 0 <= int(about["region"]) < len(scenario["regions"]):
         about["region"] = scenario["regions"][int(about["region"])]["name"]
-    return Section(
-        "One agent's story",
-        paragraphs=[choice.reason, *narrative(trace, choice.agent, scenario, about)],
-        figures=[("agent_story", story_figure(trace, choice.agent, scenario))],
-    )
+    return Story(agent, reason, narrative(trace, agent, scenario, about), story_figure(trace, agent, scenario))
+
+
+def _story(run_dir: Path, trace: pd.DataFrame, scenario: dict[str, Any]) -> Section:
+    story = _story_of(Path(run_dir), trace, scenario, None)
+    if story is None:
+        return Section("One agent's story", paragraphs=["This run has no trace (trace.parquet), so no story."])
+    return Section("One agent's story", paragraphs=[story.reason, *story.sentences],
+                   figures=[("agent_story", story.figure)])  # fmt: skip
 
 
 def _agents(run_dir: Path, ids: list[int]) -> pd.DataFrame:

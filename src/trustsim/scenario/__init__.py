@@ -10,6 +10,7 @@ from trustsim.scenario.loading import (
     MISSING_HINT,
     SCENARIO_DIR,
     deep_merge,
+    first_problem,
     load_scenario,
     parse_assignment,
     read_raw,
@@ -33,7 +34,7 @@ from trustsim.scenario.schema import (
 
 __all__ = [
     "CAMERA", "CHANNELS", "MAX_SEED", "MISSING_HINT", "ONLINE", "PAYMENT", "SCENARIO_DIR", "SOCIETY", "Scenario",
-    "SchedulePoint", "branch_problems", "deep_merge", "differences", "json_schema", "leaves", "load_scenario",
-    "parse_assignment", "read_raw", "resolve_source", "scenario_from_raw", "set_path", "shipped_scenarios",
-    "society_changes", "validate", "with_parent",
+    "SchedulePoint", "branch_problems", "deep_merge", "differences", "first_problem", "json_schema", "leaves",
+    "load_scenario", "parse_assignment", "read_raw", "resolve_source", "scenario_from_raw", "set_path",
+    "shipped_scenarios", "society_changes", "validate", "with_parent",
 ]  # fmt: skip

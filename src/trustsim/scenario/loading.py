@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from trustsim.errors import Problem, ScenarioError, Setting, literal
+from trustsim.errors import Problem, ScenarioError, Setting, literal, setting_words
 from trustsim.scenario.schema import Scenario
 
 _PACKAGED = Path(__file__).resolve().parents[1] / "scenarios"  # inside a built wheel
@@ -133,14 +133,31 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key, parsed
 
 
+def first_problem(err: ScenarioError) -> str:
+    """The first line of ``err`` without the name of the override it came from, for an interface that names
+    the option itself (``--vary``, ``--base``)."""
+    return err.entries[0].worded(lambda setting: "" if setting == OVERRIDE else setting_words(setting)).strip()
+
+
 def _override_problem(detail: str) -> Problem:
     """A problem with an override, which interfaces name their own way (the command line: ``--set``)."""
     return Problem("{0} " + literal(detail), (OVERRIDE,))
 
 
+NAMED_ENTRIES = {"behaviours": "behaviour", "sanctions": "sanction"}
+"""The scenario's tables of named entries, and what one entry is called in a message."""
+
+
 def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``raw[a][b]...= value`` for ``dotted = "a.b..."``; numeric parts index lists."""
+    """Set ``raw[a][b]...= value`` for ``dotted = "a.b..."``; numeric parts index lists.
+
+    A key inside a named entry the scenario does not have (``behaviours.late_payment.points``
+    where there is no ``late_payment``) is refused with the entries it has: set piece by
+    piece, it would read as a broken scenario with every other key of the entry missing.
+    A whole new entry may still be given as one inline table.
+    """
     parts = dotted.split(".")
+    _check_entry_exists(raw, parts)
     node: Any = raw
     for depth, part in enumerate(parts[:-1]):
         node = _child(node, part, ".".join(parts[: depth + 1]))
@@ -151,6 +168,18 @@ def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
         node[last] = value
     else:
         raise ScenarioError([_override_problem(f"{dotted}: {'.'.join(parts[:-1])} is a value, not a table")])
+
+
+def _check_entry_exists(raw: dict[str, Any], parts: list[str]) -> None:
+    if len(parts) < 3 or parts[0] not in NAMED_ENTRIES:
+        return
+    entries = raw.get(parts[0])
+    if not isinstance(entries, dict) or parts[1] in entries:
+        return
+    kind = NAMED_ENTRIES[parts[0]]
+    name = raw.get("name", "this scenario")
+    has = f"its {parts[0]} are {', '.join(entries)}" if entries else f"it has no {parts[0]}"
+    raise ScenarioError([_override_problem(f"{'.'.join(parts)}: {name} has no {kind} {parts[1]!r}; {has}")])
 
 
 def _child(node: Any, part: str, where: str) -> Any:
