@@ -104,6 +104,15 @@ def test_committed_json_schema_matches_the_code() -> None:
     assert committed == json_schema(), "regenerate with: trustsim schema > docs/scenario.schema.json"
 
 
+def test_every_key_has_a_meaning_and_a_unit() -> None:
+    """The scenario keys page of the documentation is generated from these: a new key must say what it is."""
+    schema = json.loads(json_schema())
+    models = {"the top level": schema, **schema["$defs"]}
+    bare = [f"{model}.{key}" for model, spec in models.items() for key, field in spec.get("properties", {}).items()
+            if not field.get("description") or not field.get("unit")]  # fmt: skip
+    assert not bare, bare
+
+
 @pytest.mark.parametrize("name", sorted(shipped_scenarios()))
 def test_every_shipped_scenario_file_validates_against_the_committed_schema(name: str) -> None:
     import jsonschema

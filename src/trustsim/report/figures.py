@@ -135,7 +135,8 @@ def wrongful(metrics: pd.DataFrame, scenario: Scenario) -> go.Figure:
     figure.add_trace(_line(metrics, "ever_sanctioned", "ever sanctioned (right scale)", line={"color": PALETTE[6]}),
                      secondary_y=True)  # fmt: skip
     figure = styled(figure, "Wrongful sanctions: now and ever", "agents wrongly sanctioned")
-    figure.update_yaxes(title_text="agents ever sanctioned", secondary_y=True, color=PALETTE[6], showgrid=False)
+    figure.update_yaxes(title_text="agents ever sanctioned", secondary_y=True, color=PALETTE[6], showgrid=False,
+                        rangemode="tozero")  # fmt: skip
     figure.update_yaxes(color=PALETTE[1], secondary_y=False, rangemode="tozero")
     return figure
 

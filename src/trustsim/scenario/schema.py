@@ -61,12 +61,18 @@ enough below float overflow that sums over a run's agents and days stay finite."
 ACCOUNTING_LIMIT = 1e15
 """Largest accounting quantity (bytes, cameras, purchases): products over 2**31 agents stay finite."""
 
-Probability = Annotated[float, AfterValidator(_probability)]
+# The validators word the errors; the JSON Schema states the same bounds for editors and the documentation.
+Probability = Annotated[float, AfterValidator(_probability), Field(json_schema_extra={"minimum": 0, "maximum": 1})]
 ScoreValue = Annotated[float, Field(ge=-SCORE_LIMIT, le=SCORE_LIMIT)]
 Amount = Annotated[float, Field(ge=0.0, le=ACCOUNTING_LIMIT)]
-NonNegative = Annotated[float, AfterValidator(_non_negative)]
-Positive = Annotated[float, AfterValidator(_positive)]
+NonNegative = Annotated[float, AfterValidator(_non_negative), Field(json_schema_extra={"minimum": 0})]
+Positive = Annotated[float, AfterValidator(_positive), Field(json_schema_extra={"exclusiveMinimum": 0})]
 Name = Annotated[str, AfterValidator(_identifier)]
+
+
+def described(meaning: str, unit: str, **constraints: Any) -> Any:
+    """A field with its meaning and unit, which the JSON Schema and the documentation's scenario keys show."""
+    return Field(description=meaning, json_schema_extra={"unit": unit}, **constraints)
 
 
 class Section(BaseModel):
@@ -82,28 +88,30 @@ MAX_DENIALS_PER_ROW = 2**16 - 1
 class RunSettings(Section):
     """Size and seed of a run, and how often who bears it is broken down by group."""
 
-    agents: int = Field(ge=2, le=2**31 - 1, description="number of agents N (agent ids are 32-bit)")
-    days: int = Field(ge=1, le=MAX_DAYS, description="number of simulated days T (at most 32,767: about 90 years)")
-    seed: int = Field(ge=0, le=MAX_SEED, description="seed of every random stream (docs/model.md §9)")
-    breakdown_every: int = Field(
-        default=30, ge=1, description="days between the rows of groups.parquet (docs/model.md §15)"
-    )
+    agents: int = described("number of agents N (agent ids are 32-bit)", "agents", ge=2, le=2**31 - 1)
+    days: int = described("number of simulated days T (at most 32,767: about 90 years)", "days", ge=1, le=MAX_DAYS)
+    seed: int = described("seed of every random stream (docs/model.md §9)", "–", ge=0, le=MAX_SEED)
+    breakdown_every: int = described("days between the rows of groups.parquet (docs/model.md §15)", "days",
+                                     default=30, ge=1)
 
 
 class Region(Section):
     """One region (docs/model.md §1): its population share and its share of cashless payers."""
 
-    name: Name
-    share: Positive = Field(description="share of the agents living here (shares sum to 1)")
-    cashless_share: Probability = Field(description="probability an agent here pays by phone")
+    name: Name = described("the region's name (the report and groups.parquet use it)", "name")
+    share: Positive = described("share of the agents living here (shares sum to 1)", "share")
+    cashless_share: Probability = described("probability an agent here pays by phone, so purchases are seen",
+                                            "probability")
 
 
 class Population(Section):
     """Attributes drawn once per agent (docs/model.md §1)."""
 
-    outspoken_share: Probability
-    privacy_share: Probability
-    heterogeneity: Positive = Field(description="shape of the Gamma(h, 1/h) frailty, mean 1")
+    outspoken_share: Probability = described("probability an agent is outspoken (posts criticism far more often)",
+                                             "probability")
+    privacy_share: Probability = described("probability an agent is privacy-minded (may opt out)", "probability")
+    heterogeneity: Positive = described("shape h of the Gamma(h, 1/h) frailty, mean 1: smaller, more unequal",
+                                        "–")
 
 
 def _shares_sum_to_one(shares: list[float], what: str) -> None:
@@ -115,16 +123,17 @@ def _shares_sum_to_one(shares: list[float], what: str) -> None:
 class Households(Section):
     """Households of adults and their dependent children (docs/model.md §14)."""
 
-    adults: list[Probability] = Field(
-        min_length=1, description="shares of the households with 1, 2, 3 … adults (the first share is of one adult)"
+    adults: list[Probability] = described(
+        "shares of the households with 1, 2, 3 … adults (the first share is of one adult)", "shares", min_length=1
     )
-    children: list[Probability] = Field(
-        min_length=1, description="shares of the households with 0, 1, 2 … children (the first share is of none)"
+    children: list[Probability] = described(
+        "shares of the households with 0, 1, 2 … children (the first share is of none)", "shares", min_length=1
     )
-    family_weight: NonNegative = Field(
-        description="a family member's weight against a friend's in contagion and chilling (0: family plays no part)"
+    family_weight: NonNegative = described(
+        "a family member's weight against a friend's in contagion and chilling (0: family plays no part)", "weight"
     )
-    emigrate_with_household: bool = Field(description="when an adult emigrates, the household's other adults leave too")
+    emigrate_with_household: bool = described("when an adult emigrates, the household's other adults leave too",
+                                              "true/false")
 
     @model_validator(mode="after")
     def _shares(self) -> Households:
@@ -136,15 +145,15 @@ class Households(Section):
 class AgeBand(Section):
     """A band of ages: whole years from ``min_age`` to the next band's ``min_age`` − 1."""
 
-    min_age: int = Field(ge=0, le=200, description="the youngest age of the band, in whole years")
-    share: Probability = Field(description="share of the adults in this band on day 0")
+    min_age: int = described("the youngest age of the band", "years", ge=0, le=200)
+    share: Probability = described("share of the adults in this band on day 0", "share")
 
 
 class Ages(Section):
     """The adults' ages (docs/model.md §14)."""
 
-    age_bands: list[AgeBand] = Field(min_length=1, description="bands in increasing age; the last runs to max_age")
-    max_age: int = Field(le=200, description="the oldest age on day 0, in whole years")
+    age_bands: list[AgeBand] = described("bands in increasing age; the last runs to max_age", "–", min_length=1)
+    max_age: int = described("the oldest age on day 0", "years", le=200)
 
     @model_validator(mode="after")
     def _ordered(self) -> Ages:
@@ -162,9 +171,9 @@ class Ages(Section):
 class SmallWorld(Section):
     """Watts–Strogatz small world (networkx semantics)."""
 
-    generator: Literal["small_world"]
-    k: int = Field(ge=2, description="each node joins k/2 neighbours on each side; even")
-    p: Probability = Field(description="rewiring probability of each lattice edge")
+    generator: Literal["small_world"] = described("a Watts–Strogatz small world", "–")
+    k: int = described("each agent joins k/2 neighbours on each side of a ring; even", "friends", ge=2)
+    p: Probability = described("rewiring probability of each ring edge", "probability")
 
     @model_validator(mode="after")
     def _k_even(self) -> SmallWorld:
@@ -176,23 +185,24 @@ class SmallWorld(Section):
 class ScaleFree(Section):
     """Barabási–Albert preferential attachment (networkx semantics)."""
 
-    generator: Literal["scale_free"]
-    m: int = Field(ge=1, description="edges each new node brings")
+    generator: Literal["scale_free"] = described("a Barabási–Albert scale-free network", "–")
+    m: int = described("edges each new agent brings", "friends", ge=1)
 
 
 class RegionalSBM(Section):
     """Stochastic block model whose blocks are the regions."""
 
-    generator: Literal["regional_sbm"]
-    mean_degree: Positive
-    within_share: Probability = Field(description="share of each node's ties inside its region")
+    generator: Literal["regional_sbm"] = described("a stochastic block model whose blocks are the regions", "–")
+    mean_degree: Positive = described("expected number of friends of an agent", "friends")
+    within_share: Probability = described("share of each agent's ties inside its region", "share")
 
 
 class EdgeFile(Section):
     """An edge list from a Parquet or CSV file of two integer columns."""
 
-    generator: Literal["file"]
-    path: str = Field(min_length=1, description="path, relative to the scenario file")
+    generator: Literal["file"] = described("an edge list read from a file", "–")
+    path: str = described("Parquet or CSV file of two integer columns, relative to the scenario file", "path",
+                          min_length=1)
 
 
 NetworkSpec = Annotated[SmallWorld | ScaleFree | RegionalSBM | EdgeFile, Field(discriminator="generator")]
@@ -201,16 +211,16 @@ NetworkSpec = Annotated[SmallWorld | ScaleFree | RegionalSBM | EdgeFile, Field(d
 class SchedulePoint(Section):
     """A rollout point (docs/model.md §8): from ``day`` on, coverage heads linearly to the next point."""
 
-    day: int = Field(ge=0)
-    coverage: Probability
+    day: int = described("the day from which this point holds", "day", ge=0)
+    coverage: Probability = described("probability an instance on this channel is observed", "probability")
 
 
 class Channel(Section):
     """Coverage schedule of one observation channel (docs/model.md §4, §8)."""
 
-    schedule: list[SchedulePoint] = Field(description="rollout in every region; empty means coverage 0 throughout")
-    region_schedules: dict[str, list[SchedulePoint]] = Field(
-        default_factory=dict, description="per-region replacements of `schedule`, by region name"
+    schedule: list[SchedulePoint] = described("rollout in every region; empty means coverage 0 throughout", "–")
+    region_schedules: dict[str, list[SchedulePoint]] = described(
+        "per-region replacements of `schedule`, by region name", "–", default_factory=dict
     )
 
     @model_validator(mode="after")
@@ -225,20 +235,22 @@ class Channel(Section):
 class Channels(Section):
     """The five channels of docs/model.md §4."""
 
-    camera: Channel
-    payment: Channel
-    online: Channel
-    finance: Channel
-    civic: Channel
+    camera: Channel = described("street cameras with face recognition: misattributes (§4)", "–")
+    payment: Channel = described("payments by phone: sees cashless agents' purchases", "–")
+    online: Channel = described("online posts and platform telemetry", "–")
+    finance: Channel = described("lenders, courts' and utilities' records", "–")
+    civic: Channel = described("volunteer and civic registries", "–")
 
 
 class Observation(Section):
     """Face recognition and human review of camera instances (docs/model.md §4)."""
 
-    false_match: Probability
-    false_non_match: Probability
-    review_per_capita: NonNegative = Field(description="reviews a day per alive agent of a region")
-    review_catch: Probability
+    false_match: Probability = described("probability a camera match pins an instance on somebody else",
+                                         "probability")
+    false_non_match: Probability = described("probability a camera instance goes unattributed", "probability")
+    review_per_capita: NonNegative = described("human reviews of camera matches a day, per alive agent of a region",
+                                               "reviews per agent per day")
+    review_catch: Probability = described("probability a review catches a misattribution", "probability")
 
     @model_validator(mode="after")
     def _error_rates_sum(self) -> Observation:
@@ -250,15 +262,16 @@ class Observation(Section):
 class Behaviour(Section):
     """One behaviour of docs/model.md §3."""
 
-    channel: ChannelName
-    points: ScoreValue = Field(description="signed points per observed, attributed instance")
-    base_rate: Probability = Field(description="daily probability before frailty and modifiers")
-    escalation: Probability | None = Field(
-        default=None, description="probability a correctly attributed instance goes to court"
+    channel: ChannelName = described("the channel that may observe it", "–")
+    points: ScoreValue = described("signed points per observed, attributed instance", "points")
+    base_rate: Probability = described("daily probability before frailty and modifiers", "probability per day")
+    escalation: Probability | None = described(
+        "probability a correctly attributed instance goes to court", "probability", default=None
     )
-    outspoken_multiplier: NonNegative | None = None
-    age_multiplier: list[NonNegative] | None = Field(
-        default=None, description="one factor per age band, on the rate of an agent of that band (needs [ages])"
+    outspoken_multiplier: NonNegative | None = described("factor on the rate of an outspoken agent", "multiplier",
+                                                         default=None)
+    age_multiplier: list[NonNegative] | None = described(
+        "one factor per age band, on the rate of an agent of that band (needs [ages])", "multiplier", default=None
     )
 
 
@@ -271,17 +284,19 @@ class Score(Section):
     in full for ``memory_days`` days and are then removed at once (docs/model-choices.md).
     """
 
-    base_score: ScoreValue
-    score_min: ScoreValue
-    score_max: ScoreValue
-    off_grid_score: ScoreValue
-    recovery_half_life_days: Positive | None = None
-    contagion: Probability = Field(description="κ: pull towards the friends' mean score; 0 is off")
-    memory: Literal["recovery", "expiry"] = Field(
-        default="recovery", description="recovery: exponential return to target; expiry: points drop off the file"
+    base_score: ScoreValue = described("everybody's score on day 0, and the target of recovery", "points")
+    score_min: ScoreValue = described("the lowest score", "points")
+    score_max: ScoreValue = described("the highest score", "points")
+    off_grid_score: ScoreValue = described("the score an agent who opts out is held at", "points")
+    recovery_half_life_days: Positive | None = described(
+        "days for half of a score's distance to its target to recover (omit: no recovery)", "days", default=None
     )
-    memory_days: int | None = Field(
-        default=None, ge=1, le=100_000, description="expiry: days a day's points stay on file (e.g. 2190: six years)"
+    contagion: Probability = described("κ: daily pull towards the friends' mean score; 0 is off", "share per day")
+    memory: Literal["recovery", "expiry"] = described(
+        "recovery: exponential return to target; expiry: points drop off the file", "–", default="recovery"
+    )
+    memory_days: int | None = described(
+        "expiry: days a day's points stay on file (e.g. 2190: six years)", "days", default=None, ge=1, le=100_000
     )
 
     @model_validator(mode="after")
@@ -311,28 +326,37 @@ class Score(Section):
 class Blacklist(Section):
     """Court judgments and the public list (docs/model.md §6, items 1–4)."""
 
-    blacklist_score: ScoreValue
-    blacklist_exit_score: ScoreValue
-    blacklist_exit_days: int = Field(ge=0)
-    court_points: Annotated[NonNegative, Field(le=SCORE_LIMIT)]
-    court_exit_rate: Probability
+    blacklist_score: ScoreValue = described("an agent whose score falls below this is listed", "points")
+    blacklist_exit_score: ScoreValue = described("a listed agent at or above this counts days towards leaving",
+                                                 "points")
+    blacklist_exit_days: int = described("consecutive days at or above the exit score that end a listing", "days",
+                                         ge=0)
+    court_points: Annotated[float, Field(ge=0.0, le=SCORE_LIMIT)] = described(
+        "points a court judgment takes off (0: courts list nobody)", "points"
+    )
+    court_exit_rate: Probability = described("daily probability a court-listed agent is taken off the list",
+                                             "probability per day")
 
 
 class Tier(Section):
     """A tier: agents with ``score ≥ min_score``; the last tier has no ``min_score``."""
 
-    name: Name
-    min_score: ScoreValue | None = None
+    name: Name = described("the tier's name", "name")
+    min_score: ScoreValue | None = described("agents at or above this score are in the tier (not on the last)",
+                                             "points", default=None)
 
 
 class Sanction(Section):
     """A sanction (docs/model.md §6 item 6): active below a score and/or when blacklisted."""
 
-    applies_below: ScoreValue | None = None
-    applies_to_blacklisted: bool = False
-    attempt_rate: Probability
-    affects_children: bool = Field(
-        default=False, description="also bars the children of a household where an adult has it (needs [households])"
+    applies_below: ScoreValue | None = described("active for an agent whose score is below this", "points",
+                                                  default=None)
+    applies_to_blacklisted: bool = described("active for every listed agent", "true/false", default=False)
+    attempt_rate: Probability = described("daily probability an agent tries what the sanction refuses (a flight, "
+                                          "a loan …): each try under it is a refusal", "probability per day")
+    affects_children: bool = described(
+        "also bars the children of a household where an adult has it (needs [households])", "true/false",
+        default=False,
     )
 
     @model_validator(mode="after")
@@ -345,20 +369,29 @@ class Sanction(Section):
 class Adaptation(Section):
     """How people adapt (docs/model.md §7)."""
 
-    deterrence_step: Probability
-    deterrence_floor: Annotated[Probability, AfterValidator(_positive)]
-    deterrence_relax: Probability
-    chill_step: Probability
-    chill_relax: Probability
-    unfriend_rate: Probability
-    opt_out_coverage: Probability
-    opt_out_rate: Probability
-    adviser_below: ScoreValue
-    adviser_min_decile: int = Field(ge=0, le=10, description="10 means nobody hires an adviser")
-    adviser_rate: Probability
-    adviser_effect: NonNegative
-    emigrate_min_decile: int = Field(ge=0, le=10, description="10 means nobody emigrates")
-    emigrate_rate: Probability
+    deterrence_step: Probability = described("share of a behaviour's rate a penalty for it takes away", "share")
+    deterrence_floor: Annotated[Probability, AfterValidator(_positive)] = described(
+        "the lowest factor deterrence leaves on a rate", "multiplier"
+    )
+    deterrence_relax: Probability = described("daily share of the deterrence that wears off", "share per day")
+    chill_step: Probability = described("share of the dissent rate taken away when every friend is touched",
+                                        "share")
+    chill_relax: Probability = described("daily share of the chill that wears off", "share per day")
+    unfriend_rate: Probability = described("daily probability a friendship with a listed agent is cut",
+                                           "probability per day")
+    opt_out_coverage: Probability = described("camera coverage at or above which privacy-minded agents may opt out",
+                                              "probability")
+    opt_out_rate: Probability = described("daily probability such an agent opts out", "probability per day")
+    adviser_below: ScoreValue = described("agents below this score may hire a score adviser", "points")
+    adviser_min_decile: int = described("the lowest income decile that can hire one (10: nobody)", "decile",
+                                        ge=0, le=10)
+    adviser_rate: Probability = described("daily probability such an agent hires one", "probability per day")
+    adviser_effect: NonNegative = described("factor an adviser leaves on the rates of negative behaviours",
+                                            "multiplier")
+    emigrate_min_decile: int = described("the lowest income decile that can emigrate (10: nobody)", "decile",
+                                         ge=0, le=10)
+    emigrate_rate: Probability = described("daily probability a sanctioned agent who can emigrates",
+                                           "probability per day")
 
     @model_validator(mode="after")
     def _chill_stays_positive(self) -> Adaptation:
@@ -373,33 +406,40 @@ class Accounting(Section):
 
     # At least one purchase per agent in ~2,700 years: import_share = imports / (alive ·
     # purchases_per_day) stays finite (a denormal rate made it infinite).
-    purchases_per_day: Annotated[Positive, Field(ge=1e-6, le=ACCOUNTING_LIMIT)]
-    bytes_per_record: Amount
-    cameras_per_capita: Amount
-    camera_bytes_per_day: Amount
-    footage_retention_days: int = Field(ge=1, le=10**6)
+    purchases_per_day: Annotated[float, Field(ge=1e-6, le=ACCOUNTING_LIMIT)] = described(
+        "purchases an agent makes a day (the denominator of import_share)", "purchases per agent per day"
+    )
+    bytes_per_record: Amount = described("bytes stored per observed instance", "bytes")
+    cameras_per_capita: Amount = described("cameras per agent", "cameras per agent")
+    camera_bytes_per_day: Amount = described("footage one camera records a day", "bytes per camera per day")
+    footage_retention_days: int = described("days footage is kept", "days", ge=1, le=10**6)
 
 
 class Scenario(Section):
     """A complete, validated scenario: every parameter of docs/model.md, nothing else."""
 
-    name: Name
-    description: str
-    run: RunSettings
-    regions: list[Region] = Field(min_length=1, max_length=MAX_REGIONS)
-    population: Population
-    network: NetworkSpec
-    channels: Channels
-    observation: Observation
-    behaviours: dict[Name, Behaviour] = Field(min_length=1, max_length=64)
-    score: Score
-    blacklist: Blacklist
-    tiers: list[Tier] = Field(min_length=1)
-    sanctions: dict[Name, Sanction]
-    adaptation: Adaptation
-    accounting: Accounting
-    households: Households | None = None
-    ages: Ages | None = None
+    name: Name = described("the scenario's name (run directories and reports use it)", "name")
+    description: str = described("what the scenario is, in a sentence", "text")
+    run: RunSettings = described("size, length and seed of a run (§9)", "–")
+    regions: list[Region] = described("the regions the agents live in (§1)", "–", min_length=1,
+                                      max_length=MAX_REGIONS)
+    population: Population = described("attributes drawn once per agent (§1)", "–")
+    network: NetworkSpec = described("the friendship network and its generator (§2)", "–")
+    channels: Channels = described("the five observation channels and their rollout (§4, §8)", "–")
+    observation: Observation = described("face recognition and human review of camera matches (§4)", "–")
+    behaviours: dict[Name, Behaviour] = described("the behaviours, by name: what people do and its points (§3)", "–",
+                                                  min_length=1, max_length=64)
+    score: Score = described("the score and how it forgets (§5)", "–")
+    blacklist: Blacklist = described("courts and the public list (§6)", "–")
+    tiers: list[Tier] = described("score tiers, best first (§6)", "–", min_length=1)
+    sanctions: dict[Name, Sanction] = described("the sanctions, by name: when each applies and what it refuses (§6)",
+                                                "–")
+    adaptation: Adaptation = described("how people adapt: deterrence, chill, unfriending, opting out, advisers, "
+                                       "emigration (§7)", "–")
+    accounting: Accounting = described("what is stored and counted (§10)", "–")
+    households: Households | None = described("households, children and family ties (§14); omit for none", "–",
+                                              default=None)
+    ages: Ages | None = described("the adults' ages (§14); omit for none", "–", default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
