@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
-	@echo "compiling trustsim's kernels into numba's cache (once; about a minute)"
+	@echo "compiling trustsim's kernels into numba's cache (once; one to two minutes)"
 	$(BIN)/trustsim compile
 	touch $(STAMP)
 

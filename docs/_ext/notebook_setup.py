@@ -1,14 +1,12 @@
-"""Run first, hidden, in every tutorial's kernel: figures as HTML for a site that loads plotly.js itself, tables
-that fit the page, and a scratch folder for the runs a tutorial writes (the documentation is not written into)."""
+"""Run first, hidden, in every tutorial's kernel: figures as HTML for a site that loads plotly.js itself, and a
+scratch folder for the runs a tutorial writes (the documentation is not written into). Nothing else: what the
+site shows is what a reader who runs the tutorial sees."""
 
 import os
 import tempfile
 
-import pandas as pd
 import plotly.io as pio
 from plotly.io.base_renderers import MimetypeRenderer
-
-from trustsim.terminal import number
 
 
 class SiteRenderer(MimetypeRenderer):
@@ -28,6 +26,4 @@ class SiteRenderer(MimetypeRenderer):
 
 pio.renderers["site"] = SiteRenderer()
 pio.renderers.default = "site"
-pd.set_option("display.max_columns", 12)
-pd.set_option("display.float_format", number)  # a few significant figures, as the command line prints them
 os.chdir(tempfile.mkdtemp(prefix="trustsim-tutorial-"))

@@ -137,8 +137,9 @@ def narrative(trace: pd.DataFrame, agent: int, scenario: dict[str, Any], about: 
     listed = _periods(story["day"].to_numpy(), story["blacklisted"].to_numpy())
     if listed:
         how = "by a court" if story.loc[story["day"] == listed[0][0], "court_listed"].any() else "by score"
+        periods = "one period" if len(listed) == 1 else f"{len(listed)} periods"
         lines.append(f"They were listed {how} on day {listed[0][0]}; listed for "
-                     f"{sum(b - a + 1 for a, b in listed)} days in {len(listed)} period(s).")  # fmt: skip
+                     f"{sum(b - a + 1 for a, b in listed)} days in {periods}.")  # fmt: skip
     refused = {s: int(story[f"denied_{s}"].sum()) for s in scenario["sanctions"]}
     refused = {s: n for s, n in refused.items() if n}
     if refused:
@@ -161,5 +162,5 @@ def _about(about: dict[str, Any]) -> str:
     if "region" in about:
         parts.append(f"region {about['region']}")
     if "income_decile" in about:
-        parts.append(f"income decile {int(about['income_decile']) + 1} of 10")
+        parts.append(f"income decile {int(about['income_decile'])}, 0 the poorest and 9 the richest")
     return f" ({', '.join(parts)})" if parts else ""
