@@ -20,8 +20,8 @@ sys.path.insert(0, str(HERE / "_ext"))
 # The tutorials' kernels run on this machine only (127.0.0.1): their start-up warning about
 # unencrypted TCP says nothing about the site, so they get a profile that logs errors only,
 # in a scratch folder (a kernel writes its history there).
-_PROFILE = Path(tempfile.mkdtemp(prefix="trustsim-docs-ipython-")) / "profile_default"
-_PROFILE.mkdir()
+_PROFILE = Path(tempfile.gettempdir()) / "trustsim-docs-ipython" / "profile_default"
+_PROFILE.mkdir(parents=True, exist_ok=True)
 (_PROFILE / "ipython_kernel_config.py").write_text('c.IPKernelApp.log_level = "ERROR"\n')
 os.environ["IPYTHONDIR"] = str(_PROFILE.parent)
 

@@ -20,8 +20,9 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "trustsim"
 GPU = sorted((SOURCE / "gpu").glob("*.py"))
 MECHANISMS = sorted((SOURCE / "mechanisms").glob("*.py"))
 CORE = ("engine", "world", "day", "population", "network", "rng", "metrics", "mechanisms", "scenario", "memory",
-        "preflight", "scalar", "quantiles", "trace", "checks", "store", "gpu", "compilation")  # fmt: skip
-INTERFACES = ("cli", "cli_report", "cli_dashboard", "cli_experiments", "report", "dashboard", "experiments", "terminal")
+        "preflight", "scalar", "quantiles", "trace", "checks", "store", "gpu", "compilation", "columns")  # fmt: skip
+INTERFACES = ("cli", "cli_report", "cli_dashboard", "cli_experiments", "report", "dashboard", "experiments", "terminal",
+              "api")  # fmt: skip
 
 
 def functions(path: Path) -> list[ast.FunctionDef]:

@@ -11,21 +11,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import tomli_w
 
+import trustsim
 from trustsim.engine import Simulation
+from trustsim.errors import TrustsimError
 from trustsim.experiments import calibrate
 from trustsim.experiments.calibration import (
     CalibrationError,
     Target,
+    calibrated_raw,
     check_defined,
     group_figure,
     parse_target,
+    plan,
     target_figure,
     yearly_figure,
 )
 from trustsim.experiments.catalog import query
 from trustsim.groups import COLUMNS as GROUP_COLUMNS
-from trustsim.scenario import load_scenario
+from trustsim.scenario import load_scenario, read_raw
 
 TRUTH = {"behaviours.late_payment.escalation": 0.03, "sanctions.flight_ban.attempt_rate": 0.02}
 SIZE = {"agents": 20_000, "days": 200}
@@ -227,6 +232,22 @@ def cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
                           **kwargs)  # fmt: skip
 
 
+def test_the_calibrated_file_sets_keys_of_several_entries_of_one_table(tmp_path: Path) -> None:
+    """Two behaviours fitted (and a third overridden): the written file starts each entry with its first key."""
+    vary = ["behaviours.late_payment.escalation=0.001:0.05", "behaviours.jaywalk.base_rate=0.01:0.03"]
+    planned = plan("china_scs", read_raw("china_scs"), ["blacklisted=5"], vary, population=None, reps=1, agents=300,
+                   days=5, seed=None, design={})  # fmt: skip
+    best = {"behaviours.late_payment.escalation": 0.03, "behaviours.jaywalk.base_rate": 0.02}
+    table = calibrated_raw(planned, best, ["behaviours.dissent.points=-60"], "fitted", "two behaviours", "china_scs",
+                           (300, 5, None))  # fmt: skip
+    assert set(table["behaviours"]) == {"late_payment", "jaywalk", "dissent"}
+    path = tmp_path / "fitted.toml"
+    path.write_text(tomli_w.dumps(table))
+    fitted = load_scenario(path)
+    assert fitted.behaviours["jaywalk"].base_rate == 0.02 and fitted.behaviours["dissent"].points == -60
+    assert fitted.behaviours["jaywalk"].points == load_scenario("china_scs").behaviours["jaywalk"].points
+
+
 def test_calibrate_prints_its_tables_and_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
     small = ["--agents", "300", "--days", "20", "--jobs", "1", "--quiet"]
     done = cli("calibrate", "china_scs", "--target", "denials_internet_throttle=1000", "--vary",
@@ -237,6 +258,8 @@ def test_calibrate_prints_its_tables_and_refuses_bad_input_in_one_line(tmp_path:
         "best values: sanctions.internet_throttle.attempt_rate" in done.stdout and "fit of each target" in done.stdout
     )
     assert load_scenario(tmp_path / "fit.toml").name == "china_scs_calibrated"
+    with pytest.raises(TrustsimError, match="a calibration, which has no report"):
+        trustsim.load(tmp_path / "c")
     scored = cli("calibrate", "china_scs", "--target", "blacklisted_share=0.01", "--reps", "2", *small,
                  "--out", str(tmp_path / "s"))  # fmt: skip
     assert scored.returncode == 0 and "blacklisted_share" in scored.stdout and "written" not in scored.stdout

@@ -28,7 +28,6 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROO
 
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 COMMAND = re.compile(r"^(?:\.venv/bin/trustsim|\$T|trustsim)\s+(.*)$")
-OVERRIDES = ("--set", "--base", "--b-set")
 SHELL = (">", ">>", "|", "&&", ";", "2>")
 
 
@@ -64,11 +63,13 @@ def test_every_command_line_example_parses(page: Path, words: list[str]) -> None
         command.make_context(f"trustsim {name}", list(arguments))
     except Exception as err:  # typer's own copy of click's usage errors
         pytest.fail(f"{page.name}: trustsim {' '.join(words)}: {err}")
-    changes = [value for option, value in itertools.pairwise(arguments) if option in OVERRIDES]
-    scenario = arguments[0] if arguments and arguments[0] in shipped_scenarios() else None
-    if scenario is not None and name in {"run", "compare", "sweep", "calibrate", "sensitivity"} and changes:
-        ranged = [change for change in changes if not re.search(r"=[^=]*[,:]", change)]  # levels are not values
-        load_scenario(scenario, overrides=ranged)
+    shipped = [word for word in arguments[:2] if word in shipped_scenarios()]
+    sides = {"--set": 0, "--base": 0, "--b-set": -1}  # compare A [B] --b-set: B's changes (B is A without a B)
+    for option, side in sides.items():
+        changes = [value for flag, value in itertools.pairwise(arguments) if flag == option]
+        fixed = [change for change in changes if not re.search(r"=[^=]*[,:]", change)]  # levels are not values
+        if shipped and fixed and name in {"run", "compare", "sweep", "calibrate", "sensitivity"}:
+            load_scenario(shipped[side], overrides=fixed)
 
 
 def test_the_pages_have_command_line_examples() -> None:

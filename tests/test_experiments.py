@@ -318,9 +318,9 @@ def test_experiment_commands_print_their_tables_and_refuse_bad_input(tmp_path: P
         (["compare", "china_scs"], "compare: give scenario B, or B's changes to A with --b-set KEY=VALUE"),
         (["compare", "china_scs", "--b-set", "sanctions.x.attempt_rate=1"], "--b-set sanctions.x.attempt_rate: "
                                                                             "china_scs has no sanction 'x'"),
-        (["sensitivity", "china_scs", "--vary", "network.generator=0:1"], "--vary network: input tag"),
+        (["sensitivity", "china_scs", "--vary", "network.generator=0:1"], "--vary: network: input tag"),
         (["sensitivity", "rongcheng", "--vary", "behaviours.late_payment.escalation=0:1"],
-         "--vary behaviours.late_payment.escalation: rongcheng has no behaviour 'late_payment'; its behaviours are "
+         "--vary: behaviours.late_payment.escalation: rongcheng has no behaviour 'late_payment'; its behaviours are "
          "traffic_offence, payment_arrears, volunteer"),
         (["sweep", "rongcheng", "--set", "behaviours.late_payment.base_rate=0.1,0.2"],
          "no setting gives a valid scenario; the first: behaviours.late_payment.base_rate: rongcheng has no "

@@ -51,9 +51,9 @@ def cli_page() -> str:
 
 
 def _default(value: Any) -> str:
-    if value is None or value == () or value == []:
+    if value is None or value in ((), [], {}):
         return "–"
-    return f"`{value}`"
+    return f"`{json.dumps(value) if isinstance(value, str) else value}`"
 
 
 def _cell(text: str) -> str:
@@ -72,7 +72,7 @@ def scenario_keys_page() -> str:
              "`extends = \"SCENARIO\"`; a key not listed here is refused. [The model](../model.md) says what "
              "each does and when in the day.", ""]
     lines += _section_table("the top level", schema, definitions)
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for key, spec in schema["properties"].items():
         for reference in _references(spec):
             name = reference.rsplit("/", 1)[-1]
@@ -80,7 +80,7 @@ def scenario_keys_page() -> str:
     return "\n".join(lines)
 
 
-def _nested(path: str, name: str, definitions: dict[str, Any], seen: set[str]) -> list[str]:
+def _nested(path: str, name: str, definitions: dict[str, Any], seen: set[tuple[str, str]]) -> list[str]:
     if (path, name) in seen:
         return []
     seen.add((path, name))
@@ -112,7 +112,7 @@ def _section_table(title: str, model: dict[str, Any], definitions: dict[str, Any
     lines += ["| key | meaning | unit | type | default | bounds |", "| --- | --- | --- | --- | --- | --- |"]
     required = set(model.get("required", ()))
     for key, spec in model.get("properties", {}).items():
-        default = "required" if key in required else _default(json.dumps(spec.get("default")))
+        default = "required" if key in required else _default(spec.get("default"))
         meaning = _cell(spec.get("description", ""))
         lines.append(f"| `{key}` | {meaning} | {spec.get('unit', '')} | {_type(spec)} | {default} | "
                      f"{_bounds(spec)} |")  # fmt: skip
@@ -122,6 +122,8 @@ def _section_table(title: str, model: dict[str, Any], definitions: dict[str, Any
 def _type(spec: dict[str, Any]) -> str:
     if "$ref" in spec:
         return "table"
+    if "const" in spec:
+        return f"`{json.dumps(spec['const'])}`"
     if "enum" in spec:
         return " or ".join(f"`{json.dumps(value)}`" for value in spec["enum"])
     if "anyOf" in spec or "oneOf" in spec:

@@ -95,7 +95,7 @@ def compare(
     ))  # fmt: skip
     pairing = "independent seeds" if independent_seeds else "common random numbers"
     print_frame(table, f"{name_b} − {a}: {reps} replicates, {pairing}", list(table.columns),
-                dispensable=[("n_a", "n_b"), ("mean_a", "mean_b")])  # the difference and its interval stay
+                dispensable=[("n_a", "n_b"), ("mean_a", "mean_b"), ("ci_low", "ci_high")])  # an interval whole
     differs = table.attrs.get("society_differs") or []
     if differs:
         console.print(

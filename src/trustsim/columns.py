@@ -94,8 +94,8 @@ METRICS = Table("metrics.parquet", "One row a day, taken at the end of the day (
            BYTES),
 ))  # fmt: skip
 
-AGENTS_TABLE = Table("agents.parquet", "The final state of every agent (or of a sample, with --agents-out), one row "
-                     "each.", (
+AGENTS_TABLE = Table("agents.parquet", "The final state of every agent (or of a sample, by the run option "
+                     "agents_out), one row each.", (
     Column("id", "the agent's id, 0 … N−1", ID),
     Column("region", "region, by position in the scenario's regions", ID),
     Column("income_decile", "income decile, 0 the poorest", "decile"),

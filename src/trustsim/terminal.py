@@ -65,12 +65,15 @@ def progress_bar(quiet: bool, unit: str = "days") -> Progress:
 
 
 def number(value: float) -> str:
-    """``value`` in a few characters: a count below ten million whole (``8,551``), anything else to four
-    significant figures (``0.3333``, ``1.29e+14``); NaN as ``–``."""
+    """``value`` in a few characters: a count below ten billion whole (``17,460,000``), a number from ten
+    thousand to a million to the unit (``12,346``), anything else to four significant figures
+    (``0.3333``, ``1.29e+14``); NaN as ``–``."""
     if value != value:  # NaN
         return "–"
-    if float(value).is_integer() and abs(value) < 1e7:
+    if float(value).is_integer() and abs(value) < 1e10:
         return f"{int(value):,}"
+    if 1e4 <= abs(value) < 1e6:
+        return f"{value:,.0f}"
     return f"{value:.4g}"
 
 

@@ -126,8 +126,6 @@ def compare(
         raise ExperimentError("compare: give scenario B, or B's changes to A with --b-set KEY=VALUE")
     source_b = a if b is None else b
     name_b = variant_name(source_b, b_changes)
-    if name_b == a:
-        raise ExperimentError(f"compare: A and B are both {a}; give B another scenario or changes with --b-set")
     base_a, first_seed = _base(a, overrides, agents, days, seed)
     base_b, _ = _base(source_b, overrides, agents, days, seed, b_changes)
     quantities = _quantities(metrics, [base_a, base_b], agents, days)
@@ -476,7 +474,7 @@ def _check_settings(
         except ScenarioError as err:
             problems.append(first_problem(err))
             if every:
-                raise ScenarioError([f"--vary {problems[-1]}"]) from None
+                raise ScenarioError([f"--vary: {problems[-1]}"]) from None
     if specs and len(problems) == len(specs):
         raise ScenarioError([f"no setting gives a valid scenario; the first: {problems[0]}"])
 

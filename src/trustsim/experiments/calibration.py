@@ -510,7 +510,7 @@ def calibrated_raw(
         if any(part.isdigit() for part in key.split(".")):  # a list entry: write the whole top-level value
             table[top] = full[top]
         else:
-            set_path(table, key, _get(full, key))
+            set_path(table, key, _get(full, key), partial=True)
     return table
 
 

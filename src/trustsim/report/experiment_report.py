@@ -76,6 +76,9 @@ def _design(folder: Path) -> dict[str, Any]:
         raise InputFileError(f"{path}: unreadable ({str(err).splitlines()[0]})") from None
     command = design.get("command") if isinstance(design, dict) else None
     if command not in REQUIRED:
+        if command == "calibrate":
+            raise InputFileError(f"{folder}: a calibration, which has no report: the same trustsim calibrate prints "
+                                 "its tables again (it resumes), and its fitted scenario is the --write file")
         raise InputFileError(f"{path}: not a trustsim experiment design (command {command!r}); it was edited")
     missing = [key for key in REQUIRED[command] if key not in design]
     scenarios = design.get("scenarios")
@@ -86,7 +89,7 @@ def _design(folder: Path) -> dict[str, Any]:
 
 def _overview(design: dict[str, Any], runs: pd.DataFrame) -> Section:
     keys = ("command", "scenarios", "overrides", "agents", "days", "seed", "reps", "settings", "vary", "method",
-            "samples", "independent")  # fmt: skip
+            "samples", "independent", "b_changes")  # fmt: skip
     rows = {key: json.dumps(design[key]) if isinstance(design[key], list) else str(design[key])
             for key in keys if key in design and design[key] not in (None, [])}  # fmt: skip
     failed = runs[runs["status"] != "done"] if len(runs) else runs

@@ -148,16 +148,19 @@ NAMED_ENTRIES = {"behaviours": "behaviour", "sanctions": "sanction"}
 """The scenario's tables of named entries, and what one entry is called in a message."""
 
 
-def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+def set_path(raw: dict[str, Any], dotted: str, value: Any, *, partial: bool = False) -> None:
     """Set ``raw[a][b]...= value`` for ``dotted = "a.b..."``; numeric parts index lists.
 
-    A key inside a named entry the scenario does not have (``behaviours.late_payment.points``
-    where there is no ``late_payment``) is refused with the entries it has: set piece by
-    piece, it would read as a broken scenario with every other key of the entry missing.
-    A whole new entry may still be given as one inline table.
+    In a whole scenario, a key inside a named entry it does not have
+    (``behaviours.late_payment.points`` where there is no ``late_payment``) is refused with
+    the entries it has: set piece by piece, it would read as a broken scenario with every
+    other key of the entry missing. A whole new entry may still be given as one inline
+    table. ``partial`` is for building a table that holds only some keys (a file that
+    ``extends`` another), where an entry starts with its first key.
     """
     parts = dotted.split(".")
-    _check_entry_exists(raw, parts)
+    if not partial:
+        _check_entry_exists(raw, parts)
     node: Any = raw
     for depth, part in enumerate(parts[:-1]):
         node = _child(node, part, ".".join(parts[: depth + 1]))

@@ -332,7 +332,7 @@ class Blacklist(Section):
     blacklist_exit_days: int = described("consecutive days at or above the exit score that end a listing", "days",
                                          ge=0)
     court_points: Annotated[float, Field(ge=0.0, le=SCORE_LIMIT)] = described(
-        "points a court judgment takes off (0: courts list nobody)", "points"
+        "points a court judgment takes off the score (the court lists the agent whatever they are)", "points"
     )
     court_exit_rate: Probability = described("daily probability a court-listed agent is taken off the list",
                                              "probability per day")
