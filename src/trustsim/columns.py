@@ -94,6 +94,20 @@ METRICS = Table("metrics.parquet", "One row a day, taken at the end of the day (
            BYTES),
 ))  # fmt: skip
 
+STATE = (
+    Column("score", "the social credit score", POINTS),
+    Column("wrongful", "the part of the score's deficit owed to points the agent did not earn", POINTS),
+    Column("chill", "factor of the dissent rate left by chilling (1: not chilled)", "multiplier"),
+    Column("active_degree", "friends not cut", FRIENDS),
+    Column("blacklisted", "on the blacklist", FLAG),
+    Column("court_listed", "listed by a court's judgment", FLAG),
+    Column("listed_wrongly", "listed, and would not be without misattributed points", FLAG),
+    Column("off_grid", "opted out of the connected life", FLAG),
+    Column("advised", "hired a score adviser", FLAG),
+    Column("emigrated", "left the country (the state is frozen from that day)", FLAG),
+)
+"""An agent's state as both the agent table (at the end of the run) and the trace (each day) write it."""
+
 AGENTS_TABLE = Table("agents.parquet", "The final state of every agent (or of a sample, by the run option "
                      "agents_out), one row each.", (
     Column("id", "the agent's id, 0 … N−1", ID),
@@ -104,23 +118,14 @@ AGENTS_TABLE = Table("agents.parquet", "The final state of every agent (or of a 
     Column("cashless", "pays by phone, so purchases are visible", FLAG),
     Column("frailty_<b>", "the agent's own multiplier of behaviour b's base rate (mean 1 over agents)",
            "multiplier"),
-    Column("score", "the social credit score", POINTS),
-    Column("wrongful", "the part of the score's deficit owed to points the agent did not earn", POINTS),
+    *STATE,
     Column("counterfactual_score", "score + wrongful: the score without misattributed points", POINTS),
     Column("tier", "the tier the score is in", "name"),
-    Column("blacklisted", "on the blacklist", FLAG),
-    Column("court_listed", "listed by a court's judgment", FLAG),
-    Column("listed_wrongly", "listed, and would not be without misattributed points", FLAG),
     Column("ever_sanctioned", "ever under a sanction", FLAG),
     Column("ever_wrongly_sanctioned", "ever under a wrongful sanction", FLAG),
     Column("listed_day", "the day the agent was (first) listed; −1 if not listed", DAY),
     Column("days_above_exit", "consecutive days with a score at or above blacklist.blacklist_exit_score", "days"),
     Column("deterrence_<b>", "factor of behaviour b's rate left by deterrence (1: not deterred)", "multiplier"),
-    Column("chill", "factor of the dissent rate left by chilling (1: not chilled)", "multiplier"),
-    Column("off_grid", "opted out of the connected life", FLAG),
-    Column("advised", "hired a score adviser", FLAG),
-    Column("emigrated", "left the country (the state is frozen from that day)", FLAG),
-    Column("active_degree", "friends not cut", FRIENDS),
     Column("age", "age in years at the end of the run (scenarios with [ages])", "years"),
     Column("household", "the agent's household (scenarios with [households])", ID),
     Column("children", "children of the agent's household (scenarios with [households])", "children"),
@@ -130,16 +135,7 @@ TRACE = Table("trace.parquet", "The day-by-day story of a panel of agents (up to
               "traced agent and day.", (
     Column("day", "the day", DAY),
     Column("id", "the agent's id", ID),
-    Column("score", "the score at the end of the day", POINTS),
-    Column("wrongful", "the part of the score's deficit owed to misattributed points", POINTS),
-    Column("chill", "factor of the dissent rate left by chilling", "multiplier"),
-    Column("active_degree", "friends not cut", FRIENDS),
-    Column("blacklisted", "on the blacklist", FLAG),
-    Column("court_listed", "listed by a court", FLAG),
-    Column("listed_wrongly", "listed only because of misattributed points", FLAG),
-    Column("off_grid", "opted out", FLAG),
-    Column("advised", "has a score adviser", FLAG),
-    Column("emigrated", "has left the country", FLAG),
+    *STATE,
     Column("entered_blacklist", "entered the list today", FLAG),
     Column("sanctioned", "under at least one sanction today", FLAG),
     Column("wrongly_sanctioned", "under at least one wrongful sanction today", FLAG),

@@ -44,9 +44,9 @@ class Experiment:
         or sensitivity indices; drawn by the report's own code."""
         from trustsim.report.experiment_report import experiment_sections
         from trustsim.report.figures import Figures
+        from trustsim.report.page import section_figures
 
-        _, _, sections = experiment_sections(self.folder)
-        return Figures({name: figure for section in sections for name, figure in section.figures})
+        return Figures(section_figures(experiment_sections(self.folder)[2]))
 
 
 def load(directory: str | Path) -> Result | Experiment:

@@ -69,10 +69,10 @@ class Result:
         own figures, drawn by the same code from the same files.
         """
         from trustsim.report.figures import HEADLINE, Figures
+        from trustsim.report.page import section_figures
         from trustsim.report.run_report import run_sections
 
-        _, _, _, sections = run_sections(self.run_dir)
-        drawn = {key: figure for section in sections for key, figure in section.figures}
+        drawn = section_figures(run_sections(self.run_dir)[3])
         if name is None:
             return Figures({key: drawn[key] for key in HEADLINE})
         if name not in drawn:

@@ -62,6 +62,11 @@ class Section:
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # (caption, table)
 
 
+def section_figures(sections: list[Section]) -> dict[str, go.Figure]:
+    """Every figure of ``sections`` by its id, in the page's order."""
+    return {figure_id: figure for section in sections for figure_id, figure in section.figures}
+
+
 def figure_html(figure_id: str, figure: go.Figure) -> str:
     """A figure's div (drawn by the page's plotly.js) with its PNG and SVG export buttons."""
     div = pio.to_html(figure, full_html=False, include_plotlyjs=False, div_id=figure_id, config=FIGURE_CONFIG)

@@ -211,19 +211,19 @@ def agent_story(run_dir: Path, agent: int | None = None) -> Story | None:
 
 def _story_of(run_dir: Path, trace: pd.DataFrame, scenario: dict[str, Any], agent: int | None) -> Story | None:
     traced = [int(i) for i in trace["id"].unique()]
+    if not traced:
+        return None
     panel = _agents(run_dir, traced)
-    outspoken = len(panel) == len(traced) > 0 and bool(panel["outspoken"].all())
+    outspoken = len(panel) == len(traced) and bool(panel["outspoken"].all())
     if agent is None:
         choice = choose_agent(trace, "traced outspoken" if outspoken else "traced")
-        if choice is None:
-            return None
+        assert choice is not None  # there is a trace
         agent, reason = choice.agent, choice.reason
     elif agent in traced:
         reason = f"Agent #{agent}, one of the {len(traced)} traced agents."
     else:
         shown = ", ".join(map(str, sorted(traced)[:5])) + (", …" if len(traced) > 5 else "")
-        raise TrustsimError(f"agent {agent} is not traced in {run_dir.name} (trace.parquet): the traced are {shown}"
-                            if traced else f"{run_dir.name} has no trace (trace.parquet), so no story")  # fmt: skip
+        raise TrustsimError(f"agent {agent} is not traced in {run_dir.name} (trace.parquet): the traced are {shown}")
     rows = panel[panel["id"] == agent].to_dict("records")
     about = rows[0] if rows else {}
     if "region" in about and 0 <= int(about["region"]) < len(scenario["regions"]):
