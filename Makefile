@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean browser docs docs-check
+.PHONY: run test busy lint bench clean browser docs docs-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks docs
 	$(BIN)/python -m pytest
+
+# The whole suite beside four busy loops a core: a test that fails here depends on time or scheduling.
+busy: $(STAMP) browser
+	$(BIN)/python benchmarks/busy.py
 
 # The documentation site, written to site/: tutorials executed, reference pages generated from the
 # code; any warning (a broken link, a public name without a docstring, a failing notebook) fails it.

@@ -26,6 +26,10 @@ CHROMIUM_FLAGS = [
 ]  # fmt: skip
 """Chromium run as root in a container with no network: no sandbox, and none of its own background traffic."""
 
+PATIENCE_MS = 600_000
+"""How long a page waits for what it waits for (an element, a redraw, a download) before the test calls it a hang:
+never a measure of speed, so a busy machine is only slower (Playwright's own default is 30 s)."""
+
 
 def chromium_path() -> str:
     """The Chromium binary: $TRUSTSIM_CHROMIUM, else Debian's; a missing browser fails the test, never skips it."""
@@ -60,6 +64,7 @@ def chromium_page(width: int = 1280, height: int = 900) -> Iterator[tuple[Page, 
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
+            page.set_default_timeout(PATIENCE_MS)
             page.on("request", lambda request: activity.requests.append(request.url))
             page.on("pageerror", lambda error: activity.errors.append(f"page error: {error}"))
             page.on("console", lambda message: activity.errors.append(f"console: {message.text}")

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,25 +28,20 @@ from trustsim.rng import LANES, lane_uniform_array
 from trustsim.store import CHECKPOINT_FORMAT, RunDirectory, agent_batches, agent_table, checkpoints
 
 AGENTS, DAYS = 60_000, 160
-"""Big enough that a run takes a few seconds, so it can be stopped in the middle."""
+"""A run with enough state that a checkpoint is a real file, and enough days to stop it in the middle."""
+SIGNALLED = Path(__file__).with_name("signal_at_day.py")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "trustsim", *args], capture_output=True, text=True, timeout=600)
 
 
-def start_run(out: Path, *extra: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "trustsim", "run", "china_scs", "--agents", str(AGENTS), "--days", str(DAYS)]
-    command += ["--seed", "7", "--out", str(out), "--quiet", *extra]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_checkpoint(out: Path, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 300
-    while not checkpoints(out):
-        assert process.poll() is None, f"the run ended before its first checkpoint: {process.communicate()}"
-        assert time.monotonic() < deadline, "no checkpoint within 5 minutes"
-        time.sleep(0.005)
+def signalled_run(out: Path, day: int, signal_name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``trustsim run`` in a process of its own that gets ``signal_name`` right after day ``day``
+    (tests/signal_at_day.py): where the signal lands does not depend on the machine's speed."""
+    command = [sys.executable, str(SIGNALLED), str(day), signal_name, "run", "china_scs", "--agents", str(AGENTS),
+               "--days", str(DAYS), "--seed", "7", "--out", str(out), "--quiet", *extra]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +62,13 @@ def test_resume_after_kill_9_gives_identical_metrics_bit_for_bit(
     tmp_path: Path, uninterrupted: trustsim.Result
 ) -> None:
     out = tmp_path / "run"
-    process = start_run(out, "--checkpoint-every", "10")
-    wait_for_checkpoint(out, process)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
+    killed = signalled_run(out, 25, "SIGKILL", "--checkpoint-every", "10")  # killed 5 days after a checkpoint
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] is False and manifest["status"] == "running"
     assert not (out / "metrics.parquet").exists()  # killed before the end: nothing looks finished
     saved_day = int(checkpoints(out)[-1].stem.split("-")[1])
-    assert 10 <= saved_day < DAYS
+    assert saved_day == 20
     done = cli("resume", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
     manifest = json.loads((out / "manifest.json").read_text())
@@ -90,16 +81,14 @@ def test_ctrl_c_stops_at_the_end_of_a_day_writes_what_was_collected_and_resumes(
     tmp_path: Path, uninterrupted: trustsim.Result
 ) -> None:
     out = tmp_path / "run"
-    process = start_run(out, "--checkpoint-every", "25")  # the stop falls between two checkpoints
-    wait_for_checkpoint(out, process)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 130, stderr
+    stopped = signalled_run(out, 30, "SIGINT", "--checkpoint-every", "25")  # between two checkpoints
+    stderr = stopped.stderr
+    assert stopped.returncode == 130, stderr
     assert "Traceback" not in stderr and "trustsim resume" in stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] is False and manifest["status"] == "interrupted"
     days_done = manifest["days_done"]
-    assert 25 <= days_done < DAYS
+    assert days_done == 30  # the day in progress was finished, and no other
     partial = trustsim.Result.load(out)
     assert not partial.complete and len(partial.metrics) == days_done
     pd.testing.assert_frame_equal(partial.metrics, uninterrupted.metrics.iloc[:days_done], check_exact=True)

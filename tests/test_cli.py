@@ -23,7 +23,7 @@ mean_degree_others off_grid advised emigrated review_backlog stored_record_bytes
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "trustsim", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "trustsim", *args], capture_output=True, text=True, timeout=900)
 
 
 def test_run_writes_manifest_metrics_and_agents(tmp_path: Path) -> None:
@@ -154,7 +154,7 @@ def test_a_full_disk_ends_in_one_line_and_leaves_no_run_that_looks_complete(tmp_
     out = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "trustsim", "run", "china_scs", "--agents", "5000", "--days", "5", "--out", str(out)],
-        capture_output=True, text=True, timeout=300, preexec_fn=small_disk,
+        capture_output=True, text=True, timeout=900, preexec_fn=small_disk,
     )  # fmt: skip
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr

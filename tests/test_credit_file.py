@@ -170,7 +170,7 @@ def test_the_gpu_backend_refuses_a_credit_file_before_looking_for_a_gpu(tmp_path
         Simulation(load_scenario("uk_credit", agents=100, days=2), backend="gpu")
     command = [sys.executable, "-m", "trustsim", "run", "uk_credit", "--agents", "100", "--days", "2",
                "--backend", "gpu", "--out", str(tmp_path / "run")]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
         "error: score.memory = 'expiry' (a credit file) runs on the CPU backend only: use --backend cpu"
     ]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import re
 import socket
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from trustsim import cli_dashboard
 from trustsim.dashboard import levers, who
 from trustsim.dashboard import live as live_module
 from trustsim.dashboard.ego import default_agent, ego_network, figure, layout
-from trustsim.dashboard.live import LiveRun, Snapshot, Status, headline
+from trustsim.dashboard.live import LiveRun, Snapshot, Status, Throttle, headline
 from trustsim.disparity import FLOWS, SHOWN
 from trustsim.engine import Simulation
 from trustsim.errors import ScenarioError, TrustsimError
@@ -45,11 +44,8 @@ def reference() -> pd.DataFrame:
     return Simulation(small()).run()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+PATIENCE = 600.0
+"""Seconds a test waits for an event before calling it a hang; never a measure of speed (a busy machine is slow)."""
 
 
 # ---------------------------------------------------------------- the live run
@@ -62,11 +58,11 @@ def test_steps_pauses_and_starts_lose_or_repeat_no_day(reference: pd.DataFrame) 
         run.step()
         run.step()
         run.start()
-        wait_for(lambda: run.snapshot.days_done >= 3)
+        run.wait_until(lambda s: s.days_done >= 3, PATIENCE)
         run.pause()
         run.step()
         run.start()
-        snapshot = run.sync(120)
+        snapshot = run.sync(PATIENCE)
     finally:
         run.close()
     assert snapshot.status is Status.FINISHED
@@ -82,7 +78,7 @@ def test_each_step_is_one_day_and_later_commands_never_cancel_it() -> None:
         for _ in range(3):
             run.step()
         run.pause()
-        snapshot = run.sync(60)
+        snapshot = run.sync(PATIENCE)
         assert (snapshot.days_done, snapshot.status) == (3, Status.PAUSED)
         assert len(snapshot.metrics) == 3
     finally:
@@ -99,16 +95,16 @@ def test_pause_stops_the_run_at_the_end_of_a_day(monkeypatch: pytest.MonkeyPatch
             super().step(seconds)
             if self.days_done == 3:
                 reached.set()
-                assert release.wait(60)
+                assert release.wait(PATIENCE)
 
     monkeypatch.setattr(live_module, "Simulation", Gated)
     run = LiveRun(small())
     try:
         run.start()
-        assert reached.wait(60)
+        assert reached.wait(PATIENCE)
         run.pause()
         release.set()
-        paused = run.sync(60)
+        paused = run.sync(PATIENCE)
         assert (paused.status, paused.days_done, len(paused.metrics)) == (Status.PAUSED, 3, 3)
         assert run.snapshot is paused
     finally:
@@ -122,108 +118,139 @@ def test_reset_gives_a_fresh_day_0_and_takes_a_new_scenario(reference: pd.DataFr
         for _ in range(4):
             run.step()
         run.reset()
-        fresh = run.sync(60)
+        fresh = run.sync(PATIENCE)
         assert (fresh.status, fresh.days_done, len(fresh.metrics), fresh.ego) == (Status.READY, 0, 0, None)
         assert all(math.isnan(value) for value in fresh.figures.values())
         run.step()
-        pd.testing.assert_frame_equal(run.sync(60).metrics, reference.iloc[:1])
+        pd.testing.assert_frame_equal(run.sync(PATIENCE).metrics, reference.iloc[:1])
         other = small("score.contagion=0")
         run.reset(other)
         run.step()
-        after = run.sync(60)
+        after = run.sync(PATIENCE)
         assert after.scenario is other
         pd.testing.assert_frame_equal(after.metrics, Simulation(other).run().iloc[:1])
     finally:
         run.close()
 
 
-def test_redraws_are_throttled_however_fast_days_go(monkeypatch: pytest.MonkeyPatch) -> None:
-    days_stepped = [0]
+class Paced:
+    """A fake clock and a display in lockstep with the live run's worker, so the redraws are a function of the inputs.
 
-    class Counted(Simulation):
-        def step(self, seconds: dict[str, list[float]] | None = None) -> None:
-            super().step(seconds)
-            days_stepped[0] += 1
+    A day moves the clock by 1 and a redraw by ``redraw``. The worker begins a day (or the
+    build) only once the display has drawn the last snapshot, so while the display draws
+    nothing but the drawing moves the clock: how busy the machine is changes nothing.
+    """
 
-    monkeypatch.setattr(live_module, "Simulation", Counted)
-    delivered: list[Snapshot] = []
-    # Each day "takes" 0.1 s on this clock; at most one redraw per 0.5 s: one per 5 days.
-    run = LiveRun(small(days=100), on_update=delivered.append, redraw_interval=0.5, clock=lambda: days_stepped[0] / 10)
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, redraw: float = 0.0) -> None:
+        self.now = 0.0
+        self.redraw = redraw
+        self.drawn: list[tuple[Snapshot, float, float]] = []  # each snapshot drawn, with when it began and ended
+        self.run: LiveRun | None = None
+        paced = self
+
+        class Lockstep(Simulation):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                paced.wait_for_display()
+                super().__init__(*args, **kwargs)
+
+            def step(self, seconds: dict[str, list[float]] | None = None) -> None:
+                paced.wait_for_display()
+                super().step(seconds)
+                paced.now += 1
+
+        monkeypatch.setattr(live_module, "Simulation", Lockstep)
+
+    def live_run(self, scenario: object, redraw_interval: float) -> LiveRun:
+        """The live run this display and clock drive."""
+        self.run = LiveRun(scenario, on_update=self.draw, redraw_interval=redraw_interval, clock=lambda: self.now)
+        return self.run
+
+    def draw(self, snapshot: Snapshot) -> None:
+        began = self.now
+        self.now += self.redraw
+        self.drawn.append((snapshot, began, self.now))
+
+    def wait_for_display(self) -> None:
+        assert self.run is not None
+        self.run.wait_delivered(self.run.snapshot.version, PATIENCE)
+
+
+@pytest.mark.parametrize(("interval", "redraw"), [(5, 0), (0, 3), (2, 3), (4, 1)])
+def test_redraws_are_throttled_however_fast_days_go(monkeypatch: pytest.MonkeyPatch, interval: int,
+                                                    redraw: int) -> None:  # fmt: skip
+    paced = Paced(monkeypatch, redraw)
+    run = paced.live_run(small(days=100), redraw_interval=interval)
     try:
         run.start()
-        snapshot = run.sync(120)
+        last = run.sync(PATIENCE)
     finally:
         run.close()
-    assert snapshot.days_done == 100
-    assert run.updates <= 100 // 5 + 3  # building, started, throttled ones, finished
-    assert run.updates >= 100 // 5 - 1
-    assert len(delivered) <= run.updates
+    every = max(interval, redraw)  # in days: the display rests that long after each redraw
+    days = [snapshot.days_done for snapshot, _, _ in paced.drawn]
+    assert days == [0, 0, *range(every, 100, every), 100]  # building, started, one every `every` days, finished
+    assert [snapshot.version for snapshot, _, _ in paced.drawn] == list(range(1, run.updates + 1))
+    assert paced.drawn[-1][0] is last and last.status is Status.FINISHED
+    throttled = paced.drawn[1:-1]
+    rests = [began - ended for (_, _, ended), (_, began, _) in itertools.pairwise(throttled)]
+    assert rests == [every] * (len(throttled) - 1)  # a slow display (redraw > interval) is busy half the time
+
+
+def test_the_throttle_rests_the_display_as_long_as_it_drew_and_at_least_the_interval() -> None:
+    throttle = Throttle(0.5)
+    assert throttle.due(0.0)  # nothing drawn yet
+    throttle.redrawn(1.0, 3.0)  # a 2 s redraw: the display then rests 2 s
+    assert not throttle.due(4.75) and throttle.due(5.0)
+    throttle.redrawn(5.0, 5.25)  # a quick one: the interval rules
+    assert not throttle.due(5.625) and throttle.due(5.75)
 
 
 def test_a_frozen_clock_gives_only_the_start_and_end_redraws() -> None:
     run = LiveRun(small(), clock=lambda: 0.0, redraw_interval=0.25)
     try:
         run.start()
-        run.sync(60)
+        run.sync(PATIENCE)
     finally:
         run.close()
     assert run.updates == 3  # building, running, finished
 
 
-def test_a_slow_display_is_busy_at_most_about_half_the_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Slow(Simulation):
-        def step(self, seconds: dict[str, list[float]] | None = None) -> None:
-            super().step(seconds)
-            time.sleep(0.01)  # at least 3 s for the run, however fast the machine
+def test_a_display_still_drawing_gets_only_the_latest_snapshot() -> None:
+    drawing, release = threading.Event(), threading.Event()
+    delivered: list[Snapshot] = []
 
-    monkeypatch.setattr(live_module, "Simulation", Slow)
-    busy: list[tuple[float, float]] = []
+    def held(snapshot: Snapshot) -> None:
+        """The first redraw lasts until the test releases it: the whole run goes on meanwhile."""
+        delivered.append(snapshot)
+        drawing.set()
+        assert release.wait(PATIENCE)
 
-    def slow(snapshot: Snapshot) -> None:
-        began = time.monotonic()
-        time.sleep(0.15)
-        busy.append((began, time.monotonic()))
-
-    run = LiveRun(small(days=300), on_update=slow, redraw_interval=0.0)
+    run = LiveRun(small(days=60), on_update=held, redraw_interval=0.0)
     try:
         run.start()
-        run.sync(120)
+        assert drawing.wait(PATIENCE)
+        finished = run.wait_until(lambda s: s.status is Status.FINISHED, PATIENCE)
+        release.set()
+        last = run.sync(PATIENCE)
     finally:
+        release.set()
         run.close()
-    assert len(busy) >= 8
-    redrawing = sum(end - began for began, end in busy)
-    assert redrawing / (busy[-1][1] - busy[0][0]) < 0.65  # about half, plus the few command-end redraws
-
-
-def test_a_slow_display_gets_the_latest_snapshot_and_slows_redraws() -> None:
-    delivered: list[int] = []
-
-    def slow(snapshot: Snapshot) -> None:
-        time.sleep(0.2)
-        delivered.append(snapshot.days_done)
-
-    run = LiveRun(small(days=60), on_update=slow, redraw_interval=0.0)
-    try:
-        run.start()
-        last = run.sync(120)
-    finally:
-        run.close()
-    assert delivered[-1] == last.days_done == 60
-    assert len(delivered) < 60
+    assert last is finished and last.days_done == 60
+    assert run.updates == 3  # building, running, finished: no throttled snapshot while the display was busy
+    assert [s.version for s in delivered] in ([1, 3], [2, 3])  # the one being drawn, then straight to the latest
 
 
 def test_failures_show_as_one_line_and_the_worker_goes_on() -> None:
     run = LiveRun(scenario("china_scs", agents=2_000_000_000, days=30))  # the real memory check refuses it
     try:
         run.start()
-        failed = run.sync(30)
+        failed = run.sync(PATIENCE)
         assert (failed.status, failed.built) == (Status.FAILED, False)
         assert "need about" in failed.error and "\n" not in failed.error
         assert "--" not in failed.error and "run.agents" not in failed.error
         assert "the largest run that fits has about" in failed.error
         assert re.search(r"\(set the Agents slider to [\d,]+\)", failed.error), failed.error
         run.step(small())  # nothing built: the new scenario applies at once
-        after = run.sync(60)
+        after = run.sync(PATIENCE)
         assert (after.days_done, after.status, after.scenario.run.agents) == (1, Status.PAUSED, 2000)
     finally:
         run.close()
@@ -241,11 +268,11 @@ def test_a_day_that_fails_half_way_leaves_nothing_to_go_on_with(monkeypatch: pyt
     try:
         for _ in range(3):
             run.step()
-        failed = run.sync(60)
+        failed = run.sync(PATIENCE)
         assert (failed.status, failed.built, failed.days_done, failed.error) == (
             Status.FAILED, False, 0, "RuntimeError: boom")  # fmt: skip
         run.save("never-written")
-        assert "nothing to save yet" in run.sync(30).error
+        assert "nothing to save yet" in run.sync(PATIENCE).error
     finally:
         run.close()
 
@@ -269,14 +296,14 @@ def test_a_superseded_start_builds_nothing(monkeypatch: pytest.MonkeyPatch) -> N
     try:
         with live_module.STEP_LOCK:  # the worker waits in the first build while the commands queue up
             run.step()
-            wait_for(lambda: run.snapshot.status is Status.BUILDING)
+            run.wait_until(lambda s: s.status is Status.BUILDING, PATIENCE)
             run.reset()
             run.start()  # start, pause, reset in quick succession
             run.pause()
             run.reset()
             run.start(small(days=5))  # a double click on Start at day 0
             run.start(small(days=5))
-        final = run.sync(60)
+        final = run.sync(PATIENCE)
     finally:
         run.close()
     assert builds[0] == 2  # the step's and the last start's
@@ -289,9 +316,9 @@ def test_close_drops_queued_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     with live_module.STEP_LOCK:
         for _ in range(50):
             run.step()
-        wait_for(lambda: run.snapshot.status is Status.BUILDING)
+        run.wait_until(lambda s: s.status is Status.BUILDING, PATIENCE)
         run.close(0)
-    run.close(60)
+    run.close(PATIENCE)
     assert not run._worker.is_alive()
     assert run.snapshot.days_done <= 1
 
@@ -300,11 +327,11 @@ def test_the_ego_network_follows_the_chosen_agent() -> None:
     run = LiveRun(small())
     try:
         run.step()
-        assert run.sync(60).ego is not None
+        assert run.sync(PATIENCE).ego is not None
         run.choose_agent(17)
-        assert run.sync(30).ego.agent == 17
+        assert run.sync(PATIENCE).ego.agent == 17
         run.choose_agent(10**6)
-        bad = run.sync(30)
+        bad = run.sync(PATIENCE)
         assert bad.ego is None and "agent must be 0 to 1999" in bad.error
     finally:
         run.close()
@@ -314,12 +341,12 @@ def test_save_writes_a_run_directory_with_its_report(tmp_path: Path) -> None:
     run = LiveRun(small())
     try:
         early = run.save(tmp_path / "too-early")
-        assert "nothing to save yet" in run.sync(30).error
+        assert "nothing to save yet" in run.sync(PATIENCE).error
         assert isinstance(early.exception(), TrustsimError)
         for _ in range(5):
             run.step()
         saved = run.save(tmp_path / "run")
-        snapshot = run.sync(120)
+        snapshot = run.sync(PATIENCE)
     finally:
         run.close()
     result = saved.result()
@@ -355,7 +382,7 @@ def test_the_snapshot_carries_the_groups_rows_of_its_day() -> None:
         assert run.snapshot.groups.empty
         for _ in range(12):
             run.step()
-        snapshot = run.sync(60)
+        snapshot = run.sync(PATIENCE)
     finally:
         run.close()
     groups, today = snapshot.groups, snapshot.metrics.iloc[-1]
@@ -389,12 +416,12 @@ def test_the_groups_are_counted_once_a_day_and_a_failure_is_shown(monkeypatch: p
         for _ in range(3):
             run.step()
         run.choose_agent(5)  # a snapshot of the same day: the rows are not counted again
-        assert run.sync(60).ego.agent == 5
+        assert run.sync(PATIENCE).ego.agent == 5
         assert counted == [0, 1, 2]
         run.step()
-        failed = run.sync(60)
+        failed = run.sync(PATIENCE)
         run.step()
-        after = run.sync(60)
+        after = run.sync(PATIENCE)
     finally:
         run.close()
     assert (failed.days_done, failed.error, failed.groups.empty) == (4, "who bears it: RuntimeError: boom", True)
@@ -408,7 +435,7 @@ def test_the_panel_shows_the_rates_of_the_days_done() -> None:
         for day in range(1, 11):
             run.step()
             if day in (1, 10):
-                shown[day] = run.sync(60)
+                shown[day] = run.sync(PATIENCE)
     finally:
         run.close()
     quintiles = dimensions(shown[0].scenario)["income_quintile"]
@@ -767,7 +794,7 @@ def test_charts_are_drawn_from_day_0_and_updated_in_place() -> None:
         empty = dict(chart_figures(run.snapshot))
         run.step()
         run.step()
-        two_days = dict(chart_figures(run.sync(60)))
+        two_days = dict(chart_figures(run.sync(PATIENCE)))
     finally:
         run.close()
     assert list(empty) == list(two_days) == list(CHARTS)

@@ -22,7 +22,7 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-from browser_support import ARTIFACTS, chromium_page
+from browser_support import ARTIFACTS, PATIENCE_MS, chromium_page
 from trustsim.dashboard import who
 from trustsim.groups import dimensions
 from trustsim.scenario import load_scenario
@@ -54,7 +54,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def dashboard_server(folder: Path, timeout: float = 60.0) -> Iterator[str]:
+def dashboard_server(folder: Path, timeout: float = PATIENCE_MS / 1000) -> Iterator[str]:
     """``trustsim dashboard`` running in ``folder`` (its default runs/ goes there); yields its URL."""
     port = free_port()
     log = folder / "server.log"
@@ -80,11 +80,11 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path, timeout
         if server.poll() is not None:
             raise AssertionError(f"the dashboard exited with {server.returncode}: {log.read_text()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=60) as response:
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.2)  # the server says nothing when it starts listening: ask again shortly
     raise AssertionError(f"the dashboard did not answer within {timeout} s: {log.read_text()}")
 
 
@@ -94,13 +94,13 @@ def press(page: Page, slider: str, key: str, shows: str) -> None:
     thumb.focus()
     thumb.press(key)
     page.wait_for_function("([name, text]) => document.querySelector('.value-' + name).innerText === text",
-                           arg=[slider, shows], timeout=10_000)  # fmt: skip
+                           arg=[slider, shows])  # fmt: skip
 
 
 def who_panel(page: Page, title_ends: str) -> dict[str, Any]:
     """What the "who bears it" chart shows once its title ends with ``title_ends`` (waiting for that redraw)."""
     shows = f"ends => {{ const shown = ({WHO_PANEL})(); return shown !== null && shown.title.endsWith(ends); }}"
-    page.wait_for_function(shows, arg=title_ends, timeout=30_000)
+    page.wait_for_function(shows, arg=title_ends)
     return page.evaluate(WHO_PANEL)
 
 
@@ -118,7 +118,7 @@ def headline(page: Page) -> dict[str, str]:
 def test_the_dashboard_runs_a_scenario_live_offline_and_saves_it(tmp_path: Path) -> None:
     with dashboard_server(tmp_path) as url, chromium_page(width=1400, height=1900) as (page, activity):
         page.goto(url)
-        page.wait_for_selector(".lever-agents [role=slider]", state="attached", timeout=30_000)
+        page.wait_for_selector(".lever-agents [role=slider]", state="attached")
         assert page.locator(".progress").inner_text() == "day 0 / 365"
 
         press(page, "agents", "Home", "1,000")
@@ -137,10 +137,10 @@ def test_the_dashboard_runs_a_scenario_live_offline_and_saves_it(tmp_path: Path)
         before = headline(page)
 
         page.locator(".start").click()
-        page.get_by_text("day 30 / 30").wait_for(timeout=60_000)
+        page.get_by_text("day 30 / 30").wait_for()
         page.get_by_text("finished").wait_for()
         for chart in CHARTS:
-            page.wait_for_selector(f".chart-{chart} .main-svg", timeout=20_000)
+            page.wait_for_selector(f".chart-{chart} .main-svg")
         # The last redraw has arrived: every day is in the charts.
         page.wait_for_function("""() => { const gd = document.querySelector('.chart-blacklist .js-plotly-plot');
                                           return gd && gd.data.length > 0 && gd.data[0].x.length === 30; }""")
@@ -159,7 +159,7 @@ def test_the_dashboard_runs_a_scenario_live_offline_and_saves_it(tmp_path: Path)
         page.locator(".save-target input").fill(str(target))
         page.locator(".save-target input").press("Enter")
         page.locator(".save").click()
-        page.get_by_text(f"saved to {target}").wait_for(timeout=30_000)
+        page.get_by_text(f"saved to {target}").wait_for()
 
         assert activity.errors == [], activity.errors
         assert activity.foreign_requests(allowed=()) == []
@@ -176,7 +176,7 @@ def test_who_bears_it_is_drawn_switches_dimension_and_follows_the_run(tmp_path: 
     regions = who.group_words("region", groups["region"])
     with dashboard_server(tmp_path) as url, chromium_page(width=1400, height=1900) as (page, activity):
         page.goto(url)
-        page.wait_for_selector(".lever-agents [role=slider]", state="attached", timeout=30_000)
+        page.wait_for_selector(".lever-agents [role=slider]", state="attached")
         press(page, "agents", "Home", "1,000")
         press(page, "days", "Home", "1")
         for day in (4, 7, 10):
@@ -201,7 +201,7 @@ def test_who_bears_it_is_drawn_switches_dimension_and_follows_the_run(tmp_path: 
 
         page.evaluate(WATCH_WHO)
         page.locator(".start").click()
-        page.get_by_text("day 10 / 10").wait_for(timeout=60_000)
+        page.get_by_text("day 10 / 10").wait_for()
         last = who_panel(page, "By region, after day 10")
         assert last["groups"] == regions and last["rates"] != by_region["rates"], (by_region, last)
         days = [int(title.rsplit(" ", 1)[1]) for title in page.evaluate("() => window.whoTitles")]

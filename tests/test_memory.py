@@ -18,7 +18,7 @@ from trustsim.trace import DEFAULT_PANEL, choose_panel
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "trustsim", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "trustsim", *args], capture_output=True, text=True, timeout=900)
 
 
 def test_an_absurd_number_of_agents_is_refused_with_the_largest_size_that_fits(tmp_path: Path) -> None:

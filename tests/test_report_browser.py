@@ -15,6 +15,10 @@ from trustsim.report.figures import RUN_FIGURES
 BEARING = tuple(f"bearing_{d}" for d in ("region", "income_quintile", "outspoken", "cashless", "privacy_minded"))
 """The "Who bears it" figures of a society without households or ages: one per dimension."""
 FIGURE_IDS = (*RUN_FIGURES, *BEARING, "agent_story")
+DRAWN = """id => { const gd = document.getElementById(id);
+                  return {traces: gd.data.length, laid: !!gd._fullLayout,
+                          marks: gd.querySelectorAll('.trace, .point, path.js-line').length}; }"""
+"""JavaScript: what a figure holds and shows (its traces, whether it is laid out, the marks drawn)."""
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +34,9 @@ def test_the_report_renders_every_figure_offline_without_errors(report: Path) ->
     with chromium_page() as (page, activity):
         page.goto(report.as_uri())
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length === {len(FIGURE_IDS)}")
-        page.wait_for_timeout(500)
+        page.wait_for_function(f"ids => ids.every(id => ({DRAWN})(id).marks > 0)", arg=list(FIGURE_IDS))  # all drawn
         for figure_id in FIGURE_IDS:
-            drawn = page.evaluate(
-                """id => { const gd = document.getElementById(id);
-                           return {traces: gd.data.length, laid: !!gd._fullLayout,
-                                   marks: gd.querySelectorAll('.trace, .point, path.js-line').length}; }""",
-                figure_id,
-            )
+            drawn = page.evaluate(DRAWN, figure_id)
             assert drawn["traces"] > 0 and drawn["laid"] and drawn["marks"] > 0, (figure_id, drawn)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
@@ -52,7 +51,7 @@ def test_every_figure_exports_svg_and_the_buttons_download_svg_and_png(report: P
         with chromium_page() as (page, activity):
             page.goto(report.as_uri())
             page.wait_for_selector(f"#{figure_id} .main-svg")
-            with page.expect_download(timeout=60_000) as download:
+            with page.expect_download() as download:
                 page.click(f'button[data-figure="{figure_id}"][data-format="{fmt}"]')
             target = tmp_path / f"{figure_id}.{fmt}"
             download.value.save_as(target)

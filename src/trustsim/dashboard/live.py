@@ -11,7 +11,8 @@ After changes the worker makes an immutable :class:`Snapshot` (status, days done
 the metrics so far, headline figures, the ego network, the groups rows of "who bears
 it"). While a run goes on snapshots are *throttled*: a new one is made only once the
 last one has been delivered and ``max(redraw_interval, time the last on_update took)``
-seconds have passed since that delivery ended, plus one whenever a command ends; so
+seconds have passed since that delivery ended (:class:`Throttle`, which reads every time
+from the injected clock), plus one whenever a command ends; so
 however fast days go, a slow display (five charts of a long run) spends at most about
 half the time redrawing. The groups rows are counted only for a snapshot, not every day. A
 second thread hands the snapshots to ``on_update``, so the worker never waits for a
@@ -187,6 +188,28 @@ def save_run(simulation: Simulation, out: str | Path, lock: AbstractContextManag
 
 
 @dataclass
+class Throttle:
+    """When a throttled snapshot is due, from readings of the live run's clock only (tests pass a fake clock).
+
+    Due once ``max(interval, the last redraw's duration)`` has passed since the last redraw ended:
+    a display slower than ``interval`` rests as long as it draws, so it is busy about half the time.
+    """
+
+    interval: float
+    last_end: float = -math.inf  # when the display last finished drawing
+    redraw_seconds: float = 0.0  # how long that drawing took
+
+    def due(self, now: float) -> bool:
+        """Whether the display has rested long enough at ``now``."""
+        return now - self.last_end >= max(self.interval, self.redraw_seconds)
+
+    def redrawn(self, started: float, ended: float) -> None:
+        """The display drew a snapshot from ``started`` to ``ended``."""
+        self.redraw_seconds = ended - started
+        self.last_end = ended
+
+
+@dataclass
 class _Command:
     """A unit of work for the worker."""
 
@@ -216,7 +239,7 @@ class LiveRun:
         ego_cap: int = RING2_CAP,
     ) -> None:
         self.on_update = on_update
-        self.redraw_interval = redraw_interval
+        self.throttle = Throttle(redraw_interval)
         self.clock = clock
         self.ego_cap = ego_cap
         self.updates = 0
@@ -226,7 +249,6 @@ class LiveRun:
         self._ego_agent: int | None = None
         self._saved: str | None = None
         self._epoch = 0
-        self._last_delivery_end = -math.inf  # clock() when on_update last returned
         self._builds = 0  # societies built so far: which one a cached count is of
         self._groups: tuple[int, int, pd.DataFrame] | None = None  # the last live_groups(): build, day, rows
         self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
@@ -234,7 +256,6 @@ class LiveRun:
             empty_metrics(scenario)))  # fmt: skip
         self._delivery = threading.Condition()
         self._delivered = 0
-        self._redraw_seconds = 0.0  # how long the last on_update took
         self._closed = False
         self._closing = False  # close() was called: queued commands are dropped
         self._worker = threading.Thread(target=self._serve, name="trustsim-live", daemon=True)
@@ -296,10 +317,29 @@ class LiveRun:
         self._put(_Command("sync", done=done))
         done.result(timeout)
         snapshot = self._snapshot
-        with self._delivery:
-            if not self._delivery.wait_for(lambda: self._delivered >= snapshot.version, timeout):
-                raise TimeoutError("on_update did not return in time")
+        self.wait_delivered(snapshot.version, timeout)
         return snapshot
+
+    def wait_until(self, condition: Callable[[Snapshot], bool], timeout: float | None = None) -> Snapshot:
+        """Wait until the latest snapshot satisfies ``condition``; that snapshot (it may not be delivered yet).
+
+        Wakes at every new snapshot, so ``condition`` should stay true once true (``days_done >= 3``,
+        a status the run stays in): a snapshot replaced before this thread woke is not seen.
+        :class:`TimeoutError` after ``timeout`` seconds.
+        """
+        with self._delivery:
+            if not self._delivery.wait_for(lambda: condition(self._snapshot), timeout):
+                raise TimeoutError(f"no snapshot satisfied the condition within {timeout} s")
+            return self._snapshot
+
+    def wait_delivered(self, version: int, timeout: float | None = None) -> None:
+        """Wait until ``on_update`` has returned for snapshot ``version`` or a later one.
+
+        Safe to call from ``on_update``'s callers but not from ``on_update`` itself (it would wait for itself).
+        """
+        with self._delivery:
+            if not self._delivery.wait_for(lambda: self._delivered >= version, timeout):
+                raise TimeoutError("on_update did not return in time")
 
     def close(self, timeout: float | None = None) -> None:
         """Stop the threads (after the day in progress, dropping queued commands) and forget the simulation."""
@@ -363,21 +403,23 @@ class LiveRun:
         self._status = Status.RUNNING
         self._saved = None
         self._publish()
-        while not simulation.finished and (stop_at is not None or self._epoch == command.epoch):
-            if stop_at is not None and simulation.days_done >= stop_at:
-                break
+        while self._goes_on(simulation, command.epoch, stop_at):
             with STEP_LOCK:
                 simulation.step()
-            if self._display_rested():
-                self._publish()
+            if self._goes_on(simulation, command.epoch, stop_at) and self._display_rested():
+                self._publish()  # not after the last day: the command's own snapshot follows at once
         self._status = Status.FINISHED if simulation.finished else Status.PAUSED
         self._publish()
 
+    def _goes_on(self, simulation: Simulation, epoch: int, stop_at: int | None) -> bool:
+        """Whether a run command has another day to simulate: days left, and not paused (a step is never paused)."""
+        if simulation.finished:
+            return False
+        return self._epoch == epoch if stop_at is None else simulation.days_done < stop_at
+
     def _display_rested(self) -> bool:
         """Whether a throttled snapshot is due: the last one delivered, and the display idle long enough since."""
-        if self._delivered < self._snapshot.version:
-            return False
-        return self.clock() - self._last_delivery_end >= max(self.redraw_interval, self._redraw_seconds)
+        return self._delivered >= self._snapshot.version and self.throttle.due(self.clock())
 
     def _build(self) -> Simulation:
         if self._simulation is None:
@@ -446,9 +488,7 @@ class LiveRun:
                     self.on_update(snapshot)
                 except Exception:  # a broken display must not stop the run
                     logger.exception("on_update failed")
-            ended = self.clock()
-            self._redraw_seconds = ended - started
-            self._last_delivery_end = ended
+            self.throttle.redrawn(started, self.clock())
             with self._delivery:
                 self._delivered = snapshot.version
                 self._delivery.notify_all()
