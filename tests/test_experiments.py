@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +19,11 @@ from conftest import scenario
 from trustsim.disparity import Quantity
 from trustsim.engine import Simulation
 from trustsim.errors import ScenarioError
-from trustsim.experiments import compare, query, sensitivity, sweep
+from trustsim.experiments import compare, execution, query, sensitivity, sweep
 from trustsim.experiments.analysis import run_metrics, sample, sensitivity_indices
 from trustsim.experiments.api import ExperimentError
 from trustsim.experiments.design import factorial, parse_levels, parse_range, seeds
+from trustsim.experiments.execution import ClusterError
 
 
 def cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -221,36 +224,54 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_a_sweep_on_a_dask_cluster_started_as_separate_processes(tmp_path: Path) -> None:
+@contextmanager
+def dask_processes(workers: int) -> Iterator[str]:
+    """A Dask scheduler and ``workers`` workers started as separate processes; yields the scheduler's address once
+    they are all up (waiting on the scheduler, not on a time)."""
+    from distributed import Client
+
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask = [sys.executable, "-m", "dask"]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    scheduler = subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                  "--dashboard-address", ":0", "--no-show"], **quiet)  # fmt: skip
-    workers = [
+    processes = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                   "--dashboard-address", ":0", "--no-show"], **quiet)]  # fmt: skip
+    processes += [
         subprocess.Popen([*dask, "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard"], **quiet)
-        for _ in range(2)
+        for _ in range(workers)
     ]
     try:
-        from distributed import Client
-
         with Client(address, timeout="600s") as client:
-            client.wait_for_workers(2, timeout=600)
-            assert len(client.scheduler_info()["workers"]) == 2
+            if workers:
+                client.wait_for_workers(workers, timeout=600)
+            assert len(client.scheduler_info()["workers"]) == workers
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=600)
+
+
+def test_a_sweep_on_a_dask_cluster_started_as_separate_processes(tmp_path: Path) -> None:
+    with dask_processes(workers=2) as address:
         out = tmp_path / "exp"
         done = cli("sweep", "china_scs", "--set", "score.contagion=0,0.05,0.1", "--reps", "2", "--agents", "1000",
                    "--days", "10", "--cluster", address, "--out", str(out), "--quiet")  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        runs = query(out, "SELECT status FROM runs")
-        assert len(runs) == 6 and (runs["status"] == "done").all()
-        design = json.loads((out / "experiment.json").read_text())
-        assert design["command"] == "sweep" and design["reps"] == 2
-    finally:
-        for process in [*workers, scheduler]:
-            process.terminate()
-        for process in [*workers, scheduler]:
-            process.wait(timeout=600)
+    assert done.returncode == 0, done.stderr
+    runs = query(out, "SELECT status FROM runs")
+    assert len(runs) == 6 and (runs["status"] == "done").all()
+    design = json.loads((out / "experiment.json").read_text())
+    assert design["command"] == "sweep" and design["reps"] == 2
+
+
+def test_a_cluster_without_workers_stops_the_experiment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(execution, "WORKERLESS_SECONDS", 0.5)  # it waited for ever before
+    with dask_processes(workers=0) as address, pytest.raises(ClusterError) as refused:
+        sweep("china_scs", ["score.contagion=0,0.1"], agents=500, days=2, cluster=address, out=tmp_path / "e")
+    message = str(refused.value)
+    assert "no worker for 0 s" in message and "dask worker ADDRESS" in message and "\n" not in message
+    assert query(tmp_path / "e", "SELECT count(*) AS n FROM runs")["n"].tolist() == [0]  # the store is whole
 
 
 def test_an_unreachable_cluster_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:

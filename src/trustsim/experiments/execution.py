@@ -4,7 +4,8 @@ Each run is a pure function of (base scenario table, settings, seed) — :func:`
 — submitted to a Dask client. At most a few runs per worker are in flight, and each
 result is written to the experiment's store as it arrives, so memory stays bounded
 whatever the number of runs. A run that raises is recorded as failed with its error
-(the others go on); so is a run whose worker died.
+(the others go on); so is a run whose worker died. A cluster left with no worker stops
+the experiment in one line (:func:`finished_runs`) rather than waiting for ever.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from trustsim.scenario import scenario_from_raw
 
 IN_FLIGHT_PER_WORKER = 2
 """Runs queued per worker: enough to keep it busy, few enough to bound memory."""
+
+WORKERLESS_SECONDS = 120.0
+"""How long an experiment waits for a run to finish before it checks that the cluster still has a worker; with
+none it stops (a scheduler nobody serves, or workers that cannot start) instead of waiting for ever."""
 
 
 class ClusterError(TrustsimError):
@@ -109,9 +114,10 @@ def execute(
     client: Any,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Run on ``client`` the specs the store does not hold yet, recording each as it finishes."""
-    from distributed import as_completed
+    """Run on ``client`` the specs the store does not hold yet, recording each as it finishes.
 
+    :class:`ClusterError` if the cluster has no worker left (the runs recorded so far stay: run it again).
+    """
     finished = store.done()
     todo = [spec for spec in specs if spec.run_id not in finished]
     total, done = len(specs), len(specs) - len(todo)
@@ -122,7 +128,6 @@ def execute(
     agents, days = sizes
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     queue = iter(todo)
-    running = as_completed()
     submitted: dict[Any, RunSpec] = {}
 
     def submit_next() -> None:
@@ -130,23 +135,44 @@ def execute(
         if spec is not None:
             future = client.submit(run_one, bases[spec.scenario], spec, agents, days, pure=False)
             submitted[future] = spec
-            running.add(future)
 
     for _ in range(workers * IN_FLIGHT_PER_WORKER):
         submit_next()
-    for future in running:
-        spec = submitted.pop(future)
+    while submitted:
+        for future in finished_runs(client, list(submitted)):
+            spec, outcome = submitted.pop(future), _outcome(future)
+            future.release()
+            store.record(_row(spec, outcome), outcome["metrics"], outcome["groups"])
+            done += 1
+            if on_progress is not None:
+                on_progress(done, total)
+            submit_next()
+
+
+def finished_runs(client: Any, futures: list[Any]) -> list[Any]:
+    """Those of ``futures`` that are finished, once one is; :class:`ClusterError` if the cluster has no worker left."""
+    from distributed import wait
+
+    while True:
         try:
-            outcome = future.result()
-        except Exception as err:  # the worker died or the task could not run there
-            outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}", "metrics": None, "groups": None,
-                       "figures": {}, "wall_seconds": float("nan")}  # fmt: skip
-        future.release()
-        store.record(_row(spec, outcome), outcome["metrics"], outcome["groups"])
-        done += 1
-        if on_progress is not None:
-            on_progress(done, total)
-        submit_next()
+            return list(wait(futures, timeout=WORKERLESS_SECONDS, return_when="FIRST_COMPLETED").done)
+        except TimeoutError:
+            if not client.scheduler_info().get("workers"):
+                raise ClusterError(
+                    f"the Dask cluster has had no worker for {WORKERLESS_SECONDS:.0f} s, so no run can finish: "
+                    "start workers with `dask worker ADDRESS` (--cluster), or check that `python -c 'import "
+                    "trustsim'` works where they run; the runs done so far are kept, so run the command again"
+                ) from None
+
+
+def _outcome(future: Any) -> dict[str, Any]:
+    """A finished run's outcome; a worker that died, or a task that could not run there, is a failed run."""
+    try:
+        outcome: dict[str, Any] = future.result()
+    except Exception as err:
+        outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}", "metrics": None, "groups": None,
+                   "figures": {}, "wall_seconds": float("nan")}  # fmt: skip
+    return outcome
 
 
 def _row(spec: RunSpec, outcome: dict[str, Any]) -> dict[str, Any]:
