@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 """Where the browser tests leave their screenshots."""
@@ -60,8 +60,10 @@ class Activity:
 def chromium_page(width: int = 1280, height: int = 900) -> Iterator[tuple[Page, Activity]]:
     """A fresh headless Chromium page whose requests and errors are recorded."""
     activity = Activity()
+    expect.set_options(timeout=PATIENCE_MS)  # expect(locator).to_have_text(...) waits as long as the page does
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS,
+                                             timeout=PATIENCE_MS)  # fmt: skip
         try:
             page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
             page.set_default_timeout(PATIENCE_MS)

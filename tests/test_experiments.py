@@ -225,36 +225,38 @@ def _free_port() -> int:
 
 
 @contextmanager
-def dask_processes(workers: int) -> Iterator[str]:
+def dask_processes(folder: Path, workers: int) -> Iterator[str]:
     """A Dask scheduler and ``workers`` workers started as separate processes; yields the scheduler's address once
-    they are all up (waiting on the scheduler, not on a time)."""
+    they are all up (waiting on the scheduler, not on a time). The scheduler picks its own port and writes it to a
+    file in ``folder``, so no other program can take the port first."""
     from distributed import Client
 
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    dask = [sys.executable, "-m", "dask"]
+    dask, found = [sys.executable, "-m", "dask"], str(folder / "scheduler.json")
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    processes = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+    processes = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", found,
                                    "--dashboard-address", ":0", "--no-show"], **quiet)]  # fmt: skip
-    processes += [
-        subprocess.Popen([*dask, "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard"], **quiet)
-        for _ in range(workers)
-    ]
+    worker = [*dask, "worker", "--scheduler-file", found, "--nthreads", "1", "--nworkers", "1", "--no-dashboard"]
+    processes += [subprocess.Popen(worker, **quiet) for _ in range(workers)]
     try:
-        with Client(address, timeout="600s") as client:
+        with Client(scheduler_file=found, timeout="600s") as client:  # waits for the file, then connects
             if workers:
                 client.wait_for_workers(workers, timeout=600)
             assert len(client.scheduler_info()["workers"]) == workers
+            address = client.scheduler.address
         yield address
     finally:
         for process in reversed(processes):
             process.terminate()
         for process in processes:
-            process.wait(timeout=600)
+            try:
+                process.wait(timeout=600)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def test_a_sweep_on_a_dask_cluster_started_as_separate_processes(tmp_path: Path) -> None:
-    with dask_processes(workers=2) as address:
+    with dask_processes(tmp_path, workers=2) as address:
         out = tmp_path / "exp"
         done = cli("sweep", "china_scs", "--set", "score.contagion=0,0.05,0.1", "--reps", "2", "--agents", "1000",
                    "--days", "10", "--cluster", address, "--out", str(out), "--quiet")  # fmt: skip
@@ -267,10 +269,10 @@ def test_a_sweep_on_a_dask_cluster_started_as_separate_processes(tmp_path: Path)
 
 def test_a_cluster_without_workers_stops_the_experiment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(execution, "WORKERLESS_SECONDS", 0.5)  # it waited for ever before
-    with dask_processes(workers=0) as address, pytest.raises(ClusterError) as refused:
+    with dask_processes(tmp_path, workers=0) as address, pytest.raises(ClusterError) as refused:
         sweep("china_scs", ["score.contagion=0,0.1"], agents=500, days=2, cluster=address, out=tmp_path / "e")
     message = str(refused.value)
-    assert "no worker for 0 s" in message and "dask worker ADDRESS" in message and "\n" not in message
+    assert "no worker for 0.5 s" in message and "dask worker ADDRESS" in message and "\n" not in message
     assert query(tmp_path / "e", "SELECT count(*) AS n FROM runs")["n"].tolist() == [0]  # the store is whole
 
 

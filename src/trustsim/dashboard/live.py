@@ -344,8 +344,7 @@ class LiveRun:
     def close(self, timeout: float | None = None) -> None:
         """Stop the threads (after the day in progress, dropping queued commands) and forget the simulation."""
         self._closing = True
-        if self._worker.is_alive():
-            self._put(_Command("close", self._interrupt()))
+        self._commands.put(_Command("close", self._interrupt()))  # not _put: a worker already gone is no error
         self._worker.join(timeout)
         with self._delivery:
             self._closed = True

@@ -31,9 +31,10 @@ from trustsim.scenario import scenario_from_raw
 IN_FLIGHT_PER_WORKER = 2
 """Runs queued per worker: enough to keep it busy, few enough to bound memory."""
 
-WORKERLESS_SECONDS = 120.0
-"""How long an experiment waits for a run to finish before it checks that the cluster still has a worker; with
-none it stops (a scheduler nobody serves, or workers that cannot start) instead of waiting for ever."""
+WORKERLESS_SECONDS = 60.0
+"""How long an experiment waits for a run to finish before it checks that the cluster has a worker, and then for a
+worker to join: with none it stops (a scheduler nobody serves, workers that cannot start) instead of waiting for
+ever."""
 
 
 class ClusterError(TrustsimError):
@@ -79,7 +80,7 @@ def dask_client(jobs: int | None, address: str | None) -> Iterator[Any]:
 
     if address is not None:
         try:
-            client = Client(address, timeout="15s")
+            client = Client(address, timeout="30s")
         except (OSError, TimeoutError, ValueError) as err:
             raise ClusterError(
                 f"--cluster {address}: no Dask scheduler answers there ({err}); start one with "
@@ -150,19 +151,30 @@ def execute(
 
 
 def finished_runs(client: Any, futures: list[Any]) -> list[Any]:
-    """Those of ``futures`` that are finished, once one is; :class:`ClusterError` if the cluster has no worker left."""
+    """Those of ``futures`` that are finished (cancelled ones too), once one is.
+
+    :class:`ClusterError` if no run finishes for :data:`WORKERLESS_SECONDS` and then no worker
+    joins for as long again.
+    """
     from distributed import wait
+    from distributed.client import FuturesCancelledError
 
     while True:
         try:
-            return list(wait(futures, timeout=WORKERLESS_SECONDS, return_when="FIRST_COMPLETED").done)
+            with client.as_current():
+                return list(wait(futures, timeout=WORKERLESS_SECONDS, return_when="FIRST_COMPLETED").done)
+        except FuturesCancelledError:  # recorded as failed runs by _outcome
+            return [future for future in futures if future.status != "pending"]
         except TimeoutError:
-            if not client.scheduler_info().get("workers"):
-                raise ClusterError(
-                    f"the Dask cluster has had no worker for {WORKERLESS_SECONDS:.0f} s, so no run can finish: "
-                    "start workers with `dask worker ADDRESS` (--cluster), or check that `python -c 'import "
-                    "trustsim'` works where they run; the runs done so far are kept, so run the command again"
-                ) from None
+            pass
+        try:
+            client.wait_for_workers(1, timeout=WORKERLESS_SECONDS)
+        except TimeoutError:
+            raise ClusterError(
+                f"the Dask cluster has had no worker for {WORKERLESS_SECONDS:g} s, so no run can finish: start "
+                "workers with `dask worker ADDRESS` (--cluster), or check that `python -c 'import trustsim'` works "
+                "where they run; the runs done so far are kept, so run the command again"
+            ) from None
 
 
 def _outcome(future: Any) -> dict[str, Any]:
