@@ -335,7 +335,7 @@ class LiveRun:
     def wait_delivered(self, version: int, timeout: float | None = None) -> None:
         """Wait until ``on_update`` has returned for snapshot ``version`` or a later one.
 
-        Safe to call from ``on_update``'s callers but not from ``on_update`` itself (it would wait for itself).
+        Any thread may wait but the one that runs ``on_update`` (it would wait for itself).
         """
         with self._delivery:
             if not self._delivery.wait_for(lambda: self._delivered >= version, timeout):
