@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import Page, expect, sync_playwright
 
+from conftest import PATIENCE
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 """Where the browser tests leave their screenshots."""
 
@@ -26,9 +28,9 @@ CHROMIUM_FLAGS = [
 ]  # fmt: skip
 """Chromium run as root in a container with no network: no sandbox, and none of its own background traffic."""
 
-PATIENCE_MS = 600_000
-"""How long a page waits for what it waits for (an element, a redraw, a download) before the test calls it a hang:
-never a measure of speed, so a busy machine is only slower (Playwright's own default is 30 s)."""
+PATIENCE_MS = int(PATIENCE * 1000)
+"""conftest's PATIENCE for a page's waits (an element, a redraw, a download), in Playwright's milliseconds
+(its own default is 30 s)."""
 
 
 def chromium_path() -> str:

@@ -22,6 +22,9 @@ import pytest
 from trustsim.engine import Simulation
 from trustsim.scenario import Scenario, load_scenario
 
+PATIENCE = 600.0
+"""Seconds a test waits for an event before calling it a hang; never a measure of speed (a busy machine is slow)."""
+
 
 def scenario(name: str = "china_scs", *overrides: str, agents: int = 5000, days: int = 30, seed: int = 1) -> Scenario:
     """A shipped scenario at test size with ``--set``-style overrides."""

@@ -18,7 +18,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from conftest import scenario
+from conftest import PATIENCE, scenario
 from trustsim import cli_dashboard
 from trustsim.dashboard import levers, who
 from trustsim.dashboard import live as live_module
@@ -44,8 +44,6 @@ def reference() -> pd.DataFrame:
     return Simulation(small()).run()
 
 
-PATIENCE = 600.0
-"""Seconds a test waits for an event before calling it a hang; never a measure of speed (a busy machine is slow)."""
 
 
 # ---------------------------------------------------------------- the live run

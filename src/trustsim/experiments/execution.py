@@ -38,7 +38,7 @@ ever."""
 
 
 class ClusterError(TrustsimError):
-    """A Dask scheduler that cannot be reached."""
+    """A Dask scheduler that cannot be reached, or a cluster with no worker to run on."""
 
 
 def run_one(base: dict[str, Any], spec: RunSpec, agents: int | None, days: int | None) -> dict[str, Any]:
